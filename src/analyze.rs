@@ -1,0 +1,369 @@
+//! The offline pipeline: capture → decode → flows → dissect → verdict, for one or more files.
+//!
+//! Owns: wiring the stages together per input file, collecting decode counters and damage, and
+//! building the verdict's inputs, flows and endpoints from the facts. Stages never call each other
+//! backwards; this module is the only place that knows all of them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::capture::{self, CaptureError, CaptureSummary};
+use crate::decode::{Decoded, Decoder, Transport, link_type_name};
+use crate::dissect::tls::{TlsFacts, names};
+use crate::flow::{self, FlowTable, L4, RoleBasis};
+use crate::verdict::{self, Verdict};
+
+/// Options of an analysis run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub limits: flow::Limits,
+}
+
+/// The result of analysing one file.
+pub struct FileAnalysis {
+    pub input: verdict::Input,
+    pub flows: Vec<flow::Flow>,
+}
+
+/// Per-input decode counters.
+#[derive(Default)]
+struct Counters {
+    stats: verdict::DecodeStats,
+    unsupported: BTreeMap<u32, (u64, u64)>, // link type -> (first frame, count)
+    malformed: BTreeMap<&'static str, (u64, u64)>, // layer -> (first frame, count)
+}
+
+/// Analyse one capture file.
+pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, CaptureError> {
+    let mut decoder = Decoder::new();
+    let mut table = FlowTable::new(opts.limits);
+    let mut c = Counters::default();
+    let mut last_ts = 0i64;
+    let summary = capture::read_file(path, |frame| {
+        let ts = frame.ts_ns.unwrap_or(last_ts);
+        last_ts = ts;
+        match decoder.decode(frame.link_type, frame.data, ts) {
+            Decoded::Packet(p) => {
+                c.stats.ip_packets += 1;
+                match p.transport {
+                    Transport::Tcp { .. } => c.stats.tcp_packets += 1,
+                    Transport::Udp { .. } => c.stats.udp_packets += 1,
+                    Transport::Other { .. } => {}
+                }
+                table.packet(frame.number, frame.ts_ns, &p);
+            }
+            Decoded::FragmentHeld => {}
+            Decoded::NotIp => c.stats.non_ip_frames += 1,
+            Decoded::UnsupportedLink => {
+                c.stats.unsupported_link_frames += 1;
+                c.unsupported.entry(frame.link_type).or_insert((frame.number, 0)).1 += 1;
+            }
+            Decoded::Malformed(layer) => {
+                c.stats.malformed_frames += 1;
+                c.malformed.entry(layer).or_insert((frame.number, 0)).1 += 1;
+            }
+        }
+    })?;
+    let defrag = decoder.defrag_stats();
+    let (flows, table_stats) = table.finish();
+    c.stats.other_ip_packets = table_stats.other_ip_packets;
+    c.stats.snaplen_truncated_frames = summary.frames_snaplen_truncated;
+    c.stats.ip_fragments = defrag.fragments;
+    c.stats.ip_datagrams_reassembled = defrag.reassembled;
+    c.stats.ip_datagrams_abandoned = defrag.abandoned;
+    c.stats.flows = flows.len() as u64;
+    c.stats.flows_evicted = table_stats.evicted_live;
+    c.stats.untracked_packets = table_stats.untracked_packets;
+    let input = input_record(&summary, c, opts);
+    Ok(FileAnalysis { input, flows })
+}
+
+fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Input {
+    let mut damage: Vec<verdict::Damage> = s
+        .damage
+        .iter()
+        .map(|d| verdict::Damage {
+            kind: d.kind.into(),
+            detail: d.detail.clone(),
+            frame: d.frame,
+            byte_offset: d.byte_offset,
+            count: d.count,
+        })
+        .collect();
+    for (lt, (first, count)) in &c.unsupported {
+        damage.push(verdict::Damage {
+            kind: "unsupported-link-type".into(),
+            detail: format!(
+                "frames of link type {} ({lt}) are not decoded",
+                link_type_name(*lt)
+            ),
+            frame: Some(*first),
+            byte_offset: None,
+            count: *count,
+        });
+    }
+    for (layer, (first, count)) in &c.malformed {
+        damage.push(verdict::Damage {
+            kind: "malformed-frame".into(),
+            detail: format!("frames too short or malformed at the {layer} layer"),
+            frame: Some(*first),
+            byte_offset: None,
+            count: *count,
+        });
+    }
+    if c.stats.snaplen_truncated_frames > 0 {
+        damage.push(verdict::Damage {
+            kind: "snaplen-truncated".into(),
+            detail: "frames captured shorter than they were on the wire (snaplen)".into(),
+            frame: None,
+            byte_offset: None,
+            count: c.stats.snaplen_truncated_frames,
+        });
+    }
+    if c.stats.untracked_packets > 0 {
+        damage.push(verdict::Damage {
+            kind: "flow-limit".into(),
+            detail: format!(
+                "more than {} flows: packets of further flows were counted but not listed",
+                opts.limits.max_flows
+            ),
+            frame: None,
+            byte_offset: None,
+            count: c.stats.untracked_packets,
+        });
+    }
+    verdict::Input {
+        path: s.path.display().to_string(),
+        error: None,
+        sha256: Some(s.sha256.clone()),
+        bytes: Some(s.bytes),
+        format: Some(s.format.to_string()),
+        compression: s.gzip.then(|| "gzip".to_string()),
+        link_types: s
+            .link_types
+            .iter()
+            .map(|&lt| verdict::LinkType {
+                name: link_type_name(lt),
+                value: lt,
+                decoded: !c.unsupported.contains_key(&lt),
+            })
+            .collect(),
+        frames: s.frames,
+        first_timestamp: s.first_ts_ns.map(verdict::rfc3339_ns),
+        last_timestamp: s.last_ts_ns.map(verdict::rfc3339_ns),
+        damage,
+        decode: Some(c.stats),
+        decryption_secrets_blocks: s.secrets.len(),
+    }
+}
+
+/// Expand directories (recursively, sorted) into the files they contain.
+pub fn expand_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut stack = vec![p.clone()];
+            let mut files = Vec::new();
+            while let Some(dir) = stack.pop() {
+                let Ok(rd) = std::fs::read_dir(&dir) else {
+                    files.push(dir);
+                    continue;
+                };
+                for e in rd.flatten() {
+                    let path = e.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else {
+                        files.push(path);
+                    }
+                }
+            }
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out
+}
+
+/// Analyse every input into one verdict. Unreadable inputs are listed with their error.
+pub fn analyze_paths(paths: &[PathBuf], opts: &Options) -> (Verdict, Vec<CaptureError>) {
+    let mut builder = VerdictBuilder::default();
+    let mut errors = Vec::new();
+    for path in expand_inputs(paths) {
+        match analyze_file(&path, opts) {
+            Ok(a) => builder.add(a),
+            Err(e) => {
+                builder.inputs.push(verdict::Input {
+                    path: path.display().to_string(),
+                    error: Some(e.to_string()),
+                    ..Default::default()
+                });
+                errors.push(e);
+            }
+        }
+    }
+    (builder.finish(), errors)
+}
+
+/// Accumulates inputs and flows, then derives endpoints.
+#[derive(Default)]
+pub struct VerdictBuilder {
+    inputs: Vec<verdict::Input>,
+    flows: Vec<verdict::Flow>,
+}
+
+impl VerdictBuilder {
+    pub fn add(&mut self, a: FileAnalysis) {
+        let input = self.inputs.len();
+        self.inputs.push(a.input);
+        for f in a.flows {
+            let id = self.flows.len() as u32;
+            self.flows.push(flow_record(id, input, &f));
+        }
+    }
+
+    pub fn finish(self) -> Verdict {
+        let endpoints = endpoints(&self.flows);
+        Verdict {
+            schema: verdict::SCHEMA.into(),
+            tool: verdict::Tool::this(),
+            generated_at: verdict::now_rfc3339(),
+            inputs: self.inputs,
+            endpoints,
+            flows: self.flows,
+        }
+    }
+}
+
+fn flow_record(id: u32, input: usize, f: &flow::Flow) -> verdict::Flow {
+    let addr = |e: flow::Endpoint| verdict::Address {
+        ip: e.ip.to_string(),
+        port: e.port,
+    };
+    verdict::Flow {
+        id,
+        input,
+        transport: match f.l4 {
+            L4::Tcp => "tcp".into(),
+            L4::Udp => "udp".into(),
+        },
+        client: addr(f.client),
+        server: addr(f.server),
+        role_basis: match f.role_basis {
+            RoleBasis::TcpHandshake => "tcp-handshake",
+            RoleBasis::Handshake => "tls-handshake",
+            RoleBasis::ServicePort => "service-port",
+            RoleBasis::FirstPacket => "first-packet",
+        }
+        .into(),
+        packets_client_to_server: f.packets[0],
+        packets_server_to_client: f.packets[1],
+        bytes_client_to_server: f.bytes[0],
+        bytes_server_to_client: f.bytes[1],
+        first_frame: f.first_frame,
+        first_timestamp: f.first_ts.map(verdict::rfc3339_ns),
+        last_timestamp: f.last_ts.map(verdict::rfc3339_ns),
+        protocols: f.protocols.names().into_iter().map(String::from).collect(),
+        tcp: (f.l4 == L4::Tcp).then(|| verdict::Tcp {
+            syn_seen: f.syn_seen,
+            midstream: f.midstream,
+            state: if f.rst_seen {
+                "rst"
+            } else if f.fin_seen[0] || f.fin_seen[1] {
+                "fin"
+            } else {
+                "open"
+            }
+            .into(),
+            gap_bytes_client_to_server: f.gap_bytes[0],
+            gap_bytes_server_to_client: f.gap_bytes[1],
+        }),
+        tls: f.tls.as_deref().map(tls_record),
+    }
+}
+
+fn tls_record(t: &TlsFacts) -> verdict::Tls {
+    let ch = t.client_hello.as_ref();
+    let offered_versions = match ch {
+        Some(ch) if !ch.supported_versions.is_empty() => ch
+            .supported_versions
+            .iter()
+            .map(|&v| names::version_name(v))
+            .collect(),
+        Some(ch) => vec![names::version_name(ch.legacy_version)],
+        None => Vec::new(),
+    };
+    verdict::Tls {
+        version: t.version().map(names::version_name),
+        cipher: t.cipher().map(names::cipher_name),
+        sni: ch.and_then(|c| c.sni.clone()),
+        alpn: ch.map(|c| c.alpn.clone()).unwrap_or_default(),
+        alpn_selected: t.server_hello.as_ref().and_then(|s| s.alpn.clone()),
+        offered_versions,
+        offered_ciphers: ch
+            .map(|c| c.ciphers.iter().map(|&x| names::cipher_name(x)).collect())
+            .unwrap_or_default(),
+        client_hello_frame: ch.map(|c| c.frame),
+        server_hello_frame: t.server_hello.as_ref().map(|s| s.frame),
+        hello_retry: t.server_hello.as_ref().is_some_and(|s| s.hello_retry),
+        alerts: t
+            .alerts
+            .iter()
+            .map(|a| verdict::Alert {
+                from: if a.from_server { "server" } else { "client" }.into(),
+                level: names::alert_level_name(a.level),
+                description: names::alert_description_name(a.description),
+                frame: a.frame,
+            })
+            .collect(),
+        encrypted_alerts: t.encrypted_alerts,
+        certificates: t
+            .certificates
+            .iter()
+            .map(|c| verdict::Certificate {
+                subject: c.subject.clone(),
+                issuer: c.issuer.clone(),
+                san: c.san.clone(),
+                not_before: verdict::rfc3339_s(c.not_before),
+                not_after: verdict::rfc3339_s(c.not_after),
+                key: c.key.clone(),
+                signature: c.signature.clone(),
+                self_signed: c.self_signed,
+                serial: c.serial.clone(),
+                sha256: c.sha256.clone(),
+            })
+            .collect(),
+        gap_in_handshake: t.gap_in_handshake,
+    }
+}
+
+fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
+    let mut by_ip: BTreeMap<String, verdict::Endpoint> = BTreeMap::new();
+    for f in flows {
+        let e = by_ip
+            .entry(f.server.ip.clone())
+            .or_insert_with(|| verdict::Endpoint {
+                ip: f.server.ip.clone(),
+                flows: Vec::new(),
+                names: Vec::new(),
+                ports: Vec::new(),
+            });
+        e.flows.push(f.id);
+        if !e.ports.contains(&f.server.port) {
+            e.ports.push(f.server.port);
+        }
+        if let Some(sni) = f.tls.as_ref().and_then(|t| t.sni.as_ref())
+            && !e.names.contains(sni)
+        {
+            e.names.push(sni.clone());
+        }
+    }
+    let mut v: Vec<_> = by_ip.into_values().collect();
+    for e in &mut v {
+        e.ports.sort_unstable();
+        e.names.sort();
+    }
+    v
+}

@@ -1,0 +1,551 @@
+//! Capture sources: turns a saved capture file into a stream of [`Frame`]s.
+//!
+//! Owns: format detection by magic number (pcap in both byte orders, micro- and nanosecond,
+//! pcapng with several sections/interfaces/link types, gzip around either), streaming reads with a
+//! bounded buffer, per-interface timestamp resolution, the SHA-256 of the input file, Decryption
+//! Secrets Blocks (kept, bounded, for later key-log use) and the record of what was damaged.
+//! Must not: decode packet contents (that is `decode`), or hold more than one block in memory.
+
+mod hashing;
+
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use pcap_parser::pcapng::Block;
+use pcap_parser::{PcapBlockOwned, PcapError, create_reader};
+
+pub use hashing::HashingReader;
+
+/// Initial read buffer; it grows for unusually large blocks, up to [`MAX_BLOCK_BYTES`].
+const READ_BUFFER_BYTES: usize = 1 << 20;
+/// The largest single record/block we accept. Larger claims are treated as corruption, so a
+/// hostile length field cannot make us allocate gigabytes.
+const MAX_BLOCK_BYTES: usize = 16 << 20;
+/// Upper bound on key-log text kept from Decryption Secrets Blocks.
+const MAX_SECRETS_BYTES: usize = 16 << 20;
+
+/// One captured frame, borrowed from the reader's buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// 1-based frame number, counted over packet records as Wireshark numbers them.
+    pub number: u64,
+    /// Nanoseconds since the Unix epoch; `None` where the format has none (pcapng SPB).
+    pub ts_ns: Option<i64>,
+    /// DLT/LINKTYPE value of the interface the frame was captured on.
+    pub link_type: u32,
+    /// The captured bytes (possibly fewer than `orig_len` when a snaplen applied).
+    pub data: &'a [u8],
+    /// Length of the packet on the wire.
+    pub orig_len: u32,
+}
+
+/// The container format, as detected from the magic number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pcap { nanosecond: bool, big_endian: bool },
+    PcapNg,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Format::Pcap { nanosecond, .. } => {
+                write!(f, "{}", if *nanosecond { "pcap-ns" } else { "pcap" })
+            }
+            Format::PcapNg => write!(f, "pcapng"),
+        }
+    }
+}
+
+/// Something in the file that could not be read as it should have been.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// Stable identifier, e.g. `truncated-record`, `corrupt-block`, `oversized-record`.
+    pub kind: &'static str,
+    pub detail: String,
+    /// The frame number the damage concerns (the first one, for counted damage).
+    pub frame: Option<u64>,
+    /// Offset in the (decompressed) capture stream.
+    pub byte_offset: Option<u64>,
+    /// How many times it occurred.
+    pub count: u64,
+}
+
+/// A Decryption Secrets Block's payload, kept for the key-log work of later stages.
+#[derive(Debug, Clone)]
+pub struct SecretsBlock {
+    pub secrets_type: u32,
+    pub data: Vec<u8>,
+}
+
+/// What reading a capture file established about the file itself.
+#[derive(Debug, Clone)]
+pub struct CaptureSummary {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: u64,
+    pub gzip: bool,
+    pub format: Format,
+    /// Link types in order of first appearance.
+    pub link_types: Vec<u32>,
+    pub frames: u64,
+    pub first_ts_ns: Option<i64>,
+    pub last_ts_ns: Option<i64>,
+    /// Frames whose captured length is smaller than the wire length (snaplen).
+    pub frames_snaplen_truncated: u64,
+    pub damage: Vec<Damage>,
+    pub secrets: Vec<SecretsBlock>,
+}
+
+/// Why a file could not be read as a capture at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CaptureError {
+    #[error("{path}: cannot open: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: is a directory")]
+    IsDirectory { path: PathBuf },
+    #[error("{path}: empty file")]
+    Empty { path: PathBuf },
+    #[error("{path}: not a pcap or pcapng capture (starts with {magic})")]
+    NotACapture { path: PathBuf, magic: String },
+    #[error("{path}: cannot read: {detail}")]
+    Read { path: PathBuf, detail: String },
+}
+
+/// Read `path` and call `on_frame` for every frame, in file order.
+///
+/// The file is streamed through a fixed-size buffer; a damaged file stops at the first record that
+/// cannot be parsed, and the damage is recorded in the summary rather than returned as an error.
+pub fn read_file(
+    path: &Path,
+    mut on_frame: impl FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, CaptureError> {
+    let pathbuf = path.to_path_buf();
+    let meta = std::fs::metadata(path).map_err(|source| CaptureError::Open {
+        path: pathbuf.clone(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(CaptureError::IsDirectory { path: pathbuf });
+    }
+    let file = File::open(path).map_err(|source| CaptureError::Open {
+        path: pathbuf.clone(),
+        source,
+    })?;
+    let mut hashing = BufReader::with_capacity(1 << 16, HashingReader::new(file));
+    let head = hashing.fill_buf().map_err(|e| CaptureError::Read {
+        path: pathbuf.clone(),
+        detail: e.to_string(),
+    })?;
+    if head.is_empty() {
+        return Err(CaptureError::Empty { path: pathbuf });
+    }
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let mut summary = CaptureSummary {
+        path: pathbuf.clone(),
+        sha256: String::new(),
+        bytes: meta.len(),
+        gzip,
+        format: Format::PcapNg,
+        link_types: Vec::new(),
+        frames: 0,
+        first_ts_ns: None,
+        last_ts_ns: None,
+        frames_snaplen_truncated: 0,
+        damage: Vec::new(),
+        secrets: Vec::new(),
+    };
+    let result = if gzip {
+        let gz = flate2::read::MultiGzDecoder::new(&mut hashing);
+        read_stream(ReadFully(gz), &mut summary, &mut on_frame)
+    } else {
+        read_stream(ReadFully(&mut hashing), &mut summary, &mut on_frame)
+    };
+    // Hash the whole file even when parsing stopped early, so the digest always names the input.
+    let (digest, hashed) = hashing.into_inner().finish().map_err(|e| CaptureError::Read {
+        path: pathbuf.clone(),
+        detail: e.to_string(),
+    })?;
+    summary.sha256 = digest;
+    summary.bytes = summary.bytes.max(hashed);
+    result.map(|()| summary)
+}
+
+/// A reader whose `read` fills the whole buffer unless the input ends: pcap-parser decides the
+/// format from what one `read` returns, so a short read (gzip, pipes) must not starve it.
+struct ReadFully<R>(R);
+
+impl<R: Read> Read for ReadFully<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            match self.0.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if n > 0 => {
+                    // report the error on the next call, after the bytes we have
+                    let _ = e;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Per-interface facts of a pcapng section.
+#[derive(Clone, Copy)]
+struct Interface {
+    link_type: u32,
+    /// Timestamp units per second.
+    units_per_sec: u64,
+    offset_sec: i64,
+}
+
+fn read_stream<R: Read + Send>(
+    stream: R,
+    summary: &mut CaptureSummary,
+    on_frame: &mut impl FnMut(&Frame<'_>),
+) -> Result<(), CaptureError> {
+    let path = summary.path.clone();
+    let mut reader = match create_reader(READ_BUFFER_BYTES, stream) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return Err(CaptureError::Empty { path }),
+        Err(PcapError::HeaderNotRecognized) | Err(PcapError::Incomplete(_)) => {
+            return Err(CaptureError::NotACapture {
+                path,
+                magic: "an unknown magic number".into(),
+            });
+        }
+        Err(e) => {
+            return Err(CaptureError::Read {
+                path,
+                detail: describe_error(&e),
+            });
+        }
+    };
+    let mut legacy: Option<(u32, bool)> = None; // (link type, nanosecond)
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut offset: u64 = 0;
+    let mut secrets_bytes = 0usize;
+    let mut saw_header = false;
+    loop {
+        match reader.next() {
+            Ok((consumed, block)) => {
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        saw_header = true;
+                        let ns = h.is_nanosecond_precision();
+                        summary.format = Format::Pcap {
+                            nanosecond: ns,
+                            big_endian: h.is_bigendian(),
+                        };
+                        // The upper bits of the link-type field carry FCS information.
+                        legacy = Some(((h.network.0 as u32) & 0x0FFF_FFFF, ns));
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        let (link_type, ns) = legacy.unwrap_or((1, false));
+                        let sub = if ns {
+                            i64::from(b.ts_usec)
+                        } else {
+                            i64::from(b.ts_usec) * 1000
+                        };
+                        let ts = i64::from(b.ts_sec) * 1_000_000_000 + sub;
+                        let data = &b.data[..(b.caplen as usize).min(b.data.len())];
+                        emit(summary, on_frame, Some(ts), link_type, data, b.origlen);
+                    }
+                    PcapBlockOwned::NG(block) => {
+                        saw_header = true;
+                        handle_ng_block(
+                            block,
+                            summary,
+                            on_frame,
+                            &mut interfaces,
+                            &mut secrets_bytes,
+                            offset,
+                        );
+                    }
+                }
+                offset += consumed as u64;
+                reader.consume(consumed);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                if let Err(e) = reader.refill() {
+                    push_damage(summary, "read-error", describe_error(&e), None, Some(offset));
+                    break;
+                }
+            }
+            Err(PcapError::BufferTooSmall) => {
+                let cap = reader.data().len().max(READ_BUFFER_BYTES);
+                if cap < MAX_BLOCK_BYTES && reader.grow(cap * 2) {
+                    if let Err(e) = reader.refill() {
+                        push_damage(summary, "read-error", describe_error(&e), None, Some(offset));
+                        break;
+                    }
+                    continue;
+                }
+                push_damage(
+                    summary,
+                    "oversized-record",
+                    format!(
+                        "record after frame {} claims more than {} MiB; reading stopped (corrupt length field?)",
+                        summary.frames,
+                        MAX_BLOCK_BYTES >> 20
+                    ),
+                    Some(summary.frames + 1),
+                    Some(offset),
+                );
+                break;
+            }
+            Err(PcapError::UnexpectedEof) => {
+                push_damage(
+                    summary,
+                    "truncated-record",
+                    format!(
+                        "file ends inside the record after frame {}; {} trailing bytes ignored",
+                        summary.frames,
+                        reader.data().len()
+                    ),
+                    Some(summary.frames + 1),
+                    Some(offset),
+                );
+                break;
+            }
+            Err(e) => {
+                if !saw_header {
+                    return Err(CaptureError::NotACapture {
+                        path,
+                        magic: "an unreadable header".into(),
+                    });
+                }
+                push_damage(
+                    summary,
+                    "corrupt-block",
+                    format!(
+                        "unparseable record after frame {}: {}; reading stopped",
+                        summary.frames,
+                        describe_error(&e)
+                    ),
+                    Some(summary.frames + 1),
+                    Some(offset),
+                );
+                break;
+            }
+        }
+    }
+    if !saw_header {
+        return Err(CaptureError::NotACapture {
+            path,
+            magic: "no capture header".into(),
+        });
+    }
+    Ok(())
+}
+
+fn handle_ng_block(
+    block: Block<'_>,
+    summary: &mut CaptureSummary,
+    on_frame: &mut impl FnMut(&Frame<'_>),
+    interfaces: &mut Vec<Interface>,
+    secrets_bytes: &mut usize,
+    offset: u64,
+) {
+    match block {
+        Block::SectionHeader(_) => {
+            summary.format = Format::PcapNg;
+            interfaces.clear();
+        }
+        Block::InterfaceDescription(idb) => {
+            let units = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+            interfaces.push(Interface {
+                link_type: (idb.linktype.0 as u32) & 0x0FFF_FFFF,
+                units_per_sec: units,
+                offset_sec: idb.ts_offset(),
+            });
+        }
+        Block::EnhancedPacket(epb) => {
+            let Some(iface) = interfaces.get(epb.if_id as usize).copied() else {
+                push_damage(
+                    summary,
+                    "unknown-interface",
+                    format!(
+                        "packet refers to interface {} that no Interface Description Block defined; skipped",
+                        epb.if_id
+                    ),
+                    Some(summary.frames + 1),
+                    Some(offset),
+                );
+                summary.frames += 1;
+                return;
+            };
+            let ticks = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+            let ts = ticks_to_ns(ticks, iface.units_per_sec, iface.offset_sec);
+            let data = &epb.data[..(epb.caplen as usize).min(epb.data.len())];
+            emit(
+                summary,
+                on_frame,
+                Some(ts),
+                iface.link_type,
+                data,
+                epb.origlen,
+            );
+        }
+        Block::SimplePacket(spb) => {
+            let link_type = interfaces.first().map_or(1, |i| i.link_type);
+            let snap = spb.data.len().min(spb.origlen as usize);
+            emit(
+                summary,
+                on_frame,
+                None,
+                link_type,
+                &spb.data[..snap],
+                spb.origlen,
+            );
+        }
+        Block::DecryptionSecrets(dsb) => {
+            let take = dsb
+                .data
+                .len()
+                .min(dsb.secrets_len as usize)
+                .min(MAX_SECRETS_BYTES.saturating_sub(*secrets_bytes));
+            if take < dsb.data.len().min(dsb.secrets_len as usize) {
+                push_damage(
+                    summary,
+                    "secrets-capped",
+                    format!(
+                        "Decryption Secrets Blocks exceed {} MiB; the rest is ignored",
+                        MAX_SECRETS_BYTES >> 20
+                    ),
+                    None,
+                    Some(offset),
+                );
+            }
+            if take > 0 {
+                *secrets_bytes += take;
+                summary.secrets.push(SecretsBlock {
+                    secrets_type: dsb.secrets_type.0,
+                    data: dsb.data[..take].to_vec(),
+                });
+            }
+        }
+        _ => {}
+    }
+}
+
+fn ticks_to_ns(ticks: u64, units_per_sec: u64, offset_sec: i64) -> i64 {
+    let ns = if units_per_sec == 1_000_000_000 {
+        i128::from(ticks)
+    } else {
+        i128::from(ticks) * 1_000_000_000 / i128::from(units_per_sec)
+    };
+    let total = ns + i128::from(offset_sec) * 1_000_000_000;
+    total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+}
+
+fn emit(
+    summary: &mut CaptureSummary,
+    on_frame: &mut impl FnMut(&Frame<'_>),
+    ts_ns: Option<i64>,
+    link_type: u32,
+    data: &[u8],
+    orig_len: u32,
+) {
+    summary.frames += 1;
+    if !summary.link_types.contains(&link_type) {
+        summary.link_types.push(link_type);
+    }
+    if let Some(ts) = ts_ns {
+        if summary.first_ts_ns.is_none() {
+            summary.first_ts_ns = Some(ts);
+        }
+        summary.last_ts_ns = Some(ts);
+    }
+    if (data.len() as u64) < u64::from(orig_len) {
+        summary.frames_snaplen_truncated += 1;
+    }
+    on_frame(&Frame {
+        number: summary.frames,
+        ts_ns,
+        link_type,
+        data,
+        orig_len,
+    });
+}
+
+/// Record damage, merging repeated kinds into one entry with a count.
+pub fn push_damage(
+    summary: &mut CaptureSummary,
+    kind: &'static str,
+    detail: String,
+    frame: Option<u64>,
+    byte_offset: Option<u64>,
+) {
+    if let Some(d) = summary.damage.iter_mut().find(|d| d.kind == kind) {
+        d.count += 1;
+        return;
+    }
+    summary.damage.push(Damage {
+        kind,
+        detail,
+        frame,
+        byte_offset,
+        count: 1,
+    });
+}
+
+fn describe_error<I>(e: &PcapError<I>) -> String {
+    match e {
+        PcapError::Eof => "end of file".into(),
+        PcapError::BufferTooSmall => "record larger than the read buffer".into(),
+        PcapError::UnexpectedEof => "unexpected end of file".into(),
+        PcapError::ReadError => "read error (or corrupt gzip stream)".into(),
+        PcapError::Incomplete(_) => "incomplete record".into(),
+        PcapError::HeaderNotRecognized => "header not recognized".into(),
+        PcapError::NomError(_, kind) | PcapError::OwnedNomError(_, kind) => {
+            format!("malformed data ({kind:?})")
+        }
+    }
+}
+
+/// Name a LINKTYPE value as tcpdump does.
+pub fn link_type_name(lt: u32) -> String {
+    match lt {
+        0 => "NULL".into(),
+        1 => "ETHERNET".into(),
+        9 => "PPP".into(),
+        12 | 14 | 101 => "RAW".into(),
+        50 => "PPP_HDLC".into(),
+        51 => "PPP_ETHER".into(),
+        105 => "IEEE802_11".into(),
+        108 => "LOOP".into(),
+        113 => "LINUX_SLL".into(),
+        127 => "IEEE802_11_RADIOTAP".into(),
+        228 => "IPV4".into(),
+        229 => "IPV6".into(),
+        276 => "LINUX_SLL2".into(),
+        other => format!("LINKTYPE_{other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_conversion_handles_resolutions() {
+        assert_eq!(ticks_to_ns(1_500_000, 1_000_000, 0), 1_500_000_000);
+        assert_eq!(ticks_to_ns(7, 1_000_000_000, 0), 7);
+        assert_eq!(ticks_to_ns(3, 1, 10), 13_000_000_000);
+        // 2^-10 s resolution
+        assert_eq!(ticks_to_ns(1024, 1024, 0), 1_000_000_000);
+    }
+}

@@ -1,0 +1,206 @@
+//! Dissection: per-flow protocol state that turns payload bytes into facts.
+//!
+//! Owns: the protocol labels a flow can carry ([`Protocol`]), and the TCP dissector that feeds
+//! both reassembled directions of a connection to the TLS parser and recognises plain HTTP.
+//! Each protocol's wire parsing lives in its own submodule (`tls/`).
+
+pub mod tls;
+
+use crate::flow::tcp::{Reassembler, StreamSink};
+use tls::{TlsFacts, TlsStream};
+
+/// Protocol labels of `flows[].protocols` (VERDICT.md), in the order they are listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Protocol {
+    Tls,
+    Dtls,
+    Quic,
+    Stun,
+    Turn,
+    Rtp,
+    Rtcp,
+    Srtp,
+    Srtcp,
+    Zoom,
+    Dns,
+    Sip,
+    Http,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 13] = [
+        Protocol::Tls,
+        Protocol::Dtls,
+        Protocol::Quic,
+        Protocol::Stun,
+        Protocol::Turn,
+        Protocol::Rtp,
+        Protocol::Rtcp,
+        Protocol::Srtp,
+        Protocol::Srtcp,
+        Protocol::Zoom,
+        Protocol::Dns,
+        Protocol::Sip,
+        Protocol::Http,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Tls => "tls",
+            Protocol::Dtls => "dtls",
+            Protocol::Quic => "quic",
+            Protocol::Stun => "stun",
+            Protocol::Turn => "turn",
+            Protocol::Rtp => "rtp",
+            Protocol::Rtcp => "rtcp",
+            Protocol::Srtp => "srtp",
+            Protocol::Srtcp => "srtcp",
+            Protocol::Zoom => "zoom",
+            Protocol::Dns => "dns",
+            Protocol::Sip => "sip",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// A small set of [`Protocol`]s.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProtocolSet(u16);
+
+impl ProtocolSet {
+    pub fn insert(&mut self, p: Protocol) {
+        self.0 |= 1 << (p as u8);
+    }
+
+    pub fn contains(self, p: Protocol) -> bool {
+        self.0 & (1 << (p as u8)) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Names in the canonical order; `["unknown"]` when nothing was recognised.
+    pub fn names(self) -> Vec<&'static str> {
+        if self.is_empty() {
+            return vec!["unknown"];
+        }
+        Protocol::ALL
+            .iter()
+            .filter(|p| self.contains(**p))
+            .map(|p| p.as_str())
+            .collect()
+    }
+}
+
+/// What dissecting a TCP connection established.
+#[derive(Debug, Default)]
+pub struct TcpOutcome {
+    pub tls: Option<TlsFacts>,
+    pub http: bool,
+    pub client_is_responder: bool,
+    pub midstream: bool,
+    pub gap_bytes: [u64; 2],
+    pub capped: bool,
+}
+
+/// Per-connection dissection state: two reassemblers and the protocol parsers they feed.
+#[derive(Debug, Default)]
+pub struct TcpDissector {
+    reassembly: [Reassembler; 2],
+    tls: TlsStream,
+    started: [bool; 2],
+    http: bool,
+    /// Frame of the latest segment per direction, for data delivered at the end.
+    last_frame: [u64; 2],
+}
+
+/// Feeds one direction's reassembled bytes to the parsers, sniffing the stream start first.
+struct DirectionFeed<'a> {
+    tls: &'a mut TlsStream,
+    started: &'a mut bool,
+    http: &'a mut bool,
+    dir: usize,
+    frame: u64,
+}
+
+impl StreamSink for DirectionFeed<'_> {
+    fn data(&mut self, bytes: &[u8]) {
+        if !*self.started {
+            *self.started = true;
+            if looks_like_http(bytes) {
+                *self.http = true;
+            }
+        }
+        self.tls.sink(self.dir, self.frame).data(bytes);
+    }
+
+    fn gap(&mut self, missing: u64) {
+        self.tls.sink(self.dir, self.frame).gap(missing);
+    }
+}
+
+impl TcpDissector {
+    /// One TCP segment in direction `dir` (0 = client to server).
+    pub fn segment(&mut self, dir: usize, frame: u64, seq: u32, flags: u8, payload: &[u8]) {
+        let dir = dir.min(1);
+        self.last_frame[dir] = frame;
+        if flags & crate::decode::tcp_flags::SYN != 0 {
+            self.reassembly[dir].syn(seq);
+        }
+        if payload.is_empty() {
+            return;
+        }
+        let mut feed = DirectionFeed {
+            tls: &mut self.tls,
+            started: &mut self.started[dir],
+            http: &mut self.http,
+            dir,
+            frame,
+        };
+        self.reassembly[dir].segment(seq, payload, &mut feed);
+    }
+
+    /// Nothing more is to be learnt from this connection's payload.
+    pub fn is_done(&self) -> bool {
+        self.tls.is_done()
+            || ((self.tls.direction_rejected(0) || self.tls.direction_rejected(1)) && !self.tls.is_tls)
+            || (self.reassembly[0].capped && self.reassembly[1].capped)
+            || (self.http && self.started[0] && self.started[1])
+    }
+
+    /// Deliver what still waits behind holes and return the facts.
+    pub fn finish(&mut self) -> TcpOutcome {
+        for dir in 0..2 {
+            let mut feed = DirectionFeed {
+                tls: &mut self.tls,
+                started: &mut self.started[dir],
+                http: &mut self.http,
+                dir,
+                frame: self.last_frame[dir],
+            };
+            self.reassembly[dir].finish(&mut feed);
+        }
+        let is_tls = self.tls.is_tls;
+        let client_is_responder = self.tls.client_is_responder();
+        let tls = std::mem::take(&mut self.tls);
+        TcpOutcome {
+            tls: is_tls.then_some(tls.facts),
+            http: self.http,
+            client_is_responder,
+            midstream: self.reassembly[0].midstream || self.reassembly[1].midstream,
+            gap_bytes: [self.reassembly[0].gap_bytes, self.reassembly[1].gap_bytes],
+            capped: self.reassembly[0].capped || self.reassembly[1].capped,
+        }
+    }
+}
+
+/// An HTTP/1.x request or response line at the start of a stream.
+pub fn looks_like_http(b: &[u8]) -> bool {
+    const STARTS: [&[u8]; 10] = [
+        b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
+        b"TRACE ", b"HTTP/1.",
+    ];
+    STARTS.iter().any(|s| b.starts_with(s))
+}

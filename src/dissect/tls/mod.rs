@@ -1,0 +1,643 @@
+//! TLS over a reassembled TCP stream: records, handshake messages, and the facts they show.
+//!
+//! Owns: record framing per direction (records split across segments, handshake messages split
+//! across records), the decision whether a stream is TLS at all, SSLv2-compatible hellos, and
+//! turning ClientHello / ServerHello / Certificate / Alert into [`TlsFacts`]. The wire parsing of
+//! each message is tls-parser's; certificates are x509-parser's (see [`cert`]).
+//! Must not: format text for output (see `verdict`), or buffer without bound.
+
+pub mod cert;
+pub mod names;
+mod sslv2;
+
+use tls_parser::{
+    TlsExtension, TlsMessage, TlsMessageHandshake, parse_tls_extensions,
+    parse_tls_message_handshake,
+};
+
+use crate::flow::tcp::StreamSink;
+pub use cert::CertFacts;
+
+/// Largest TLS record body (2^14 plus the expansion TLS 1.2 allows).
+const MAX_RECORD_BODY: usize = 16384 + 2048;
+/// A handshake message larger than this is not buffered (long certificate chains fit easily).
+const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
+/// Certificates kept per flow.
+const MAX_CERTIFICATES: usize = 16;
+/// Alerts kept per flow.
+const MAX_ALERTS: usize = 16;
+
+/// What the ClientHello offered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientHelloFacts {
+    pub frame: u64,
+    pub legacy_version: u16,
+    pub sni: Option<String>,
+    pub alpn: Vec<String>,
+    /// From `supported_versions`, GREASE removed; empty when the extension is absent.
+    pub supported_versions: Vec<u16>,
+    /// Offered cipher suites in order, GREASE removed.
+    pub ciphers: Vec<u32>,
+    /// Came in an SSLv2-compatible record.
+    pub sslv2_format: bool,
+}
+
+/// What the ServerHello chose.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerHelloFacts {
+    pub frame: u64,
+    pub legacy_version: u16,
+    /// From the server's `supported_versions` extension (TLS 1.3).
+    pub selected_version: Option<u16>,
+    pub cipher: u32,
+    pub alpn: Option<String>,
+    /// At least one HelloRetryRequest preceded the real ServerHello.
+    pub hello_retry: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertFact {
+    pub frame: u64,
+    pub from_server: bool,
+    pub level: u8,
+    pub description: u8,
+}
+
+/// Everything observed about the TLS session of one flow.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFacts {
+    pub client_hello: Option<ClientHelloFacts>,
+    pub server_hello: Option<ServerHelloFacts>,
+    /// The server's chain, leaf first, as sent (TLS ≤ 1.2 and SSLv2 only: TLS 1.3 encrypts it).
+    pub certificates: Vec<CertFacts>,
+    pub alerts: Vec<AlertFact>,
+    /// Alerts sent after encryption started: their content is not visible.
+    pub encrypted_alerts: u32,
+    /// Frame of the first application-data record, per direction (client, server).
+    pub application_data_frame: [Option<u64>; 2],
+    /// ChangeCipherSpec seen, per direction.
+    pub change_cipher_spec: [bool; 2],
+    /// A hole in the TCP stream interrupted parsing of the handshake.
+    pub gap_in_handshake: bool,
+}
+
+impl TlsFacts {
+    /// Exchange the direction-indexed facts, when the flow's roles turn out to be the reverse.
+    pub fn swap_directions(&mut self) {
+        self.application_data_frame.swap(0, 1);
+        self.change_cipher_spec.swap(0, 1);
+        // Alerts record their sender relative to the hellos already.
+    }
+}
+
+impl TlsFacts {
+    /// The negotiated protocol version, if a ServerHello was seen.
+    pub fn version(&self) -> Option<u16> {
+        let sh = self.server_hello.as_ref()?;
+        Some(sh.selected_version.unwrap_or(sh.legacy_version))
+    }
+
+    /// The negotiated cipher suite, if a ServerHello was seen.
+    pub fn cipher(&self) -> Option<u32> {
+        self.server_hello.as_ref().map(|sh| sh.cipher)
+    }
+}
+
+/// Whether the bytes that start a stream direction look like a TLS record (SSL 3.0 to TLS 1.3).
+pub fn looks_like_tls_record(b: &[u8]) -> bool {
+    b.len() >= 3 && (20..=23).contains(&b[0]) && b[1] == 3 && b[2] <= 4
+}
+
+/// Whether the bytes that start a stream direction look like TLS or an SSLv2 hello.
+pub fn looks_like_tls_start(b: &[u8]) -> bool {
+    looks_like_tls_record(b) || sslv2::looks_like_hello(b)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DirState {
+    /// Nothing delivered yet.
+    Start,
+    /// Parsing TLS records.
+    Records,
+    /// The direction is not (or no longer parseably) TLS.
+    Stopped,
+}
+
+/// Per-direction record parser state.
+#[derive(Debug)]
+struct Direction {
+    state: DirState,
+    /// Bytes of an incomplete record.
+    partial: Vec<u8>,
+    /// Bytes of an incomplete handshake message (spanning records).
+    handshake: Vec<u8>,
+    /// Records after ChangeCipherSpec (or TLS 1.3 keys) are ciphertext.
+    encrypted: bool,
+}
+
+impl Direction {
+    fn new() -> Self {
+        Self {
+            state: DirState::Start,
+            partial: Vec::new(),
+            handshake: Vec::new(),
+            encrypted: false,
+        }
+    }
+}
+
+/// The TLS dissector for one TCP connection (both directions).
+#[derive(Debug)]
+pub struct TlsStream {
+    dirs: [Direction; 2],
+    pub facts: TlsFacts,
+    /// At least one direction was recognised as TLS.
+    pub is_tls: bool,
+    /// Direction (0 = flow's client side) that sent the ClientHello / ServerHello.
+    client_hello_dir: Option<usize>,
+    server_hello_dir: Option<usize>,
+}
+
+impl Default for TlsStream {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TlsStream {
+    pub fn new() -> Self {
+        Self {
+            dirs: [Direction::new(), Direction::new()],
+            facts: TlsFacts::default(),
+            is_tls: false,
+            client_hello_dir: None,
+            server_hello_dir: None,
+        }
+    }
+
+    /// A sink for one direction (0 = client to server) while processing `frame`.
+    pub fn sink(&mut self, direction: usize, frame: u64) -> DirectionSink<'_> {
+        DirectionSink {
+            stream: self,
+            dir: direction.min(1),
+            frame,
+        }
+    }
+
+    /// Both directions have nothing more to tell (encrypted data flows, or not TLS).
+    pub fn is_done(&self) -> bool {
+        let dir_done = |i: usize| {
+            self.dirs[i].state == DirState::Stopped || self.facts.application_data_frame[i].is_some()
+        };
+        dir_done(0) && dir_done(1)
+    }
+
+    /// The ClientHello came from the side the flow table took for the server.
+    pub fn client_is_responder(&self) -> bool {
+        match (self.client_hello_dir, self.server_hello_dir) {
+            (Some(c), _) => c == 1,
+            (None, Some(s)) => s == 0,
+            (None, None) => false,
+        }
+    }
+
+    fn server_dir(&self) -> usize {
+        match (self.server_hello_dir, self.client_hello_dir) {
+            (Some(s), _) => s,
+            (None, Some(c)) => 1 - c,
+            (None, None) => 1,
+        }
+    }
+
+    /// Whether the given direction was seen not to be TLS at its start.
+    pub fn direction_rejected(&self, direction: usize) -> bool {
+        self.dirs[direction].state == DirState::Stopped && !self.is_tls
+    }
+
+    /// The TLS 1.3 server encrypts everything after ServerHello.
+    fn tls13_selected(&self) -> bool {
+        matches!(self.facts.version(), Some(v) if v == 0x0304 || (v >> 8) == 0x7F)
+    }
+
+    fn feed(&mut self, dir: usize, frame: u64, data: &[u8]) {
+        if self.dirs[dir].state == DirState::Stopped {
+            return;
+        }
+        if self.dirs[dir].state == DirState::Start {
+            let probe: &[u8] = if self.dirs[dir].partial.is_empty() {
+                data
+            } else {
+                &self.dirs[dir].partial
+            };
+            if probe.len() < 3 {
+                self.dirs[dir].partial.extend_from_slice(data);
+                return;
+            }
+            if !looks_like_tls_record(probe) && sslv2::looks_like_hello(probe) {
+                let mut joined = std::mem::take(&mut self.dirs[dir].partial);
+                joined.extend_from_slice(data);
+                return self.feed_sslv2(dir, frame, joined);
+            }
+            if !looks_like_tls_record(probe) {
+                self.dirs[dir].state = DirState::Stopped;
+                self.dirs[dir].partial = Vec::new();
+                return;
+            }
+            self.dirs[dir].state = DirState::Records;
+            self.is_tls = true;
+        }
+        // Fast path: no leftover, parse records straight from the segment.
+        if self.dirs[dir].partial.is_empty() {
+            let used = self.records(dir, frame, data);
+            if self.dirs[dir].state == DirState::Records && used < data.len() {
+                self.dirs[dir].partial.extend_from_slice(&data[used..]);
+            }
+        } else {
+            let mut buf = std::mem::take(&mut self.dirs[dir].partial);
+            buf.extend_from_slice(data);
+            let used = self.records(dir, frame, &buf);
+            if self.dirs[dir].state == DirState::Records {
+                buf.drain(..used);
+                self.dirs[dir].partial = buf;
+            }
+        }
+        if self.dirs[dir].partial.len() > MAX_RECORD_BODY + 5 {
+            // cannot happen with valid framing; never hold more than one record
+            self.stop(dir);
+        }
+    }
+
+    fn feed_sslv2(&mut self, dir: usize, frame: u64, buf: Vec<u8>) {
+        match sslv2::parse_record(&buf) {
+            sslv2::Parsed::Incomplete => self.dirs[dir].partial = buf,
+            sslv2::Parsed::Invalid => self.stop(dir),
+            sslv2::Parsed::ClientHello(ch) => {
+                self.is_tls = true;
+                if self.facts.client_hello.is_none() {
+                    self.client_hello_dir = Some(dir);
+                    self.facts.client_hello = Some(ClientHelloFacts {
+                        frame,
+                        legacy_version: ch.version,
+                        sni: None,
+                        alpn: Vec::new(),
+                        supported_versions: Vec::new(),
+                        ciphers: ch.ciphers,
+                        sslv2_format: true,
+                    });
+                }
+                // The server may answer in SSLv2 or SSLv3/TLS; the client's later records are
+                // SSLv2 ciphertext or TLS records, neither of which we need.
+                self.stop(dir);
+            }
+            sslv2::Parsed::ServerHello(sh) => {
+                self.is_tls = true;
+                if self.facts.server_hello.is_none() {
+                    self.server_hello_dir = Some(dir);
+                    self.facts.server_hello = Some(ServerHelloFacts {
+                        frame,
+                        legacy_version: 0x0002,
+                        selected_version: None,
+                        cipher: sh.cipher,
+                        alpn: None,
+                        hello_retry: false,
+                    });
+                }
+                if let Some(der) = sh.certificate
+                    && let Some(c) = cert::parse(der)
+                {
+                    self.facts.certificates.push(c);
+                }
+                self.stop(dir);
+            }
+        }
+    }
+
+    fn stop(&mut self, dir: usize) {
+        let d = &mut self.dirs[dir];
+        d.state = DirState::Stopped;
+        d.partial = Vec::new();
+        d.handshake = Vec::new();
+    }
+
+    /// Parse whole records from `buf`; returns the bytes consumed.
+    fn records(&mut self, dir: usize, frame: u64, buf: &[u8]) -> usize {
+        let mut pos = 0;
+        while buf.len() - pos >= 5 {
+            let h = &buf[pos..pos + 5];
+            let (ctype, major, len) = (h[0], h[1], usize::from(u16::from_be_bytes([h[3], h[4]])));
+            if !(20..=24).contains(&ctype) || major != 3 || len > MAX_RECORD_BODY {
+                // Not a record boundary any more: stop rather than misread.
+                self.stop(dir);
+                return pos;
+            }
+            if buf.len() - pos < 5 + len {
+                break;
+            }
+            let body = &buf[pos + 5..pos + 5 + len];
+            pos += 5 + len;
+            self.record(dir, frame, ctype, body);
+            if self.dirs[dir].state == DirState::Stopped {
+                return pos;
+            }
+        }
+        pos
+    }
+
+    fn record(&mut self, dir: usize, frame: u64, ctype: u8, body: &[u8]) {
+        match ctype {
+            20 => {
+                self.facts.change_cipher_spec[dir] = true;
+                // In TLS 1.3 the CCS is a compatibility no-op; the keys changed already.
+                self.dirs[dir].encrypted = true;
+            }
+            21 => {
+                if !self.dirs[dir].encrypted && body.len() == 2 {
+                    if self.facts.alerts.len() < MAX_ALERTS {
+                        self.facts.alerts.push(AlertFact {
+                            frame,
+                            from_server: dir == self.server_dir(),
+                            level: body[0],
+                            description: body[1],
+                        });
+                    }
+                } else {
+                    self.facts.encrypted_alerts += 1;
+                }
+            }
+            22 => {
+                if self.dirs[dir].encrypted {
+                    return;
+                }
+                let d = &mut self.dirs[dir];
+                if d.handshake.is_empty() {
+                    let used = self.handshake_messages(dir, frame, body);
+                    if used < body.len() && self.dirs[dir].state == DirState::Records {
+                        self.dirs[dir].handshake.extend_from_slice(&body[used..]);
+                    }
+                } else {
+                    let mut hs = std::mem::take(&mut d.handshake);
+                    hs.extend_from_slice(body);
+                    let used = self.handshake_messages(dir, frame, &hs);
+                    if self.dirs[dir].state == DirState::Records {
+                        hs.drain(..used);
+                        self.dirs[dir].handshake = hs;
+                    }
+                }
+            }
+            23 => {
+                if self.facts.application_data_frame[dir].is_none() {
+                    self.facts.application_data_frame[dir] = Some(frame);
+                }
+                self.dirs[dir].encrypted = true;
+                self.dirs[dir].handshake = Vec::new();
+            }
+            _ => {} // heartbeat: not a handshake fact
+        }
+    }
+
+    /// Parse complete handshake messages; returns the bytes consumed.
+    fn handshake_messages(&mut self, dir: usize, frame: u64, buf: &[u8]) -> usize {
+        let mut pos = 0;
+        while buf.len() - pos >= 4 {
+            let len = (usize::from(buf[pos + 1]) << 16)
+                | (usize::from(buf[pos + 2]) << 8)
+                | usize::from(buf[pos + 3]);
+            if len > MAX_HANDSHAKE_MESSAGE {
+                self.stop(dir);
+                return pos;
+            }
+            if buf.len() - pos < 4 + len {
+                break;
+            }
+            let msg = &buf[pos..pos + 4 + len];
+            pos += 4 + len;
+            self.handshake_message(dir, frame, msg);
+            if self.dirs[dir].encrypted || self.dirs[dir].state == DirState::Stopped {
+                // TLS 1.3: what follows the ServerHello is encrypted even inside this record.
+                return buf.len();
+            }
+        }
+        pos
+    }
+
+    fn handshake_message(&mut self, dir: usize, frame: u64, msg: &[u8]) {
+        let Ok((_, TlsMessage::Handshake(hs))) = parse_tls_message_handshake(msg) else {
+            return;
+        };
+        match hs {
+            TlsMessageHandshake::ClientHello(ch) => {
+                if self.facts.client_hello.is_some() {
+                    return; // second ClientHello after HelloRetryRequest: keep the first
+                }
+                let mut facts = ClientHelloFacts {
+                    frame,
+                    legacy_version: ch.version.0,
+                    ciphers: ch
+                        .ciphers
+                        .iter()
+                        .map(|c| c.0)
+                        .filter(|&c| !names::is_grease(c))
+                        .map(u32::from)
+                        .collect(),
+                    ..Default::default()
+                };
+                if let Some(ext) = ch.ext
+                    && let Ok((_, exts)) = parse_tls_extensions(ext)
+                {
+                    for e in exts {
+                        match e {
+                            TlsExtension::SNI(list) => {
+                                if let Some((_, name)) = list.iter().find(|(t, _)| t.0 == 0) {
+                                    facts.sni = Some(String::from_utf8_lossy(name).into_owned());
+                                }
+                            }
+                            TlsExtension::ALPN(protos) => {
+                                facts.alpn = protos
+                                    .iter()
+                                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                                    .collect();
+                            }
+                            TlsExtension::SupportedVersions(vs) => {
+                                facts.supported_versions = vs
+                                    .iter()
+                                    .map(|v| v.0)
+                                    .filter(|&v| !names::is_grease(v))
+                                    .collect();
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                self.client_hello_dir = Some(dir);
+                self.facts.client_hello = Some(facts);
+            }
+            TlsMessageHandshake::ServerHello(sh) => {
+                self.server_hello_dir = Some(dir);
+                let mut facts = ServerHelloFacts {
+                    frame,
+                    legacy_version: sh.version.0,
+                    cipher: u32::from(sh.cipher.0),
+                    ..Default::default()
+                };
+                if let Some(ext) = sh.ext
+                    && let Ok((_, exts)) = parse_tls_extensions(ext)
+                {
+                    for e in exts {
+                        match e {
+                            TlsExtension::SupportedVersions(vs) => {
+                                facts.selected_version = vs.first().map(|v| v.0);
+                            }
+                            TlsExtension::ALPN(protos) => {
+                                facts.alpn = protos
+                                    .first()
+                                    .map(|p| String::from_utf8_lossy(p).into_owned());
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                if sh.random == names::HELLO_RETRY_REQUEST_RANDOM {
+                    // Not the final ServerHello: remember and wait for the real one.
+                    let mut retry = facts;
+                    retry.hello_retry = true;
+                    self.facts.server_hello = Some(retry);
+                    return;
+                }
+                facts.hello_retry = self
+                    .facts
+                    .server_hello
+                    .as_ref()
+                    .is_some_and(|s| s.hello_retry);
+                self.facts.server_hello = Some(facts);
+                if self.tls13_selected() {
+                    self.dirs[dir].encrypted = true;
+                }
+            }
+            TlsMessageHandshake::ServerHelloV13Draft18(sh) => {
+                self.server_hello_dir = Some(dir);
+                self.facts.server_hello = Some(ServerHelloFacts {
+                    frame,
+                    legacy_version: sh.version.0,
+                    selected_version: Some(sh.version.0),
+                    cipher: u32::from(sh.cipher.0),
+                    ..Default::default()
+                });
+                self.dirs[dir].encrypted = true;
+            }
+            TlsMessageHandshake::HelloRetryRequest(hrr) => {
+                self.server_hello_dir = Some(dir);
+                self.facts.server_hello = Some(ServerHelloFacts {
+                    frame,
+                    legacy_version: hrr.version.0,
+                    selected_version: Some(hrr.version.0),
+                    cipher: u32::from(hrr.cipher.0),
+                    hello_retry: true,
+                    ..Default::default()
+                });
+            }
+            TlsMessageHandshake::Certificate(certs) => {
+                // The client's certificate (mutual TLS) is not the server's identity.
+                if dir == self.server_dir() && self.facts.certificates.is_empty() {
+                    for raw in certs.cert_chain.iter().take(MAX_CERTIFICATES) {
+                        if let Some(c) = cert::parse(raw.data) {
+                            self.facts.certificates.push(c);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Adapter that feeds one direction of a [`TlsStream`] from the TCP reassembler.
+pub struct DirectionSink<'a> {
+    stream: &'a mut TlsStream,
+    dir: usize,
+    frame: u64,
+}
+
+impl StreamSink for DirectionSink<'_> {
+    fn data(&mut self, bytes: &[u8]) {
+        self.stream.feed(self.dir, self.frame, bytes);
+    }
+
+    fn gap(&mut self, _missing: u64) {
+        let d = &self.stream.dirs[self.dir];
+        let mid_handshake = d.state == DirState::Records && !d.encrypted;
+        if mid_handshake || d.state == DirState::Start {
+            if mid_handshake {
+                self.stream.facts.gap_in_handshake = true;
+            }
+            self.stream.stop(self.dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(ctype: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![ctype, 3, 3];
+        r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        r.extend_from_slice(body);
+        r
+    }
+
+    /// A minimal TLS 1.2 ServerHello choosing cipher 0xC02F.
+    fn server_hello() -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[0x11; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0xC0, 0x2F, 0]); // cipher, compression
+        let mut msg = vec![2, 0, 0, body.len() as u8];
+        msg.extend_from_slice(&body);
+        msg
+    }
+
+    #[test]
+    fn server_hello_split_across_deliveries_parses() {
+        let bytes = record(22, &server_hello());
+        let mut s = TlsStream::new();
+        for chunk in bytes.chunks(3) {
+            s.sink(1, 5).data(chunk);
+        }
+        assert_eq!(s.facts.version(), Some(0x0303));
+        assert_eq!(s.facts.cipher(), Some(0xC02F));
+        assert!(s.is_tls);
+    }
+
+    #[test]
+    fn handshake_message_split_across_records_parses() {
+        let msg = server_hello();
+        let mut bytes = record(22, &msg[..10]);
+        bytes.extend(record(22, &msg[10..]));
+        let mut s = TlsStream::new();
+        s.sink(1, 1).data(&bytes);
+        assert_eq!(s.facts.cipher(), Some(0xC02F));
+    }
+
+    #[test]
+    fn plaintext_http_is_not_tls() {
+        let mut s = TlsStream::new();
+        s.sink(0, 1).data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(!s.is_tls);
+        assert!(s.direction_rejected(0));
+    }
+
+    #[test]
+    fn alert_in_clear_is_recorded() {
+        let mut s = TlsStream::new();
+        s.sink(1, 9).data(&record(21, &[2, 40]));
+        assert_eq!(
+            s.facts.alerts,
+            vec![AlertFact {
+                frame: 9,
+                from_server: true,
+                level: 2,
+                description: 40
+            }]
+        );
+    }
+}

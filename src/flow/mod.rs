@@ -1,0 +1,422 @@
+//! Flows: the bidirectional flow table keyed by the 5-tuple, with per-direction counters.
+//!
+//! Owns: deciding which side is client and which is server, counting packets and payload bytes
+//! per direction, first/last timestamps and the first frame, handing TCP segments to the flow's
+//! dissector until it has decided, expiring idle and closed flows, and the caps that bound memory
+//! (live flows, recorded flows). Must not: parse application protocols (that is `dissect`).
+
+pub mod tcp;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::decode::{Packet, Transport, tcp_flags};
+use crate::dissect::{Protocol, ProtocolSet, TcpDissector};
+use crate::dissect::tls::TlsFacts;
+
+/// Limits that bound the table's memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Flows held with live state at once; beyond it the least recently active are closed.
+    pub max_live_flows: usize,
+    /// Flows recorded per capture; packets of further flows are counted, not listed.
+    pub max_flows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_live_flows: 200_000,
+            max_flows: 1_000_000,
+        }
+    }
+}
+
+/// Idle time after which a flow is closed, by state.
+const IDLE_CLOSED_TCP_NS: i64 = 10_000_000_000;
+const IDLE_TCP_NS: i64 = 3_600_000_000_000;
+const IDLE_UDP_NS: i64 = 300_000_000_000;
+/// Capture time between sweeps of idle flows.
+const SWEEP_INTERVAL_NS: i64 = 10_000_000_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum L4 {
+    Tcp,
+    Udp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Endpoint {
+    pub ip: IpAddr,
+    pub port: u16,
+}
+
+/// Direction-independent flow key: the lower endpoint first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    l4: L4,
+    a: Endpoint,
+    b: Endpoint,
+}
+
+impl FlowKey {
+    fn new(l4: L4, x: Endpoint, y: Endpoint) -> Self {
+        if (x.ip, x.port) <= (y.ip, y.port) {
+            Self { l4, a: x, b: y }
+        } else {
+            Self { l4, a: y, b: x }
+        }
+    }
+}
+
+/// How the client/server roles were decided, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleBasis {
+    /// The client sent the TCP SYN (or the server the SYN-ACK).
+    TcpHandshake,
+    /// The client sent the TLS ClientHello.
+    Handshake,
+    /// The server port is a well-known or registered service port.
+    ServicePort,
+    /// The client sent the first packet seen.
+    FirstPacket,
+}
+
+/// One flow. Index 0 of the counters is client→server, 1 is server→client.
+#[derive(Debug)]
+pub struct Flow {
+    pub id: u32,
+    pub l4: L4,
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub role_basis: RoleBasis,
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub first_frame: u64,
+    pub first_ts: Option<i64>,
+    pub last_ts: Option<i64>,
+    pub protocols: ProtocolSet,
+    pub tls: Option<Box<TlsFacts>>,
+    /// TCP: SYN seen from the client; FIN or RST seen.
+    pub syn_seen: bool,
+    pub fin_seen: [bool; 2],
+    pub rst_seen: bool,
+    /// TCP: the connection began before the capture.
+    pub midstream: bool,
+    /// TCP: bytes missing from the reassembled streams (capture loss), per direction.
+    pub gap_bytes: [u64; 2],
+    /// TCP: the reassembly cap was reached before the dissector decided.
+    pub reassembly_capped: bool,
+    dissector: Option<Box<TcpDissector>>,
+    live: bool,
+}
+
+impl Flow {
+    fn new(id: u32, l4: L4, client: Endpoint, server: Endpoint, basis: RoleBasis) -> Self {
+        Self {
+            id,
+            l4,
+            client,
+            server,
+            role_basis: basis,
+            packets: [0; 2],
+            bytes: [0; 2],
+            first_frame: 0,
+            first_ts: None,
+            last_ts: None,
+            protocols: ProtocolSet::default(),
+            tls: None,
+            syn_seen: false,
+            fin_seen: [false; 2],
+            rst_seen: false,
+            midstream: false,
+            gap_bytes: [0; 2],
+            reassembly_capped: false,
+            dissector: match l4 {
+                L4::Tcp => Some(Box::default()),
+                L4::Udp => None,
+            },
+            live: true,
+        }
+    }
+
+    /// 0 when `src` is the client, 1 when it is the server.
+    fn direction_of(&self, src: Endpoint) -> usize {
+        usize::from(src != self.client)
+    }
+
+    fn swap_roles(&mut self, basis: RoleBasis) {
+        std::mem::swap(&mut self.client, &mut self.server);
+        self.packets.swap(0, 1);
+        self.bytes.swap(0, 1);
+        self.fin_seen.swap(0, 1);
+        self.gap_bytes.swap(0, 1);
+        self.role_basis = basis;
+    }
+
+    /// Stop dissecting: move the dissector's facts onto the flow and free its state.
+    fn finish_dissection(&mut self) {
+        let Some(mut d) = self.dissector.take() else {
+            return;
+        };
+        let outcome = d.finish();
+        self.midstream = outcome.midstream;
+        self.gap_bytes = outcome.gap_bytes;
+        self.reassembly_capped = outcome.capped;
+        if outcome.http {
+            self.protocols.insert(Protocol::Http);
+        }
+        if let Some(mut tls) = outcome.tls {
+            self.protocols.insert(Protocol::Tls);
+            if outcome.client_is_responder && self.role_basis != RoleBasis::TcpHandshake {
+                self.swap_roles(RoleBasis::Handshake);
+                tls.swap_directions();
+            }
+            self.tls = Some(Box::new(tls));
+        }
+    }
+}
+
+/// Table-wide counters for the verdict.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableStats {
+    /// Flows closed early because `max_live_flows` was reached.
+    pub evicted_live: u64,
+    /// Packets of flows not recorded because `max_flows` was reached.
+    pub untracked_packets: u64,
+    pub untracked_flows_hint: u64,
+    /// IP packets of other protocols (ICMP, ESP, …).
+    pub other_ip_packets: u64,
+}
+
+pub struct FlowTable {
+    live: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
+    flows: Vec<Flow>,
+    limits: Limits,
+    next_sweep_ts: Option<i64>,
+    last_ts: Option<i64>,
+    pub stats: TableStats,
+}
+
+impl FlowTable {
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            live: HashMap::default(),
+            flows: Vec::new(),
+            limits,
+            next_sweep_ts: None,
+            last_ts: None,
+            stats: TableStats::default(),
+        }
+    }
+
+    /// Account one decoded packet.
+    pub fn packet(&mut self, frame: u64, ts: Option<i64>, pkt: &Packet<'_>) {
+        let ts = ts.or(self.last_ts);
+        if let Some(t) = ts {
+            self.last_ts = Some(t);
+            match self.next_sweep_ts {
+                None => self.next_sweep_ts = Some(t + SWEEP_INTERVAL_NS),
+                Some(next) if t >= next => {
+                    self.sweep(t);
+                    self.next_sweep_ts = Some(t + SWEEP_INTERVAL_NS);
+                }
+                _ => {}
+            }
+        }
+        let (l4, sp, dp, payload, flags, seq) = match pkt.transport {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                flags,
+                payload,
+            } => (L4::Tcp, src_port, dst_port, payload, flags, seq),
+            Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => (L4::Udp, src_port, dst_port, payload, 0, 0),
+            Transport::Other { .. } => {
+                self.stats.other_ip_packets += 1;
+                return;
+            }
+        };
+        let src = Endpoint {
+            ip: pkt.src.to_canonical(),
+            port: sp,
+        };
+        let dst = Endpoint {
+            ip: pkt.dst.to_canonical(),
+            port: dp,
+        };
+        let key = FlowKey::new(l4, src, dst);
+        let idx = match self.live.get(&key) {
+            Some(&i) => i as usize,
+            None => {
+                if self.flows.len() >= self.limits.max_flows {
+                    self.stats.untracked_packets += 1;
+                    return;
+                }
+                if self.live.len() >= self.limits.max_live_flows {
+                    self.evict_oldest();
+                }
+                let (client, server, basis) = decide_roles(l4, src, dst, flags);
+                let id = self.flows.len() as u32;
+                let mut flow = Flow::new(id, l4, client, server, basis);
+                flow.first_frame = frame;
+                flow.first_ts = ts;
+                self.flows.push(flow);
+                self.live.insert(key, id);
+                id as usize
+            }
+        };
+        let flow = &mut self.flows[idx];
+        let dir = flow.direction_of(src);
+        flow.packets[dir] += 1;
+        flow.bytes[dir] += payload.len() as u64;
+        if ts.is_some() {
+            flow.last_ts = ts;
+        }
+        if l4 == L4::Tcp {
+            if flags & tcp_flags::SYN != 0 {
+                flow.syn_seen = true;
+            }
+            if flags & tcp_flags::FIN != 0 {
+                flow.fin_seen[dir] = true;
+            }
+            if flags & tcp_flags::RST != 0 {
+                flow.rst_seen = true;
+            }
+            if let Some(d) = flow.dissector.as_mut() {
+                d.segment(dir, frame, seq, flags, payload);
+                if d.is_done() {
+                    flow.finish_dissection();
+                }
+            }
+        }
+    }
+
+    /// Close every flow and return them, in order of first appearance.
+    pub fn finish(mut self) -> (Vec<Flow>, TableStats) {
+        for f in &mut self.flows {
+            if f.live {
+                f.live = false;
+                f.finish_dissection();
+            }
+        }
+        (self.flows, self.stats)
+    }
+
+    fn close(&mut self, idx: usize) {
+        let f = &mut self.flows[idx];
+        if !f.live {
+            return;
+        }
+        f.live = false;
+        f.finish_dissection();
+        let key = FlowKey::new(f.l4, f.client, f.server);
+        self.live.remove(&key);
+    }
+
+    fn sweep(&mut self, now: i64) {
+        let expired: Vec<usize> = self
+            .live
+            .values()
+            .map(|&i| i as usize)
+            .filter(|&i| {
+                let f = &self.flows[i];
+                let idle = now.saturating_sub(f.last_ts.unwrap_or(now));
+                let limit = match f.l4 {
+                    L4::Tcp if f.rst_seen || (f.fin_seen[0] && f.fin_seen[1]) => {
+                        IDLE_CLOSED_TCP_NS
+                    }
+                    L4::Tcp => IDLE_TCP_NS,
+                    L4::Udp => IDLE_UDP_NS,
+                };
+                idle > limit
+            })
+            .collect();
+        for i in expired {
+            self.close(i);
+        }
+    }
+
+    /// Close the least recently active eighth of the live flows.
+    fn evict_oldest(&mut self) {
+        let mut by_age: Vec<(i64, usize)> = self
+            .live
+            .values()
+            .map(|&i| (self.flows[i as usize].last_ts.unwrap_or(i64::MIN), i as usize))
+            .collect();
+        let n = (by_age.len() / 8).max(1);
+        by_age.select_nth_unstable(n - 1);
+        for &(_, i) in &by_age[..n] {
+            self.close(i);
+            self.stats.evicted_live += 1;
+        }
+    }
+}
+
+/// Ports whose owner is a server whatever the other port is (IANA service ports that
+/// conferencing and its signalling use).
+fn is_service_port(port: u16) -> bool {
+    matches!(
+        port,
+        53 | 80 | 443 | 853 | 993 | 995 | 465 | 587 | 5060 | 5061 | 3478..=3481 | 5349
+            | 8443 | 8080 | 8801..=8810 | 19302..=19309 | 10000 | 4443 | 9000 | 5004
+    )
+}
+
+fn port_rank(port: u16) -> u8 {
+    if is_service_port(port) {
+        0
+    } else if port < 1024 {
+        1
+    } else if port < 49152 {
+        2
+    } else {
+        3
+    }
+}
+
+fn decide_roles(l4: L4, src: Endpoint, dst: Endpoint, flags: u8) -> (Endpoint, Endpoint, RoleBasis) {
+    if l4 == L4::Tcp && flags & tcp_flags::SYN != 0 {
+        return if flags & tcp_flags::ACK != 0 {
+            (dst, src, RoleBasis::TcpHandshake)
+        } else {
+            (src, dst, RoleBasis::TcpHandshake)
+        };
+    }
+    match port_rank(src.port).cmp(&port_rank(dst.port)) {
+        std::cmp::Ordering::Less => (dst, src, RoleBasis::ServicePort),
+        std::cmp::Ordering::Greater => (src, dst, RoleBasis::ServicePort),
+        std::cmp::Ordering::Equal => (src, dst, RoleBasis::FirstPacket),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(ip: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: ip.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn roles_from_syn_synack_and_ports() {
+        let c = ep("10.0.0.1", 50000);
+        let s = ep("10.0.0.2", 443);
+        assert_eq!(decide_roles(L4::Tcp, c, s, tcp_flags::SYN).0, c);
+        assert_eq!(
+            decide_roles(L4::Tcp, s, c, tcp_flags::SYN | tcp_flags::ACK).0,
+            c
+        );
+        assert_eq!(decide_roles(L4::Udp, s, c, 0).1, s);
+        let (client, _, basis) = decide_roles(L4::Udp, ep("1.1.1.1", 40000), ep("2.2.2.2", 40001), 0);
+        assert_eq!((client, basis), (ep("1.1.1.1", 40000), RoleBasis::FirstPacket));
+    }
+}

@@ -1,0 +1,135 @@
+//! The `callproof` command line: a thin layer over the library.
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use callproof::analyze::{self, Options};
+use callproof::flow::Limits;
+use callproof::verdict;
+
+/// Exit codes (stable; see the README).
+mod exit {
+    /// Analysed; the verdict was written.
+    pub const OK: u8 = 0;
+    /// Internal error (e.g. the verdict could not be written).
+    pub const FAILURE: u8 = 1;
+    /// Usage error, or an input that could not be read as a capture.
+    pub const INPUT: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "callproof",
+    version,
+    about = "Checks on the wire whether a video-conferencing service protects its calls",
+    after_help = "Exit codes: 0 analysed; 1 internal error (verdict not written); \
+                  2 usage error or an unreadable input (the verdict still covers the readable ones)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse saved captures (pcap, pcapng, gzip-compressed; files or directories) into one verdict.
+    Analyze {
+        /// Capture files or directories (searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Write the verdict here (atomically) instead of to standard output.
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Flows listed per capture at most; packets of further flows are counted only.
+        #[arg(long, default_value_t = Limits::default().max_flows)]
+        max_flows: usize,
+        /// Flows held with live reassembly/dissection state at once.
+        #[arg(long, default_value_t = Limits::default().max_live_flows)]
+        max_live_flows: usize,
+        /// Print nothing on standard error except errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze {
+            paths,
+            out,
+            max_flows,
+            max_live_flows,
+            quiet,
+        } => {
+            let opts = Options {
+                limits: Limits {
+                    max_flows: max_flows.max(1),
+                    max_live_flows: max_live_flows.max(1),
+                },
+            };
+            run_analyze(&paths, out, &opts, quiet)
+        }
+    }
+}
+
+fn run_analyze(paths: &[PathBuf], out: Option<PathBuf>, opts: &Options, quiet: bool) -> ExitCode {
+    let (verdict, errors) = analyze::analyze_paths(paths, opts);
+    for e in &errors {
+        eprintln!("callproof: {e}");
+    }
+    let readable = verdict.inputs.iter().filter(|i| i.error.is_none()).count();
+    if readable == 0 {
+        return ExitCode::from(exit::INPUT);
+    }
+    let mut json = match serde_json::to_vec_pretty(&verdict) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("callproof: cannot serialise the verdict: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    json.push(b'\n');
+    match &out {
+        Some(path) => {
+            if let Err(e) = verdict::write_atomically(path, &json) {
+                eprintln!("callproof: {}: cannot write the verdict: {e}", path.display());
+                return ExitCode::from(exit::FAILURE);
+            }
+            if !quiet {
+                let damaged = verdict.inputs.iter().filter(|i| !i.damage.is_empty()).count();
+                eprintln!(
+                    "callproof: {} input(s), {} flow(s), {} server endpoint(s){}; verdict written to {}",
+                    readable,
+                    verdict.flows.len(),
+                    verdict.endpoints.len(),
+                    if damaged > 0 {
+                        format!(", {damaged} input(s) with damage (see inputs[].damage)")
+                    } else {
+                        String::new()
+                    },
+                    path.display()
+                );
+            }
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout.write_all(&json).and_then(|()| stdout.flush()) {
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    eprintln!("callproof: cannot write the verdict: {e}");
+                    return ExitCode::from(exit::FAILURE);
+                }
+            }
+        }
+    }
+    if errors.is_empty() {
+        ExitCode::from(exit::OK)
+    } else {
+        ExitCode::from(exit::INPUT)
+    }
+}

@@ -1,0 +1,269 @@
+//! The verdict: callproof's one output model (`callproof.verdict/1`, see VERDICT.md).
+//!
+//! Owns: the serde types of every field, the conversion of facts into their text form (names of
+//! versions, ciphers, link types; RFC 3339 times), and the atomic writer. Nothing else in the
+//! program writes JSON. Field names here are a public contract: add, never rename.
+
+mod write;
+
+use serde::{Deserialize, Serialize};
+
+pub use write::write_atomically;
+
+pub const SCHEMA: &str = "callproof.verdict/1";
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Verdict {
+    pub schema: String,
+    pub tool: Tool,
+    pub generated_at: String,
+    pub inputs: Vec<Input>,
+    pub endpoints: Vec<Endpoint>,
+    pub flows: Vec<Flow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    pub fn this() -> Self {
+        Self {
+            name: env!("CARGO_PKG_NAME").into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+/// One analysed capture file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Input {
+    pub path: String,
+    /// Set when the file could not be read at all; the other facts are then absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// "pcap", "pcap-ns" or "pcapng".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// "gzip" when the capture was compressed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    #[serde(default)]
+    pub link_types: Vec<LinkType>,
+    #[serde(default)]
+    pub frames: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_timestamp: Option<String>,
+    /// What was truncated, corrupt or skipped, with the frame number or byte offset.
+    #[serde(default)]
+    pub damage: Vec<Damage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decode: Option<DecodeStats>,
+    /// Decryption Secrets Blocks found (pcapng), kept for key-log use.
+    #[serde(default)]
+    pub decryption_secrets_blocks: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LinkType {
+    /// LINKTYPE_ name without the prefix, e.g. "ETHERNET", "LINUX_SLL2".
+    pub name: String,
+    pub value: u32,
+    /// Whether callproof decodes this link type.
+    pub decoded: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Damage {
+    /// Stable id, e.g. "truncated-record", "corrupt-block", "unsupported-link-type".
+    pub kind: String,
+    pub detail: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub byte_offset: Option<u64>,
+    pub count: u64,
+}
+
+/// How the frames of an input decoded.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct DecodeStats {
+    pub ip_packets: u64,
+    pub tcp_packets: u64,
+    pub udp_packets: u64,
+    pub other_ip_packets: u64,
+    pub non_ip_frames: u64,
+    pub unsupported_link_frames: u64,
+    pub malformed_frames: u64,
+    pub snaplen_truncated_frames: u64,
+    pub ip_fragments: u64,
+    pub ip_datagrams_reassembled: u64,
+    pub ip_datagrams_abandoned: u64,
+    pub flows: u64,
+    /// Flows closed early because the live-flow limit was reached.
+    pub flows_evicted: u64,
+    /// Packets of flows beyond the flow limit (counted, not listed).
+    pub untracked_packets: u64,
+}
+
+/// A server endpoint and the flows that reach it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoint {
+    pub ip: String,
+    pub flows: Vec<u32>,
+    /// Names this endpoint was reached by (SNI so far).
+    pub names: Vec<String>,
+    pub ports: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Address {
+    pub ip: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Flow {
+    pub id: u32,
+    /// Index into `inputs` of the capture the flow was seen in.
+    pub input: usize,
+    /// "tcp" or "udp".
+    pub transport: String,
+    pub client: Address,
+    pub server: Address,
+    /// How client and server were told apart: "tcp-handshake", "tls-handshake",
+    /// "service-port", "first-packet".
+    pub role_basis: String,
+    pub packets_client_to_server: u64,
+    pub packets_server_to_client: u64,
+    /// Transport payload bytes (TCP/UDP payload, as captured).
+    pub bytes_client_to_server: u64,
+    pub bytes_server_to_client: u64,
+    pub first_frame: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_timestamp: Option<String>,
+    pub protocols: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<Tcp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Tcp {
+    pub syn_seen: bool,
+    /// The connection began before the capture did.
+    pub midstream: bool,
+    /// "fin", "rst" or "open" at the end of the capture.
+    pub state: String,
+    pub gap_bytes_client_to_server: u64,
+    pub gap_bytes_server_to_client: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Tls {
+    /// Negotiated version; absent when no ServerHello was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Negotiated cipher suite (IANA name); absent when no ServerHello was seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cipher: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    /// ALPN protocols the client offered.
+    #[serde(default)]
+    pub alpn: Vec<String>,
+    /// ALPN protocol the server selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alpn_selected: Option<String>,
+    /// Versions the client offered (supported_versions, else its hello version), GREASE removed.
+    #[serde(default)]
+    pub offered_versions: Vec<String>,
+    /// Cipher suites the client offered, in its order, GREASE removed.
+    #[serde(default)]
+    pub offered_ciphers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_hello_frame: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_hello_frame: Option<u64>,
+    #[serde(default)]
+    pub hello_retry: bool,
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
+    #[serde(default)]
+    pub encrypted_alerts: u32,
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
+    /// A hole in the captured TCP stream interrupted the handshake.
+    #[serde(default)]
+    pub gap_in_handshake: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Alert {
+    /// "client" or "server".
+    pub from: String,
+    pub level: String,
+    pub description: String,
+    pub frame: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Certificate {
+    pub subject: String,
+    pub issuer: String,
+    pub san: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub key: String,
+    pub signature: String,
+    pub self_signed: bool,
+    pub serial: String,
+    pub sha256: String,
+}
+
+/// Nanoseconds since the epoch as RFC 3339 UTC with nanoseconds, e.g. "2026-11-22T13:09:34.329565811Z".
+pub fn rfc3339_ns(ns: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns)) {
+        Ok(t) => format_time(t),
+        Err(_) => format!("@{ns}ns"),
+    }
+}
+
+/// Seconds since the epoch as RFC 3339 UTC.
+pub fn rfc3339_s(s: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(s) {
+        Ok(t) => format_time(t),
+        Err(_) => format!("@{s}s"),
+    }
+}
+
+fn format_time(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+pub fn now_rfc3339() -> String {
+    format_time(time::OffsetDateTime::now_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_render_as_rfc3339() {
+        assert_eq!(rfc3339_ns(1_795_352_974_329_565_811), "2026-11-22T13:09:34.329565811Z");
+        assert_eq!(rfc3339_s(0), "1970-01-01T00:00:00Z");
+    }
+}
