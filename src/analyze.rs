@@ -336,6 +336,7 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
             })
             .collect(),
         gap_in_handshake: t.gap_in_handshake,
+        plaintext_prefix_bytes: t.plaintext_prelude_bytes[0] + t.plaintext_prelude_bytes[1],
     }
 }
 

@@ -167,7 +167,6 @@ impl TcpDissector {
         self.tls.is_done()
             || ((self.tls.direction_rejected(0) || self.tls.direction_rejected(1)) && !self.tls.is_tls)
             || (self.reassembly[0].capped && self.reassembly[1].capped)
-            || (self.http && self.started[0] && self.started[1])
     }
 
     /// Deliver what still waits behind holes and return the facts.

@@ -207,6 +207,10 @@ pub struct Tls {
     /// A hole in the captured TCP stream interrupted the handshake.
     #[serde(default)]
     pub gap_in_handshake: bool,
+    /// Plaintext bytes exchanged before TLS started (STARTTLS, RDP negotiation, HTTP CONNECT);
+    /// 0 when the connection began with TLS.
+    #[serde(default)]
+    pub plaintext_prefix_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -184,9 +184,12 @@ pub fn rfc4514(name: &X509Name<'_>) -> String {
                 None => out.push_str(&oid),
             }
             out.push('=');
-            match attr.as_str() {
-                Ok(s) => escape_value(s, &mut out),
-                Err(_) => {
+            let value = attr.attr_value();
+            match attr.as_str().ok().map(str::to_string).or_else(|| {
+                decode_string(value.tag().0, value.data)
+            }) {
+                Some(s) => escape_value(&s, &mut out),
+                None => {
                     out.push('#');
                     for b in attr.attr_value().data.iter() {
                         let _ = write!(out, "{b:02x}");
@@ -196,6 +199,26 @@ pub fn rfc4514(name: &X509Name<'_>) -> String {
         }
     }
     out
+}
+
+/// Strings in ASN.1 types x509-parser does not read as text: TeletexString (read as Latin-1, as
+/// OpenSSL shows it), BMPString (UTF-16BE) and UniversalString (UTF-32BE).
+fn decode_string(tag: u32, data: &[u8]) -> Option<String> {
+    match tag {
+        20 => Some(data.iter().map(|&b| char::from(b)).collect()),
+        30 if data.len() % 2 == 0 => {
+            let units: Vec<u16> = data
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        28 if data.len() % 4 == 0 => data
+            .chunks_exact(4)
+            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        _ => None,
+    }
 }
 
 fn escape_value(v: &str, out: &mut String) {

@@ -24,6 +24,8 @@ const MAX_RECORD_BODY: usize = 16384 + 2048;
 const MAX_HANDSHAKE_MESSAGE: usize = 256 * 1024;
 /// Certificates kept per flow.
 const MAX_CERTIFICATES: usize = 16;
+/// Plaintext watched for a TLS upgrade before a direction is given up as not TLS.
+const MAX_PLAINTEXT_PRELUDE: u64 = 16 * 1024;
 /// Alerts kept per flow.
 const MAX_ALERTS: usize = 16;
 
@@ -79,6 +81,8 @@ pub struct TlsFacts {
     pub change_cipher_spec: [bool; 2],
     /// A hole in the TCP stream interrupted parsing of the handshake.
     pub gap_in_handshake: bool,
+    /// Plaintext bytes before the TLS handshake, per direction (STARTTLS, RDP, HTTP CONNECT).
+    pub plaintext_prelude_bytes: [u64; 2],
 }
 
 impl TlsFacts {
@@ -86,6 +90,7 @@ impl TlsFacts {
     pub fn swap_directions(&mut self) {
         self.application_data_frame.swap(0, 1);
         self.change_cipher_spec.swap(0, 1);
+        self.plaintext_prelude_bytes.swap(0, 1);
         // Alerts record their sender relative to the hellos already.
     }
 }
@@ -117,6 +122,8 @@ pub fn looks_like_tls_start(b: &[u8]) -> bool {
 enum DirState {
     /// Nothing delivered yet.
     Start,
+    /// Plaintext so far; watching for a TLS upgrade (STARTTLS, RDP, HTTP CONNECT).
+    Prelude,
     /// Parsing TLS records.
     Records,
     /// The direction is not (or no longer parseably) TLS.
@@ -133,6 +140,8 @@ struct Direction {
     handshake: Vec<u8>,
     /// Records after ChangeCipherSpec (or TLS 1.3 keys) are ciphertext.
     encrypted: bool,
+    /// Plaintext bytes before TLS started (or so far).
+    prelude_bytes: u64,
 }
 
 impl Direction {
@@ -142,6 +151,7 @@ impl Direction {
             partial: Vec::new(),
             handshake: Vec::new(),
             encrypted: false,
+            prelude_bytes: 0,
         }
     }
 }
@@ -220,31 +230,10 @@ impl TlsStream {
     }
 
     fn feed(&mut self, dir: usize, frame: u64, data: &[u8]) {
-        if self.dirs[dir].state == DirState::Stopped {
-            return;
-        }
-        if self.dirs[dir].state == DirState::Start {
-            let probe: &[u8] = if self.dirs[dir].partial.is_empty() {
-                data
-            } else {
-                &self.dirs[dir].partial
-            };
-            if probe.len() < 3 {
-                self.dirs[dir].partial.extend_from_slice(data);
-                return;
-            }
-            if !looks_like_tls_record(probe) && sslv2::looks_like_hello(probe) {
-                let mut joined = std::mem::take(&mut self.dirs[dir].partial);
-                joined.extend_from_slice(data);
-                return self.feed_sslv2(dir, frame, joined);
-            }
-            if !looks_like_tls_record(probe) {
-                self.dirs[dir].state = DirState::Stopped;
-                self.dirs[dir].partial = Vec::new();
-                return;
-            }
-            self.dirs[dir].state = DirState::Records;
-            self.is_tls = true;
+        match self.dirs[dir].state {
+            DirState::Stopped => return,
+            DirState::Records => {}
+            DirState::Start | DirState::Prelude => return self.feed_start(dir, frame, data),
         }
         // Fast path: no leftover, parse records straight from the segment.
         if self.dirs[dir].partial.is_empty() {
@@ -264,6 +253,44 @@ impl TlsStream {
         if self.dirs[dir].partial.len() > MAX_RECORD_BODY + 5 {
             // cannot happen with valid framing; never hold more than one record
             self.stop(dir);
+        }
+    }
+
+    /// The first bytes of a direction, or of a chunk after a plaintext prelude.
+    fn feed_start(&mut self, dir: usize, frame: u64, data: &[u8]) {
+        let state = self.dirs[dir].state;
+        let mut buf = std::mem::take(&mut self.dirs[dir].partial);
+        buf.extend_from_slice(data);
+        if buf.len() < 6 && state == DirState::Start {
+            self.dirs[dir].partial = buf;
+            return;
+        }
+        if state == DirState::Start && !looks_like_tls_record(&buf) && sslv2::looks_like_hello(&buf)
+        {
+            return self.feed_sslv2(dir, frame, buf);
+        }
+        let starts_tls = match state {
+            DirState::Start => looks_like_tls_record(&buf),
+            // After plaintext, only a hello record counts as the upgrade (STARTTLS, RDP, CONNECT).
+            _ => buf.len() >= 6 && buf[0] == 22 && looks_like_tls_record(&buf) && matches!(buf[5], 1 | 2),
+        };
+        if !starts_tls {
+            let d = &mut self.dirs[dir];
+            d.prelude_bytes += buf.len() as u64;
+            d.state = if d.prelude_bytes > MAX_PLAINTEXT_PRELUDE {
+                DirState::Stopped
+            } else {
+                DirState::Prelude
+            };
+            return;
+        }
+        self.dirs[dir].state = DirState::Records;
+        self.is_tls = true;
+        self.facts.plaintext_prelude_bytes[dir] = self.dirs[dir].prelude_bytes;
+        let used = self.records(dir, frame, &buf);
+        if self.dirs[dir].state == DirState::Records && used < buf.len() {
+            buf.drain(..used);
+            self.dirs[dir].partial = buf;
         }
     }
 
@@ -565,7 +592,7 @@ impl StreamSink for DirectionSink<'_> {
     fn gap(&mut self, _missing: u64) {
         let d = &self.stream.dirs[self.dir];
         let mid_handshake = d.state == DirState::Records && !d.encrypted;
-        if mid_handshake || d.state == DirState::Start {
+        if mid_handshake || d.state == DirState::Start || d.state == DirState::Prelude {
             if mid_handshake {
                 self.stream.facts.gap_in_handshake = true;
             }
@@ -619,11 +646,24 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_http_is_not_tls() {
+    fn plaintext_is_watched_for_an_upgrade_then_given_up() {
         let mut s = TlsStream::new();
         s.sink(0, 1).data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(!s.is_tls);
+        assert!(!s.direction_rejected(0));
+        s.sink(0, 2).data(&[b'x'; 17 * 1024]);
         assert!(s.direction_rejected(0));
+    }
+
+    #[test]
+    fn starttls_upgrade_is_followed() {
+        let mut s = TlsStream::new();
+        s.sink(1, 1).data(b"220 mail ESMTP\r\n");
+        s.sink(1, 3).data(b"220 Ready to start TLS\r\n");
+        s.sink(1, 5).data(&record(22, &server_hello()));
+        assert!(s.is_tls);
+        assert_eq!(s.facts.cipher(), Some(0xC02F));
+        assert_eq!(s.facts.plaintext_prelude_bytes[1], 40);
     }
 
     #[test]
