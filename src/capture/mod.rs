@@ -147,6 +147,7 @@ pub fn read_file(
         return Err(CaptureError::Empty { path: pathbuf });
     }
     let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let magic = describe_magic(head);
     let mut summary = CaptureSummary {
         path: pathbuf.clone(),
         sha256: String::new(),
@@ -163,9 +164,9 @@ pub fn read_file(
     };
     let result = if gzip {
         let gz = flate2::read::MultiGzDecoder::new(&mut hashing);
-        read_stream(ReadFully(gz), &mut summary, &mut on_frame)
+        read_stream(ReadFully(gz), magic, &mut summary, &mut on_frame)
     } else {
-        read_stream(ReadFully(&mut hashing), &mut summary, &mut on_frame)
+        read_stream(ReadFully(&mut hashing), magic, &mut summary, &mut on_frame)
     };
     // Hash the whole file even when parsing stopped early, so the digest always names the input.
     let (digest, hashed) = hashing.into_inner().finish().map_err(|e| CaptureError::Read {
@@ -212,6 +213,7 @@ struct Interface {
 
 fn read_stream<R: Read + Send>(
     stream: R,
+    first_bytes: String,
     summary: &mut CaptureSummary,
     on_frame: &mut impl FnMut(&Frame<'_>),
 ) -> Result<(), CaptureError> {
@@ -220,10 +222,7 @@ fn read_stream<R: Read + Send>(
         Ok(r) => r,
         Err(PcapError::Eof) => return Err(CaptureError::Empty { path }),
         Err(PcapError::HeaderNotRecognized) | Err(PcapError::Incomplete(_)) => {
-            return Err(CaptureError::NotACapture {
-                path,
-                magic: "an unknown magic number".into(),
-            });
+            return Err(CaptureError::NotACapture { path, magic: first_bytes });
         }
         Err(e) => {
             return Err(CaptureError::Read {
@@ -514,6 +513,17 @@ fn describe_error<I>(e: &PcapError<I>) -> String {
             format!("malformed data ({kind:?})")
         }
     }
+}
+
+/// The first bytes of a file, in hex, with a hint when it is text.
+fn describe_magic(head: &[u8]) -> String {
+    let n = head.len().min(4);
+    let hex: Vec<String> = head[..n].iter().map(|b| format!("{b:02x}")).collect();
+    let text = head
+        .iter()
+        .take(64)
+        .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
+    format!("{}{}", hex.join(" "), if text { ", which looks like text" } else { "" })
 }
 
 /// Name a LINKTYPE value as tcpdump does.

@@ -201,7 +201,31 @@ fn decode_ip<'a>(
                 let et = if protocol == 4 { 0x0800 } else { 0x86DD };
                 return decode_ip(defrag, et, payload.payload, ts_ns, depth + 1);
             }
+            // A header cut by the snaplen: keep what identifies the flow (ports, seq, flags).
+            let b = payload.payload;
             match protocol {
+                6 if b.len() >= 14 => Decoded::Packet(Packet {
+                    src,
+                    dst,
+                    transport: Transport::Tcp {
+                        src_port: u16::from_be_bytes([b[0], b[1]]),
+                        dst_port: u16::from_be_bytes([b[2], b[3]]),
+                        seq: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+                        flags: b[13],
+                        payload: &[],
+                    },
+                    truncated: true,
+                }),
+                17 if b.len() >= 4 => Decoded::Packet(Packet {
+                    src,
+                    dst,
+                    transport: Transport::Udp {
+                        src_port: u16::from_be_bytes([b[0], b[1]]),
+                        dst_port: u16::from_be_bytes([b[2], b[3]]),
+                        payload: &[],
+                    },
+                    truncated: true,
+                }),
                 6 => Decoded::Malformed("tcp"),
                 17 => Decoded::Malformed("udp"),
                 _ => Decoded::Packet(Packet {
