@@ -56,7 +56,10 @@ pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, Capture
             Decoded::NotIp => c.stats.non_ip_frames += 1,
             Decoded::UnsupportedLink => {
                 c.stats.unsupported_link_frames += 1;
-                c.unsupported.entry(frame.link_type).or_insert((frame.number, 0)).1 += 1;
+                c.unsupported
+                    .entry(frame.link_type)
+                    .or_insert((frame.number, 0))
+                    .1 += 1;
             }
             Decoded::Malformed(layer) => {
                 c.stats.malformed_frames += 1;

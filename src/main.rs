@@ -97,11 +97,18 @@ fn run_analyze(paths: &[PathBuf], out: Option<PathBuf>, opts: &Options, quiet: b
     match &out {
         Some(path) => {
             if let Err(e) = verdict::write_atomically(path, &json) {
-                eprintln!("callproof: {}: cannot write the verdict: {e}", path.display());
+                eprintln!(
+                    "callproof: {}: cannot write the verdict: {e}",
+                    path.display()
+                );
                 return ExitCode::from(exit::FAILURE);
             }
             if !quiet {
-                let damaged = verdict.inputs.iter().filter(|i| !i.damage.is_empty()).count();
+                let damaged = verdict
+                    .inputs
+                    .iter()
+                    .filter(|i| !i.damage.is_empty())
+                    .count();
                 eprintln!(
                     "callproof: {} input(s), {} flow(s), {} server endpoint(s){}; verdict written to {}",
                     readable,

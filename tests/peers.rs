@@ -30,7 +30,9 @@ const ZEEK: &[Expect] = &[
         version: Some("TLS 1.2"),
         cipher: Some("TLS_RSA_WITH_RC4_128_MD5"),
         sni: None,
-        subject: Some("CN=*.taleo.net,OU=Comodo PremiumSSL Wildcard,OU=Web,O=Taleo Inc.,street=4140 Dublin Boulevard,street=Suite 400,L=Dublin,ST=CA,postalCode=94568,C=US"),
+        subject: Some(
+            "CN=*.taleo.net,OU=Comodo PremiumSSL Wildcard,OU=Web,O=Taleo Inc.,street=4140 Dublin Boulevard,street=Suite 400,L=Dublin,ST=CA,postalCode=94568,C=US",
+        ),
     },
     Expect {
         capture: "zeek/tls1_1.pcap",
@@ -85,7 +87,9 @@ const ZEEK: &[Expect] = &[
         cipher: Some("TLS_RSA_WITH_RC4_128_MD5"),
         sni: None,
         // weak-keys notice: "Subject: CN=www.dresdner-privat.de,OU=Terms of use at ..."
-        subject: Some("CN=www.dresdner-privat.de,OU=Terms of use at www.verisign.com/rpa (c)00,O=AGIS Allianz Dresdner Informationssysteme GmbH,L=Muenchen,ST=Bayern,C=DE"),
+        subject: Some(
+            "CN=www.dresdner-privat.de,OU=Terms of use at www.verisign.com/rpa (c)00,O=AGIS Allianz Dresdner Informationssysteme GmbH,L=Muenchen,ST=Bayern,C=DE",
+        ),
     },
     Expect {
         capture: "zeek/tls-expired-cert.pcap",
@@ -162,7 +166,9 @@ const NDPI: &[Expect] = &[
         version: Some("TLS 1.2"),
         cipher: Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
         sni: Some("feodotracker.abuse.ch"),
-        subject: Some("C=US, ST=California, L=San Francisco, O=Fastly, Inc., CN=p2.shared.global.fastly.net"),
+        subject: Some(
+            "C=US, ST=California, L=San Francisco, O=Fastly, Inc., CN=p2.shared.global.fastly.net",
+        ),
     },
     Expect {
         capture: "ndpi/selfsigned.pcap",
@@ -248,9 +254,9 @@ fn rdns(dn: &str) -> Vec<String> {
             ',' => {
                 let rest: String = chars.clone().collect();
                 let rest = rest.trim_start();
-                let next_is_attr = rest
-                    .split_once('=')
-                    .is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric()));
+                let next_is_attr = rest.split_once('=').is_some_and(|(k, _)| {
+                    !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric())
+                });
                 if next_is_attr {
                     out.push(cur.trim().to_string());
                     cur.clear();
@@ -276,7 +282,10 @@ fn check(expectations: &[Expect]) {
         }
         let tls = f.tls.clone().unwrap_or_default();
         if !f.protocols.iter().any(|p| p == "tls") {
-            failures.push(format!("{}: protocols {:?} lack tls", e.capture, f.protocols));
+            failures.push(format!(
+                "{}: protocols {:?} lack tls",
+                e.capture, f.protocols
+            ));
         }
         for (what, got, want) in [
             ("version", tls.version.as_deref(), e.version),
@@ -290,7 +299,10 @@ fn check(expectations: &[Expect]) {
         if let Some(want) = e.subject {
             let got = tls.certificates.first().map(|c| c.subject.clone());
             if got.as_deref().map(rdns) != Some(rdns(want)) {
-                failures.push(format!("{}: subject {got:?}, peer says {want:?}", e.capture));
+                failures.push(format!(
+                    "{}: subject {got:?}, peer says {want:?}",
+                    e.capture
+                ));
             }
         }
     }
@@ -325,7 +337,10 @@ fn sslv2_handshake_is_recognised() {
     assert_eq!(tls.version.as_deref(), Some("SSL 2.0"));
     // The SSLv2 ServerHello carries the certificate (Zeek x509: CN=plesk … O=Parallels).
     let subject = &tls.certificates[0].subject;
-    assert!(subject.contains("CN=plesk") && subject.contains("O=Parallels"), "{subject}");
+    assert!(
+        subject.contains("CN=plesk") && subject.contains("O=Parallels"),
+        "{subject}"
+    );
 }
 
 /// Runs the shared peercheck tool over every shared capture and fails on any disagreement in
@@ -349,7 +364,11 @@ fn peercheck_finds_no_tls_disagreement() {
         }
     }
     files.sort();
-    assert!(files.len() > 100, "expected the shared corpus, found {}", files.len());
+    assert!(
+        files.len() > 100,
+        "expected the shared corpus, found {}",
+        files.len()
+    );
     let out = std::process::Command::new("python3")
         .arg(shared.join("tools/peercheck.py"))
         .arg("--min")
@@ -377,6 +396,9 @@ fn peercheck_finds_no_tls_disagreement() {
         bad.join("\n")
     );
     let last = text.lines().last().unwrap_or_default();
-    assert!(last.starts_with("agree "), "peercheck did not finish: {text}");
+    assert!(
+        last.starts_with("agree "),
+        "peercheck did not finish: {text}"
+    );
     eprintln!("peercheck: {last}");
 }

@@ -169,10 +169,13 @@ pub fn read_file(
         read_stream(ReadFully(&mut hashing), magic, &mut summary, &mut on_frame)
     };
     // Hash the whole file even when parsing stopped early, so the digest always names the input.
-    let (digest, hashed) = hashing.into_inner().finish().map_err(|e| CaptureError::Read {
-        path: pathbuf.clone(),
-        detail: e.to_string(),
-    })?;
+    let (digest, hashed) = hashing
+        .into_inner()
+        .finish()
+        .map_err(|e| CaptureError::Read {
+            path: pathbuf.clone(),
+            detail: e.to_string(),
+        })?;
     summary.sha256 = digest;
     summary.bytes = summary.bytes.max(hashed);
     result.map(|()| summary)
@@ -222,7 +225,10 @@ fn read_stream<R: Read + Send>(
         Ok(r) => r,
         Err(PcapError::Eof) => return Err(CaptureError::Empty { path }),
         Err(PcapError::HeaderNotRecognized) | Err(PcapError::Incomplete(_)) => {
-            return Err(CaptureError::NotACapture { path, magic: first_bytes });
+            return Err(CaptureError::NotACapture {
+                path,
+                magic: first_bytes,
+            });
         }
         Err(e) => {
             return Err(CaptureError::Read {
@@ -279,7 +285,13 @@ fn read_stream<R: Read + Send>(
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
                 if let Err(e) = reader.refill() {
-                    push_damage(summary, "read-error", describe_error(&e), None, Some(offset));
+                    push_damage(
+                        summary,
+                        "read-error",
+                        describe_error(&e),
+                        None,
+                        Some(offset),
+                    );
                     break;
                 }
             }
@@ -287,7 +299,13 @@ fn read_stream<R: Read + Send>(
                 let cap = reader.data().len().max(READ_BUFFER_BYTES);
                 if cap < MAX_BLOCK_BYTES && reader.grow(cap * 2) {
                     if let Err(e) = reader.refill() {
-                        push_damage(summary, "read-error", describe_error(&e), None, Some(offset));
+                        push_damage(
+                            summary,
+                            "read-error",
+                            describe_error(&e),
+                            None,
+                            Some(offset),
+                        );
                         break;
                     }
                     continue;
@@ -523,7 +541,11 @@ fn describe_magic(head: &[u8]) -> String {
         .iter()
         .take(64)
         .all(|&b| b.is_ascii_graphic() || b.is_ascii_whitespace());
-    format!("{}{}", hex.join(" "), if text { ", which looks like text" } else { "" })
+    format!(
+        "{}{}",
+        hex.join(" "),
+        if text { ", which looks like text" } else { "" }
+    )
 }
 
 /// Name a LINKTYPE value as tcpdump does.

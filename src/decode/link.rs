@@ -175,6 +175,9 @@ mod tests {
             strip_link(276, &[0; 19]),
             LinkPayload::Malformed(_)
         ));
-        assert!(matches!(strip_link(147, &[0; 40]), LinkPayload::Unsupported));
+        assert!(matches!(
+            strip_link(147, &[0; 40]),
+            LinkPayload::Unsupported
+        ));
     }
 }

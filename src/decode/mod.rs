@@ -12,8 +12,8 @@ use std::net::IpAddr;
 
 use etherparse::{EtherType, LaxNetSlice, LaxSlicedPacket, TransportSlice};
 
-pub use link::{LinkPayload, strip_link};
 pub use crate::capture::link_type_name;
+pub use link::{LinkPayload, strip_link};
 
 /// TCP flag bits as they appear in the header's flags byte.
 pub mod tcp_flags {

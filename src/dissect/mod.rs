@@ -165,7 +165,8 @@ impl TcpDissector {
     /// Nothing more is to be learnt from this connection's payload.
     pub fn is_done(&self) -> bool {
         self.tls.is_done()
-            || ((self.tls.direction_rejected(0) || self.tls.direction_rejected(1)) && !self.tls.is_tls)
+            || ((self.tls.direction_rejected(0) || self.tls.direction_rejected(1))
+                && !self.tls.is_tls)
             || (self.reassembly[0].capped && self.reassembly[1].capped)
     }
 
@@ -198,8 +199,16 @@ impl TcpDissector {
 /// An HTTP/1.x request or response line at the start of a stream.
 pub fn looks_like_http(b: &[u8]) -> bool {
     const STARTS: [&[u8]; 10] = [
-        b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ",
-        b"TRACE ", b"HTTP/1.",
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+        b"HTTP/1.",
     ];
     STARTS.iter().any(|s| b.starts_with(s))
 }

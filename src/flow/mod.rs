@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::decode::{Packet, Transport, tcp_flags};
-use crate::dissect::{Protocol, ProtocolSet, TcpDissector};
 use crate::dissect::tls::TlsFacts;
+use crate::dissect::{Protocol, ProtocolSet, TcpDissector};
 
 /// Limits that bound the table's memory.
 #[derive(Debug, Clone, Copy)]
@@ -328,9 +328,7 @@ impl FlowTable {
                 let f = &self.flows[i];
                 let idle = now.saturating_sub(f.last_ts.unwrap_or(now));
                 let limit = match f.l4 {
-                    L4::Tcp if f.rst_seen || (f.fin_seen[0] && f.fin_seen[1]) => {
-                        IDLE_CLOSED_TCP_NS
-                    }
+                    L4::Tcp if f.rst_seen || (f.fin_seen[0] && f.fin_seen[1]) => IDLE_CLOSED_TCP_NS,
                     L4::Tcp => IDLE_TCP_NS,
                     L4::Udp => IDLE_UDP_NS,
                 };
@@ -347,7 +345,12 @@ impl FlowTable {
         let mut by_age: Vec<(i64, usize)> = self
             .live
             .values()
-            .map(|&i| (self.flows[i as usize].last_ts.unwrap_or(i64::MIN), i as usize))
+            .map(|&i| {
+                (
+                    self.flows[i as usize].last_ts.unwrap_or(i64::MIN),
+                    i as usize,
+                )
+            })
             .collect();
         let n = (by_age.len() / 8).max(1);
         by_age.select_nth_unstable(n - 1);
@@ -380,7 +383,12 @@ fn port_rank(port: u16) -> u8 {
     }
 }
 
-fn decide_roles(l4: L4, src: Endpoint, dst: Endpoint, flags: u8) -> (Endpoint, Endpoint, RoleBasis) {
+fn decide_roles(
+    l4: L4,
+    src: Endpoint,
+    dst: Endpoint,
+    flags: u8,
+) -> (Endpoint, Endpoint, RoleBasis) {
     if l4 == L4::Tcp && flags & tcp_flags::SYN != 0 {
         return if flags & tcp_flags::ACK != 0 {
             (dst, src, RoleBasis::TcpHandshake)
@@ -416,7 +424,11 @@ mod tests {
             c
         );
         assert_eq!(decide_roles(L4::Udp, s, c, 0).1, s);
-        let (client, _, basis) = decide_roles(L4::Udp, ep("1.1.1.1", 40000), ep("2.2.2.2", 40001), 0);
-        assert_eq!((client, basis), (ep("1.1.1.1", 40000), RoleBasis::FirstPacket));
+        let (client, _, basis) =
+            decide_roles(L4::Udp, ep("1.1.1.1", 40000), ep("2.2.2.2", 40001), 0);
+        assert_eq!(
+            (client, basis),
+            (ep("1.1.1.1", 40000), RoleBasis::FirstPacket)
+        );
     }
 }

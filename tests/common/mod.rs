@@ -65,7 +65,10 @@ pub fn flow<'a>(v: &'a Verdict, transport: &str, a: (&str, u16), b: (&str, u16))
         .iter()
         .find(|f| {
             f.transport == transport
-                && ((f.client.ip == a.0 && f.client.port == a.1 && f.server.ip == b.0 && f.server.port == b.1)
+                && ((f.client.ip == a.0
+                    && f.client.port == a.1
+                    && f.server.ip == b.0
+                    && f.server.port == b.1)
                     || (f.client.ip == b.0
                         && f.client.port == b.1
                         && f.server.ip == a.0

@@ -185,9 +185,12 @@ pub fn rfc4514(name: &X509Name<'_>) -> String {
             }
             out.push('=');
             let value = attr.attr_value();
-            match attr.as_str().ok().map(str::to_string).or_else(|| {
-                decode_string(value.tag().0, value.data)
-            }) {
+            match attr
+                .as_str()
+                .ok()
+                .map(str::to_string)
+                .or_else(|| decode_string(value.tag().0, value.data))
+            {
                 Some(s) => escape_value(&s, &mut out),
                 None => {
                     out.push('#');
@@ -206,14 +209,14 @@ pub fn rfc4514(name: &X509Name<'_>) -> String {
 fn decode_string(tag: u32, data: &[u8]) -> Option<String> {
     match tag {
         20 => Some(data.iter().map(|&b| char::from(b)).collect()),
-        30 if data.len() % 2 == 0 => {
+        30 if data.len().is_multiple_of(2) => {
             let units: Vec<u16> = data
                 .chunks_exact(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]))
                 .collect();
             String::from_utf16(&units).ok()
         }
-        28 if data.len() % 4 == 0 => data
+        28 if data.len().is_multiple_of(4) => data
             .chunks_exact(4)
             .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
             .collect(),

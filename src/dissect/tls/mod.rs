@@ -197,7 +197,8 @@ impl TlsStream {
     /// Both directions have nothing more to tell (encrypted data flows, or not TLS).
     pub fn is_done(&self) -> bool {
         let dir_done = |i: usize| {
-            self.dirs[i].state == DirState::Stopped || self.facts.application_data_frame[i].is_some()
+            self.dirs[i].state == DirState::Stopped
+                || self.facts.application_data_frame[i].is_some()
         };
         dir_done(0) && dir_done(1)
     }
@@ -272,7 +273,12 @@ impl TlsStream {
         let starts_tls = match state {
             DirState::Start => looks_like_tls_record(&buf),
             // After plaintext, only a hello record counts as the upgrade (STARTTLS, RDP, CONNECT).
-            _ => buf.len() >= 6 && buf[0] == 22 && looks_like_tls_record(&buf) && matches!(buf[5], 1 | 2),
+            _ => {
+                buf.len() >= 6
+                    && buf[0] == 22
+                    && looks_like_tls_record(&buf)
+                    && matches!(buf[5], 1 | 2)
+            }
         };
         if !starts_tls {
             let d = &mut self.dirs[dir];
@@ -562,13 +568,13 @@ impl TlsStream {
                     ..Default::default()
                 });
             }
-            TlsMessageHandshake::Certificate(certs) => {
-                // The client's certificate (mutual TLS) is not the server's identity.
-                if dir == self.server_dir() && self.facts.certificates.is_empty() {
-                    for raw in certs.cert_chain.iter().take(MAX_CERTIFICATES) {
-                        if let Some(c) = cert::parse(raw.data) {
-                            self.facts.certificates.push(c);
-                        }
+            // The client's certificate (mutual TLS) is not the server's identity.
+            TlsMessageHandshake::Certificate(certs)
+                if dir == self.server_dir() && self.facts.certificates.is_empty() =>
+            {
+                for raw in certs.cert_chain.iter().take(MAX_CERTIFICATES) {
+                    if let Some(c) = cert::parse(raw.data) {
+                        self.facts.certificates.push(c);
                     }
                 }
             }

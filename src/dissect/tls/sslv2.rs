@@ -33,7 +33,9 @@ pub fn looks_like_hello(b: &[u8]) -> bool {
     }
     let len = (usize::from(b[0] & 0x7F) << 8) | usize::from(b[1]);
     match b[2] {
-        CLIENT_HELLO => len >= 9 && (b.len() < 5 || valid_version(u16::from_be_bytes([b[3], b[4]]))),
+        CLIENT_HELLO => {
+            len >= 9 && (b.len() < 5 || valid_version(u16::from_be_bytes([b[3], b[4]])))
+        }
         SERVER_HELLO => len >= 11,
         _ => false,
     }
