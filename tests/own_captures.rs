@@ -1,0 +1,94 @@
+//! The captures this project made itself with real clients (captures/README.md): their
+//! expected facts come from OpenSSL and from the generating script's options.
+
+mod common;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use common::verdict_of;
+
+fn expected(name: &str) -> HashMap<String, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn openssl_tls12_and_tls13_sessions() {
+    let exp = expected("openssl-tls.expected");
+    let v = verdict_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl-tls.pcap"));
+    assert_eq!(v.flows.len(), 2);
+    for session in ["tls12", "tls13"] {
+        let port: u16 = exp[&format!("{session}.server_port")].parse().unwrap();
+        let f = v
+            .flows
+            .iter()
+            .find(|f| f.server.port == port)
+            .unwrap_or_else(|| panic!("no flow to port {port}"));
+        assert_eq!(f.client.ip, "127.0.0.1");
+        assert_eq!(f.role_basis, "tcp-handshake");
+        assert_eq!(f.protocols, vec!["tls"]);
+        let tls = f.tls.as_ref().unwrap();
+        assert_eq!(
+            tls.version.as_deref(),
+            Some(exp[&format!("{session}.version")].as_str())
+        );
+        assert_eq!(
+            tls.cipher.as_deref(),
+            Some(exp[&format!("{session}.cipher")].as_str())
+        );
+        assert_eq!(
+            tls.sni.as_deref(),
+            Some(exp[&format!("{session}.sni")].as_str())
+        );
+        assert!(tls.offered_versions.iter().any(|x| x == "TLS 1.3") || session == "tls12");
+    }
+    let tls12 = v
+        .flows
+        .iter()
+        .find(|f| f.server.port == 44312)
+        .unwrap()
+        .tls
+        .as_ref()
+        .unwrap();
+    assert_eq!(tls12.alpn, vec!["h2", "http/1.1"]);
+    assert_eq!(
+        tls12.alpn_selected.as_deref(),
+        Some(exp["tls12.alpn_selected"].as_str())
+    );
+    // TLS 1.2 shows the chain in clear: leaf then root, as s_server sent them.
+    let chain = &tls12.certificates;
+    assert_eq!(chain.len(), 2);
+    assert_eq!(chain[0].subject, exp["leaf.subject"]);
+    assert_eq!(chain[0].issuer, exp["leaf.issuer"]);
+    assert_eq!(chain[0].sha256, exp["leaf.sha256"]);
+    assert_eq!(chain[0].key, "EC P-256");
+    assert_eq!(chain[0].signature, "sha256WithRSAEncryption");
+    assert_eq!(
+        chain[0].san,
+        vec!["callproof.test", "media.callproof.test", "127.0.0.1"]
+    );
+    assert!(!chain[0].self_signed);
+    assert_eq!(chain[1].subject, exp["root.subject"]);
+    assert_eq!(chain[1].sha256, exp["root.sha256"]);
+    assert_eq!(chain[1].key, "RSA 2048");
+    assert!(chain[1].self_signed);
+    // TLS 1.3 encrypts the Certificate message: none may be claimed.
+    let tls13 = v
+        .flows
+        .iter()
+        .find(|f| f.server.port == 44313)
+        .unwrap()
+        .tls
+        .as_ref()
+        .unwrap();
+    assert!(tls13.certificates.is_empty());
+}
