@@ -86,17 +86,13 @@ fn run_analyze(paths: &[PathBuf], out: Option<PathBuf>, opts: &Options, quiet: b
     if readable == 0 {
         return ExitCode::from(exit::INPUT);
     }
-    let mut json = match serde_json::to_vec_pretty(&verdict) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("callproof: cannot serialise the verdict: {e}");
-            return ExitCode::from(exit::FAILURE);
-        }
+    let write_json = |w: &mut dyn Write| -> std::io::Result<()> {
+        serde_json::to_writer_pretty(&mut *w, &verdict)?;
+        w.write_all(b"\n")
     };
-    json.push(b'\n');
     match &out {
         Some(path) => {
-            if let Err(e) = verdict::write_atomically(path, &json) {
+            if let Err(e) = verdict::write_atomically_with(path, write_json) {
                 eprintln!(
                     "callproof: {}: cannot write the verdict: {e}",
                     path.display()
@@ -124,8 +120,8 @@ fn run_analyze(paths: &[PathBuf], out: Option<PathBuf>, opts: &Options, quiet: b
             }
         }
         None => {
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout.write_all(&json).and_then(|()| stdout.flush()) {
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            if let Err(e) = write_json(&mut stdout).and_then(|()| stdout.flush()) {
                 // A closed pipe (`| head`) is the reader's choice, not an error.
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     eprintln!("callproof: cannot write the verdict: {e}");

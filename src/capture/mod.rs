@@ -10,7 +10,7 @@ mod hashing;
 
 use std::fmt;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use pcap_parser::pcapng::Block;
@@ -138,11 +138,17 @@ pub fn read_file(
         path: pathbuf.clone(),
         source,
     })?;
-    let mut hashing = BufReader::with_capacity(1 << 16, HashingReader::new(file));
-    let head = hashing.fill_buf().map_err(|e| CaptureError::Read {
-        path: pathbuf.clone(),
-        detail: e.to_string(),
-    })?;
+    // No BufReader: pcap-parser keeps its own large buffer, and a second one would copy every
+    // byte once more.
+    let mut hashing = HashingReader::new(file);
+    let mut head_buf = [0u8; 64];
+    let got = ReadFully(&mut hashing)
+        .read(&mut head_buf)
+        .map_err(|e| CaptureError::Read {
+            path: pathbuf.clone(),
+            detail: e.to_string(),
+        })?;
+    let head = &head_buf[..got];
     if head.is_empty() {
         return Err(CaptureError::Empty { path: pathbuf });
     }
@@ -162,20 +168,18 @@ pub fn read_file(
         damage: Vec::new(),
         secrets: Vec::new(),
     };
+    let stream = head.chain(&mut hashing);
     let result = if gzip {
-        let gz = flate2::read::MultiGzDecoder::new(&mut hashing);
+        let gz = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream));
         read_stream(ReadFully(gz), magic, &mut summary, &mut on_frame)
     } else {
-        read_stream(ReadFully(&mut hashing), magic, &mut summary, &mut on_frame)
+        read_stream(ReadFully(stream), magic, &mut summary, &mut on_frame)
     };
     // Hash the whole file even when parsing stopped early, so the digest always names the input.
-    let (digest, hashed) = hashing
-        .into_inner()
-        .finish()
-        .map_err(|e| CaptureError::Read {
-            path: pathbuf.clone(),
-            detail: e.to_string(),
-        })?;
+    let (digest, hashed) = hashing.finish().map_err(|e| CaptureError::Read {
+        path: pathbuf.clone(),
+        detail: e.to_string(),
+    })?;
     summary.sha256 = digest;
     summary.bytes = summary.bytes.max(hashed);
     result.map(|()| summary)

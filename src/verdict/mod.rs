@@ -8,7 +8,7 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use write::write_atomically;
+pub use write::{write_atomically, write_atomically_with};
 
 pub const SCHEMA: &str = "callproof.verdict/1";
 
