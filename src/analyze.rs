@@ -35,11 +35,29 @@ struct Counters {
 
 /// Analyse one capture file.
 pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, CaptureError> {
+    analyze_with(opts, |on_frame| capture::read_file(path, on_frame))
+}
+
+/// Analyse a capture from any reader; `label` names it in the verdict.
+pub fn analyze_reader(
+    label: &Path,
+    input: impl std::io::Read + Send,
+    opts: &Options,
+) -> Result<FileAnalysis, CaptureError> {
+    analyze_with(opts, |on_frame| {
+        capture::read_from(label, input, 0, on_frame)
+    })
+}
+
+fn analyze_with(
+    opts: &Options,
+    read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
+) -> Result<FileAnalysis, CaptureError> {
     let mut decoder = Decoder::new();
     let mut table = FlowTable::new(opts.limits);
     let mut c = Counters::default();
     let mut last_ts = 0i64;
-    let summary = capture::read_file(path, |frame| {
+    let summary = read(&mut |frame: &capture::Frame<'_>| {
         let ts = frame.ts_ns.unwrap_or(last_ts);
         last_ts = ts;
         match decoder.decode(frame.link_type, frame.data, ts) {

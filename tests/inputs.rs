@@ -285,3 +285,181 @@ fn verdict_describes_its_inputs() {
     assert_eq!(f.packets_client_to_server + f.packets_server_to_client, 22);
     assert_eq!(f.role_basis, "tcp-handshake");
 }
+
+/// Real frames from tls1.2.pcap (Zeek), as (seconds, microseconds, bytes).
+fn real_frames() -> Vec<(u32, u32, Vec<u8>)> {
+    let b = std::fs::read(capture("zeek/tls1.2.pcap")).unwrap();
+    let mut off = 24;
+    let mut out = Vec::new();
+    while off + 16 <= b.len() {
+        let le = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        let (s, us, incl) = (le(off), le(off + 4), le(off + 8) as usize);
+        out.push((s, us, b[off + 16..off + 16 + incl].to_vec()));
+        off += 16 + incl;
+    }
+    out
+}
+
+fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let padded = body.len().div_ceil(4) * 4;
+    let total = (12 + padded) as u32;
+    let mut v = Vec::new();
+    v.extend_from_slice(&kind.to_le_bytes());
+    v.extend_from_slice(&total.to_le_bytes());
+    v.extend_from_slice(body);
+    v.resize(8 + padded, 0);
+    v.extend_from_slice(&total.to_le_bytes());
+    v
+}
+
+/// A pcapng with two interfaces of different link types and timestamp resolutions: the same
+/// real frames once as Ethernet (µs) and once as raw IP (ns) decode to the same flow facts,
+/// with the same timestamps.
+#[test]
+fn pcapng_with_two_interfaces_of_different_link_types() {
+    let frames = real_frames();
+    let mut file = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    file.extend(pcapng_block(0x0A0D_0D0A, &shb));
+    // interface 0: Ethernet, default resolution (µs)
+    file.extend(pcapng_block(1, &[1, 0, 0, 0, 0, 0, 4, 0]));
+    // interface 1: raw IP (101), if_tsresol = 9 (ns)
+    let mut idb1 = vec![101, 0, 0, 0, 0, 0, 4, 0];
+    idb1.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    file.extend(pcapng_block(1, &idb1));
+    for (iface, (s, us, data)) in frames
+        .iter()
+        .map(|f| (0u32, f))
+        .chain(frames.iter().map(|f| (1u32, f)))
+    {
+        let (payload, ticks): (&[u8], u64) = if iface == 0 {
+            (data, u64::from(*s) * 1_000_000 + u64::from(*us))
+        } else {
+            (
+                &data[14..],
+                (u64::from(*s) * 1_000_000 + u64::from(*us)) * 1000,
+            )
+        };
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&iface.to_le_bytes());
+        epb.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ticks as u32).to_le_bytes());
+        epb.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        epb.extend_from_slice(payload);
+        epb.resize(20 + payload.len().div_ceil(4) * 4, 0);
+        file.extend(pcapng_block(6, &epb));
+    }
+    let (_d, p) = temp_copy(&file, "two-interfaces.pcapng");
+    let v = verdict_of(&p);
+    let input = &v.inputs[0];
+    assert_eq!(input.format.as_deref(), Some("pcapng"));
+    let names: Vec<&str> = input.link_types.iter().map(|l| l.name.as_str()).collect();
+    assert_eq!(names, ["ETHERNET", "RAW"]);
+    assert_eq!(input.frames, 2 * frames.len() as u64);
+    assert!(input.damage.is_empty(), "{:?}", input.damage);
+    // Both copies land in the same 5-tuple; the second copy's handshake is a retransmission of
+    // the first, so there is one flow with every packet counted twice.
+    assert_eq!(v.flows.len(), 1);
+    let f = &v.flows[0];
+    assert_eq!(
+        f.packets_client_to_server + f.packets_server_to_client,
+        2 * frames.len() as u64
+    );
+    assert_eq!(
+        f.tls.as_ref().unwrap().cipher.as_deref(),
+        Some("TLS_RSA_WITH_RC4_128_MD5")
+    );
+    assert_eq!(
+        input.first_timestamp.as_deref(),
+        Some("2013-01-04T19:47:28.512314Z")
+    );
+    assert_eq!(
+        input.last_timestamp.as_deref(),
+        Some("2013-01-04T19:47:31.807191Z")
+    );
+}
+
+/// A link type callproof does not decode is counted and named, not silently dropped.
+#[test]
+fn unsupported_link_type_is_named() {
+    let frames = real_frames();
+    let mut file = Vec::new();
+    // classic pcap header with LINKTYPE_USER0 (147)
+    file.extend_from_slice(&0xA1B2_C3D4u32.to_le_bytes());
+    file.extend_from_slice(&[2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 147, 0, 0, 0]);
+    for (s, us, data) in &frames[..3] {
+        for x in [*s, *us, data.len() as u32, data.len() as u32] {
+            file.extend_from_slice(&x.to_le_bytes());
+        }
+        file.extend_from_slice(data);
+    }
+    let (_d, p) = temp_copy(&file, "user0.pcap");
+    let v = verdict_of(&p);
+    let input = &v.inputs[0];
+    assert_eq!(input.link_types[0].name, "LINKTYPE_147");
+    assert!(!input.link_types[0].decoded);
+    let d = input
+        .damage
+        .iter()
+        .find(|d| d.kind == "unsupported-link-type")
+        .expect("named as damage");
+    assert_eq!((d.frame, d.count), (Some(1), 3));
+    assert!(v.flows.is_empty());
+}
+
+/// Thousands of mutations of real captures through the library's reader entry point: every one
+/// yields a summary or a clean error, never a panic (a deterministic, in-process fuzz pass).
+#[test]
+fn mutated_captures_in_process_never_panic() {
+    use callproof::analyze::{Options, analyze_reader};
+    let sources = [
+        "zeek/tls1.2.pcap",
+        "ndpi/google_meet.pcapng",
+        "zeek/ssl-v2.pcap",
+    ];
+    let mut seed = 0x2545_F491u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let opts = Options::default();
+    let mut analysed = 0;
+    for src in sources {
+        let original = std::fs::read(capture(src)).unwrap();
+        for round in 0..700 {
+            let mut b = original.clone();
+            match round % 4 {
+                // flip a few bytes anywhere after the first 8
+                0 | 1 => {
+                    for _ in 0..1 + (next() % 6) {
+                        let at = 8 + (next() as usize) % (b.len() - 8);
+                        b[at] ^= next() as u8 | 1;
+                    }
+                }
+                // truncate anywhere
+                2 => b.truncate((next() as usize) % b.len()),
+                // splice a random-length run of one value (lengths, counts)
+                _ => {
+                    let at = (next() as usize) % b.len();
+                    let n = ((next() as usize) % 16).min(b.len() - at);
+                    let v = next() as u8;
+                    b[at..at + n].fill(v);
+                }
+            }
+            if analyze_reader(std::path::Path::new(src), &b[..], &opts).is_ok() {
+                analysed += 1;
+            }
+        }
+    }
+    assert!(
+        analysed > 1000,
+        "most mutations still read as captures ({analysed})"
+    );
+}

@@ -124,7 +124,7 @@ pub enum CaptureError {
 /// cannot be parsed, and the damage is recorded in the summary rather than returned as an error.
 pub fn read_file(
     path: &Path,
-    mut on_frame: impl FnMut(&Frame<'_>),
+    on_frame: impl FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, CaptureError> {
     let pathbuf = path.to_path_buf();
     let meta = std::fs::metadata(path).map_err(|source| CaptureError::Open {
@@ -138,9 +138,21 @@ pub fn read_file(
         path: pathbuf.clone(),
         source,
     })?;
+    read_from(path, file, meta.len(), on_frame)
+}
+
+/// Read a capture from any reader (`label` names it in errors and the summary); `len` is its
+/// size if known. The same path as [`read_file`], for stdin, tests and fuzzing.
+pub fn read_from(
+    label: &Path,
+    input: impl Read + Send,
+    len: u64,
+    mut on_frame: impl FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, CaptureError> {
+    let pathbuf = label.to_path_buf();
     // No BufReader: pcap-parser keeps its own large buffer, and a second one would copy every
     // byte once more.
-    let mut hashing = HashingReader::new(file);
+    let mut hashing = HashingReader::new(input);
     let mut head_buf = [0u8; 64];
     let got = ReadFully(&mut hashing)
         .read(&mut head_buf)
@@ -157,7 +169,7 @@ pub fn read_file(
     let mut summary = CaptureSummary {
         path: pathbuf.clone(),
         sha256: String::new(),
-        bytes: meta.len(),
+        bytes: len,
         gzip,
         format: Format::PcapNg,
         link_types: Vec::new(),
