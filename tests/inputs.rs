@@ -463,3 +463,136 @@ fn mutated_captures_in_process_never_panic() {
         "most mutations still read as captures ({analysed})"
     );
 }
+
+/// Write frames as a classic pcap with the given byte order and precision.
+fn pcap_bytes(frames: &[(u32, u32, Vec<u8>)], big_endian: bool, nanos: bool) -> Vec<u8> {
+    let w32 = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let w16 = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut f = Vec::new();
+    f.extend_from_slice(&w32(if nanos { 0xA1B2_3C4D } else { 0xA1B2_C3D4 }));
+    f.extend_from_slice(&w16(2));
+    f.extend_from_slice(&w16(4));
+    f.extend_from_slice(&w32(0));
+    f.extend_from_slice(&w32(0));
+    f.extend_from_slice(&w32(262_144));
+    f.extend_from_slice(&w32(1));
+    for (s, us, data) in frames {
+        let sub = if nanos { us * 1000 + 7 } else { *us };
+        for x in [*s, sub, data.len() as u32, data.len() as u32] {
+            f.extend_from_slice(&w32(x));
+        }
+        f.extend_from_slice(data);
+    }
+    f
+}
+
+/// Big-endian and nanosecond pcaps of the same frames give the same flows and TLS facts.
+#[test]
+fn pcap_byte_orders_and_precisions_agree() {
+    let frames = real_frames();
+    let mut seen = Vec::new();
+    for (be, ns) in [(false, false), (true, false), (false, true), (true, true)] {
+        let (_d, p) = temp_copy(&pcap_bytes(&frames, be, ns), "variant.pcap");
+        let v = verdict_of(&p);
+        let i = &v.inputs[0];
+        assert_eq!(
+            i.format.as_deref(),
+            Some(if ns { "pcap-ns" } else { "pcap" })
+        );
+        let want_first = if ns {
+            "2013-01-04T19:47:28.512314007Z"
+        } else {
+            "2013-01-04T19:47:28.512314Z"
+        };
+        assert_eq!(i.first_timestamp.as_deref(), Some(want_first));
+        let f = &v.flows[0];
+        seen.push((
+            v.flows.len(),
+            f.packets_client_to_server,
+            f.bytes_server_to_client,
+            f.tls.as_ref().unwrap().cipher.clone(),
+            f.tls.as_ref().unwrap().certificates.len(),
+        ));
+    }
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+}
+
+/// Split the IPv4 payload of an Ethernet frame into fragments of `chunk` bytes (a multiple of 8).
+fn fragment_ipv4(frame: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+    let ip = &frame[14..];
+    let ihl = usize::from(ip[0] & 0x0F) * 4;
+    let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
+    let payload = &ip[ihl..total];
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < payload.len() {
+        let end = (off + chunk).min(payload.len());
+        let more = end < payload.len();
+        let mut f = frame[..14].to_vec();
+        let mut hdr = ip[..ihl].to_vec();
+        hdr[2..4].copy_from_slice(&((ihl + end - off) as u16).to_be_bytes());
+        let flags = (if more { 0x2000u16 } else { 0 }) | (off / 8) as u16;
+        hdr[6..8].copy_from_slice(&flags.to_be_bytes());
+        f.extend_from_slice(&hdr);
+        f.extend_from_slice(&payload[off..end]);
+        out.push(f);
+        off = end;
+    }
+    out
+}
+
+/// The real TLS 1.2 session with every large packet sent as IPv4 fragments (last fragment
+/// first): the same handshake facts come out, and the reassembly is counted.
+#[test]
+fn ip_fragments_of_a_real_session_reassemble() {
+    let frames = real_frames();
+    let mut fragmented = Vec::new();
+    let mut expected_reassembled = 0;
+    for (s, us, data) in &frames {
+        if data.len() > 600 {
+            expected_reassembled += 1;
+            let mut parts = fragment_ipv4(data, 512);
+            parts.rotate_right(1);
+            for p in parts {
+                fragmented.push((*s, *us, p));
+            }
+        } else {
+            fragmented.push((*s, *us, data.clone()));
+        }
+    }
+    assert!(expected_reassembled >= 3, "the server flight is large");
+    let (_d, p) = temp_copy(&pcap_bytes(&fragmented, false, false), "fragmented.pcap");
+    let v = verdict_of(&p);
+    let d = v.inputs[0].decode.as_ref().unwrap();
+    assert_eq!(d.ip_datagrams_reassembled, expected_reassembled);
+    assert_eq!(d.ip_datagrams_abandoned, 0);
+    let reference = verdict_of(&capture("zeek/tls1.2.pcap"));
+    assert_eq!(v.flows.len(), 1);
+    // Frame numbers differ (fragments are frames of their own); every other fact is the same.
+    let without_frames = |t: &callproof::verdict::Tls| {
+        let mut t = t.clone();
+        t.client_hello_frame = None;
+        t.server_hello_frame = None;
+        t
+    };
+    let got = without_frames(v.flows[0].tls.as_ref().unwrap());
+    let want = without_frames(reference.flows[0].tls.as_ref().unwrap());
+    assert!(got == want, "TLS facts differ after fragmentation");
+    assert_eq!(got.certificates.len(), 3);
+    assert_eq!(
+        v.flows[0].bytes_server_to_client,
+        reference.flows[0].bytes_server_to_client
+    );
+}
