@@ -596,3 +596,17 @@ fn ip_fragments_of_a_real_session_reassemble() {
         reference.flows[0].bytes_server_to_client
     );
 }
+
+/// A record larger than the initial 1 MiB read buffer (but plausible, 3 MiB) is read by growing
+/// the buffer; the frames after it are read too.
+#[test]
+fn record_larger_than_the_read_buffer_is_read() {
+    let mut frames = real_frames();
+    let mut big = frames[0].2.clone();
+    big.resize(3 << 20, 0);
+    frames.insert(1, (frames[0].0, frames[0].1, big));
+    let (_d, p) = temp_copy(&pcap_bytes(&frames, false, false), "big.pcap");
+    let v = verdict_of(&p);
+    assert_eq!(v.inputs[0].frames, frames.len() as u64);
+    assert!(v.inputs[0].damage.is_empty(), "{:?}", v.inputs[0].damage);
+}

@@ -300,30 +300,15 @@ fn read_stream<R: Read + Send>(
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
-                if let Err(e) = reader.refill() {
-                    push_damage(
-                        summary,
-                        "read-error",
-                        describe_error(&e),
-                        None,
-                        Some(offset),
-                    );
+                if let Err(detail) = reader.refill().map_err(|e| describe_error(&e)) {
+                    push_damage(summary, "read-error", detail, None, Some(offset));
                     break;
                 }
             }
             Err(PcapError::BufferTooSmall) => {
                 let cap = reader.data().len().max(READ_BUFFER_BYTES);
                 if cap < MAX_BLOCK_BYTES && reader.grow(cap * 2) {
-                    if let Err(e) = reader.refill() {
-                        push_damage(
-                            summary,
-                            "read-error",
-                            describe_error(&e),
-                            None,
-                            Some(offset),
-                        );
-                        break;
-                    }
+                    // the next `next()` reports Incomplete if more must be read
                     continue;
                 }
                 push_damage(

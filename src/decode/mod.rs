@@ -157,24 +157,13 @@ fn decode_ip<'a>(
         }),
         Some(TransportSlice::Udp(udp)) => {
             let (sp, dp, pl) = (udp.source_port(), udp.destination_port(), udp.payload());
-            if let Some(inner) = gtp_u_inner(sp, dp, pl)
-                && depth < MAX_TUNNEL_DEPTH
+            if depth < MAX_TUNNEL_DEPTH
+                && let Some((inner_type, inner)) = gtp_u_inner(sp, dp, pl)
+                && let Decoded::Packet(p) = decode_ip(defrag, inner_type, inner, ts_ns, depth + 1)
             {
-                if let Decoded::Packet(p) = decode_ip(defrag, inner.0, inner.1, ts_ns, depth + 1) {
-                    return Decoded::Packet(p);
-                }
-                // Not a decodable inner packet after all: keep the outer UDP view.
-                return Decoded::Packet(Packet {
-                    src,
-                    dst,
-                    transport: Transport::Udp {
-                        src_port: sp,
-                        dst_port: dp,
-                        payload: pl,
-                    },
-                    truncated,
-                });
+                return Decoded::Packet(p);
             }
+            // Not a tunnel, or not a decodable inner packet: the outer UDP view.
             Decoded::Packet(Packet {
                 src,
                 dst,
