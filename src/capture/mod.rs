@@ -258,6 +258,7 @@ fn read_stream<R: Read + Send>(
     let mut offset: u64 = 0;
     let mut secrets_bytes = 0usize;
     let mut saw_header = false;
+    let mut capacity = READ_BUFFER_BYTES;
     loop {
         match reader.next() {
             Ok((consumed, block)) => {
@@ -306,8 +307,9 @@ fn read_stream<R: Read + Send>(
                 }
             }
             Err(PcapError::BufferTooSmall) => {
-                let cap = reader.data().len().max(READ_BUFFER_BYTES);
-                if cap < MAX_BLOCK_BYTES && reader.grow(cap * 2) {
+                if capacity < MAX_BLOCK_BYTES {
+                    capacity *= 2;
+                    reader.grow(capacity);
                     // the next `next()` reports Incomplete if more must be read
                     continue;
                 }
