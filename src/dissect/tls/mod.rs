@@ -7,16 +7,15 @@
 //! Must not: format text for output (see `verdict`), or buffer without bound.
 
 pub mod cert;
+pub mod hello;
 pub mod names;
 mod sslv2;
 
-use tls_parser::{
-    TlsExtension, TlsMessage, TlsMessageHandshake, parse_tls_extensions,
-    parse_tls_message_handshake,
-};
+use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 
 use crate::flow::tcp::StreamSink;
 pub use cert::CertFacts;
+pub use hello::{ClientHelloFacts, ServerHelloFacts};
 
 /// Largest TLS record body (2^14 plus the expansion TLS 1.2 allows).
 const MAX_RECORD_BODY: usize = 16384 + 2048;
@@ -28,34 +27,6 @@ const MAX_CERTIFICATES: usize = 16;
 const MAX_PLAINTEXT_PRELUDE: u64 = 16 * 1024;
 /// Alerts kept per flow.
 const MAX_ALERTS: usize = 16;
-
-/// What the ClientHello offered.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientHelloFacts {
-    pub frame: u64,
-    pub legacy_version: u16,
-    pub sni: Option<String>,
-    pub alpn: Vec<String>,
-    /// From `supported_versions`, GREASE removed; empty when the extension is absent.
-    pub supported_versions: Vec<u16>,
-    /// Offered cipher suites in order, GREASE removed.
-    pub ciphers: Vec<u32>,
-    /// Came in an SSLv2-compatible record.
-    pub sslv2_format: bool,
-}
-
-/// What the ServerHello chose.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ServerHelloFacts {
-    pub frame: u64,
-    pub legacy_version: u16,
-    /// From the server's `supported_versions` extension (TLS 1.3).
-    pub selected_version: Option<u16>,
-    pub cipher: u32,
-    pub alpn: Option<String>,
-    /// At least one HelloRetryRequest preceded the real ServerHello.
-    pub hello_retry: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertFact {
@@ -316,6 +287,7 @@ impl TlsStream {
                         supported_versions: Vec::new(),
                         ciphers: ch.ciphers,
                         sslv2_format: true,
+                        srtp_profiles: Vec::new(),
                     });
                 }
                 // The server may answer in SSLv2 or SSLv3/TLS; the client's later records are
@@ -333,6 +305,7 @@ impl TlsStream {
                         cipher: sh.cipher,
                         alpn: None,
                         hello_retry: false,
+                        srtp_profile: None,
                     });
                 }
                 if let Some(der) = sh.certificate
@@ -462,73 +435,13 @@ impl TlsStream {
                 if self.facts.client_hello.is_some() {
                     return; // second ClientHello after HelloRetryRequest: keep the first
                 }
-                let mut facts = ClientHelloFacts {
-                    frame,
-                    legacy_version: ch.version.0,
-                    ciphers: ch
-                        .ciphers
-                        .iter()
-                        .map(|c| c.0)
-                        .filter(|&c| !names::is_grease(c))
-                        .map(u32::from)
-                        .collect(),
-                    ..Default::default()
-                };
-                if let Some(ext) = ch.ext
-                    && let Ok((_, exts)) = parse_tls_extensions(ext)
-                {
-                    for e in exts {
-                        match e {
-                            TlsExtension::SNI(list) => {
-                                if let Some((_, name)) = list.iter().find(|(t, _)| t.0 == 0) {
-                                    facts.sni = Some(String::from_utf8_lossy(name).into_owned());
-                                }
-                            }
-                            TlsExtension::ALPN(protos) => {
-                                facts.alpn = protos
-                                    .iter()
-                                    .map(|p| String::from_utf8_lossy(p).into_owned())
-                                    .collect();
-                            }
-                            TlsExtension::SupportedVersions(vs) => {
-                                facts.supported_versions = vs
-                                    .iter()
-                                    .map(|v| v.0)
-                                    .filter(|&v| !names::is_grease(v))
-                                    .collect();
-                            }
-                            _ => {}
-                        }
-                    }
-                }
+                let facts = hello::client_hello(frame, ch.version.0, &ch.ciphers, ch.ext);
                 self.client_hello_dir = Some(dir);
                 self.facts.client_hello = Some(facts);
             }
             TlsMessageHandshake::ServerHello(sh) => {
                 self.server_hello_dir = Some(dir);
-                let mut facts = ServerHelloFacts {
-                    frame,
-                    legacy_version: sh.version.0,
-                    cipher: u32::from(sh.cipher.0),
-                    ..Default::default()
-                };
-                if let Some(ext) = sh.ext
-                    && let Ok((_, exts)) = parse_tls_extensions(ext)
-                {
-                    for e in exts {
-                        match e {
-                            TlsExtension::SupportedVersions(vs) => {
-                                facts.selected_version = vs.first().map(|v| v.0);
-                            }
-                            TlsExtension::ALPN(protos) => {
-                                facts.alpn = protos
-                                    .first()
-                                    .map(|p| String::from_utf8_lossy(p).into_owned());
-                            }
-                            _ => {}
-                        }
-                    }
-                }
+                let mut facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
                 if sh.random == names::HELLO_RETRY_REQUEST_RANDOM {
                     // Not the final ServerHello: remember and wait for the real one.
                     let mut retry = facts;
