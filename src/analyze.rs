@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::tls::{TlsFacts, names};
+use crate::dissect::{quic, stun};
 use crate::flow::{self, FlowTable, L4, RoleBasis};
 use crate::verdict::{self, Verdict};
 
@@ -302,6 +303,85 @@ fn flow_record(id: u32, input: usize, f: &flow::Flow) -> verdict::Flow {
             gap_bytes_server_to_client: f.gap_bytes[1],
         }),
         tls: f.tls.as_deref().map(tls_record),
+        dtls: f.udp.as_ref().and_then(|u| u.dtls.as_ref()).map(tls_record),
+        quic: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.quic.as_ref())
+            .map(|q| verdict::Quic {
+                version: q.version.map(quic::version_name),
+                sni: None,
+                alpn: Vec::new(),
+                long_header_packets: q.long_header_packets,
+                short_header_packets: q.short_header_packets,
+                gquic: q.gquic,
+            }),
+        stun: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.stun.as_ref())
+            .map(|s| verdict::Stun {
+                messages: s.messages,
+                methods: s.methods.iter().map(|&m| stun::method_name(m)).collect(),
+                software: s.software.clone(),
+                username_seen: s.username_seen,
+                mapped_addresses: s.mapped_addresses.iter().map(ToString::to_string).collect(),
+                relayed_addresses: s
+                    .relayed_addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+                peer_addresses: s.peer_addresses.iter().map(ToString::to_string).collect(),
+                vendor_attributes: s
+                    .vendor_attributes
+                    .iter()
+                    .map(|a| format!("0x{a:04X}"))
+                    .collect(),
+                rtt_ms: s.rtt_ns.map(|n| n as f64 / 1e6),
+                channel_data: s.channel_data + f.udp.as_ref().map_or(0, |u| u.channel_data),
+                ms_turn: s.ms_turn,
+            }),
+        rtp: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.rtp.as_ref())
+            .map(|r| verdict::Rtp {
+                streams: r
+                    .confirmed()
+                    .map(|s| verdict::RtpStream {
+                        ssrc: format!("0x{:08x}", s.ssrc),
+                        payload_type: s.payload_type,
+                        direction: if s.direction == 0 {
+                            "client_to_server"
+                        } else {
+                            "server_to_client"
+                        }
+                        .into(),
+                        packets: s.packets,
+                        first_frame: s.first_frame,
+                        missing: s.missing,
+                        encrypted: None,
+                        evidence: Vec::new(),
+                    })
+                    .collect(),
+                rtcp_packets: r.rtcp_packets,
+            }),
+        dns: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.dns.as_ref())
+            .map(|d| verdict::Dns {
+                queries: d.queries,
+                responses: d.responses,
+                answers: d
+                    .answers
+                    .iter()
+                    .map(|(name, ip)| verdict::DnsAnswer {
+                        name: name.clone(),
+                        ip: ip.to_string(),
+                    })
+                    .collect(),
+            }),
     }
 }
 
@@ -358,10 +438,33 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
             .collect(),
         gap_in_handshake: t.gap_in_handshake,
         plaintext_prefix_bytes: t.plaintext_prelude_bytes[0] + t.plaintext_prelude_bytes[1],
+        srtp_profile: t
+            .server_hello
+            .as_ref()
+            .and_then(|s| s.srtp_profile)
+            .map(names::srtp_profile_name),
+        srtp_profiles_offered: ch
+            .map(|c| {
+                c.srtp_profiles
+                    .iter()
+                    .map(|&p| names::srtp_profile_name(p))
+                    .collect()
+            })
+            .unwrap_or_default(),
     }
 }
 
 fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
+    // Names the capture's own DNS answers gave each address.
+    let mut dns_names: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for f in flows {
+        for a in f.dns.iter().flat_map(|d| &d.answers) {
+            let names = dns_names.entry(a.ip.as_str()).or_default();
+            if !names.contains(&a.name.as_str()) {
+                names.push(&a.name);
+            }
+        }
+    }
     let mut by_ip: BTreeMap<String, verdict::Endpoint> = BTreeMap::new();
     for f in flows {
         let e = by_ip
@@ -384,6 +487,11 @@ fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
     }
     let mut v: Vec<_> = by_ip.into_values().collect();
     for e in &mut v {
+        for name in dns_names.get(e.ip.as_str()).into_iter().flatten() {
+            if !e.names.iter().any(|n| n == name) {
+                e.names.push((*name).to_string());
+            }
+        }
         e.ports.sort_unstable();
         e.names.sort();
     }

@@ -343,11 +343,39 @@ fn sslv2_handshake_is_recognised() {
     );
 }
 
-/// Runs the shared peercheck tool over every shared capture and fails on any disagreement in
-/// TLS-over-TCP facts. Disagreements in DTLS, QUIC and UDP protocol labels are the media
-/// dissectors' (not yet built) and are listed in docs/peer-agreement.md.
+/// Disagreements with the peers that are explained (each line of peercheck output that
+/// contains both strings is accepted, with the reason).
+const EXPLAINED: &[(&str, &str, &str)] = &[
+    (
+        "dtls_certificate_fragments.pcap",
+        "dtls.version: peer says 'DTLS 1.2'",
+        "the ServerHello says 0xFEFF (DTLS 1.0); nDPI reports 1.2 — see \
+         tests/media.rs::ndpi_dtls_version_disagreement_is_explained",
+    ),
+    (
+        "quic.pcap [('172.217.16.3', 443), ('192.168.1.105', 40461)]",
+        "protocols: peer says quic",
+        "nDPI's own line says 'Confidence: Match by port': a guess from port 443; the \
+         datagrams are not a QUIC header we can validate",
+    ),
+    (
+        "viber.pcap [('172.217.23.106', 443), ('192.168.0.17', 41993)]",
+        "protocols: peer says quic",
+        "nDPI: 'Confidence: Match by port', a port-443 guess",
+    ),
+    (
+        "stun.pcap [('2001:b07:a3d:c112:48a1:1094:1227:281e', 48094), ('2600:1900:4160:5999::19::', 3478)]",
+        "protocols: peer says stun",
+        "nDPI prints the address 2600:1900:4160:5999:0:19:: as '…5999::19::' (two '::'), so \
+         peercheck cannot find the flow; callproof labels that flow stun+turn",
+    ),
+];
+
+/// Runs the shared peercheck tool over every shared capture and fails on any disagreement that
+/// is neither explained above nor a QUIC TLS fact (SNI, version, cipher), which needs Initial
+/// packet decryption (not built yet; docs/peer-agreement.md).
 #[test]
-fn peercheck_finds_no_tls_disagreement() {
+fn peercheck_finds_no_unexplained_disagreement() {
     let shared = common::shared();
     let caps = shared.join("captures");
     let mut files = Vec::new();
@@ -380,25 +408,30 @@ fn peercheck_finds_no_tls_disagreement() {
         .output()
         .expect("python3 runs peercheck.py");
     let text = String::from_utf8_lossy(&out.stdout);
-    let bad: Vec<&str> = text
-        .lines()
-        .filter(|l| {
-            l.contains(" tls.")
-                || l.starts_with("PANIC")
-                || l.starts_with("TIMEOUT")
-                || l.starts_with("no verdict")
-                || l.starts_with("cannot run")
-        })
-        .collect();
-    assert!(
-        bad.is_empty(),
-        "peercheck disagreements in TLS facts:\n{}",
-        bad.join("\n")
-    );
-    let last = text.lines().last().unwrap_or_default();
+    let mut lines: Vec<&str> = text.lines().collect();
+    let last = lines.pop().unwrap_or_default();
     assert!(
         last.starts_with("agree "),
         "peercheck did not finish: {text}"
+    );
+    let pending_quic = |l: &str| {
+        [" quic.sni:", " quic.version:", " quic.cipher:"]
+            .iter()
+            .any(|k| l.contains(k))
+    };
+    let unexplained: Vec<&str> = lines
+        .into_iter()
+        .filter(|l| !pending_quic(l))
+        .filter(|l| {
+            !EXPLAINED
+                .iter()
+                .any(|(a, b, _)| l.contains(a) && l.contains(b))
+        })
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "unexplained peercheck disagreements:\n{}",
+        unexplained.join("\n")
     );
     eprintln!("peercheck: {last}");
 }

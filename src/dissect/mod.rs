@@ -1,10 +1,16 @@
 //! Dissection: per-flow protocol state that turns payload bytes into facts.
 //!
 //! Owns: the protocol labels a flow can carry ([`Protocol`]), and the TCP dissector that feeds
-//! both reassembled directions of a connection to the TLS parser and recognises plain HTTP.
-//! Each protocol's wire parsing lives in its own submodule (`tls/`).
+//! both reassembled directions of a connection to the TLS parser and recognises plain HTTP;
+//! the UDP demultiplexer is [`udp`]. Each protocol's wire parsing lives in its own submodule.
 
+pub mod dns;
+pub mod dtls;
+pub mod quic;
+pub mod rtp;
+pub mod stun;
 pub mod tls;
+pub mod udp;
 
 use crate::flow::tcp::{Reassembler, StreamSink};
 use tls::{TlsFacts, TlsStream};

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use crate::decode::{Packet, Transport, tcp_flags};
 use crate::dissect::tls::TlsFacts;
+use crate::dissect::udp::{UdpDissector, UdpOutcome};
 use crate::dissect::{Protocol, ProtocolSet, TcpDissector};
 
 /// Limits that bound the table's memory.
@@ -97,6 +98,8 @@ pub struct Flow {
     pub last_ts: Option<i64>,
     pub protocols: ProtocolSet,
     pub tls: Option<Box<TlsFacts>>,
+    /// UDP: what the demultiplexer and the media dissectors found.
+    pub udp: Option<Box<UdpOutcome>>,
     /// TCP: SYN seen from the client; FIN or RST seen.
     pub syn_seen: bool,
     pub fin_seen: [bool; 2],
@@ -107,8 +110,15 @@ pub struct Flow {
     pub gap_bytes: [u64; 2],
     /// TCP: the reassembly cap was reached before the dissector decided.
     pub reassembly_capped: bool,
-    dissector: Option<Box<TcpDissector>>,
+    dissector: Option<Dissector>,
     live: bool,
+}
+
+/// The live dissection state of a flow, dropped once the flow is decided or closed.
+#[derive(Debug)]
+enum Dissector {
+    Tcp(Box<TcpDissector>),
+    Udp(Box<UdpDissector>),
 }
 
 impl Flow {
@@ -126,16 +136,17 @@ impl Flow {
             last_ts: None,
             protocols: ProtocolSet::default(),
             tls: None,
+            udp: None,
             syn_seen: false,
             fin_seen: [false; 2],
             rst_seen: false,
             midstream: false,
             gap_bytes: [0; 2],
             reassembly_capped: false,
-            dissector: match l4 {
-                L4::Tcp => Some(Box::default()),
-                L4::Udp => None,
-            },
+            dissector: Some(match l4 {
+                L4::Tcp => Dissector::Tcp(Box::default()),
+                L4::Udp => Dissector::Udp(Box::default()),
+            }),
             live: true,
         }
     }
@@ -156,9 +167,29 @@ impl Flow {
 
     /// Stop dissecting: move the dissector's facts onto the flow and free its state.
     fn finish_dissection(&mut self) {
-        let Some(mut d) = self.dissector.take() else {
-            return;
-        };
+        match self.dissector.take() {
+            Some(Dissector::Tcp(mut d)) => self.finish_tcp(&mut d),
+            Some(Dissector::Udp(mut d)) => {
+                let mut outcome = d.finish();
+                self.protocols = outcome.protocols;
+                if outcome.client_is_responder && self.role_basis != RoleBasis::TcpHandshake {
+                    self.swap_roles(RoleBasis::Handshake);
+                    if let Some(t) = outcome.dtls.as_mut() {
+                        t.swap_directions();
+                    }
+                    if let Some(r) = outcome.rtp.as_mut() {
+                        for s in &mut r.streams {
+                            s.direction ^= 1;
+                        }
+                    }
+                }
+                self.udp = Some(Box::new(outcome));
+            }
+            None => {}
+        }
+    }
+
+    fn finish_tcp(&mut self, d: &mut TcpDissector) {
         let outcome = d.finish();
         self.midstream = outcome.midstream;
         self.gap_bytes = outcome.gap_bytes;
@@ -288,12 +319,14 @@ impl FlowTable {
             if flags & tcp_flags::RST != 0 {
                 flow.rst_seen = true;
             }
-            if let Some(d) = flow.dissector.as_mut() {
+            if let Some(Dissector::Tcp(d)) = flow.dissector.as_mut() {
                 d.segment(dir, frame, seq, flags, payload);
                 if d.is_done() {
                     flow.finish_dissection();
                 }
             }
+        } else if let Some(Dissector::Udp(d)) = flow.dissector.as_mut() {
+            d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
         }
     }
 

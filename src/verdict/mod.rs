@@ -157,6 +157,98 @@ pub struct Flow {
     pub tcp: Option<Tcp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<Tls>,
+    /// DTLS handshake facts, same shape as `tls` plus the DTLS-SRTP profiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtls: Option<Tls>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quic: Option<Quic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stun: Option<Stun>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtp: Option<Rtp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<Dns>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Quic {
+    /// "1", "2", "draft-29", "Q050", "T051", or hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Server name from the decrypted Initial (not read yet: absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    #[serde(default)]
+    pub alpn: Vec<String>,
+    pub long_header_packets: u64,
+    pub short_header_packets: u64,
+    /// Google QUIC (its own header, not RFC 9000).
+    #[serde(default)]
+    pub gquic: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stun {
+    pub messages: u32,
+    /// Method names ("Binding", "Allocate", …, or hex).
+    pub methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub software: Option<String>,
+    #[serde(default)]
+    pub username_seen: bool,
+    /// "ip:port" as the STUN server saw the client (XOR-MAPPED-ADDRESS / MAPPED-ADDRESS).
+    pub mapped_addresses: Vec<String>,
+    /// TURN relay addresses allocated (XOR-RELAYED-ADDRESS).
+    pub relayed_addresses: Vec<String>,
+    /// Peers reached through a TURN relay (XOR-PEER-ADDRESS).
+    pub peer_addresses: Vec<String>,
+    /// Attribute types outside the IETF ones (vendor extensions), hex.
+    #[serde(default)]
+    pub vendor_attributes: Vec<String>,
+    /// Smallest request-to-response time, milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// TURN ChannelData messages (relayed media) and Microsoft TURN (0xFF10) messages.
+    #[serde(default)]
+    pub channel_data: u32,
+    #[serde(default)]
+    pub ms_turn: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Rtp {
+    pub streams: Vec<RtpStream>,
+    pub rtcp_packets: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RtpStream {
+    /// e.g. "0xd2bd4e3e".
+    pub ssrc: String,
+    pub payload_type: u8,
+    /// "client_to_server" or "server_to_client".
+    pub direction: String,
+    pub packets: u64,
+    pub first_frame: u64,
+    /// Sequence numbers skipped (lost or not captured).
+    pub missing: u64,
+    /// Whether the payload is encrypted: null until measured (not decided yet).
+    pub encrypted: Option<bool>,
+    #[serde(default)]
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Dns {
+    pub queries: u32,
+    pub responses: u32,
+    pub answers: Vec<DnsAnswer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DnsAnswer {
+    pub name: String,
+    pub ip: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -211,6 +303,12 @@ pub struct Tls {
     /// 0 when the connection began with TLS.
     #[serde(default)]
     pub plaintext_prefix_bytes: u64,
+    /// DTLS only: the SRTP protection profile the server selected (`use_srtp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtp_profile: Option<String>,
+    /// DTLS only: the SRTP protection profiles the client offered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub srtp_profiles_offered: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

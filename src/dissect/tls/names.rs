@@ -59,6 +59,27 @@ pub fn cipher_name(id: u32) -> String {
     }
 }
 
+/// DTLS-SRTP protection profile name (IANA "DTLS-SRTP Protection Profiles"), or hex.
+pub fn srtp_profile_name(p: u16) -> String {
+    match p {
+        0x0001 => "SRTP_AES128_CM_HMAC_SHA1_80".into(),
+        0x0002 => "SRTP_AES128_CM_HMAC_SHA1_32".into(),
+        0x0005 => "SRTP_NULL_HMAC_SHA1_80".into(),
+        0x0006 => "SRTP_NULL_HMAC_SHA1_32".into(),
+        0x0007 => "SRTP_AEAD_AES_128_GCM".into(),
+        0x0008 => "SRTP_AEAD_AES_256_GCM".into(),
+        0x0009 => "DOUBLE_AEAD_AES_128_GCM_AEAD_AES_128_GCM".into(),
+        0x000A => "DOUBLE_AEAD_AES_256_GCM_AEAD_AES_256_GCM".into(),
+        0x000B => "SRTP_ARIA_128_CTR_HMAC_SHA1_80".into(),
+        0x000C => "SRTP_ARIA_128_CTR_HMAC_SHA1_32".into(),
+        0x000D => "SRTP_ARIA_256_CTR_HMAC_SHA1_80".into(),
+        0x000E => "SRTP_ARIA_256_CTR_HMAC_SHA1_32".into(),
+        0x000F => "SRTP_AEAD_ARIA_128_GCM".into(),
+        0x0010 => "SRTP_AEAD_ARIA_256_GCM".into(),
+        other => format!("0x{other:04X}"),
+    }
+}
+
 /// Alert level name (RFC 8446 §6).
 pub fn alert_level_name(level: u8) -> String {
     match level {

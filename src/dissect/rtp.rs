@@ -1,0 +1,177 @@
+//! RTP and RTCP headers (RFC 3550, RFC 5761 multiplexing): telling them apart, and following
+//! RTP streams by SSRC with their payload type, packet count and sequence-number gaps.
+//!
+//! Whether a stream's payload is encrypted (SRTP) is not decided here: the header is the same
+//! in RTP and SRTP. This module only establishes that RTP is present, from sequence numbers that
+//! advance over several packets, never from one packet.
+
+/// Streams followed per flow.
+const MAX_STREAMS: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Header {
+    Rtp {
+        ssrc: u32,
+        payload_type: u8,
+        seq: u16,
+    },
+    /// RTCP packet type of the first packet of a compound.
+    Rtcp { packet_type: u8, sender_ssrc: u32 },
+}
+
+/// Parse the fixed header of an RTP or RTCP packet (version 2).
+pub fn parse(b: &[u8]) -> Option<Header> {
+    if b.len() < 8 || b[0] >> 6 != 2 {
+        return None;
+    }
+    // RFC 5761 §4: second byte 192–223 is RTCP (packet types 200–207 in use).
+    if (192..=223).contains(&b[1]) {
+        if !(200..=207).contains(&b[1]) {
+            return None;
+        }
+        let words = usize::from(u16::from_be_bytes([b[2], b[3]]));
+        if (words + 1) * 4 > b.len() {
+            return None;
+        }
+        return Some(Header::Rtcp {
+            packet_type: b[1],
+            sender_ssrc: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
+        });
+    }
+    let csrc = usize::from(b[0] & 0x0F);
+    let mut header = 12 + 4 * csrc;
+    if b.len() < header {
+        return None;
+    }
+    if b[0] & 0x10 != 0 {
+        let ext = b.get(header + 2..header + 4)?;
+        header += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+        if b.len() < header {
+            return None;
+        }
+    }
+    Some(Header::Rtp {
+        ssrc: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+        payload_type: b[1] & 0x7F,
+        seq: u16::from_be_bytes([b[2], b[3]]),
+    })
+}
+
+/// One RTP stream (an SSRC in one direction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    pub ssrc: u32,
+    pub payload_type: u8,
+    /// 0 = client to server.
+    pub direction: u8,
+    pub packets: u64,
+    pub first_frame: u64,
+    /// Packets whose sequence number followed the previous one within a small window.
+    pub in_sequence: u64,
+    /// Sequence numbers skipped (lost or not captured).
+    pub missing: u64,
+    last_seq: u16,
+}
+
+/// RTP streams and RTCP packets of one flow.
+#[derive(Debug, Clone, Default)]
+pub struct Streams {
+    pub streams: Vec<Stream>,
+    pub rtcp_packets: u64,
+    /// Packets of SSRCs beyond [`MAX_STREAMS`].
+    pub untracked_packets: u64,
+}
+
+impl Streams {
+    pub fn packet(&mut self, h: Header, direction: u8, frame: u64) {
+        match h {
+            Header::Rtcp { .. } => self.rtcp_packets += 1,
+            Header::Rtp {
+                ssrc,
+                payload_type,
+                seq,
+            } => {
+                if let Some(s) = self
+                    .streams
+                    .iter_mut()
+                    .find(|s| s.ssrc == ssrc && s.direction == direction)
+                {
+                    s.packets += 1;
+                    let delta = seq.wrapping_sub(s.last_seq);
+                    if (1..=100).contains(&delta) {
+                        s.in_sequence += 1;
+                        s.missing += u64::from(delta - 1);
+                    }
+                    s.last_seq = seq;
+                } else if self.streams.len() < MAX_STREAMS {
+                    self.streams.push(Stream {
+                        ssrc,
+                        payload_type,
+                        direction,
+                        packets: 1,
+                        first_frame: frame,
+                        in_sequence: 0,
+                        missing: 0,
+                        last_seq: seq,
+                    });
+                } else {
+                    self.untracked_packets += 1;
+                }
+            }
+        }
+    }
+
+    /// RTP is established when a stream advanced its sequence number at least twice.
+    pub fn rtp_confirmed(&self) -> bool {
+        self.streams.iter().any(|s| s.in_sequence >= 2)
+    }
+
+    /// Streams that look real (advancing sequence numbers), for the verdict.
+    pub fn confirmed(&self) -> impl Iterator<Item = &Stream> {
+        self.streams.iter().filter(|s| s.in_sequence >= 2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rtp(seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 0x00];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 160, 0xd2, 0xbd, 0x4e, 0x3e]);
+        p.extend_from_slice(&[0xFF; 160]);
+        p
+    }
+
+    #[test]
+    fn streams_need_advancing_sequence_numbers() {
+        let mut s = Streams::default();
+        s.packet(parse(&rtp(10)).unwrap(), 0, 1);
+        s.packet(parse(&rtp(11)).unwrap(), 0, 2);
+        assert!(!s.rtp_confirmed());
+        s.packet(parse(&rtp(13)).unwrap(), 0, 3);
+        assert!(s.rtp_confirmed());
+        let st = &s.streams[0];
+        assert_eq!(
+            (st.ssrc, st.payload_type, st.packets, st.missing),
+            (0xd2bd4e3e, 0, 3, 1)
+        );
+    }
+
+    #[test]
+    fn rtcp_is_told_apart() {
+        // RTCP SR header: V=2, PT=200, length 6 words
+        let mut sr = vec![0x80, 200, 0, 6, 1, 2, 3, 4];
+        sr.resize(28, 0);
+        assert!(matches!(
+            parse(&sr),
+            Some(Header::Rtcp {
+                packet_type: 200,
+                ..
+            })
+        ));
+        sr[3] = 60;
+        assert_eq!(parse(&sr), None, "length beyond the datagram");
+    }
+}

@@ -1,0 +1,332 @@
+//! One-port demultiplexing of UDP flows (RFC 7983, RFC 9443) and the per-flow state of the
+//! protocols found: STUN/TURN, DTLS, RTP/RTCP, QUIC, DNS, SIP, Zoom.
+//!
+//! Each datagram is routed by its first byte (0–3 STUN, 16–19 ZRTP, 20–63 DTLS, 64–79 TURN
+//! ChannelData, 128–191 RTP/RTCP, 192–255 QUIC long header; 64–127 QUIC short header once QUIC
+//! was seen) and validated by the protocol's own structure; what does not validate falls back to
+//! the port- and content-based checks (DNS, SIP, Zoom, gQUIC). A flow is labelled with a protocol
+//! only when the evidence holds over several packets or one packet validates completely
+//! (a STUN message whose length and attributes tile exactly, a parsed DTLS handshake, a QUIC
+//! long header of a known version, a parsed DNS message) — never from one byte.
+
+use super::dns::{self, DnsFacts};
+use super::dtls::{self, DtlsStream};
+use super::quic::{self, QuicFacts};
+use super::rtp::{self, Streams};
+use super::stun::{self, StunFacts};
+use super::{Protocol, ProtocolSet};
+use crate::dissect::tls::TlsFacts;
+
+/// Datagrams per flow inspected in full; after that only RTP streams are followed.
+const INSPECT_LIMIT: u32 = 256;
+/// TURN ChannelData nesting followed at most.
+const MAX_NESTING: u8 = 2;
+
+#[derive(Debug, Default)]
+struct Counts {
+    classic_stun: u32,
+    channel_data: u32,
+    ms_turn: u32,
+    zrtp: u32,
+    dtls_records: u32,
+    quic_short: u32,
+    sip: u32,
+    zoom: u32,
+    rtp_like: u32,
+}
+
+/// Per-flow UDP dissection state.
+#[derive(Debug, Default)]
+pub struct UdpDissector {
+    inspected: u32,
+    counts: Counts,
+    stun: Option<Box<StunFacts>>,
+    dtls: Option<Box<DtlsStream>>,
+    rtp: Option<Box<Streams>>,
+    quic: Option<Box<QuicFacts>>,
+    dns: Option<Box<DnsFacts>>,
+}
+
+/// What dissecting a UDP flow established.
+#[derive(Debug, Default)]
+pub struct UdpOutcome {
+    pub protocols: ProtocolSet,
+    pub stun: Option<StunFacts>,
+    pub dtls: Option<TlsFacts>,
+    pub rtp: Option<Streams>,
+    pub quic: Option<QuicFacts>,
+    pub dns: Option<DnsFacts>,
+    pub client_is_responder: bool,
+    /// TURN ChannelData messages that carried the flow's media (relayed).
+    pub channel_data: u32,
+}
+
+fn is_zoom_port(p: u16) -> bool {
+    (8801..=8810).contains(&p)
+}
+
+fn is_dns_port(p: u16) -> bool {
+    matches!(p, 53 | 5353 | 5355)
+}
+
+fn looks_like_sip(b: &[u8]) -> bool {
+    const METHODS: [&[u8]; 14] = [
+        b"INVITE ",
+        b"REGISTER ",
+        b"OPTIONS ",
+        b"ACK ",
+        b"BYE ",
+        b"CANCEL ",
+        b"SUBSCRIBE ",
+        b"NOTIFY ",
+        b"MESSAGE ",
+        b"INFO ",
+        b"PRACK ",
+        b"UPDATE ",
+        b"REFER ",
+        b"PUBLISH ",
+    ];
+    if b.starts_with(b"SIP/2.0 ") {
+        return true;
+    }
+    METHODS.iter().any(|m| {
+        b.starts_with(m) && {
+            let rest = &b[m.len()..];
+            rest.starts_with(b"sip:") || rest.starts_with(b"sips:") || rest.starts_with(b"tel:")
+        }
+    })
+}
+
+/// Zoom's server-mode encapsulation (UDP 8801–8810): type 1–5 in the first byte; media (type 5)
+/// carries a direction byte 0 (to Zoom) or 4 (from Zoom) at offset 7.
+fn looks_like_zoom(b: &[u8]) -> bool {
+    match b.first() {
+        Some(5) => b.len() >= 8 && matches!(b[7], 0 | 4),
+        Some(1..=4) => b.len() >= 3,
+        _ => false,
+    }
+}
+
+impl UdpDissector {
+    /// One datagram in direction `dir` (0 = client to server).
+    #[allow(clippy::too_many_arguments)]
+    pub fn datagram(
+        &mut self,
+        dir: usize,
+        frame: u64,
+        ts_ns: i64,
+        src_port: u16,
+        dst_port: u16,
+        payload: &[u8],
+    ) {
+        if payload.is_empty() {
+            return;
+        }
+        if self.inspected >= INSPECT_LIMIT {
+            // Decided: only keep following RTP streams (cheap) for their packet counts.
+            if let Some(r) = self.rtp.as_mut()
+                && let Some(h) = rtp::parse(payload)
+            {
+                r.packet(h, dir as u8, frame);
+            }
+            return;
+        }
+        self.inspected += 1;
+        // DNS's first byte (a random id) lands anywhere in the RFC 7983 ranges: its port and a
+        // full parse decide first.
+        if (is_dns_port(src_port) || is_dns_port(dst_port))
+            && let Some(p) = dns::parse(payload)
+        {
+            self.dns.get_or_insert_default().message(&p);
+            return;
+        }
+        if !self.by_first_byte(dir, frame, ts_ns, payload, 0) {
+            self.by_content(src_port, dst_port, payload);
+        }
+    }
+
+    /// RFC 7983/9443 routing; true when the datagram validated as the protocol of its range.
+    fn by_first_byte(&mut self, dir: usize, frame: u64, ts_ns: i64, b: &[u8], depth: u8) -> bool {
+        match b[0] {
+            0..=3 => match stun::parse(b) {
+                Some(m) => {
+                    if m.classic {
+                        self.counts.classic_stun += 1;
+                    }
+                    self.stun.get_or_insert_default().message(&m, ts_ns);
+                    true
+                }
+                None => false,
+            },
+            16..=19 => {
+                let zrtp = b.len() >= 12 && &b[4..8] == b"ZRTP";
+                self.counts.zrtp += u32::from(zrtp);
+                zrtp
+            }
+            20..=63 => {
+                let unified = dtls::is_unified_header(b)
+                    && self.dtls.as_ref().is_some_and(|d| d.handshake_seen);
+                if dtls::looks_like_dtls(b) || unified {
+                    self.counts.dtls_records += 1;
+                    self.dtls.get_or_insert_default().datagram(dir, frame, b);
+                    true
+                } else {
+                    false
+                }
+            }
+            64..=79 if self.stun.is_some() && stun::is_channel_data(b) => {
+                self.counts.channel_data += 1;
+                let len = usize::from(u16::from_be_bytes([b[2], b[3]]));
+                let inner = &b[4..4 + len];
+                if depth < MAX_NESTING && !inner.is_empty() {
+                    self.by_first_byte(dir, frame, ts_ns, inner, depth + 1);
+                }
+                true
+            }
+            64..=127 if self.quic.is_some() => {
+                self.counts.quic_short += 1;
+                self.quic.get_or_insert_default().short_header_packets += 1;
+                true
+            }
+            128..=191 => match rtp::parse(b) {
+                Some(h) => {
+                    self.counts.rtp_like += 1;
+                    self.rtp.get_or_insert_default().packet(h, dir as u8, frame);
+                    true
+                }
+                None => false,
+            },
+            192..=255 => {
+                if let Some(v) = quic::long_header_version(b) {
+                    let q = self.quic.get_or_insert_default();
+                    q.version.get_or_insert(v);
+                    q.long_header_packets += 1;
+                    true
+                } else if stun::is_ms_turn(b) {
+                    self.counts.ms_turn += 1;
+                    true
+                } else {
+                    false
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// Protocols outside the RFC 7983 ranges, recognised by port and content.
+    fn by_content(&mut self, src_port: u16, dst_port: u16, b: &[u8]) {
+        if looks_like_sip(b) {
+            self.counts.sip += 1;
+        } else if (is_zoom_port(src_port) || is_zoom_port(dst_port)) && looks_like_zoom(b) {
+            self.counts.zoom += 1;
+        } else if let Some(v) = quic::long_header_version(b) {
+            // gQUIC's public header has no long-header bit.
+            let q = self.quic.get_or_insert_default();
+            q.version.get_or_insert(v);
+            q.gquic = true;
+            q.long_header_packets += 1;
+        }
+    }
+
+    /// The protocols established and their facts.
+    pub fn finish(&mut self) -> UdpOutcome {
+        let mut p = ProtocolSet::default();
+        let c = &self.counts;
+        let stun = self.stun.take().map(|b| *b);
+        if let Some(s) = &stun {
+            // A message with the cookie validates alone; classic STUN needs two.
+            if s.messages > s.classic_messages || c.classic_stun >= 2 {
+                p.insert(Protocol::Stun);
+            }
+            if s.methods.iter().any(|&m| (0x003..=0x009).contains(&m)) || c.channel_data >= 2 {
+                p.insert(Protocol::Turn);
+            }
+        }
+        if c.ms_turn >= 2 {
+            p.insert(Protocol::Turn);
+        }
+        let dtls = self.dtls.take();
+        let client_is_responder = dtls.as_ref().is_some_and(|d| d.client_is_responder());
+        let dtls_confirmed = dtls
+            .as_ref()
+            .is_some_and(|d| d.handshake_seen || d.records >= 2 || d.exact_datagrams >= 1);
+        let srtp_keyed = dtls.as_ref().is_some_and(|d| {
+            d.facts
+                .server_hello
+                .as_ref()
+                .and_then(|s| s.srtp_profile)
+                .is_some()
+                || d.facts
+                    .client_hello
+                    .as_ref()
+                    .is_some_and(|c| !c.srtp_profiles.is_empty())
+        });
+        if dtls_confirmed {
+            p.insert(Protocol::Dtls);
+        }
+        let rtp = self.rtp.take().map(|b| *b);
+        if let Some(r) = &rtp {
+            let rtp_ok = r.rtp_confirmed();
+            let rtcp_ok = r.rtcp_packets >= 2 || (r.rtcp_packets >= 1 && rtp_ok);
+            // DTLS-SRTP keying on the same flow is the evidence that RTP here is SRTP.
+            let (rtp_label, rtcp_label) = if dtls_confirmed && srtp_keyed {
+                (Protocol::Srtp, Protocol::Srtcp)
+            } else {
+                (Protocol::Rtp, Protocol::Rtcp)
+            };
+            if rtp_ok {
+                p.insert(rtp_label);
+            }
+            if rtcp_ok {
+                p.insert(rtcp_label);
+            }
+        }
+        let quic = self.quic.take().map(|b| *b);
+        if quic.as_ref().is_some_and(|q| q.long_header_packets >= 1) {
+            p.insert(Protocol::Quic);
+        }
+        let dns = self.dns.take().map(|b| *b);
+        if dns.is_some() {
+            p.insert(Protocol::Dns);
+        }
+        if c.sip >= 1 {
+            p.insert(Protocol::Sip);
+        }
+        if c.zoom >= 2 {
+            p.insert(Protocol::Zoom);
+        }
+        UdpOutcome {
+            protocols: p,
+            stun,
+            dtls: dtls.filter(|_| dtls_confirmed).map(|d| d.facts),
+            rtp: rtp.filter(|r| r.rtp_confirmed() || r.rtcp_packets > 0),
+            quic,
+            dns,
+            client_is_responder,
+            channel_data: c.channel_data,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_and_zoom_shapes() {
+        assert!(looks_like_sip(b"INVITE sip:bob@example.com SIP/2.0\r\n"));
+        assert!(looks_like_sip(b"SIP/2.0 200 OK\r\n"));
+        assert!(!looks_like_sip(b"INVITE everyone to the party"));
+        assert!(looks_like_zoom(&[5, 0, 7, 0, 0xfe, 0x51, 0x32, 4, 0x10]));
+        assert!(!looks_like_zoom(&[5, 0, 7, 0, 0xfe, 0x51, 0x32, 9, 0x10]));
+    }
+
+    #[test]
+    fn one_rtp_packet_is_not_rtp() {
+        let mut d = UdpDissector::default();
+        let mut pkt = vec![0x80, 0x00, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4];
+        pkt.extend_from_slice(&[0u8; 160]);
+        d.datagram(0, 1, 0, 40000, 40002, &pkt);
+        assert!(!d.finish().protocols.contains(Protocol::Rtp));
+    }
+}

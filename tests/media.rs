@@ -1,0 +1,174 @@
+//! UDP media on real captures (issue 3, first increment): the one-port demultiplexer's labels,
+//! DTLS handshake facts with use_srtp, STUN, RTP streams, DNS names. Expected values come from
+//! the peers' stated results (PROVENANCE.md, Zeek baselines, nDPI .out files) or the issue text.
+
+mod common;
+
+use common::{capture, flow, verdict_of};
+
+#[test]
+fn dtls_versions_and_ciphers_agree_with_zeek() {
+    // scripts.base.protocols.ssl.dtls: ssl.log and ssl1_2.log; dtls-13: ssl-all.log
+    for (cap, client, server, version, cipher) in [
+        (
+            "zeek/dtls1_0.pcap",
+            ("192.168.6.86", 63721),
+            ("104.236.167.107", 4433),
+            "DTLS 1.0",
+            "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        ),
+        (
+            "zeek/dtls1_2.pcap",
+            ("192.168.17.58", 60934),
+            ("165.227.57.17", 4400),
+            "DTLS 1.2",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        ),
+        (
+            "zeek/dtls13-wolfssl.pcap",
+            ("10.168.36.147", 33714),
+            ("10.168.36.144", 11111),
+            "DTLS 1.3",
+            "TLS_AES_128_GCM_SHA256",
+        ),
+    ] {
+        let v = verdict_of(&capture(cap));
+        let f = flow(&v, "udp", client, server);
+        assert!(
+            f.protocols.iter().any(|p| p == "dtls"),
+            "{cap}: {:?}",
+            f.protocols
+        );
+        let d = f
+            .dtls
+            .as_ref()
+            .unwrap_or_else(|| panic!("{cap}: no dtls facts"));
+        assert_eq!(d.version.as_deref(), Some(version), "{cap}");
+        assert_eq!(d.cipher.as_deref(), Some(cipher), "{cap}");
+        assert_eq!(
+            (f.client.ip.as_str(), f.client.port),
+            client,
+            "{cap}: DTLS client"
+        );
+    }
+}
+
+/// nDPI stun_zoom.pcapng: Zoom web client, STUN + DTLS to Zoom on 8801, DTLSv1.2,
+/// TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, certificate O=Zoom Video Communications, Inc.
+#[test]
+fn zoom_webrtc_stun_and_dtls() {
+    let v = verdict_of(&capture("ndpi/stun_zoom.pcapng"));
+    let f = flow(
+        &v,
+        "udp",
+        ("192.168.43.169", 48854),
+        ("134.224.90.111", 8801),
+    );
+    assert_eq!(f.protocols, vec!["dtls", "stun"]);
+    let d = f.dtls.as_ref().unwrap();
+    assert_eq!(d.version.as_deref(), Some("DTLS 1.2"));
+    assert_eq!(
+        d.cipher.as_deref(),
+        Some("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+    );
+    assert!(
+        d.certificates[0]
+            .subject
+            .contains("O=Zoom Video Communications\\, Inc.")
+    );
+    let s = f.stun.as_ref().unwrap();
+    assert_eq!(s.methods, vec!["Binding"]);
+    assert!(!s.mapped_addresses.is_empty());
+}
+
+/// nDPI stun_dtls_rtp.pcapng (Google Meet-like WebRTC): STUN, DTLS with use_srtp, media.
+/// The DTLS-SRTP profile negotiated in the ServerHello keys the RTP on the same flow, so the
+/// verdict labels it srtp/srtcp rather than rtp.
+#[test]
+fn webrtc_dtls_srtp_flow() {
+    let v = verdict_of(&capture("ndpi/stun_dtls_rtp.pcapng"));
+    let f = flow(
+        &v,
+        "udp",
+        ("192.168.12.156", 37967),
+        ("142.250.82.76", 19305),
+    );
+    assert_eq!(f.protocols, vec!["dtls", "stun", "srtp", "srtcp"]);
+    let d = f.dtls.as_ref().unwrap();
+    assert_eq!(d.srtp_profile.as_deref(), Some("SRTP_AEAD_AES_256_GCM"));
+    assert!(d.srtp_profiles_offered.len() >= 2);
+    let rtp = f.rtp.as_ref().unwrap();
+    assert!(!rtp.streams.is_empty());
+    assert!(
+        rtp.streams.iter().all(|s| s.encrypted.is_none()),
+        "not measured yet: null"
+    );
+}
+
+/// Wireshark's sip-rtp.pcapng: SIP signalling and one plaintext G.711 stream, SSRC 0xd2bd4e3e,
+/// 548 packets (as the media issue states).
+#[test]
+fn sip_and_g711_stream() {
+    let v = verdict_of(&capture("wireshark/sip-rtp.pcapng"));
+    assert!(
+        v.flows
+            .iter()
+            .any(|f| f.protocols.iter().any(|p| p == "sip"))
+    );
+    let streams: Vec<_> = v
+        .flows
+        .iter()
+        .filter_map(|f| f.rtp.as_ref())
+        .flat_map(|r| &r.streams)
+        .collect();
+    assert_eq!(streams.len(), 1);
+    assert_eq!(streams[0].ssrc, "0xd2bd4e3e");
+    assert_eq!(streams[0].payload_type, 8);
+    assert_eq!(streams[0].packets, 548);
+}
+
+/// DNS answers in the capture name the endpoints (nDPI zoom.pcap: DNS.Zoom flows to 192.168.1.1).
+#[test]
+fn dns_answers_name_endpoints() {
+    let v = verdict_of(&capture("ndpi/zoom.pcap"));
+    let dns_flows = v
+        .flows
+        .iter()
+        .filter(|f| f.protocols.iter().any(|p| p == "dns"))
+        .count();
+    assert!(dns_flows >= 6, "{dns_flows}");
+    let named: Vec<_> = v
+        .endpoints
+        .iter()
+        .filter(|e| e.names.iter().any(|n| n.ends_with("zoom.us")))
+        .collect();
+    assert!(
+        !named.is_empty(),
+        "Zoom servers named from DNS answers or SNI"
+    );
+}
+
+/// The disagreement with nDPI on dtls_certificate_fragments.pcap is nDPI's: the server's
+/// ServerHello (frame 4, UDP 44443 → 39347) carries server_version 0xFEFF, DTLS 1.0, while the
+/// client offered 0xFEFD. nDPI prints "DTLSv1.2" for the flow.
+#[test]
+fn ndpi_dtls_version_disagreement_is_explained() {
+    let path = capture("ndpi/dtls_certificate_fragments.pcap");
+    let v = verdict_of(&path);
+    let f = flow(
+        &v,
+        "udp",
+        ("10.186.198.149", 39347),
+        ("35.210.59.134", 44443),
+    );
+    let d = f.dtls.as_ref().unwrap();
+    assert_eq!(d.version.as_deref(), Some("DTLS 1.0"));
+    assert_eq!(d.offered_versions, vec!["DTLS 1.2"]);
+    // The bytes themselves: the ServerHello record starts 16 fe ff … 02 …, its body fe ff.
+    let bytes = std::fs::read(&path).unwrap();
+    let sh = bytes
+        .windows(27)
+        .position(|w| w[0] == 0x16 && w[1..3] == [0xFE, 0xFF] && w[13] == 0x02)
+        .expect("ServerHello record in the file");
+    assert_eq!(&bytes[sh + 25..sh + 27], &[0xFE, 0xFF]);
+}
