@@ -302,20 +302,28 @@ fn flow_record(id: u32, input: usize, f: &flow::Flow) -> verdict::Flow {
             gap_bytes_client_to_server: f.gap_bytes[0],
             gap_bytes_server_to_client: f.gap_bytes[1],
         }),
-        tls: f.tls.as_deref().map(tls_record),
+        // TLS over TCP, or the TLS handshake carried in QUIC Initial packets.
+        tls: f
+            .tls
+            .as_deref()
+            .or_else(|| f.udp.as_ref().and_then(|u| u.quic_tls.as_ref()))
+            .map(tls_record),
         dtls: f.udp.as_ref().and_then(|u| u.dtls.as_ref()).map(tls_record),
-        quic: f
-            .udp
-            .as_ref()
-            .and_then(|u| u.quic.as_ref())
-            .map(|q| verdict::Quic {
+        quic: f.udp.as_ref().and_then(|u| u.quic.as_ref()).map(|q| {
+            let hello = f
+                .udp
+                .as_ref()
+                .and_then(|u| u.quic_tls.as_ref())
+                .and_then(|t| t.client_hello.as_ref());
+            verdict::Quic {
                 version: q.version.map(quic::version_name),
-                sni: None,
-                alpn: Vec::new(),
+                sni: hello.and_then(|h| h.sni.clone()),
+                alpn: hello.map(|h| h.alpn.clone()).unwrap_or_default(),
                 long_header_packets: q.long_header_packets,
                 short_header_packets: q.short_header_packets,
                 gquic: q.gquic,
-            }),
+            }
+        }),
         stun: f
             .udp
             .as_ref()

@@ -371,9 +371,24 @@ const EXPLAINED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Captures whose QUIC versions use Initial salts rustls does not know (drafts 22–28, Facebook's
+/// mvfst versions, Google's T050/T051): callproof recognises their QUIC headers and versions but
+/// cannot decrypt their Initials, so the SNI nDPI reads there is not in the verdict (yet).
+const QUIC_VERSIONS_NOT_DECRYPTED: &[&str] = &[
+    "quic-23.pcap",
+    "quic-24.pcap",
+    "quic-27.pcap",
+    "quic-28.pcap",
+    "quic-mvfst-22.pcap",
+    "quic-mvfst-27.pcapng",
+    "quic-mvfst-exp.pcap",
+    "quic_0RTT.pcap",
+    "quic_t50.pcap",
+    "quic_t51.pcap",
+];
+
 /// Runs the shared peercheck tool over every shared capture and fails on any disagreement that
-/// is neither explained above nor a QUIC TLS fact (SNI, version, cipher), which needs Initial
-/// packet decryption (not built yet; docs/peer-agreement.md).
+/// is not explained above.
 #[test]
 fn peercheck_finds_no_unexplained_disagreement() {
     let shared = common::shared();
@@ -415,9 +430,11 @@ fn peercheck_finds_no_unexplained_disagreement() {
         "peercheck did not finish: {text}"
     );
     let pending_quic = |l: &str| {
-        [" quic.sni:", " quic.version:", " quic.cipher:"]
-            .iter()
-            .any(|k| l.contains(k))
+        let capture = l.split_whitespace().next().unwrap_or_default();
+        QUIC_VERSIONS_NOT_DECRYPTED.contains(&capture)
+            && [" quic.sni:", " quic.version:", " quic.cipher:"]
+                .iter()
+                .any(|k| l.contains(k))
     };
     let unexplained: Vec<&str> = lines
         .into_iter()

@@ -44,6 +44,7 @@ pub struct UdpDissector {
     dtls: Option<Box<DtlsStream>>,
     rtp: Option<Box<Streams>>,
     quic: Option<Box<QuicFacts>>,
+    quic_initials: Option<Box<quic::initial::Initials>>,
     dns: Option<Box<DnsFacts>>,
 }
 
@@ -55,6 +56,8 @@ pub struct UdpOutcome {
     pub dtls: Option<TlsFacts>,
     pub rtp: Option<Streams>,
     pub quic: Option<QuicFacts>,
+    /// The TLS handshake read from QUIC Initial packets.
+    pub quic_tls: Option<TlsFacts>,
     pub dns: Option<DnsFacts>,
     pub client_is_responder: bool,
     /// TURN ChannelData messages that carried the flow's media (relayed).
@@ -201,6 +204,10 @@ impl UdpDissector {
                     let q = self.quic.get_or_insert_default();
                     q.version.get_or_insert(v);
                     q.long_header_packets += 1;
+                    let initials = self.quic_initials.get_or_insert_default();
+                    if !initials.done() {
+                        initials.datagram(dir, frame, b);
+                    }
                     true
                 } else if stun::is_ms_turn(b) {
                     self.counts.ms_turn += 1;
@@ -246,7 +253,12 @@ impl UdpDissector {
             p.insert(Protocol::Turn);
         }
         let dtls = self.dtls.take();
-        let client_is_responder = dtls.as_ref().is_some_and(|d| d.client_is_responder());
+        let initials = self.quic_initials.take();
+        let client_is_responder = dtls.as_ref().is_some_and(|d| d.client_is_responder())
+            || initials.as_ref().is_some_and(|i| i.client_is_responder());
+        let quic_tls = initials
+            .map(|i| i.facts)
+            .filter(|f| f.client_hello.is_some() || f.server_hello.is_some());
         let dtls_confirmed = dtls
             .as_ref()
             .is_some_and(|d| d.handshake_seen || d.records >= 2 || d.exact_datagrams >= 1);
@@ -301,6 +313,7 @@ impl UdpDissector {
             dtls: dtls.filter(|_| dtls_confirmed).map(|d| d.facts),
             rtp: rtp.filter(|r| r.rtp_confirmed() || r.rtcp_packets > 0),
             quic,
+            quic_tls,
             dns,
             client_is_responder,
             channel_data: c.channel_data,

@@ -174,7 +174,10 @@ impl Flow {
                 self.protocols = outcome.protocols;
                 if outcome.client_is_responder && self.role_basis != RoleBasis::TcpHandshake {
                     self.swap_roles(RoleBasis::Handshake);
-                    if let Some(t) = outcome.dtls.as_mut() {
+                    for t in [outcome.dtls.as_mut(), outcome.quic_tls.as_mut()]
+                        .into_iter()
+                        .flatten()
+                    {
                         t.swap_directions();
                     }
                     if let Some(r) = outcome.rtp.as_mut() {

@@ -1,6 +1,6 @@
 //! ClientHello and ServerHello facts from their fields and extensions, shared by TLS and DTLS.
 
-use tls_parser::{TlsCipherSuiteID, TlsExtension, parse_tls_extensions};
+use tls_parser::{TlsCipherSuiteID, TlsExtension, TlsExtensionType, parse_tls_extension};
 
 use super::names;
 
@@ -118,10 +118,24 @@ pub fn server_hello(
     facts
 }
 
+/// Each extension parsed on its own, so that one tls-parser cannot read (an unusual or
+/// malformed body) does not hide the others; such an extension is kept as `Unknown`.
 fn extensions(ext: Option<&[u8]>) -> Vec<TlsExtension<'_>> {
-    ext.and_then(|e| parse_tls_extensions(e).ok())
-        .map(|(_, v)| v)
-        .unwrap_or_default()
+    let mut out = Vec::new();
+    let mut rest = ext.unwrap_or_default();
+    while rest.len() >= 4 {
+        let t = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let Some(raw) = rest.get(..4 + len) else {
+            break;
+        };
+        match parse_tls_extension(raw) {
+            Ok((_, e)) => out.push(e),
+            Err(_) => out.push(TlsExtension::Unknown(TlsExtensionType(t), &raw[4..])),
+        }
+        rest = &rest[4 + len..];
+    }
+    out
 }
 
 /// `use_srtp` body: a 2-byte length, 2-byte profile ids, then the MKI (ignored).

@@ -1,5 +1,7 @@
 //! QUIC packet headers (RFC 9000 §17, RFC 9369 for v2) and Google QUIC: whether a datagram is
-//! QUIC, and which version. Decrypting Initial packets to read the ClientHello is not done yet.
+//! QUIC, and which version. The TLS handshake inside Initial packets is read by [`initial`].
+
+pub mod initial;
 
 /// A QUIC long header's version, or a gQUIC version, if `b` starts with one.
 pub fn long_header_version(b: &[u8]) -> Option<u32> {

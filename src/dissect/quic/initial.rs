@@ -1,0 +1,383 @@
+//! QUIC Initial packets: removing header and packet protection with the keys `rustls::quic`
+//! derives from the client's Destination Connection ID (RFC 9001 §5, RFC 9369 for v2), and
+//! reassembling the CRYPTO stream, so that the ClientHello and ServerHello they carry can be
+//! read. Only Initial packets are decrypted: they are protected with keys anyone can derive.
+//!
+//! Versions whose Initial salt rustls knows: v1, drafts 29–32 and v2. Earlier drafts and Google's
+//! own crypto are recognised by the header only (see the parent module).
+
+use rustls::Side;
+use rustls::quic::{Keys, Version};
+
+use crate::dissect::tls::{TlsFacts, hello, names};
+use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
+
+/// CRYPTO bytes reassembled per direction at most.
+const MAX_CRYPTO: usize = 64 * 1024;
+/// Out-of-order CRYPTO fragments held per direction.
+const MAX_PENDING: usize = 32;
+
+fn rustls_version(v: u32) -> Option<Version> {
+    match v {
+        1 => Some(Version::V1),
+        0xff00_001d..=0xff00_0020 => Some(Version::V1Draft),
+        0x6b33_43cf => Some(Version::V2),
+        _ => None,
+    }
+}
+
+/// Whether the long-header type bits mean Initial for this version (v2 renumbered them).
+fn is_initial(first: u8, version: u32) -> bool {
+    let t = (first >> 4) & 0x03;
+    if version == 0x6b33_43cf {
+        t == 1
+    } else {
+        t == 0
+    }
+}
+
+/// A QUIC variable-length integer (RFC 9000 §16) at the start of `b`: (value, length).
+pub fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let first = *b.first()?;
+    let len = 1usize << (first >> 6);
+    let bytes = b.get(..len)?;
+    let mut v = u64::from(first & 0x3F);
+    for &x in &bytes[1..] {
+        v = (v << 8) | u64::from(x);
+    }
+    Some((v, len))
+}
+
+#[derive(Debug, Default)]
+struct CryptoStream {
+    data: Vec<u8>,
+    pending: Vec<(u64, Vec<u8>)>,
+    /// Bytes of `data` already read as handshake messages.
+    consumed: usize,
+    parsed: bool,
+}
+
+impl CryptoStream {
+    fn add(&mut self, offset: u64, bytes: &[u8]) {
+        let have = self.data.len() as u64;
+        if offset <= have {
+            let skip = (have - offset) as usize;
+            if skip < bytes.len() && self.data.len() < MAX_CRYPTO {
+                let room = MAX_CRYPTO - self.data.len();
+                let take = (bytes.len() - skip).min(room);
+                self.data.extend_from_slice(&bytes[skip..skip + take]);
+            }
+            // drain what now fits
+            loop {
+                let have = self.data.len() as u64;
+                let Some(i) = self.pending.iter().position(|(o, _)| *o <= have) else {
+                    break;
+                };
+                let (o, b) = self.pending.swap_remove(i);
+                let skip = (have - o) as usize;
+                if skip < b.len() && self.data.len() < MAX_CRYPTO {
+                    let take = (b.len() - skip).min(MAX_CRYPTO - self.data.len());
+                    self.data.extend_from_slice(&b[skip..skip + take]);
+                }
+            }
+        } else if offset < MAX_CRYPTO as u64 && self.pending.len() < MAX_PENDING {
+            self.pending.push((offset, bytes.to_vec()));
+        }
+    }
+
+    /// The next unread handshake message, once complete.
+    fn next_message(&self) -> Option<&[u8]> {
+        let d = self.data.get(self.consumed..)?;
+        if d.len() < 4 {
+            return None;
+        }
+        let len = (usize::from(d[1]) << 16) | (usize::from(d[2]) << 8) | usize::from(d[3]);
+        d.get(..4 + len)
+    }
+}
+
+/// Initial-packet state of one QUIC flow.
+#[derive(Default)]
+pub struct Initials {
+    /// Direction (0 = flow client) of the first Initial, taken as the QUIC client.
+    client_dir: Option<usize>,
+    /// The Destination Connection ID the Initial keys derive from.
+    key_dcid: Vec<u8>,
+    version: u32,
+    retry_seen: bool,
+    keys_for_client_packets: Option<Keys>,
+    keys_for_server_packets: Option<Keys>,
+    crypto: [CryptoStream; 2],
+    pub facts: TlsFacts,
+    pub decrypted_packets: u32,
+    pub undecryptable_packets: u32,
+}
+
+impl std::fmt::Debug for Initials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Initials")
+            .field("client_dir", &self.client_dir)
+            .field("decrypted_packets", &self.decrypted_packets)
+            .finish_non_exhaustive()
+    }
+}
+
+fn derive(version: u32, dcid: &[u8], side: Side) -> Option<Keys> {
+    let v = rustls_version(version)?;
+    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13()?;
+    let quic = suite.quic?;
+    Some(Keys::initial(v, suite, quic, dcid, side))
+}
+
+impl Initials {
+    /// Whether both hellos have been read (nothing more to learn from Initials).
+    pub fn done(&self) -> bool {
+        self.crypto[0].parsed && self.crypto[1].parsed
+    }
+
+    /// The QUIC client is the flow's responder (the flow table guessed the roles wrong).
+    pub fn client_is_responder(&self) -> bool {
+        self.client_dir == Some(1)
+    }
+
+    /// Every long-header packet coalesced in one datagram.
+    pub fn datagram(&mut self, dir: usize, frame: u64, mut b: &[u8]) {
+        while b.len() >= 7 && b[0] & 0x80 != 0 {
+            let Some(consumed) = self.packet(dir, frame, b) else {
+                return;
+            };
+            b = &b[consumed..];
+        }
+    }
+
+    /// One long-header packet; returns its length.
+    fn packet(&mut self, dir: usize, frame: u64, b: &[u8]) -> Option<usize> {
+        let version = u32::from_be_bytes(b.get(1..5)?.try_into().ok()?);
+        let dcid_len = usize::from(*b.get(5)?);
+        let dcid = b.get(6..6 + dcid_len)?;
+        let scid_len = usize::from(*b.get(6 + dcid_len)?);
+        let mut pos = 7 + dcid_len + scid_len;
+        let long_type_initial = is_initial(b[0], version);
+        if version == 0 || rustls_version(version).is_none() {
+            return None;
+        }
+        if long_type_initial {
+            let (token_len, n) = varint(b.get(pos..)?)?;
+            pos += n + usize::try_from(token_len).ok()?;
+        } else if (b[0] >> 4) & 0x03 == if version == 0x6b33_43cf { 0 } else { 3 } {
+            // Retry: the client's next Initial uses (and derives its keys from) a new DCID.
+            self.retry_seen = true;
+            return None; // no Length field: it ends the datagram
+        }
+        let (length, n) = varint(b.get(pos..)?)?;
+        pos += n;
+        let end = pos.checked_add(usize::try_from(length).ok()?)?;
+        if end > b.len() {
+            return None;
+        }
+        if long_type_initial {
+            self.initial(dir, frame, version, dcid, &b[..end], pos);
+        }
+        Some(end)
+    }
+
+    fn initial(
+        &mut self,
+        dir: usize,
+        frame: u64,
+        version: u32,
+        dcid: &[u8],
+        pkt: &[u8],
+        pn_offset: usize,
+    ) {
+        if self.client_dir.is_none() {
+            self.client_dir = Some(dir);
+            self.version = version;
+            self.key_dcid = dcid.to_vec();
+        }
+        let from_client = self.client_dir == Some(dir);
+        if from_client && self.retry_seen && dcid != self.key_dcid.as_slice() {
+            self.retry_seen = false;
+            self.key_dcid = dcid.to_vec();
+            self.keys_for_client_packets = None;
+            self.keys_for_server_packets = None;
+        }
+        let stream = usize::from(!from_client);
+        if self.crypto[stream].parsed {
+            return;
+        }
+        let mut plaintext = self.decrypt(from_client, version, pkt, pn_offset);
+        if plaintext.is_none() && from_client && dcid != self.key_dcid.as_slice() {
+            // After a Retry the client derives new Initial keys from the new DCID.
+            let old = std::mem::replace(&mut self.key_dcid, dcid.to_vec());
+            self.keys_for_client_packets = None;
+            self.keys_for_server_packets = None;
+            plaintext = self.decrypt(from_client, version, pkt, pn_offset);
+            if plaintext.is_none() {
+                self.key_dcid = old;
+                self.keys_for_client_packets = None;
+                self.keys_for_server_packets = None;
+            }
+        }
+        let Some(plain) = plaintext else {
+            self.undecryptable_packets += 1;
+            return;
+        };
+        self.decrypted_packets += 1;
+        self.frames(stream, &plain);
+        self.read_hello(stream, frame);
+    }
+
+    fn decrypt(
+        &mut self,
+        from_client: bool,
+        version: u32,
+        pkt: &[u8],
+        pn_offset: usize,
+    ) -> Option<Vec<u8>> {
+        let keys = if from_client {
+            if self.keys_for_client_packets.is_none() {
+                self.keys_for_client_packets = derive(version, &self.key_dcid, Side::Server);
+            }
+            self.keys_for_client_packets.as_ref()?
+        } else {
+            if self.keys_for_server_packets.is_none() {
+                self.keys_for_server_packets = derive(version, &self.key_dcid, Side::Client);
+            }
+            self.keys_for_server_packets.as_ref()?
+        };
+        let mut p = pkt.to_vec();
+        let sample_at = pn_offset + 4;
+        let sample_len = keys.remote.header.sample_len();
+        let sample = p.get(sample_at..sample_at + sample_len)?.to_vec();
+        let (head, rest) = p.split_at_mut(pn_offset);
+        let pn_field = rest.get_mut(..4)?;
+        keys.remote
+            .header
+            .decrypt_in_place(&sample, &mut head[0], pn_field)
+            .ok()?;
+        let pn_len = usize::from(head[0] & 0x03) + 1;
+        let pn = rest[..pn_len]
+            .iter()
+            .fold(0u64, |a, &x| (a << 8) | u64::from(x));
+        let header_len = pn_offset + pn_len;
+        let (header, payload) = p.split_at_mut(header_len);
+        let plain = keys
+            .remote
+            .packet
+            .decrypt_in_place(pn, header, payload)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+
+    /// Walk the frames an Initial packet may carry (RFC 9000 §17.2.2): PADDING, PING, ACK,
+    /// CRYPTO, CONNECTION_CLOSE.
+    fn frames(&mut self, stream: usize, mut b: &[u8]) {
+        while let Some((ftype, n)) = varint(b) {
+            b = &b[n..];
+            match ftype {
+                0x00 | 0x01 => {}
+                0x02 | 0x03 => {
+                    // largest, delay, range count, first range, then ranges (and ECN counts)
+                    let mut fields = Vec::with_capacity(4);
+                    for _ in 0..4 {
+                        let Some((v, n)) = varint(b) else { return };
+                        fields.push(v);
+                        b = &b[n..];
+                    }
+                    let extra = fields[2].saturating_mul(2) + if ftype == 0x03 { 3 } else { 0 };
+                    for _ in 0..extra.min(1024) {
+                        let Some((_, n)) = varint(b) else { return };
+                        b = &b[n..];
+                    }
+                }
+                0x06 => {
+                    let Some((offset, n)) = varint(b) else { return };
+                    b = &b[n..];
+                    let Some((len, n)) = varint(b) else { return };
+                    b = &b[n..];
+                    let Some(data) = usize::try_from(len).ok().and_then(|l| b.get(..l)) else {
+                        return;
+                    };
+                    self.crypto[stream].add(offset, data);
+                    b = &b[data.len()..];
+                }
+                _ => return, // CONNECTION_CLOSE or anything else: nothing further to read
+            }
+        }
+    }
+
+    /// Read the hellos at the start of a CRYPTO stream: the ClientHello (a second one after a
+    /// HelloRetryRequest is not needed), or the ServerHello, skipping a HelloRetryRequest.
+    fn read_hello(&mut self, stream: usize, frame: u64) {
+        loop {
+            let c = &self.crypto[stream];
+            let Some(msg) = c.next_message() else {
+                return;
+            };
+            let msg_len = msg.len();
+            let parsed = parse_tls_message_handshake(msg);
+            let mut finished = true;
+            match parsed {
+                Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) => {
+                    self.facts.client_hello = Some(hello::client_hello(
+                        frame,
+                        ch.version.0,
+                        &ch.ciphers,
+                        ch.ext,
+                    ));
+                }
+                Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => {
+                    let mut facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
+                    if sh.random == names::HELLO_RETRY_REQUEST_RANDOM {
+                        // the real ServerHello follows in the same stream
+                        facts.hello_retry = true;
+                        finished = false;
+                    } else {
+                        facts.hello_retry = self
+                            .facts
+                            .server_hello
+                            .as_ref()
+                            .is_some_and(|s| s.hello_retry);
+                    }
+                    self.facts.server_hello = Some(facts);
+                }
+                _ => {}
+            }
+            let c = &mut self.crypto[stream];
+            c.consumed += msg_len;
+            if finished {
+                c.parsed = true;
+                c.data = Vec::new();
+                c.pending = Vec::new();
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_rfc9000_appendix_a1() {
+        assert_eq!(
+            varint(&[0xc2, 0x19, 0x7c, 0x5e, 0xff, 0x14, 0xe8, 0x8c]),
+            Some((151_288_809_941_952_652, 8))
+        );
+        assert_eq!(varint(&[0x9d, 0x7f, 0x3e, 0x7d]), Some((494_878_333, 4)));
+        assert_eq!(varint(&[0x7b, 0xbd]), Some((15_293, 2)));
+        assert_eq!(varint(&[0x25]), Some((37, 1)));
+        assert_eq!(varint(&[0x40]), None);
+    }
+
+    #[test]
+    fn crypto_stream_out_of_order() {
+        let mut c = CryptoStream::default();
+        c.add(4, &[0xAA, 0xBB]);
+        assert!(c.next_message().is_none());
+        c.add(0, &[1, 0, 0, 2]);
+        assert_eq!(c.next_message(), Some(&[1, 0, 0, 2, 0xAA, 0xBB][..]));
+    }
+}
