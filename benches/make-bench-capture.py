@@ -2,6 +2,7 @@
 """Build a large benchmark capture from the real captures in ../shared/captures.
 
 usage: benches/make-bench-capture.py [--mb 110] [--out benches/data/bench.pcap] [--shared ../shared]
+                                    [--only tcp|udp]
 
 Every Ethernet frame of every shared capture (pcap, pcapng, gzip) is copied into one classic
 little-endian microsecond pcap, file after file, then the whole corpus again and again until
@@ -63,6 +64,18 @@ def frames(path):
             off += blen
 
 
+def transport(frame):
+    """6 for TCP, 17 for UDP, None otherwise (Ethernet, VLAN-aware, IPv4/IPv6 without options)."""
+    off, et = 14, struct.unpack("!H", frame[12:14])[0] if len(frame) >= 14 else 0
+    while et in (0x8100, 0x88A8) and len(frame) >= off + 4:
+        et, off = struct.unpack("!H", frame[off + 2:off + 4])[0], off + 4
+    if et == 0x0800 and len(frame) >= off + 20:
+        return frame[off + 9]
+    if et == 0x86DD and len(frame) >= off + 40:
+        return frame[off + 6]
+    return None
+
+
 def rewrite(frame, rep):
     """Shift the addresses of an Ethernet/IPv4 or IPv6 frame (VLAN-aware) by `rep`."""
     b = bytearray(frame)
@@ -83,12 +96,16 @@ def main():
     ap.add_argument("--mb", type=float, default=110)
     ap.add_argument("--out", default="benches/data/bench.pcap")
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
+    ap.add_argument("--only", choices=("tcp", "udp"), help="keep only TCP or only UDP frames")
     a = ap.parse_args()
     corpus = []
     for sub in ("ndpi", "zeek", "wireshark", "other/zoom-analysis"):
         for p in sorted(glob.glob(os.path.join(a.shared, "captures", sub, "*"))):
             if p.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")):
                 fs = list(frames(p))
+                if a.only:
+                    want = 6 if a.only == "tcp" else 17
+                    fs = [(t, f) for t, f in fs if transport(f) == want]
                 if fs:
                     t0 = fs[0][0]
                     # clamp odd clocks (a few test files jump by years) to one day

@@ -10,17 +10,16 @@ use std::process::Command;
 use callproof::analyze::{Options, VerdictBuilder, analyze_file};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-fn bench_capture() -> PathBuf {
-    if let Some(p) = std::env::var_os("CALLPROOF_BENCH_CAPTURE") {
-        return PathBuf::from(p);
-    }
+/// The capture `name` in benches/data, built by the script (with `extra` arguments) if missing.
+fn bench_capture(name: &str, extra: &[&str]) -> PathBuf {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let path = root.join("benches/data/bench.pcap");
+    let path = root.join("benches/data").join(name);
     if !path.exists() {
         let status = Command::new("python3")
             .arg(root.join("benches/make-bench-capture.py"))
             .arg("--out")
             .arg(&path)
+            .args(extra)
             .status()
             .expect("python3 runs benches/make-bench-capture.py");
         assert!(status.success(), "could not build the benchmark capture");
@@ -29,7 +28,20 @@ fn bench_capture() -> PathBuf {
 }
 
 fn pipeline(c: &mut Criterion) {
-    let path = bench_capture();
+    let main = match std::env::var_os("CALLPROOF_BENCH_CAPTURE") {
+        Some(p) => PathBuf::from(p),
+        None => bench_capture("bench.pcap", &[]),
+    };
+    // The same real traffic split: TCP only (TLS path) and UDP only (media path), ~60 MB each.
+    let tcp = bench_capture("tcp.pcap", &["--only", "tcp", "--mb", "60"]);
+    let udp = bench_capture("udp.pcap", &["--only", "udp", "--mb", "60"]);
+    for (label, path) in [("mixed", main), ("tcp-only", tcp), ("udp-only", udp)] {
+        measure(c, label, &path);
+    }
+}
+
+fn measure(c: &mut Criterion, label: &str, path: &PathBuf) {
+    let path = path.clone();
     let opts = Options::default();
     let probe = analyze_file(&path, &opts).expect("benchmark capture readable");
     let frames = probe.input.frames;
@@ -43,7 +55,7 @@ fn pipeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     group.sample_size(10);
     group.throughput(Throughput::Elements(frames));
-    group.bench_function("analyze_file+verdict", |b| {
+    group.bench_function(label, |b| {
         b.iter(|| {
             let a = analyze_file(&path, &opts).unwrap();
             let mut builder = VerdictBuilder::default();
