@@ -4,7 +4,7 @@
 //! The capture is made by `benches/make-bench-capture.py` (run automatically if missing):
 //! `cargo bench --bench pipeline`. Set CALLPROOF_BENCH_CAPTURE to measure another file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use callproof::analyze::{Options, VerdictBuilder, analyze_file};
@@ -40,8 +40,8 @@ fn pipeline(c: &mut Criterion) {
     }
 }
 
-fn measure(c: &mut Criterion, label: &str, path: &PathBuf) {
-    let path = path.clone();
+fn measure(c: &mut Criterion, label: &str, path: &Path) {
+    let path = path.to_path_buf();
     let opts = Options::default();
     let probe = analyze_file(&path, &opts).expect("benchmark capture readable");
     let frames = probe.input.frames;

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::assess::encryption;
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::tls::{TlsFacts, names};
@@ -260,6 +261,23 @@ impl VerdictBuilder {
 }
 
 fn flow_record(id: u32, input: usize, f: &flow::Flow) -> verdict::Flow {
+    let enc = encryption::assess(f);
+    // Strongest evidence for RTP payloads: DTLS-SRTP keying on the same flow.
+    let media_keying = f
+        .udp
+        .as_ref()
+        .and_then(|u| u.dtls.as_ref())
+        .and_then(|d| d.server_hello.as_ref())
+        .and_then(|sh| sh.srtp_profile.map(|p| (sh.frame, p)))
+        .map(|(frame, p)| {
+            let null = matches!(p, 0x0005 | 0x0006);
+            let why = format!(
+                "DTLS-SRTP: the DTLS ServerHello in frame {frame} selected {}{}",
+                names::srtp_profile_name(p),
+                if null { " (no encryption)" } else { "" }
+            );
+            (!null, why)
+        });
     let addr = |e: flow::Endpoint| verdict::Address {
         ip: e.ip.to_string(),
         port: e.port,
@@ -368,12 +386,17 @@ fn flow_record(id: u32, input: usize, f: &flow::Flow) -> verdict::Flow {
                         packets: s.packets,
                         first_frame: s.first_frame,
                         missing: s.missing,
-                        encrypted: None,
-                        evidence: Vec::new(),
+                        encrypted: media_keying.as_ref().map(|(enc, _)| *enc),
+                        evidence: media_keying.iter().map(|(_, why)| why.clone()).collect(),
                     })
                     .collect(),
                 rtcp_packets: r.rtcp_packets,
             }),
+        encryption: verdict::Encryption {
+            state: enc.state.as_str().into(),
+            protection: enc.protection,
+            basis: enc.basis,
+        },
         dns: f
             .udp
             .as_ref()

@@ -1,9 +1,11 @@
 //! callproof: checks on the wire what video-conferencing vendors claim about encryption and
 //! data location. The modules follow the pipeline of DESIGN.md:
-//! [`capture`] → [`decode`] → [`flow`] → [`dissect`] → [`verdict`], wired by [`analyze`].
+//! [`capture`] → [`decode`] → [`flow`] → [`dissect`] → [`assess`] → [`verdict`], wired by
+//! [`analyze`].
 #![forbid(unsafe_code)]
 
 pub mod analyze;
+pub mod assess;
 pub mod capture;
 pub mod decode;
 pub mod dissect;

@@ -99,9 +99,19 @@ fn webrtc_dtls_srtp_flow() {
     assert!(d.srtp_profiles_offered.len() >= 2);
     let rtp = f.rtp.as_ref().unwrap();
     assert!(!rtp.streams.is_empty());
+    for s in &rtp.streams {
+        assert_eq!(s.encrypted, Some(true));
+        assert!(
+            s.evidence[0].contains("SRTP_AEAD_AES_256_GCM"),
+            "{:?}",
+            s.evidence
+        );
+    }
+    assert_eq!(f.encryption.state, "encrypted");
+    let protection = f.encryption.protection.as_deref().unwrap();
     assert!(
-        rtp.streams.iter().all(|s| s.encrypted.is_none()),
-        "not measured yet: null"
+        protection.ends_with("+ SRTP_AEAD_AES_256_GCM"),
+        "{protection}"
     );
 }
 
@@ -125,6 +135,11 @@ fn sip_and_g711_stream() {
     assert_eq!(streams[0].ssrc, "0xd2bd4e3e");
     assert_eq!(streams[0].payload_type, 8);
     assert_eq!(streams[0].packets, 548);
+    // No keying seen for it: not claimed encrypted, and SIP in clear is plaintext.
+    assert_eq!(streams[0].encrypted, None);
+    for f in v.flows.iter().filter(|f| f.protocols == ["sip"]) {
+        assert_eq!(f.encryption.state, "plaintext");
+    }
 }
 
 /// DNS answers in the capture name the endpoints (nDPI zoom.pcap: DNS.Zoom flows to 192.168.1.1).

@@ -81,6 +81,19 @@ fn openssl_tls12_and_tls13_sessions() {
     assert_eq!(chain[1].sha256, exp["root.sha256"]);
     assert_eq!(chain[1].key, "RSA 2048");
     assert!(chain[1].self_signed);
+    // Both sessions are encrypted, on the evidence of their ServerHellos.
+    for session in ["tls12", "tls13"] {
+        let port: u16 = exp[&format!("{session}.server_port")].parse().unwrap();
+        let f = v.flows.iter().find(|f| f.server.port == port).unwrap();
+        assert_eq!(f.encryption.state, "encrypted");
+        let want = format!(
+            "{} ({})",
+            exp[&format!("{session}.version")],
+            exp[&format!("{session}.cipher")]
+        );
+        assert_eq!(f.encryption.protection.as_deref(), Some(want.as_str()));
+        assert!(f.encryption.basis[0].contains("ServerHello in frame"));
+    }
     // TLS 1.3 encrypts the Certificate message: none may be claimed.
     let tls13 = v
         .flows

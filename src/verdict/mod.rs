@@ -168,6 +168,17 @@ pub struct Flow {
     pub rtp: Option<Rtp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<Dns>,
+    pub encryption: Encryption,
+}
+
+/// Whether the flow's content is encrypted, and the evidence (VERDICT.md: `encryption`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Encryption {
+    /// "encrypted", "plaintext" or "unknown".
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protection: Option<String>,
+    pub basis: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,6 @@
+//! Assessment: judgements derived from the facts of a flow (and, later, findings and claims).
+//!
+//! Owns: the one place that decides whether a flow is encrypted and on what evidence. Must not
+//! parse bytes (that is `dissect`) or format JSON (that is `verdict`).
+
+pub mod encryption;
