@@ -2,6 +2,7 @@
 //! the same pass that parses it.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -22,9 +23,17 @@ impl<R: Read> HashingReader<R> {
 
     /// Read the rest of the input (parsing may have stopped early) and return the hex digest of
     /// the whole input with its length in bytes.
-    pub fn finish(mut self) -> std::io::Result<(String, u64)> {
-        let mut buf = vec![0u8; 1 << 16];
+    pub fn finish(self) -> std::io::Result<(String, u64)> {
+        self.finish_unless(&AtomicBool::new(false))
+    }
+
+    /// As [`Self::finish`], but gives up (with an error) as soon as `stop` is set.
+    pub fn finish_unless(mut self, stop: &AtomicBool) -> std::io::Result<(String, u64)> {
+        let mut buf = vec![0u8; 1 << 20];
         loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(std::io::Error::other("hashing stopped"));
+            }
             match self.read(&mut buf) {
                 Ok(0) => break,
                 Ok(_) => {}

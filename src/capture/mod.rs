@@ -122,6 +122,8 @@ pub enum CaptureError {
 ///
 /// The file is streamed through a fixed-size buffer; a damaged file stops at the first record that
 /// cannot be parsed, and the damage is recorded in the summary rather than returned as an error.
+/// The SHA-256 of the file is computed on a second thread from its own file handle, so hashing
+/// does not slow the parse (it reads the same pages from the page cache).
 pub fn read_file(
     path: &Path,
     on_frame: impl FnMut(&Frame<'_>),
@@ -134,27 +136,68 @@ pub fn read_file(
     if meta.is_dir() {
         return Err(CaptureError::IsDirectory { path: pathbuf });
     }
-    let file = File::open(path).map_err(|source| CaptureError::Open {
-        path: pathbuf.clone(),
-        source,
-    })?;
-    read_from(path, file, meta.len(), on_frame)
+    let open = || {
+        File::open(path).map_err(|source| CaptureError::Open {
+            path: pathbuf.clone(),
+            source,
+        })
+    };
+    let file = open()?;
+    let hash_file = open()?;
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let hasher = scope.spawn(|| HashingReader::new(hash_file).finish_unless(&stop));
+        let parsed = parse(path, file, meta.len(), on_frame);
+        if parsed.is_err() {
+            // not a capture: no digest is reported, so do not read the rest of it
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let hashed = hasher
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
+        finish(path, parsed, hashed)
+    })
 }
 
 /// Read a capture from any reader (`label` names it in errors and the summary); `len` is its
-/// size if known. The same path as [`read_file`], for stdin, tests and fuzzing.
+/// size if known. The same path as [`read_file`], hashing inline, for stdin, tests and fuzzing.
 pub fn read_from(
     label: &Path,
     input: impl Read + Send,
     len: u64,
+    on_frame: impl FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, CaptureError> {
+    let mut hashing = HashingReader::new(input);
+    let parsed = parse(label, &mut hashing, len, on_frame);
+    // Hash the whole input even when parsing stopped early, so the digest always names it.
+    finish(label, parsed, hashing.finish())
+}
+
+fn finish(
+    label: &Path,
+    parsed: Result<CaptureSummary, CaptureError>,
+    hashed: std::io::Result<(String, u64)>,
+) -> Result<CaptureSummary, CaptureError> {
+    let mut summary = parsed?;
+    let (digest, bytes) = hashed.map_err(|e| CaptureError::Read {
+        path: label.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    summary.sha256 = digest;
+    summary.bytes = summary.bytes.max(bytes);
+    Ok(summary)
+}
+
+/// Parse a capture stream (format by magic number, gzip or not); the digest is filled in later.
+fn parse(
+    label: &Path,
+    mut input: impl Read + Send,
+    len: u64,
     mut on_frame: impl FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, CaptureError> {
     let pathbuf = label.to_path_buf();
-    // No BufReader: pcap-parser keeps its own large buffer, and a second one would copy every
-    // byte once more.
-    let mut hashing = HashingReader::new(input);
     let mut head_buf = [0u8; 64];
-    let got = ReadFully(&mut hashing)
+    let got = ReadFully(&mut input)
         .read(&mut head_buf)
         .map_err(|e| CaptureError::Read {
             path: pathbuf.clone(),
@@ -167,7 +210,7 @@ pub fn read_from(
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     let magic = describe_magic(head);
     let mut summary = CaptureSummary {
-        path: pathbuf.clone(),
+        path: pathbuf,
         sha256: String::new(),
         bytes: len,
         gzip,
@@ -180,21 +223,15 @@ pub fn read_from(
         damage: Vec::new(),
         secrets: Vec::new(),
     };
-    let stream = head.chain(&mut hashing);
-    let result = if gzip {
+    // No BufReader for plain captures: pcap-parser keeps its own large buffer.
+    let stream = head.chain(input);
+    if gzip {
         let gz = flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, stream));
-        read_stream(ReadFully(gz), magic, &mut summary, &mut on_frame)
+        read_stream(ReadFully(gz), magic, &mut summary, &mut on_frame)?;
     } else {
-        read_stream(ReadFully(stream), magic, &mut summary, &mut on_frame)
-    };
-    // Hash the whole file even when parsing stopped early, so the digest always names the input.
-    let (digest, hashed) = hashing.finish().map_err(|e| CaptureError::Read {
-        path: pathbuf.clone(),
-        detail: e.to_string(),
-    })?;
-    summary.sha256 = digest;
-    summary.bytes = summary.bytes.max(hashed);
-    result.map(|()| summary)
+        read_stream(ReadFully(stream), magic, &mut summary, &mut on_frame)?;
+    }
+    Ok(summary)
 }
 
 /// A reader whose `read` fills the whole buffer unless the input ends: pcap-parser decides the
