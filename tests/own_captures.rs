@@ -105,3 +105,62 @@ fn openssl_tls12_and_tls13_sessions() {
         .unwrap();
     assert!(tls13.certificates.is_empty());
 }
+
+/// A real peer-to-peer WebRTC call between two aiortc peers on loopback
+/// (captures/make-aiortc-call.py): ICE, DTLS-SRTP, Opus both ways. Expected facts are what
+/// aiortc reported about its own session.
+#[test]
+fn aiortc_peer_to_peer_webrtc_call() {
+    let exp = expected("aiortc-webrtc-call.expected");
+    let v =
+        verdict_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/aiortc-webrtc-call.pcap"));
+    assert_eq!(
+        v.flows.len(),
+        1,
+        "one ICE-selected 5-tuple carries everything"
+    );
+    let f = &v.flows[0];
+    assert_eq!(f.protocols, vec!["dtls", "stun", "srtp", "srtcp"]);
+    // The DTLS client (aiortc's callee here) is the flow's client.
+    let (dtls_client, dtls_server) = if exp["callee.dtls_role"] == "client" {
+        ("callee", "caller")
+    } else {
+        ("caller", "callee")
+    };
+    assert_eq!(
+        format!("{}:{}", f.client.ip, f.client.port),
+        exp[&format!("{dtls_client}.local")]
+    );
+    assert_eq!(f.role_basis, "tls-handshake");
+    let d = f.dtls.as_ref().unwrap();
+    assert_eq!(exp["caller.dtls_version"], "DTLSv1.2");
+    assert_eq!(d.version.as_deref(), Some("DTLS 1.2"));
+    // OpenSSL's name for the suite and its IANA name
+    assert_eq!(exp["caller.cipher"], "ECDHE-ECDSA-AES128-GCM-SHA256");
+    assert_eq!(
+        d.cipher.as_deref(),
+        Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    );
+    assert_eq!(
+        d.srtp_profile.as_deref(),
+        Some(exp["caller.srtp_profile"].as_str())
+    );
+    assert_eq!(f.encryption.state, "encrypted");
+    let streams = &f.rtp.as_ref().unwrap().streams;
+    assert_eq!(streams.len(), 2);
+    for (who, direction) in [
+        (dtls_client, "client_to_server"),
+        (dtls_server, "server_to_client"),
+    ] {
+        let s = streams
+            .iter()
+            .find(|s| s.ssrc == exp[&format!("{who}.ssrc")])
+            .unwrap_or_else(|| panic!("{who}'s stream"));
+        assert_eq!(s.direction, direction);
+        assert_eq!(s.encrypted, Some(true));
+        assert!(s.packets > 150, "about 4 s of 20 ms Opus frames");
+    }
+    let stun = f.stun.as_ref().unwrap();
+    assert_eq!(stun.methods, vec!["Binding"]);
+    assert!(stun.username_seen, "ICE connectivity checks carry USERNAME");
+}

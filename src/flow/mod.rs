@@ -165,6 +165,13 @@ impl Flow {
         self.role_basis = basis;
     }
 
+    /// A handshake agrees with the guessed roles: it becomes their basis.
+    fn confirm_roles(&mut self) {
+        if matches!(self.role_basis, RoleBasis::ServicePort | RoleBasis::FirstPacket) {
+            self.role_basis = RoleBasis::Handshake;
+        }
+    }
+
     /// Stop dissecting: move the dissector's facts onto the flow and free its state.
     fn finish_dissection(&mut self) {
         match self.dissector.take() {
@@ -185,6 +192,8 @@ impl Flow {
                             s.direction ^= 1;
                         }
                     }
+                } else if outcome.dtls.is_some() || outcome.quic_tls.is_some() {
+                    self.confirm_roles();
                 }
                 self.udp = Some(Box::new(outcome));
             }
@@ -205,6 +214,8 @@ impl Flow {
             if outcome.client_is_responder && self.role_basis != RoleBasis::TcpHandshake {
                 self.swap_roles(RoleBasis::Handshake);
                 tls.swap_directions();
+            } else if tls.client_hello.is_some() || tls.server_hello.is_some() {
+                self.confirm_roles();
             }
             self.tls = Some(Box::new(tls));
         }
