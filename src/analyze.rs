@@ -4,12 +4,14 @@
 //! building the verdict's inputs, flows and endpoints from the facts. Stages never call each other
 //! backwards; this module is the only place that knows all of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use crate::assess::encryption;
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
+use crate::dissect::sip::Media;
 use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::{quic, stun};
 use crate::flow::{self, FlowTable, L4, RoleBasis};
@@ -241,9 +243,28 @@ impl VerdictBuilder {
     pub fn add(&mut self, a: FileAnalysis) {
         let input = self.inputs.len();
         self.inputs.push(a.input);
-        for f in a.flows {
+        // Media addresses announced by clear SIP/SDP anywhere in this capture.
+        let mut announced: HashMap<(IpAddr, u16), &Media> = HashMap::new();
+        for f in &a.flows {
+            for m in f
+                .udp
+                .iter()
+                .flat_map(|u| u.sip.iter())
+                .flat_map(|s| &s.media)
+            {
+                if let Some(ip) = m.address
+                    && m.port != 0
+                {
+                    announced.entry((ip, m.port)).or_insert(m);
+                }
+            }
+        }
+        for f in &a.flows {
+            let signalled = [f.client, f.server]
+                .iter()
+                .find_map(|e| announced.get(&(e.ip, e.port)).copied());
             let id = self.flows.len() as u32;
-            self.flows.push(flow_record(id, input, &f));
+            self.flows.push(flow_record(id, input, f, signalled));
         }
     }
 
@@ -260,8 +281,13 @@ impl VerdictBuilder {
     }
 }
 
-fn flow_record(id: u32, input: usize, f: &flow::Flow) -> verdict::Flow {
-    let enc = encryption::assess(f);
+fn flow_record(
+    id: u32,
+    input: usize,
+    f: &flow::Flow,
+    signalled: encryption::Signalled<'_>,
+) -> verdict::Flow {
+    let enc = encryption::assess_with(f, signalled);
     // Strongest evidence for RTP payloads: DTLS-SRTP keying on the same flow.
     let media_keying = f
         .udp
@@ -374,23 +400,53 @@ fn flow_record(id: u32, input: usize, f: &flow::Flow) -> verdict::Flow {
             .map(|r| verdict::Rtp {
                 streams: r
                     .confirmed()
-                    .map(|s| verdict::RtpStream {
-                        ssrc: format!("0x{:08x}", s.ssrc),
-                        payload_type: s.payload_type,
-                        direction: if s.direction == 0 {
-                            "client_to_server"
-                        } else {
-                            "server_to_client"
+                    .map(|s| {
+                        let (encrypted, evidence) =
+                            encryption::rtp_stream(s, media_keying.clone(), signalled);
+                        verdict::RtpStream {
+                            ssrc: format!("0x{:08x}", s.ssrc),
+                            payload_type: s.payload_type,
+                            direction: if s.direction == 0 {
+                                "client_to_server"
+                            } else {
+                                "server_to_client"
+                            }
+                            .into(),
+                            packets: s.packets,
+                            first_frame: s.first_frame,
+                            missing: s.missing,
+                            encrypted,
+                            evidence,
+                            payload_entropy: s
+                                .payload_entropy()
+                                .map(|h| (h * 1000.0).round() / 1000.0),
+                            payload_bytes_sampled: s.sampled_bytes,
                         }
-                        .into(),
-                        packets: s.packets,
-                        first_frame: s.first_frame,
-                        missing: s.missing,
-                        encrypted: media_keying.as_ref().map(|(enc, _)| *enc),
-                        evidence: media_keying.iter().map(|(_, why)| why.clone()).collect(),
                     })
                     .collect(),
                 rtcp_packets: r.rtcp_packets,
+            }),
+        sip: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.sip.as_ref())
+            .map(|s| verdict::Sip {
+                messages: s.messages,
+                methods: s.methods.clone(),
+                media: s
+                    .media
+                    .iter()
+                    .map(|m| verdict::SipMedia {
+                        frame: m.frame,
+                        kind: m.kind.clone(),
+                        address: m.address.map(|a| a.to_string()),
+                        port: m.port,
+                        proto: m.proto.clone(),
+                        crypto_suites: m.crypto_suites.clone(),
+                        crypto_in_clear: m.key_in_clear,
+                        dtls_fingerprint: m.dtls_fingerprint,
+                    })
+                    .collect(),
             }),
         encryption: verdict::Encryption {
             state: enc.state.as_str().into(),

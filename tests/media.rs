@@ -135,8 +135,24 @@ fn sip_and_g711_stream() {
     assert_eq!(streams[0].ssrc, "0xd2bd4e3e");
     assert_eq!(streams[0].payload_type, 8);
     assert_eq!(streams[0].packets, 548);
-    // No keying seen for it: not claimed encrypted, and SIP in clear is plaintext.
-    assert_eq!(streams[0].encrypted, None);
+    // The clear SDP negotiated plain RTP/AVP for it: plaintext media, and the SIP itself.
+    assert_eq!(streams[0].encrypted, Some(false));
+    assert!(
+        streams[0].evidence[0].contains("RTP/AVP"),
+        "{:?}",
+        streams[0].evidence
+    );
+    let entropy = streams[0].payload_entropy.unwrap();
+    assert!(entropy < 7.9, "G.711 is not uniform: {entropy}");
+    let media_flow = v.flows.iter().find(|f| f.rtp.is_some()).unwrap();
+    assert_eq!(media_flow.encryption.state, "plaintext");
+    let sip = v.flows.iter().find_map(|f| f.sip.as_ref()).unwrap();
+    assert!(sip.methods.iter().any(|m| m == "INVITE"));
+    assert!(
+        sip.media
+            .iter()
+            .all(|m| m.proto == "RTP/AVP" && !m.crypto_in_clear)
+    );
     for f in v.flows.iter().filter(|f| f.protocols == ["sip"]) {
         assert_eq!(f.encryption.state, "plaintext");
     }

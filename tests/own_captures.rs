@@ -159,6 +159,8 @@ fn aiortc_peer_to_peer_webrtc_call() {
         assert_eq!(s.direction, direction);
         assert_eq!(s.encrypted, Some(true));
         assert!(s.packets > 150, "about 4 s of 20 ms Opus frames");
+        let h = s.payload_entropy.unwrap();
+        assert!(h > 7.9, "SRTP ciphertext is near-uniform: {h}");
     }
     let stun = f.stun.as_ref().unwrap();
     assert_eq!(stun.methods, vec!["Binding"]);

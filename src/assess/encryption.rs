@@ -6,6 +6,8 @@
 
 use tls_parser::{TlsCipherEnc, TlsCipherSuite};
 
+use crate::dissect::rtp::Stream;
+use crate::dissect::sip::Media;
 use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::{Protocol, udp::UdpOutcome};
 use crate::flow::{Flow, L4};
@@ -98,8 +100,71 @@ fn from_handshake(kind: &str, t: &TlsFacts, media_profile: Option<u16>) -> Encry
     }
 }
 
+/// The media line of clear SIP/SDP signalling that announced one of this flow's endpoints.
+pub type Signalled<'a> = Option<&'a Media>;
+
+fn signalled_evidence(m: &Media) -> String {
+    let mut s = format!(
+        "SDP in SIP frame {} announced this address for {} with {}",
+        m.frame, m.kind, m.proto
+    );
+    if !m.crypto_suites.is_empty() {
+        s.push_str(&format!(" and a=crypto {}", m.crypto_suites.join(", ")));
+    }
+    if m.key_in_clear {
+        s.push_str(" (SDES keys in clear signalling)");
+    }
+    s
+}
+
+/// Decide whether one RTP stream's payload is encrypted, strongest evidence first:
+/// DTLS-SRTP keying on the flow, SRTP negotiated in clear signalling, then payload measures.
+pub fn rtp_stream(
+    stream: &Stream,
+    dtls_srtp: Option<(bool, String)>,
+    signalled: Signalled<'_>,
+) -> (Option<bool>, Vec<String>) {
+    let mut evidence = Vec::new();
+    let mut decided = None;
+    if let Some((encrypts, why)) = dtls_srtp {
+        decided = Some(encrypts);
+        evidence.push(why);
+    }
+    if let Some(m) = signalled {
+        evidence.push(signalled_evidence(m));
+        if decided.is_none() && !m.dtls_fingerprint {
+            decided =
+                Some(m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL")));
+        }
+    }
+    if let Some(h) = stream.payload_entropy() {
+        let n = stream.sampled_bytes;
+        evidence.push(format!(
+            "heuristic: payload entropy {h:.2} bits/byte over {n} bytes (ciphertext ≈ 8)"
+        ));
+        // G.711 (PT 0/8) speech in clear is far from uniform; so is any clear payload this
+        // structured. Ciphertext cannot be.
+        if decided.is_none()
+            && n >= 2048
+            && (h < 6.0 || (matches!(stream.payload_type, 0 | 8) && h < 7.0))
+        {
+            decided = Some(false);
+            evidence.push(
+                "heuristic: a byte distribution this far from uniform is not SRTP ciphertext"
+                    .into(),
+            );
+        }
+    }
+    (decided, evidence)
+}
+
 /// Decide the encryption state of a flow from its facts.
 pub fn assess(flow: &Flow) -> Encryption {
+    assess_with(flow, None)
+}
+
+/// As [`assess`], with the clear SDP media line that announced this flow, if any.
+pub fn assess_with(flow: &Flow, signalled: Signalled<'_>) -> Encryption {
     if let Some(t) = flow.tls.as_deref() {
         let mut e = from_handshake("TLS", t, None);
         if t.plaintext_prelude_bytes.iter().any(|&b| b > 0) && e.state == State::Encrypted {
@@ -123,10 +188,10 @@ pub fn assess(flow: &Flow) -> Encryption {
     let Some(u) = flow.udp.as_deref() else {
         return unknown(flow, "not dissected");
     };
-    udp(flow, u)
+    udp(flow, u, signalled)
 }
 
-fn udp(flow: &Flow, u: &UdpOutcome) -> Encryption {
+fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
     let p = flow.protocols;
     if let Some(d) = &u.dtls {
         let profile = d.server_hello.as_ref().and_then(|s| s.srtp_profile);
@@ -169,10 +234,45 @@ fn udp(flow: &Flow, u: &UdpOutcome) -> Encryption {
             basis: vec!["SIP messages in clear (not SIP over TLS)".into()],
         };
     }
-    if p.contains(Protocol::Rtp) || p.contains(Protocol::Zoom) {
+    if p.contains(Protocol::Rtp) {
+        if let Some(m) = signalled.filter(|m| !m.dtls_fingerprint) {
+            let secure = m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL"));
+            return Encryption {
+                state: if secure {
+                    State::Encrypted
+                } else {
+                    State::Plaintext
+                },
+                protection: secure.then(|| {
+                    format!(
+                        "SRTP ({}, SDES keys from clear SIP)",
+                        m.crypto_suites.join(", ")
+                    )
+                }),
+                basis: vec![signalled_evidence(m)],
+            };
+        }
+        let streams: Vec<_> = u.rtp.iter().flat_map(|r| r.confirmed()).collect();
+        let judged: Vec<_> = streams.iter().map(|s| rtp_stream(s, None, None)).collect();
+        if !judged.is_empty() && judged.iter().all(|(d, _)| *d == Some(false)) {
+            let mut basis =
+                vec!["no keying handshake or SRTP signalling for this flow".to_string()];
+            basis.extend(judged.into_iter().flat_map(|(_, e)| e));
+            return Encryption {
+                state: State::Plaintext,
+                protection: None,
+                basis,
+            };
+        }
         return unknown(
             flow,
-            "media headers seen without a keying handshake on this flow; payload encryption not measured yet",
+            "RTP headers without a keying handshake or signalling for this flow; the payload measures do not decide",
+        );
+    }
+    if p.contains(Protocol::Zoom) {
+        return unknown(
+            flow,
+            "Zoom media headers; payload encryption not measured yet",
         );
     }
     if p.contains(Protocol::Stun) && p.names().len() == 1 {

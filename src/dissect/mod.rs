@@ -8,6 +8,7 @@ pub mod dns;
 pub mod dtls;
 pub mod quic;
 pub mod rtp;
+pub mod sip;
 pub mod stun;
 pub mod tls;
 pub mod udp;

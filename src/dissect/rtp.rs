@@ -14,6 +14,8 @@ pub enum Header {
         ssrc: u32,
         payload_type: u8,
         seq: u16,
+        /// Where the payload starts (after CSRCs and any header extension).
+        payload_offset: usize,
     },
     /// RTCP packet type of the first packet of a compound.
     Rtcp { packet_type: u8, sender_ssrc: u32 },
@@ -54,6 +56,7 @@ pub fn parse(b: &[u8]) -> Option<Header> {
         ssrc: u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
         payload_type: b[1] & 0x7F,
         seq: u16::from_be_bytes([b[2], b[3]]),
+        payload_offset: header,
     })
 }
 
@@ -71,6 +74,46 @@ pub struct Stream {
     /// Sequence numbers skipped (lost or not captured).
     pub missing: u64,
     last_seq: u16,
+    /// Byte histogram of the first [`SAMPLE_BYTES`] payload bytes (for the entropy measure).
+    histogram: Option<Box<[u32; 256]>>,
+    pub sampled_bytes: u32,
+}
+
+/// Payload bytes sampled per stream for the entropy measure.
+pub const SAMPLE_BYTES: u32 = 32 * 1024;
+
+impl Stream {
+    /// Shannon entropy of the sampled payload bytes, bits per byte (8 = uniform, as ciphertext).
+    pub fn payload_entropy(&self) -> Option<f64> {
+        let h = self.histogram.as_ref()?;
+        let n = f64::from(self.sampled_bytes);
+        if self.sampled_bytes == 0 {
+            return None;
+        }
+        Some(
+            h.iter()
+                .filter(|&&c| c > 0)
+                .map(|&c| {
+                    let p = f64::from(c) / n;
+                    -p * p.log2()
+                })
+                .sum(),
+        )
+    }
+
+    fn sample(&mut self, payload: &[u8]) {
+        if self.sampled_bytes >= SAMPLE_BYTES || payload.is_empty() {
+            return;
+        }
+        let h = self.histogram.get_or_insert_with(|| Box::new([0; 256]));
+        let take = payload
+            .len()
+            .min((SAMPLE_BYTES - self.sampled_bytes) as usize);
+        for &b in &payload[..take] {
+            h[usize::from(b)] += 1;
+        }
+        self.sampled_bytes += take as u32;
+    }
 }
 
 /// RTP streams and RTCP packets of one flow.
@@ -83,14 +126,17 @@ pub struct Streams {
 }
 
 impl Streams {
-    pub fn packet(&mut self, h: Header, direction: u8, frame: u64) {
+    /// One packet with header `h` parsed from `datagram`.
+    pub fn packet(&mut self, h: Header, direction: u8, frame: u64, datagram: &[u8]) {
         match h {
             Header::Rtcp { .. } => self.rtcp_packets += 1,
             Header::Rtp {
                 ssrc,
                 payload_type,
                 seq,
+                payload_offset,
             } => {
+                let payload = datagram.get(payload_offset..).unwrap_or_default();
                 if let Some(s) = self
                     .streams
                     .iter_mut()
@@ -103,8 +149,9 @@ impl Streams {
                         s.missing += u64::from(delta - 1);
                     }
                     s.last_seq = seq;
+                    s.sample(payload);
                 } else if self.streams.len() < MAX_STREAMS {
-                    self.streams.push(Stream {
+                    let mut s = Stream {
                         ssrc,
                         payload_type,
                         direction,
@@ -113,7 +160,11 @@ impl Streams {
                         in_sequence: 0,
                         missing: 0,
                         last_seq: seq,
-                    });
+                        histogram: None,
+                        sampled_bytes: 0,
+                    };
+                    s.sample(payload);
+                    self.streams.push(s);
                 } else {
                     self.untracked_packets += 1;
                 }
@@ -147,10 +198,11 @@ mod tests {
     #[test]
     fn streams_need_advancing_sequence_numbers() {
         let mut s = Streams::default();
-        s.packet(parse(&rtp(10)).unwrap(), 0, 1);
-        s.packet(parse(&rtp(11)).unwrap(), 0, 2);
+        for (seq, frame) in [(10, 1), (11, 2)] {
+            s.packet(parse(&rtp(seq)).unwrap(), 0, frame, &rtp(seq));
+        }
         assert!(!s.rtp_confirmed());
-        s.packet(parse(&rtp(13)).unwrap(), 0, 3);
+        s.packet(parse(&rtp(13)).unwrap(), 0, 3, &rtp(13));
         assert!(s.rtp_confirmed());
         let st = &s.streams[0];
         assert_eq!(

@@ -13,6 +13,7 @@ use super::dns::{self, DnsFacts};
 use super::dtls::{self, DtlsStream};
 use super::quic::{self, QuicFacts};
 use super::rtp::{self, Streams};
+use super::sip::{self, SipFacts};
 use super::stun::{self, StunFacts};
 use super::{Protocol, ProtocolSet};
 use crate::dissect::tls::TlsFacts;
@@ -46,6 +47,7 @@ pub struct UdpDissector {
     quic: Option<Box<QuicFacts>>,
     quic_initials: Option<Box<quic::initial::Initials>>,
     dns: Option<Box<DnsFacts>>,
+    sip: Option<Box<SipFacts>>,
 }
 
 /// What dissecting a UDP flow established.
@@ -59,6 +61,7 @@ pub struct UdpOutcome {
     /// The TLS handshake read from QUIC Initial packets.
     pub quic_tls: Option<TlsFacts>,
     pub dns: Option<DnsFacts>,
+    pub sip: Option<SipFacts>,
     pub client_is_responder: bool,
     /// TURN ChannelData messages that carried the flow's media (relayed).
     pub channel_data: u32,
@@ -70,34 +73,6 @@ fn is_zoom_port(p: u16) -> bool {
 
 fn is_dns_port(p: u16) -> bool {
     matches!(p, 53 | 5353 | 5355)
-}
-
-fn looks_like_sip(b: &[u8]) -> bool {
-    const METHODS: [&[u8]; 14] = [
-        b"INVITE ",
-        b"REGISTER ",
-        b"OPTIONS ",
-        b"ACK ",
-        b"BYE ",
-        b"CANCEL ",
-        b"SUBSCRIBE ",
-        b"NOTIFY ",
-        b"MESSAGE ",
-        b"INFO ",
-        b"PRACK ",
-        b"UPDATE ",
-        b"REFER ",
-        b"PUBLISH ",
-    ];
-    if b.starts_with(b"SIP/2.0 ") {
-        return true;
-    }
-    METHODS.iter().any(|m| {
-        b.starts_with(m) && {
-            let rest = &b[m.len()..];
-            rest.starts_with(b"sip:") || rest.starts_with(b"sips:") || rest.starts_with(b"tel:")
-        }
-    })
 }
 
 /// Zoom's server-mode encapsulation (UDP 8801–8810): type 1–5 in the first byte; media (type 5)
@@ -130,7 +105,7 @@ impl UdpDissector {
             if let Some(r) = self.rtp.as_mut()
                 && let Some(h) = rtp::parse(payload)
             {
-                r.packet(h, dir as u8, frame);
+                r.packet(h, dir as u8, frame, payload);
             }
             return;
         }
@@ -144,7 +119,7 @@ impl UdpDissector {
             return;
         }
         if !self.by_first_byte(dir, frame, ts_ns, payload, 0) {
-            self.by_content(src_port, dst_port, payload);
+            self.by_content(frame, src_port, dst_port, payload);
         }
     }
 
@@ -194,7 +169,9 @@ impl UdpDissector {
             128..=191 => match rtp::parse(b) {
                 Some(h) => {
                     self.counts.rtp_like += 1;
-                    self.rtp.get_or_insert_default().packet(h, dir as u8, frame);
+                    self.rtp
+                        .get_or_insert_default()
+                        .packet(h, dir as u8, frame, b);
                     true
                 }
                 None => false,
@@ -221,9 +198,10 @@ impl UdpDissector {
     }
 
     /// Protocols outside the RFC 7983 ranges, recognised by port and content.
-    fn by_content(&mut self, src_port: u16, dst_port: u16, b: &[u8]) {
-        if looks_like_sip(b) {
+    fn by_content(&mut self, frame: u64, src_port: u16, dst_port: u16, b: &[u8]) {
+        if sip::looks_like_sip(b) {
             self.counts.sip += 1;
+            self.sip.get_or_insert_default().message(frame, b);
         } else if (is_zoom_port(src_port) || is_zoom_port(dst_port)) && looks_like_zoom(b) {
             self.counts.zoom += 1;
         } else if let Some(v) = quic::long_header_version(b) {
@@ -315,6 +293,7 @@ impl UdpDissector {
             quic,
             quic_tls,
             dns,
+            sip: self.sip.take().map(|b| *b),
             client_is_responder,
             channel_data: c.channel_data,
         }
@@ -327,9 +306,11 @@ mod tests {
 
     #[test]
     fn sip_and_zoom_shapes() {
-        assert!(looks_like_sip(b"INVITE sip:bob@example.com SIP/2.0\r\n"));
-        assert!(looks_like_sip(b"SIP/2.0 200 OK\r\n"));
-        assert!(!looks_like_sip(b"INVITE everyone to the party"));
+        assert!(sip::looks_like_sip(
+            b"INVITE sip:bob@example.com SIP/2.0\r\n"
+        ));
+        assert!(sip::looks_like_sip(b"SIP/2.0 200 OK\r\n"));
+        assert!(!sip::looks_like_sip(b"INVITE everyone to the party"));
         assert!(looks_like_zoom(&[5, 0, 7, 0, 0xfe, 0x51, 0x32, 4, 0x10]));
         assert!(!looks_like_zoom(&[5, 0, 7, 0, 0xfe, 0x51, 0x32, 9, 0x10]));
     }

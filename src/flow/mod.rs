@@ -167,7 +167,10 @@ impl Flow {
 
     /// A handshake agrees with the guessed roles: it becomes their basis.
     fn confirm_roles(&mut self) {
-        if matches!(self.role_basis, RoleBasis::ServicePort | RoleBasis::FirstPacket) {
+        if matches!(
+            self.role_basis,
+            RoleBasis::ServicePort | RoleBasis::FirstPacket
+        ) {
             self.role_basis = RoleBasis::Handshake;
         }
     }

@@ -168,6 +168,8 @@ pub struct Flow {
     pub rtp: Option<Rtp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<Dns>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sip: Option<Sip>,
     pub encryption: Encryption,
 }
 
@@ -243,10 +245,41 @@ pub struct RtpStream {
     pub first_frame: u64,
     /// Sequence numbers skipped (lost or not captured).
     pub missing: u64,
-    /// Whether the payload is encrypted: null until measured (not decided yet).
+    /// Whether the payload is encrypted; null when no evidence decides it.
     pub encrypted: Option<bool>,
+    /// The evidence, strongest first (keying handshake, signalling, payload measurements).
     #[serde(default)]
     pub evidence: Vec<String>,
+    /// Shannon entropy of the sampled payload bytes, bits per byte (8 for ciphertext).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_entropy: Option<f64>,
+    #[serde(default)]
+    pub payload_bytes_sampled: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Sip {
+    pub messages: u32,
+    /// Request methods and response codes, in order of first appearance.
+    pub methods: Vec<String>,
+    pub media: Vec<SipMedia>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SipMedia {
+    pub frame: u64,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    pub port: u16,
+    /// "RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVPF", …
+    pub proto: String,
+    #[serde(default)]
+    pub crypto_suites: Vec<String>,
+    /// SDES keys (`a=crypto … inline:`) visible in clear signalling.
+    pub crypto_in_clear: bool,
+    #[serde(default)]
+    pub dtls_fingerprint: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,204 @@
+//! SIP messages in clear (RFC 3261) and the SDP bodies they carry (RFC 4566): methods and
+//! responses, each media line's address, port and transport profile (`RTP/AVP` plain,
+//! `RTP/SAVP`/`RTP/SAVPF` secure, `UDP/TLS/RTP/SAVPF` DTLS-SRTP), and `a=crypto` lines (RFC 4568
+//! SDES), whose keys are then visible to anyone on the path.
+
+use std::net::IpAddr;
+
+const MAX_METHODS: usize = 16;
+const MAX_MEDIA: usize = 32;
+
+/// A media description (`m=` line) with what the session tells about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Media {
+    pub frame: u64,
+    /// "audio", "video", …
+    pub kind: String,
+    /// From the media-level `c=` line, else the session-level one.
+    pub address: Option<IpAddr>,
+    pub port: u16,
+    /// "RTP/AVP", "RTP/SAVP", "UDP/TLS/RTP/SAVPF", …
+    pub proto: String,
+    /// Crypto suites of `a=crypto` lines (e.g. "AES_CM_128_HMAC_SHA1_80").
+    pub crypto_suites: Vec<String>,
+    /// An `a=crypto` line carried an inline key.
+    pub key_in_clear: bool,
+    /// `a=fingerprint` (DTLS-SRTP) present.
+    pub dtls_fingerprint: bool,
+}
+
+impl Media {
+    /// The profile protects media with SRTP (SDES or DTLS keyed).
+    pub fn secure_profile(&self) -> bool {
+        self.proto.contains("SAVP")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SipFacts {
+    pub messages: u32,
+    /// Request methods and response codes ("INVITE", "200"), in order of first appearance.
+    pub methods: Vec<String>,
+    pub media: Vec<Media>,
+}
+
+/// Whether `b` starts like a SIP message.
+pub fn looks_like_sip(b: &[u8]) -> bool {
+    const METHODS: [&[u8]; 14] = [
+        b"INVITE ",
+        b"REGISTER ",
+        b"OPTIONS ",
+        b"ACK ",
+        b"BYE ",
+        b"CANCEL ",
+        b"SUBSCRIBE ",
+        b"NOTIFY ",
+        b"MESSAGE ",
+        b"INFO ",
+        b"PRACK ",
+        b"UPDATE ",
+        b"REFER ",
+        b"PUBLISH ",
+    ];
+    if b.starts_with(b"SIP/2.0 ") {
+        return true;
+    }
+    METHODS.iter().any(|m| {
+        b.starts_with(m) && {
+            let rest = &b[m.len()..];
+            rest.starts_with(b"sip:") || rest.starts_with(b"sips:") || rest.starts_with(b"tel:")
+        }
+    })
+}
+
+impl SipFacts {
+    /// One SIP message (a UDP datagram or a TCP segment starting a message).
+    pub fn message(&mut self, frame: u64, b: &[u8]) {
+        self.messages += 1;
+        let text = String::from_utf8_lossy(b);
+        let mut lines = text.split("\r\n").flat_map(|l| l.split('\n'));
+        let Some(start) = lines.next() else {
+            return;
+        };
+        let what = if let Some(rest) = start.strip_prefix("SIP/2.0 ") {
+            rest.split(' ').next().unwrap_or_default().to_string()
+        } else {
+            start.split(' ').next().unwrap_or_default().to_string()
+        };
+        if !what.is_empty() && !self.methods.contains(&what) && self.methods.len() < MAX_METHODS {
+            self.methods.push(what);
+        }
+        // The body follows the first empty line.
+        let body = match text.find("\r\n\r\n") {
+            Some(i) => &text[i + 4..],
+            None => match text.find("\n\n") {
+                Some(i) => &text[i + 2..],
+                None => return,
+            },
+        };
+        self.sdp(frame, body);
+    }
+
+    fn sdp(&mut self, frame: u64, body: &str) {
+        let mut session_addr: Option<IpAddr> = None;
+        let mut current: Option<Media> = None;
+        for line in body.lines().map(str::trim_end) {
+            let Some((key, value)) = line.split_once('=') else {
+                continue;
+            };
+            match key {
+                "c" => {
+                    // c=IN IP4 192.0.2.1
+                    let addr = value
+                        .split_whitespace()
+                        .nth(2)
+                        .and_then(|a| a.split('/').next().and_then(|a| a.parse::<IpAddr>().ok()));
+                    match current.as_mut() {
+                        Some(m) => m.address = addr.or(m.address),
+                        None => session_addr = addr,
+                    }
+                }
+                "m" => {
+                    if let Some(m) = current.take() {
+                        self.push(m);
+                    }
+                    let mut parts = value.split_whitespace();
+                    let kind = parts.next().unwrap_or_default().to_string();
+                    let port = parts
+                        .next()
+                        .and_then(|p| p.split('/').next())
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(0);
+                    let proto = parts.next().unwrap_or_default().to_string();
+                    current = Some(Media {
+                        frame,
+                        kind,
+                        address: session_addr,
+                        port,
+                        proto,
+                        crypto_suites: Vec::new(),
+                        key_in_clear: false,
+                        dtls_fingerprint: false,
+                    });
+                }
+                "a" => {
+                    let Some(m) = current.as_mut() else {
+                        continue;
+                    };
+                    if let Some(crypto) = value.strip_prefix("crypto:") {
+                        // a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:KEY|2^20|1:32
+                        let mut f = crypto.split_whitespace();
+                        let _tag = f.next();
+                        if let Some(suite) = f.next()
+                            && m.crypto_suites.len() < 8
+                        {
+                            m.crypto_suites.push(suite.to_string());
+                        }
+                        if f.next().is_some_and(|k| k.starts_with("inline:")) {
+                            m.key_in_clear = true;
+                        }
+                    } else if value.starts_with("fingerprint:") {
+                        m.dtls_fingerprint = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(m) = current.take() {
+            self.push(m);
+        }
+    }
+
+    fn push(&mut self, m: Media) {
+        if self.media.len() < MAX_MEDIA && !self.media.contains(&m) {
+            self.media.push(m);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1\r\n\
+        Content-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\n\
+        c=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/SAVP 0\r\n\
+        a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4\r\n\
+        m=video 0 RTP/AVP 96\r\n";
+
+    #[test]
+    fn sdes_keys_in_clear_are_seen() {
+        let mut f = SipFacts::default();
+        f.message(7, INVITE.as_bytes());
+        assert_eq!(f.methods, vec!["INVITE"]);
+        assert_eq!(f.media.len(), 2);
+        let a = &f.media[0];
+        assert_eq!(a.address, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!((a.port, a.proto.as_str()), (4000, "RTP/SAVP"));
+        assert_eq!(a.crypto_suites, vec!["AES_CM_128_HMAC_SHA1_80"]);
+        assert!(a.key_in_clear && a.secure_profile());
+        assert!(!f.media[1].secure_profile());
+        f.message(9, b"SIP/2.0 200 OK\r\n\r\n");
+        assert_eq!(f.methods, vec!["INVITE", "200"]);
+    }
+}
