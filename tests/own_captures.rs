@@ -166,3 +166,64 @@ fn aiortc_peer_to_peer_webrtc_call() {
     assert_eq!(stun.methods, vec!["Binding"]);
     assert!(stun.username_seen, "ICE connectivity checks carry USERNAME");
 }
+
+/// Two real SIP calls between baresip user agents on loopback
+/// (captures/make-baresip-calls.sh): G.711 µ-law over plain RTP/AVP, and the same call with
+/// SDES-SRTP (RTP/SAVP, a=crypto keys in the clear SDP). Expected facts: the SDP baresip sent.
+#[test]
+fn baresip_plain_and_sdes_calls() {
+    for (name, secure) in [("baresip-sip-rtp", false), ("baresip-sip-sdes-srtp", true)] {
+        let exp = expected(&format!("{name}.expected"));
+        let v = verdict_of(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("captures/{name}.pcap")),
+        );
+        let sip = v
+            .flows
+            .iter()
+            .find(|f| f.protocols == ["sip"])
+            .unwrap_or_else(|| panic!("{name}: no SIP flow"));
+        assert_eq!(
+            sip.encryption.state, "plaintext",
+            "{name}: SIP over UDP is clear"
+        );
+        let s = sip.sip.as_ref().unwrap();
+        for m in ["INVITE", "200", "ACK", "BYE"] {
+            assert!(
+                s.methods.iter().any(|x| x == m),
+                "{name}: {m} in {:?}",
+                s.methods
+            );
+        }
+        assert_eq!(s.media.len(), 2, "{name}: offer and answer");
+        for m in &s.media {
+            assert_eq!(m.proto, exp["media_proto"], "{name}");
+            assert_eq!(m.crypto_in_clear, secure, "{name}");
+            if secure {
+                assert_eq!(m.crypto_suites, vec!["AES_CM_128_HMAC_SHA1_80"]);
+            }
+        }
+        let media = v
+            .flows
+            .iter()
+            .find(|f| f.rtp.as_ref().is_some_and(|r| !r.streams.is_empty()))
+            .unwrap_or_else(|| panic!("{name}: no RTP flow"));
+        let want = if secure { "encrypted" } else { "plaintext" };
+        assert_eq!(
+            media.encryption.state, want,
+            "{name}: {:?}",
+            media.encryption
+        );
+        let streams = &media.rtp.as_ref().unwrap().streams;
+        assert_eq!(streams.len(), 2, "{name}: one stream each way");
+        for st in streams {
+            assert_eq!(st.payload_type.to_string(), exp["codec_payload_type"]);
+            assert_eq!(st.encrypted, Some(secure), "{name}: {:?}", st.evidence);
+            assert!(st.packets >= 250, "{name}: ~6 s of 20 ms packets");
+            let h = st.payload_entropy.unwrap();
+            assert!(
+                if secure { h > 7.9 } else { h < 7.0 },
+                "{name}: entropy {h}"
+            );
+        }
+    }
+}
