@@ -13,7 +13,7 @@ use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
 use crate::dissect::tls::{TlsFacts, names};
-use crate::dissect::{quic, stun};
+use crate::dissect::{quic, rtp, stun};
 use crate::flow::{self, FlowTable, L4, RoleBasis};
 use crate::verdict::{self, Verdict};
 
@@ -403,29 +403,35 @@ fn flow_record(
                     .map(|s| {
                         let (encrypted, evidence) =
                             encryption::rtp_stream(s, media_keying.clone(), signalled);
-                        verdict::RtpStream {
-                            ssrc: format!("0x{:08x}", s.ssrc),
-                            payload_type: s.payload_type,
-                            direction: if s.direction == 0 {
-                                "client_to_server"
-                            } else {
-                                "server_to_client"
-                            }
-                            .into(),
-                            packets: s.packets,
-                            first_frame: s.first_frame,
-                            missing: s.missing,
-                            encrypted,
-                            evidence,
-                            payload_entropy: s
-                                .payload_entropy()
-                                .map(|h| (h * 1000.0).round() / 1000.0),
-                            payload_bytes_sampled: s.sampled_bytes,
-                        }
+                        stream_record(s, encrypted, evidence)
                     })
                     .collect(),
                 rtcp_packets: r.rtcp_packets,
             }),
+        zoom: f.udp.as_ref().and_then(|u| u.zoom.as_ref()).map(|z| {
+            let (encrypted, evidence) = encryption::zoom_media(z);
+            verdict::Zoom {
+                mode: if z.server_mode_packets > 0 || z.control_packets > 0 {
+                    "server"
+                } else {
+                    "peer-to-peer"
+                }
+                .into(),
+                media_types: z.media_types.iter().map(|m| m.name()).collect(),
+                media_packets: z.packets(),
+                control_packets: z.control_packets,
+                packets_to_server: z.to_server,
+                packets_from_server: z.from_server,
+                streams: z
+                    .streams
+                    .streams
+                    .iter()
+                    .map(|s| stream_record(s, encrypted, Vec::new()))
+                    .collect(),
+                encrypted,
+                evidence,
+            }
+        }),
         sip: f
             .udp
             .as_ref()
@@ -469,6 +475,30 @@ fn flow_record(
                     })
                     .collect(),
             }),
+    }
+}
+
+fn stream_record(
+    s: &rtp::Stream,
+    encrypted: Option<bool>,
+    evidence: Vec<String>,
+) -> verdict::RtpStream {
+    verdict::RtpStream {
+        ssrc: format!("0x{:08x}", s.ssrc),
+        payload_type: s.payload_type,
+        direction: if s.direction == 0 {
+            "client_to_server"
+        } else {
+            "server_to_client"
+        }
+        .into(),
+        packets: s.packets,
+        first_frame: s.first_frame,
+        missing: s.missing,
+        encrypted,
+        evidence,
+        payload_entropy: s.payload_entropy().map(|h| (h * 1000.0).round() / 1000.0),
+        payload_bytes_sampled: s.sampled_bytes,
     }
 }
 

@@ -285,3 +285,32 @@ fn quic_crypto_frames_reassemble() {
     assert!(tls.hello_retry);
     assert_eq!(tls.cipher.as_deref(), Some("TLS_CHACHA20_POLY1305_SHA256"));
 }
+
+/// Zoom's encapsulation against the zoom-analysis ground truth (PROVENANCE.md and
+/// wire-formats.md §2.2): zoom_test.pcap's P2P packet 1 is video, RTP PT 98, SSRC 16778241
+/// (0x01000401), seq 26342; its server-mode video from UDP 8801 to 65027 carries SSRC
+/// 0x01000801, PT 98 (the worked example). Payloads are cut by the capture's snaplen, so their
+/// encryption cannot be measured and is not claimed.
+#[test]
+fn zoom_encapsulation_matches_ground_truth() {
+    let v = verdict_of(&capture("other/zoom-analysis/zoom_test.pcap"));
+    let p2p = flow(&v, "udp", ("10.9.121.28", 50508), ("10.9.74.172", 64904));
+    assert_eq!(p2p.protocols, vec!["zoom"]);
+    let z = p2p.zoom.as_ref().unwrap();
+    assert_eq!(z.mode, "peer-to-peer");
+    assert!(z.media_types.iter().any(|m| m == "video"));
+    let first = z.streams.iter().find(|s| s.first_frame == 1).unwrap();
+    assert_eq!((first.ssrc.as_str(), first.payload_type), ("0x01000401", 98));
+    assert_eq!(u32::from_str_radix(&first.ssrc[2..], 16).unwrap(), 16_778_241);
+    assert_eq!(z.encrypted, None, "snaplen-cut payloads: not measurable");
+    assert_eq!(p2p.encryption.state, "unknown");
+
+    let srv = flow(&v, "udp", ("10.9.121.28", 65027), ("144.195.52.3", 8801));
+    let z = srv.zoom.as_ref().unwrap();
+    assert_eq!(z.mode, "server");
+    assert!(z.packets_from_server > 0 && z.control_packets > 0);
+    assert!(z
+        .streams
+        .iter()
+        .any(|s| s.ssrc == "0x01000801" && s.payload_type == 98));
+}

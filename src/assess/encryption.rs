@@ -9,6 +9,7 @@ use tls_parser::{TlsCipherEnc, TlsCipherSuite};
 use crate::dissect::rtp::Stream;
 use crate::dissect::sip::Media;
 use crate::dissect::tls::{TlsFacts, names};
+use crate::dissect::zoom::ZoomFacts;
 use crate::dissect::{Protocol, udp::UdpOutcome};
 use crate::flow::{Flow, L4};
 
@@ -156,6 +157,35 @@ pub fn rtp_stream(
         }
     }
     (decided, evidence)
+}
+
+/// Zoom media: the RTP headers inside the encapsulation are in clear; whether the payloads
+/// are encrypted is measured (Zoom's keys are not on the wire).
+pub fn zoom_media(z: &ZoomFacts) -> (Option<bool>, Vec<String>) {
+    let mut basis = vec![format!(
+        "Zoom media encapsulation: {} media packets ({} to and {} from the server), inner RTP headers in clear",
+        z.packets(),
+        z.to_server,
+        z.from_server
+    )];
+    match z.payload_entropy() {
+        Some((h, n)) if h >= 7.9 => {
+            basis.push(format!(
+                "heuristic: the inner RTP payloads have {h:.2} bits/byte over {n} bytes, as ciphertext does"
+            ));
+            (Some(true), basis)
+        }
+        Some((h, n)) => {
+            basis.push(format!(
+                "heuristic: the inner RTP payloads have {h:.2} bits/byte over {n} bytes: not the uniform bytes of ciphertext"
+            ));
+            (None, basis)
+        }
+        None => {
+            basis.push("too few payload bytes to measure".into());
+            (None, basis)
+        }
+    }
 }
 
 /// Decide the encryption state of a flow from its facts.

@@ -12,6 +12,7 @@ pub mod sip;
 pub mod stun;
 pub mod tls;
 pub mod udp;
+pub mod zoom;
 
 use crate::flow::tcp::{Reassembler, StreamSink};
 use tls::{TlsFacts, TlsStream};

@@ -15,6 +15,7 @@ use super::quic::{self, QuicFacts};
 use super::rtp::{self, Streams};
 use super::sip::{self, SipFacts};
 use super::stun::{self, StunFacts};
+use super::zoom::{self, ZoomFacts};
 use super::{Protocol, ProtocolSet};
 use crate::dissect::tls::TlsFacts;
 
@@ -32,7 +33,6 @@ struct Counts {
     dtls_records: u32,
     quic_short: u32,
     sip: u32,
-    zoom: u32,
     rtp_like: u32,
 }
 
@@ -48,6 +48,7 @@ pub struct UdpDissector {
     quic_initials: Option<Box<quic::initial::Initials>>,
     dns: Option<Box<DnsFacts>>,
     sip: Option<Box<SipFacts>>,
+    zoom: Option<Box<ZoomFacts>>,
 }
 
 /// What dissecting a UDP flow established.
@@ -62,6 +63,7 @@ pub struct UdpOutcome {
     pub quic_tls: Option<TlsFacts>,
     pub dns: Option<DnsFacts>,
     pub sip: Option<SipFacts>,
+    pub zoom: Option<ZoomFacts>,
     pub client_is_responder: bool,
     /// TURN ChannelData messages that carried the flow's media (relayed).
     pub channel_data: u32,
@@ -73,16 +75,6 @@ fn is_zoom_port(p: u16) -> bool {
 
 fn is_dns_port(p: u16) -> bool {
     matches!(p, 53 | 5353 | 5355)
-}
-
-/// Zoom's server-mode encapsulation (UDP 8801–8810): type 1–5 in the first byte; media (type 5)
-/// carries a direction byte 0 (to Zoom) or 4 (from Zoom) at offset 7.
-fn looks_like_zoom(b: &[u8]) -> bool {
-    match b.first() {
-        Some(5) => b.len() >= 8 && matches!(b[7], 0 | 4),
-        Some(1..=4) => b.len() >= 3,
-        _ => false,
-    }
 }
 
 impl UdpDissector {
@@ -119,7 +111,7 @@ impl UdpDissector {
             return;
         }
         if !self.by_first_byte(dir, frame, ts_ns, payload, 0) {
-            self.by_content(frame, src_port, dst_port, payload);
+            self.by_content(dir, frame, src_port, dst_port, payload);
         }
     }
 
@@ -198,12 +190,29 @@ impl UdpDissector {
     }
 
     /// Protocols outside the RFC 7983 ranges, recognised by port and content.
-    fn by_content(&mut self, frame: u64, src_port: u16, dst_port: u16, b: &[u8]) {
+    fn zoom_packet(&self, src_port: u16, dst_port: u16, b: &[u8]) -> Option<zoom::Packet> {
+        if is_zoom_port(src_port) || is_zoom_port(dst_port) {
+            if let Some(p) = zoom::parse_server_mode(b) {
+                return Some(p);
+            }
+        }
+        zoom::parse_peer_to_peer(b)
+    }
+
+    fn by_content(&mut self, dir: usize, frame: u64, src_port: u16, dst_port: u16, b: &[u8]) {
         if sip::looks_like_sip(b) {
             self.counts.sip += 1;
             self.sip.get_or_insert_default().message(frame, b);
-        } else if (is_zoom_port(src_port) || is_zoom_port(dst_port)) && looks_like_zoom(b) {
-            self.counts.zoom += 1;
+        } else if let Some(z) = self.zoom_packet(src_port, dst_port, b) {
+            self.zoom
+                .get_or_insert_default()
+                .packet(&z, b, dir as u8, frame);
+        } else if (is_zoom_port(src_port) || is_zoom_port(dst_port))
+            && (1..=4).contains(&b[0])
+            && b.len() >= 3
+        {
+            // SFU encapsulation types 1–4: session control around the media
+            self.zoom.get_or_insert_default().control_packets += 1;
         } else if let Some(v) = quic::long_header_version(b) {
             // gQUIC's public header has no long-header bit.
             let q = self.quic.get_or_insert_default();
@@ -282,7 +291,13 @@ impl UdpDissector {
         if c.sip >= 1 {
             p.insert(Protocol::Sip);
         }
-        if c.zoom >= 2 {
+        let zoom = self.zoom.take().map(|b| *b);
+        let zoom_confirmed = zoom.as_ref().is_some_and(|z| {
+            z.server_mode_packets >= 1
+                || z.control_packets >= 2
+                || (z.peer_to_peer_packets >= 3 && z.streams.rtp_confirmed())
+        });
+        if zoom_confirmed {
             p.insert(Protocol::Zoom);
         }
         UdpOutcome {
@@ -294,6 +309,7 @@ impl UdpDissector {
             quic_tls,
             dns,
             sip: self.sip.take().map(|b| *b),
+            zoom: zoom.filter(|_| zoom_confirmed),
             client_is_responder,
             channel_data: c.channel_data,
         }
@@ -311,8 +327,6 @@ mod tests {
         ));
         assert!(sip::looks_like_sip(b"SIP/2.0 200 OK\r\n"));
         assert!(!sip::looks_like_sip(b"INVITE everyone to the party"));
-        assert!(looks_like_zoom(&[5, 0, 7, 0, 0xfe, 0x51, 0x32, 4, 0x10]));
-        assert!(!looks_like_zoom(&[5, 0, 7, 0, 0xfe, 0x51, 0x32, 9, 0x10]));
     }
 
     #[test]

@@ -170,6 +170,8 @@ pub struct Flow {
     pub dns: Option<Dns>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sip: Option<Sip>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoom: Option<Zoom>,
     pub encryption: Encryption,
 }
 
@@ -255,6 +257,24 @@ pub struct RtpStream {
     pub payload_entropy: Option<f64>,
     #[serde(default)]
     pub payload_bytes_sampled: u32,
+}
+
+/// Zoom's own media encapsulation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Zoom {
+    /// "server" (SFU encapsulation, UDP 8801–8810) or "peer-to-peer".
+    pub mode: String,
+    /// "audio", "video", "screen-share", "rtcp", or "type-N".
+    pub media_types: Vec<String>,
+    pub media_packets: u64,
+    pub control_packets: u64,
+    pub packets_to_server: u64,
+    pub packets_from_server: u64,
+    /// The RTP streams inside the encapsulation (headers in clear, payloads measured).
+    pub streams: Vec<RtpStream>,
+    /// Whether the media payloads are encrypted, on the evidence below; null if undecided.
+    pub encrypted: Option<bool>,
+    pub evidence: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
