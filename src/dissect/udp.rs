@@ -191,10 +191,10 @@ impl UdpDissector {
 
     /// Protocols outside the RFC 7983 ranges, recognised by port and content.
     fn zoom_packet(&self, src_port: u16, dst_port: u16, b: &[u8]) -> Option<zoom::Packet> {
-        if is_zoom_port(src_port) || is_zoom_port(dst_port) {
-            if let Some(p) = zoom::parse_server_mode(b) {
-                return Some(p);
-            }
+        if (is_zoom_port(src_port) || is_zoom_port(dst_port))
+            && let Some(p) = zoom::parse_server_mode(b)
+        {
+            return Some(p);
         }
         zoom::parse_peer_to_peer(b)
     }
