@@ -331,7 +331,17 @@ fn flow_record(
         first_frame: f.first_frame,
         first_timestamp: f.first_ts.map(verdict::rfc3339_ns),
         last_timestamp: f.last_ts.map(verdict::rfc3339_ns),
-        protocols: f.protocols.names().into_iter().map(String::from).collect(),
+        protocols: f
+            .protocols
+            .names()
+            .into_iter()
+            // SRTP negotiated in clear SDP for this address: the RTP here is SRTP.
+            .map(|p| match p {
+                "rtp" if signalled.is_some_and(|m| m.secure_profile()) => "srtp",
+                other => other,
+            })
+            .map(String::from)
+            .collect(),
         tcp: (f.l4 == L4::Tcp).then(|| verdict::Tcp {
             syn_seen: f.syn_seen,
             midstream: f.midstream,
@@ -407,6 +417,8 @@ fn flow_record(
                     })
                     .collect(),
                 rtcp_packets: r.rtcp_packets,
+                rtcp_in_clear: r.rtcp_in_clear,
+                srtcp_encrypted: r.srtcp(),
             }),
         zoom: f.udp.as_ref().and_then(|u| u.zoom.as_ref()).map(|z| {
             let (encrypted, evidence) = encryption::zoom_media(z);

@@ -300,8 +300,14 @@ fn zoom_encapsulation_matches_ground_truth() {
     assert_eq!(z.mode, "peer-to-peer");
     assert!(z.media_types.iter().any(|m| m == "video"));
     let first = z.streams.iter().find(|s| s.first_frame == 1).unwrap();
-    assert_eq!((first.ssrc.as_str(), first.payload_type), ("0x01000401", 98));
-    assert_eq!(u32::from_str_radix(&first.ssrc[2..], 16).unwrap(), 16_778_241);
+    assert_eq!(
+        (first.ssrc.as_str(), first.payload_type),
+        ("0x01000401", 98)
+    );
+    assert_eq!(
+        u32::from_str_radix(&first.ssrc[2..], 16).unwrap(),
+        16_778_241
+    );
     assert_eq!(z.encrypted, None, "snaplen-cut payloads: not measurable");
     assert_eq!(p2p.encryption.state, "unknown");
 
@@ -309,8 +315,9 @@ fn zoom_encapsulation_matches_ground_truth() {
     let z = srv.zoom.as_ref().unwrap();
     assert_eq!(z.mode, "server");
     assert!(z.packets_from_server > 0 && z.control_packets > 0);
-    assert!(z
-        .streams
-        .iter()
-        .any(|s| s.ssrc == "0x01000801" && s.payload_type == 98));
+    assert!(
+        z.streams
+            .iter()
+            .any(|s| s.ssrc == "0x01000801" && s.payload_type == 98)
+    );
 }

@@ -213,6 +213,17 @@ fn baresip_plain_and_sdes_calls() {
             "{name}: {:?}",
             media.encryption
         );
+        let label = if secure { "srtp" } else { "rtp" };
+        assert_eq!(media.protocols, vec![label], "{name}");
+        // RTCP on the next port: SRTCP (trailer index) in the SDES call, clear reports otherwise.
+        let rtcp = v
+            .flows
+            .iter()
+            .find(|f| f.server.port == media.server.port + 1)
+            .unwrap_or_else(|| panic!("{name}: no RTCP flow"));
+        let r = rtcp.rtp.as_ref().unwrap();
+        assert_eq!(r.srtcp_encrypted, secure.then_some(true), "{name}");
+        assert_eq!(rtcp.encryption.state, want, "{name}: {:?}", rtcp.encryption);
         let streams = &media.rtp.as_ref().unwrap().streams;
         assert_eq!(streams.len(), 2, "{name}: one stream each way");
         for st in streams {

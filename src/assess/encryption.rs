@@ -299,11 +299,64 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
             "RTP headers without a keying handshake or signalling for this flow; the payload measures do not decide",
         );
     }
-    if p.contains(Protocol::Zoom) {
-        return unknown(
-            flow,
-            "Zoom media headers; payload encryption not measured yet",
-        );
+    if !p.contains(Protocol::Rtp)
+        && let Some(r) = u.rtp.as_ref()
+        && (p.contains(Protocol::Rtcp) || p.contains(Protocol::Srtcp))
+    {
+        return match r.srtcp() {
+            Some(e) => {
+                let mut basis = vec![format!(
+                    "SRTCP trailer after the first RTCP header: the index grows by one per packet and its E flag says {}",
+                    if e {
+                        "encrypted"
+                    } else {
+                        "not encrypted (authenticated only)"
+                    }
+                )];
+                if r.rtcp_in_clear > 0 {
+                    basis.push(format!(
+                        "{} other RTCP datagrams were sent in clear (their reports, e.g. SDES CNAME, are readable)",
+                        r.rtcp_in_clear
+                    ));
+                }
+                Encryption {
+                    state: if e {
+                        State::Encrypted
+                    } else {
+                        State::Plaintext
+                    },
+                    protection: e.then(|| "SRTCP".to_string()),
+                    basis,
+                }
+            }
+            None if r.rtcp_in_clear >= 2 => Encryption {
+                state: State::Plaintext,
+                protection: None,
+                basis: vec![format!(
+                    "{} RTCP datagrams whose report packets parse to the last byte: RTCP in clear",
+                    r.rtcp_in_clear
+                )],
+            },
+            None => unknown(
+                flow,
+                "RTCP headers only; neither clear reports nor an SRTCP trailer established",
+            ),
+        };
+    }
+    if let Some(z) = &u.zoom {
+        let (encrypted, basis) = zoom_media(z);
+        return Encryption {
+            state: if encrypted == Some(true) {
+                State::Encrypted
+            } else {
+                State::Unknown
+            },
+            protection: (encrypted == Some(true))
+                .then(|| z.payload_entropy())
+                .flatten()
+                .map(|(h, _)| format!("Zoom AES (payload entropy {h:.2} bits/byte)")),
+            basis,
+        };
     }
     if p.contains(Protocol::Stun) && p.names().len() == 1 {
         return Encryption {

@@ -123,13 +123,77 @@ pub struct Streams {
     pub rtcp_packets: u64,
     /// Packets of SSRCs beyond [`MAX_STREAMS`].
     pub untracked_packets: u64,
+    /// RTCP datagrams whose compound packets tile the datagram exactly: RTCP in clear.
+    pub rtcp_in_clear: u64,
+    srtcp: Srtcp,
+}
+
+/// SRTCP authentication tag lengths tried (HMAC-SHA1-80, HMAC-SHA1-32, AEAD).
+const SRTCP_TAGS: [usize; 3] = [10, 4, 16];
+
+/// The SRTCP trailer test (RFC 3711 §3.4): after the RTCP compound come `E | SRTCP index (31)`
+/// and the authentication tag; the index grows by one per packet in each direction.
+#[derive(Debug, Clone, Default)]
+struct Srtcp {
+    /// Per direction and tag length: the last index seen, and how often the next one followed.
+    last: [[Option<u32>; 3]; 2],
+    in_sequence: [[u32; 3]; 2],
+    /// E flags seen with a confirmed tag length (encrypted, authenticated only).
+    encrypted_flags: u32,
+    clear_flags: u32,
+}
+
+impl Streams {
+    fn rtcp(&mut self, b: &[u8], direction: u8) {
+        // Walk the compound: each packet's length field in 32-bit words minus one.
+        let mut pos = 0;
+        while pos + 4 <= b.len() && b[pos] >> 6 == 2 && (200..=207).contains(&b[pos + 1]) {
+            pos += (usize::from(u16::from_be_bytes([b[pos + 2], b[pos + 3]])) + 1) * 4;
+        }
+        if pos == b.len() {
+            self.rtcp_in_clear += 1;
+            return;
+        }
+        let d = usize::from(direction.min(1));
+        for (t, &tag) in SRTCP_TAGS.iter().enumerate() {
+            let Some(end) = b.len().checked_sub(tag) else {
+                continue;
+            };
+            let Some(word) = end.checked_sub(4).and_then(|s| b.get(s..end)) else {
+                continue;
+            };
+            let raw = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+            let index = raw & 0x7FFF_FFFF;
+            if let Some(prev) = self.srtcp.last[d][t]
+                && index == prev.wrapping_add(1) & 0x7FFF_FFFF
+            {
+                self.srtcp.in_sequence[d][t] += 1;
+                if raw >> 31 == 1 {
+                    self.srtcp.encrypted_flags += 1;
+                } else {
+                    self.srtcp.clear_flags += 1;
+                }
+            }
+            self.srtcp.last[d][t] = Some(index);
+        }
+    }
+
+    /// SRTCP established: a 31-bit index after the compound grew by exactly one from one packet
+    /// to the next (by chance: about 2^-31). Returns whether its E flag said "encrypted".
+    pub fn srtcp(&self) -> Option<bool> {
+        let confirmed = self.srtcp.in_sequence.iter().flatten().any(|&n| n >= 1);
+        confirmed.then_some(self.srtcp.encrypted_flags >= self.srtcp.clear_flags)
+    }
 }
 
 impl Streams {
     /// One packet with header `h` parsed from `datagram`.
     pub fn packet(&mut self, h: Header, direction: u8, frame: u64, datagram: &[u8]) {
         match h {
-            Header::Rtcp { .. } => self.rtcp_packets += 1,
+            Header::Rtcp { .. } => {
+                self.rtcp_packets += 1;
+                self.rtcp(datagram, direction);
+            }
             Header::Rtp {
                 ssrc,
                 payload_type,
@@ -209,6 +273,27 @@ mod tests {
             (st.ssrc, st.payload_type, st.packets, st.missing),
             (0xd2bd4e3e, 0, 3, 1)
         );
+    }
+
+    #[test]
+    fn srtcp_trailer_index_is_followed() {
+        let mut s = Streams::default();
+        for index in 7u32..11 {
+            // an RTCP RR header (1 word) + 12 bytes of ciphertext + E|index + 10-byte tag
+            let mut p = vec![0x80, 201, 0, 1, 1, 2, 3, 4];
+            p.extend_from_slice(&[0x5A; 12]);
+            p.extend_from_slice(&(0x8000_0000 | index).to_be_bytes());
+            p.extend_from_slice(&[0xEE; 10]);
+            s.packet(parse(&p).unwrap(), 0, 1, &p);
+        }
+        assert_eq!(s.srtcp(), Some(true));
+        assert_eq!(s.rtcp_in_clear, 0);
+        let mut clear = Streams::default();
+        let mut rr = vec![0x80, 201, 0, 1, 1, 2, 3, 4];
+        clear.packet(parse(&rr).unwrap(), 0, 1, &rr);
+        rr.extend_from_slice(&[0x81, 202, 0, 0]);
+        clear.packet(parse(&rr).unwrap(), 0, 2, &rr);
+        assert_eq!((clear.rtcp_in_clear, clear.srtcp()), (2, None));
     }
 
     #[test]

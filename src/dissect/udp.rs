@@ -268,11 +268,15 @@ impl UdpDissector {
             let rtp_ok = r.rtp_confirmed();
             let rtcp_ok = r.rtcp_packets >= 2 || (r.rtcp_packets >= 1 && rtp_ok);
             // DTLS-SRTP keying on the same flow is the evidence that RTP here is SRTP.
-            let (rtp_label, rtcp_label) = if dtls_confirmed && srtp_keyed {
+            let (rtp_label, mut rtcp_label) = if dtls_confirmed && srtp_keyed {
                 (Protocol::Srtp, Protocol::Srtcp)
             } else {
                 (Protocol::Rtp, Protocol::Rtcp)
             };
+            // The SRTCP trailer is evidence of its own.
+            if r.srtcp().is_some() {
+                rtcp_label = Protocol::Srtcp;
+            }
             if rtp_ok {
                 p.insert(rtp_label);
             }

@@ -234,6 +234,12 @@ pub struct Stun {
 pub struct Rtp {
     pub streams: Vec<RtpStream>,
     pub rtcp_packets: u64,
+    /// RTCP datagrams whose compound packets tile them exactly (RTCP in clear).
+    #[serde(default)]
+    pub rtcp_in_clear: u64,
+    /// SRTCP trailer found (index growing by one per packet): its E flag (true = encrypted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtcp_encrypted: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
