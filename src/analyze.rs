@@ -342,6 +342,11 @@ fn flow_record(
             })
             .map(String::from)
             .collect(),
+        media_path: f
+            .udp
+            .as_ref()
+            .filter(|u| u.relayed_datagrams > 0)
+            .map(|_| "relayed".to_string()),
         tcp: (f.l4 == L4::Tcp).then(|| verdict::Tcp {
             syn_seen: f.syn_seen,
             midstream: f.midstream,
@@ -402,6 +407,7 @@ fn flow_record(
                 rtt_ms: s.rtt_ns.map(|n| n as f64 / 1e6),
                 channel_data: s.channel_data + f.udp.as_ref().map_or(0, |u| u.channel_data),
                 ms_turn: s.ms_turn,
+                relayed_datagrams: f.udp.as_ref().map_or(0, |u| u.relayed_datagrams),
             }),
         rtp: f
             .udp
@@ -419,6 +425,8 @@ fn flow_record(
                 rtcp_packets: r.rtcp_packets,
                 rtcp_in_clear: r.rtcp_in_clear,
                 srtcp_encrypted: r.srtcp(),
+                header_extensions_in_clear: r.clear_extension_packets,
+                cryptex_packets: r.cryptex_packets,
             }),
         zoom: f.udp.as_ref().and_then(|u| u.zoom.as_ref()).map(|z| {
             let (encrypted, evidence) = encryption::zoom_media(z);

@@ -16,6 +16,8 @@ pub enum Header {
         seq: u16,
         /// Where the payload starts (after CSRCs and any header extension).
         payload_offset: usize,
+        /// The header extension's "defined by profile" field, if the X bit is set.
+        extension_profile: Option<u16>,
     },
     /// RTCP packet type of the first packet of a compound.
     Rtcp { packet_type: u8, sender_ssrc: u32 },
@@ -45,9 +47,11 @@ pub fn parse(b: &[u8]) -> Option<Header> {
     if b.len() < header {
         return None;
     }
+    let mut extension_profile = None;
     if b[0] & 0x10 != 0 {
-        let ext = b.get(header + 2..header + 4)?;
-        header += 4 + 4 * usize::from(u16::from_be_bytes([ext[0], ext[1]]));
+        let ext = b.get(header..header + 4)?;
+        extension_profile = Some(u16::from_be_bytes([ext[0], ext[1]]));
+        header += 4 + 4 * usize::from(u16::from_be_bytes([ext[2], ext[3]]));
         if b.len() < header {
             return None;
         }
@@ -57,6 +61,7 @@ pub fn parse(b: &[u8]) -> Option<Header> {
         payload_type: b[1] & 0x7F,
         seq: u16::from_be_bytes([b[2], b[3]]),
         payload_offset: header,
+        extension_profile,
     })
 }
 
@@ -125,6 +130,11 @@ pub struct Streams {
     pub untracked_packets: u64,
     /// RTCP datagrams whose compound packets tile the datagram exactly: RTCP in clear.
     pub rtcp_in_clear: u64,
+    /// RTP packets with header extensions in clear (RFC 8285 one/two-byte forms), which SRTP
+    /// does not encrypt: metadata such as RFC 6464 audio levels stays readable.
+    pub clear_extension_packets: u64,
+    /// RTP packets whose header extensions are encrypted (cryptex, RFC 9335).
+    pub cryptex_packets: u64,
     srtcp: Srtcp,
 }
 
@@ -199,8 +209,15 @@ impl Streams {
                 payload_type,
                 seq,
                 payload_offset,
+                extension_profile,
             } => {
                 let payload = datagram.get(payload_offset..).unwrap_or_default();
+                match extension_profile {
+                    // RFC 9335 cryptex: the header extensions are encrypted too
+                    Some(0xC0DE | 0xC2DE) => self.cryptex_packets += 1,
+                    Some(_) => self.clear_extension_packets += 1,
+                    None => {}
+                }
                 if let Some(s) = self
                     .streams
                     .iter_mut()

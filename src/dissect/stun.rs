@@ -82,6 +82,16 @@ impl<'a> Message<'a> {
         })
     }
 
+    /// The DATA attribute (0x0013) of a TURN Send or Data indication: a peer's datagram.
+    pub fn relayed_data(&self) -> Option<&'a [u8]> {
+        if self.class != 1 || !matches!(self.method, 0x006 | 0x007) {
+            return None;
+        }
+        self.attributes()
+            .find(|(t, _)| *t == 0x0013)
+            .map(|(_, v)| v)
+    }
+
     /// Methods that only TURN defines.
     pub fn is_turn(&self) -> bool {
         matches!(self.method, 0x003..=0x009)

@@ -28,6 +28,8 @@ const MAX_NESTING: u8 = 2;
 struct Counts {
     classic_stun: u32,
     channel_data: u32,
+    /// Datagrams of a peer carried inside TURN (ChannelData, Send/Data indications).
+    relayed_datagrams: u32,
     ms_turn: u32,
     zrtp: u32,
     dtls_records: u32,
@@ -65,8 +67,10 @@ pub struct UdpOutcome {
     pub sip: Option<SipFacts>,
     pub zoom: Option<ZoomFacts>,
     pub client_is_responder: bool,
-    /// TURN ChannelData messages that carried the flow's media (relayed).
+    /// TURN ChannelData messages seen.
     pub channel_data: u32,
+    /// Datagrams of a peer carried inside TURN on this flow (the flow's server is a relay).
+    pub relayed_datagrams: u32,
 }
 
 fn is_zoom_port(p: u16) -> bool {
@@ -124,6 +128,14 @@ impl UdpDissector {
                         self.counts.classic_stun += 1;
                     }
                     self.stun.get_or_insert_default().message(&m, ts_ns);
+                    // TURN Send/Data indications carry a peer's datagram in DATA.
+                    if let Some(inner) = m.relayed_data()
+                        && depth < MAX_NESTING
+                        && !inner.is_empty()
+                    {
+                        self.counts.relayed_datagrams += 1;
+                        self.by_first_byte(dir, frame, ts_ns, inner, depth + 1);
+                    }
                     true
                 }
                 None => false,
@@ -149,6 +161,7 @@ impl UdpDissector {
                 let len = usize::from(u16::from_be_bytes([b[2], b[3]]));
                 let inner = &b[4..4 + len];
                 if depth < MAX_NESTING && !inner.is_empty() {
+                    self.counts.relayed_datagrams += 1;
                     self.by_first_byte(dir, frame, ts_ns, inner, depth + 1);
                 }
                 true
@@ -316,6 +329,7 @@ impl UdpDissector {
             zoom: zoom.filter(|_| zoom_confirmed),
             client_is_responder,
             channel_data: c.channel_data,
+            relayed_datagrams: c.relayed_datagrams,
         }
     }
 }

@@ -153,6 +153,10 @@ pub struct Flow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_timestamp: Option<String>,
     pub protocols: Vec<String>,
+    /// "relayed" when the flow carries a peer's datagrams through a TURN relay (the flow's
+    /// server); other values ("server", "peer-to-peer") come with vendor attribution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<Tcp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,6 +232,9 @@ pub struct Stun {
     pub channel_data: u32,
     #[serde(default)]
     pub ms_turn: u32,
+    /// Datagrams of a peer carried through TURN on this flow (ChannelData, Send/Data).
+    #[serde(default)]
+    pub relayed_datagrams: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -240,6 +247,12 @@ pub struct Rtp {
     /// SRTCP trailer found (index growing by one per packet): its E flag (true = encrypted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtcp_encrypted: Option<bool>,
+    /// RTP packets whose header extensions are in clear (SRTP leaves them readable).
+    #[serde(default)]
+    pub header_extensions_in_clear: u64,
+    /// RTP packets whose header extensions are encrypted (cryptex, RFC 9335).
+    #[serde(default)]
+    pub cryptex_packets: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
