@@ -328,12 +328,26 @@ fn zoom_encapsulation_matches_ground_truth() {
 #[test]
 fn turn_relay_addresses_and_relayed_media() {
     let v = verdict_of(&capture("ndpi/stun_signal.pcapng"));
-    let f = flow(&v, "udp", ("192.168.12.169", 43068), ("35.158.183.167", 3478));
+    let f = flow(
+        &v,
+        "udp",
+        ("192.168.12.169", 43068),
+        ("35.158.183.167", 3478),
+    );
     assert_eq!(f.protocols, vec!["stun", "turn"]);
     let s = f.stun.as_ref().unwrap();
-    assert!(s.mapped_addresses.contains(&"93.47.225.19:11910".to_string()));
-    assert!(s.peer_addresses.contains(&"18.195.131.143:61156".to_string()));
-    assert!(s.relayed_addresses.contains(&"35.158.183.167:64458".to_string()));
+    assert!(
+        s.mapped_addresses
+            .contains(&"93.47.225.19:11910".to_string())
+    );
+    assert!(
+        s.peer_addresses
+            .contains(&"18.195.131.143:61156".to_string())
+    );
+    assert!(
+        s.relayed_addresses
+            .contains(&"35.158.183.167:64458".to_string())
+    );
     for m in ["Allocate", "CreatePermission", "Send", "Data"] {
         assert!(s.methods.iter().any(|x| x == m), "{m} in {:?}", s.methods);
     }

@@ -66,7 +66,7 @@ pub fn parse(b: &[u8]) -> Option<Header> {
 }
 
 /// One RTP stream (an SSRC in one direction).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Stream {
     pub ssrc: u32,
     pub payload_type: u8,
@@ -81,6 +81,8 @@ pub struct Stream {
     last_seq: u16,
     /// Byte histogram of the first [`SAMPLE_BYTES`] payload bytes (for the entropy measure).
     histogram: Option<Box<[u32; 256]>>,
+    /// The entropy, kept once the histogram is released.
+    entropy: Option<f64>,
     pub sampled_bytes: u32,
 }
 
@@ -90,6 +92,13 @@ pub const SAMPLE_BYTES: u32 = 32 * 1024;
 impl Stream {
     /// Shannon entropy of the sampled payload bytes, bits per byte (8 = uniform, as ciphertext).
     pub fn payload_entropy(&self) -> Option<f64> {
+        if self.histogram.is_none() {
+            return self.entropy;
+        }
+        self.measure()
+    }
+
+    fn measure(&self) -> Option<f64> {
         let h = self.histogram.as_ref()?;
         let n = f64::from(self.sampled_bytes);
         if self.sampled_bytes == 0 {
@@ -242,6 +251,7 @@ impl Streams {
                         missing: 0,
                         last_seq: seq,
                         histogram: None,
+                        entropy: None,
                         sampled_bytes: 0,
                     };
                     s.sample(payload);
@@ -250,6 +260,14 @@ impl Streams {
                     self.untracked_packets += 1;
                 }
             }
+        }
+    }
+
+    /// Keep each stream's entropy and release the histograms (1 KiB each) once the flow ends.
+    pub fn release_histograms(&mut self) {
+        for s in &mut self.streams {
+            s.entropy = s.measure();
+            s.histogram = None;
         }
     }
 

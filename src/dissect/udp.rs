@@ -276,7 +276,10 @@ impl UdpDissector {
         if dtls_confirmed {
             p.insert(Protocol::Dtls);
         }
-        let rtp = self.rtp.take().map(|b| *b);
+        let mut rtp = self.rtp.take().map(|b| *b);
+        if let Some(r) = rtp.as_mut() {
+            r.release_histograms();
+        }
         if let Some(r) = &rtp {
             let rtp_ok = r.rtp_confirmed();
             let rtcp_ok = r.rtcp_packets >= 2 || (r.rtcp_packets >= 1 && rtp_ok);
@@ -308,7 +311,10 @@ impl UdpDissector {
         if c.sip >= 1 {
             p.insert(Protocol::Sip);
         }
-        let zoom = self.zoom.take().map(|b| *b);
+        let mut zoom = self.zoom.take().map(|b| *b);
+        if let Some(z) = zoom.as_mut() {
+            z.streams.release_histograms();
+        }
         let zoom_confirmed = zoom.as_ref().is_some_and(|z| {
             z.server_mode_packets >= 1
                 || z.control_packets >= 2
