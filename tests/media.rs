@@ -354,3 +354,26 @@ fn turn_relay_addresses_and_relayed_media() {
     assert!(s.relayed_datagrams > 0);
     assert_eq!(f.media_path.as_deref(), Some("relayed"));
 }
+
+/// QUIC drafts 23–28 and Facebook's mvfst: Initials opened with keys derived from each version's
+/// own salt (the AEAD tag proves the salt), giving the SNI nDPI states.
+#[test]
+fn older_quic_versions_are_decrypted() {
+    for (cap, sni) in [
+        ("ndpi/quic-23.pcap", "quic.aiortc.org"),
+        ("ndpi/quic-24.pcap", "localhost"),
+        ("ndpi/quic-27.pcap", "play.google.com"),
+        ("ndpi/quic-28.pcap", "www.wireshark.org"),
+        ("ndpi/quic-mvfst-22.pcap", "graph.facebook.com"),
+        ("ndpi/quic-mvfst-27.pcapng", "graph.facebook.com"),
+        ("ndpi/quic-mvfst-exp.pcap", "video.fmct2-3.fna.fbcdn.net"),
+    ] {
+        let v = verdict_of(&capture(cap));
+        let snis: Vec<_> = v
+            .flows
+            .iter()
+            .filter_map(|f| f.quic.as_ref().and_then(|q| q.sni.as_deref()))
+            .collect();
+        assert!(snis.contains(&sni), "{cap}: {snis:?}");
+    }
+}

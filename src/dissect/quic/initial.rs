@@ -3,11 +3,14 @@
 //! reassembling the CRYPTO stream, so that the ClientHello and ServerHello they carry can be
 //! read. Only Initial packets are decrypted: they are protected with keys anyone can derive.
 //!
-//! Versions whose Initial salt rustls knows: v1, drafts 29–32 and v2. Earlier drafts and Google's
-//! own crypto are recognised by the header only (see the parent module).
+//! Versions whose Initial salt rustls knows: v1, drafts 29–32 and v2; older drafts and mvfst are
+//! opened with keys ring derives from their own salts (`legacy`). Google's T050/T051 are
+//! recognised by their headers only.
 
 use rustls::Side;
 use rustls::quic::{Keys, Version};
+
+use super::legacy;
 
 use crate::dissect::tls::{TlsFacts, hello, names};
 use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
@@ -105,8 +108,8 @@ pub struct Initials {
     key_dcid: Vec<u8>,
     version: u32,
     retry_seen: bool,
-    keys_for_client_packets: Option<Keys>,
-    keys_for_server_packets: Option<Keys>,
+    keys_for_client_packets: Option<OpenKeys>,
+    keys_for_server_packets: Option<OpenKeys>,
     crypto: [CryptoStream; 2],
     pub facts: TlsFacts,
     pub decrypted_packets: u32,
@@ -122,11 +125,82 @@ impl std::fmt::Debug for Initials {
     }
 }
 
-fn derive(version: u32, dcid: &[u8], side: Side) -> Option<Keys> {
-    let v = rustls_version(version)?;
-    let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13()?;
-    let quic = suite.quic?;
-    Some(Keys::initial(v, suite, quic, dcid, side))
+/// Keys that open one side's Initial packets: rustls-derived, or ring-derived for versions
+/// rustls lacks (see [`super::legacy`]).
+enum OpenKeys {
+    Rustls(Keys),
+    Legacy(Vec<legacy::Keys>),
+}
+
+/// Keys for the packets the client sends (`client_packets`) or the server sends.
+fn derive(version: u32, dcid: &[u8], client_packets: bool) -> Option<OpenKeys> {
+    if rustls_version(version).is_some() {
+        let v = rustls_version(version)?;
+        let suite = rustls::crypto::ring::cipher_suite::TLS13_AES_128_GCM_SHA256.tls13()?;
+        let quic = suite.quic?;
+        // The remote keys of the side that receives them.
+        let side = if client_packets {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        return Some(OpenKeys::Rustls(Keys::initial(v, suite, quic, dcid, side)));
+    }
+    let keys: Vec<_> = legacy::candidate_salts(version)
+        .iter()
+        .filter_map(|salt| legacy::Keys::derive(salt, dcid, client_packets))
+        .collect();
+    (!keys.is_empty()).then_some(OpenKeys::Legacy(keys))
+}
+
+/// Remove header and packet protection; `None` unless the AEAD tag verified.
+fn open_packet(keys: &mut OpenKeys, pkt: &[u8], pn_offset: usize) -> Option<Vec<u8>> {
+    match keys {
+        OpenKeys::Rustls(k) => {
+            let mut p = pkt.to_vec();
+            let sample_len = k.remote.header.sample_len();
+            let sample = p.get(pn_offset + 4..pn_offset + 4 + sample_len)?.to_vec();
+            let (head, rest) = p.split_at_mut(pn_offset);
+            k.remote
+                .header
+                .decrypt_in_place(&sample, &mut head[0], rest.get_mut(..4)?)
+                .ok()?;
+            let (pn, header_len) = packet_number(&p, pn_offset);
+            let (header, payload) = p.split_at_mut(header_len);
+            let plain = k.remote.packet.decrypt_in_place(pn, header, payload).ok()?;
+            Some(plain.to_vec())
+        }
+        OpenKeys::Legacy(candidates) => {
+            // The first candidate whose tag verifies is the version's salt: keep only it.
+            let found = candidates.iter().enumerate().find_map(|(i, k)| {
+                let mut p = pkt.to_vec();
+                let sample = p
+                    .get(pn_offset + 4..pn_offset + 4 + k.sample_len())?
+                    .to_vec();
+                let (head, rest) = p.split_at_mut(pn_offset);
+                k.unprotect_header(&sample, &mut head[0], rest.get_mut(..4)?)?;
+                let (pn, header_len) = packet_number(&p, pn_offset);
+                let (header, payload) = p.split_at_mut(header_len);
+                let plain = k.open(pn, header, payload)?.to_vec();
+                Some((i, plain))
+            })?;
+            let (i, plain) = found;
+            if candidates.len() > 1 {
+                let keep = candidates.swap_remove(i);
+                *candidates = vec![keep];
+            }
+            Some(plain)
+        }
+    }
+}
+
+/// The (truncated) packet number after header protection was removed, and the header length.
+fn packet_number(p: &[u8], pn_offset: usize) -> (u64, usize) {
+    let pn_len = usize::from(p[0] & 0x03) + 1;
+    let pn = p[pn_offset..pn_offset + pn_len]
+        .iter()
+        .fold(0u64, |a, &x| (a << 8) | u64::from(x));
+    (pn, pn_offset + pn_len)
 }
 
 impl Initials {
@@ -158,7 +232,9 @@ impl Initials {
         let scid_len = usize::from(*b.get(6 + dcid_len)?);
         let mut pos = 7 + dcid_len + scid_len;
         let long_type_initial = is_initial(b[0], version);
-        if version == 0 || rustls_version(version).is_none() {
+        if version == 0
+            || (rustls_version(version).is_none() && legacy::candidate_salts(version).is_empty())
+        {
             return None;
         }
         if long_type_initial {
@@ -235,39 +311,15 @@ impl Initials {
         pkt: &[u8],
         pn_offset: usize,
     ) -> Option<Vec<u8>> {
-        let keys = if from_client {
-            if self.keys_for_client_packets.is_none() {
-                self.keys_for_client_packets = derive(version, &self.key_dcid, Side::Server);
-            }
-            self.keys_for_client_packets.as_ref()?
+        let slot = if from_client {
+            &mut self.keys_for_client_packets
         } else {
-            if self.keys_for_server_packets.is_none() {
-                self.keys_for_server_packets = derive(version, &self.key_dcid, Side::Client);
-            }
-            self.keys_for_server_packets.as_ref()?
+            &mut self.keys_for_server_packets
         };
-        let mut p = pkt.to_vec();
-        let sample_at = pn_offset + 4;
-        let sample_len = keys.remote.header.sample_len();
-        let sample = p.get(sample_at..sample_at + sample_len)?.to_vec();
-        let (head, rest) = p.split_at_mut(pn_offset);
-        let pn_field = rest.get_mut(..4)?;
-        keys.remote
-            .header
-            .decrypt_in_place(&sample, &mut head[0], pn_field)
-            .ok()?;
-        let pn_len = usize::from(head[0] & 0x03) + 1;
-        let pn = rest[..pn_len]
-            .iter()
-            .fold(0u64, |a, &x| (a << 8) | u64::from(x));
-        let header_len = pn_offset + pn_len;
-        let (header, payload) = p.split_at_mut(header_len);
-        let plain = keys
-            .remote
-            .packet
-            .decrypt_in_place(pn, header, payload)
-            .ok()?;
-        Some(plain.to_vec())
+        if slot.is_none() {
+            *slot = derive(version, &self.key_dcid, from_client);
+        }
+        open_packet(slot.as_mut()?, pkt, pn_offset)
     }
 
     /// Walk the frames an Initial packet may carry (RFC 9000 §17.2.2): PADDING, PING, ACK,

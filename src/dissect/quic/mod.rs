@@ -2,6 +2,7 @@
 //! QUIC, and which version. The TLS handshake inside Initial packets is read by [`initial`].
 
 pub mod initial;
+mod legacy;
 
 /// A QUIC long header's version, or a gQUIC version, if `b` starts with one.
 pub fn long_header_version(b: &[u8]) -> Option<u32> {
