@@ -17,7 +17,7 @@ w.writeframes(b"".join(struct.pack("<h", int(9000 * math.sin(2 * math.pi * 440 *
 w.close()
 PY
 
-make_ua() { # name port mediaenc
+make_ua() { # name port mediaenc [codec]
   local dir="$work/$1"
   mkdir -p "$dir"
   cat > "$dir/config" <<CFG
@@ -37,13 +37,19 @@ rtcp_mux no
 CFG
   local enc=""
   [ -n "$3" ] && enc=";mediaenc=$3"
-  echo "<sip:$1@127.0.0.1:$2>;regint=0;answermode=auto;audio_codecs=PCMU$enc" > "$dir/accounts"
+  local codec=${4:-PCMU}
+  if [ "$codec" = opus ]; then
+    codec="opus/48000/2"
+    # Opus runs at 48 kHz: the sine source produces it directly
+    sed -i "s|^audio_source .*|audio_source ausine,440|; s|^module g711.so|module g711.so\nmodule opus.so\nmodule ausine.so|" "$dir/config"
+  fi
+  echo "<sip:$1@127.0.0.1:$2>;regint=0;answermode=auto;audio_codecs=$codec$enc" > "$dir/accounts"
 }
 
-call() { # out.pcap mediaenc
+call() { # out.pcap mediaenc [codec]
   rm -rf "$work"/alice "$work"/bob
-  make_ua bob 5064 "$2"
-  make_ua alice 5062 "$2"
+  make_ua bob 5064 "$2" "${3:-}"
+  make_ua alice 5062 "$2" "${3:-}"
   tcpdump -i lo -U -s 0 -w "$work/call.pcap" 'udp and (portrange 5062-5064 or portrange 20000-20100)' >/dev/null 2>&1 &
   local dump=$!
   sleep 1
@@ -71,4 +77,11 @@ call captures/baresip-sip-sdes-srtp.pcap "srtp-mand"
   echo "media_proto=RTP/SAVP"
   sed 's/^/sdp_line=/' "$work/sdp.txt"
 } > captures/baresip-sip-sdes-srtp.expected
-echo "wrote captures/baresip-sip-rtp.pcap, captures/baresip-sip-sdes-srtp.pcap and their .expected"
+call captures/baresip-sip-opus-rtp.pcap "" opus
+{
+  echo "# facts of captures/baresip-sip-opus-rtp.pcap: baresip, Opus over plain RTP/AVP"
+  echo "media_proto=RTP/AVP"
+  grep -h "a=rtpmap" "$work/alice.log" | sed 's/\r$//' | sort -u | sed 's/^/sdp_line=/'
+  sed 's/^/sdp_line=/' "$work/sdp.txt"
+} > captures/baresip-sip-opus-rtp.expected
+echo "wrote captures/baresip-sip-{rtp,sdes-srtp,opus-rtp}.pcap and their .expected"

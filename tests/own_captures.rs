@@ -238,3 +238,39 @@ fn baresip_plain_and_sdes_calls() {
         }
     }
 }
+
+/// A real SIP call with Opus over plain RTP/AVP (captures/make-baresip-calls.sh): compressed
+/// audio in clear measures 7.9 bits/byte — nearly ciphertext — so entropy alone cannot tell;
+/// the Opus TOC byte, the same in every packet, shows the payload is in clear.
+#[test]
+fn baresip_opus_in_clear_is_told_from_ciphertext() {
+    let exp = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-opus-rtp.expected"),
+    )
+    .unwrap();
+    assert!(exp.contains("a=rtpmap:96 opus/48000/2"), "{exp}");
+    let v = verdict_of(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-opus-rtp.pcap"),
+    );
+    let media = v
+        .flows
+        .iter()
+        .find(|f| f.rtp.as_ref().is_some_and(|r| !r.streams.is_empty()))
+        .expect("the RTP flow");
+    assert_eq!(media.encryption.state, "plaintext");
+    for s in &media.rtp.as_ref().unwrap().streams {
+        assert_eq!(s.payload_type, 96);
+        assert_eq!(s.encrypted, Some(false));
+        assert!(
+            s.payload_entropy.unwrap() > 7.85,
+            "compressed audio is high-entropy"
+        );
+        assert!(
+            s.evidence
+                .iter()
+                .any(|e| e.contains("first payload byte is the same")),
+            "{:?}",
+            s.evidence
+        );
+    }
+}

@@ -138,6 +138,12 @@ pub fn rtp_stream(
                 Some(m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL")));
         }
     }
+    if let Some(why) = stream.first_byte.clear_structure() {
+        evidence.push(why);
+        if decided.is_none() {
+            decided = Some(false);
+        }
+    }
     if let Some(h) = stream.payload_entropy() {
         let n = stream.sampled_bytes;
         evidence.push(format!(
@@ -168,16 +174,28 @@ pub fn zoom_media(z: &ZoomFacts) -> (Option<bool>, Vec<String>) {
         z.to_server,
         z.from_server
     )];
+    // A codec header in clear at the start of the payloads rules encryption out.
+    if let Some(why) = z
+        .streams
+        .streams
+        .iter()
+        .find_map(|s| s.first_byte.clear_structure())
+    {
+        basis.push(why);
+        return (Some(false), basis);
+    }
     match z.payload_entropy() {
-        Some((h, n)) if h >= 7.9 => {
+        // Compressed audio in clear reaches 7.91 bits/byte (plain Opus, captures/
+        // baresip-sip-opus-rtp.pcap); ciphertext over 16 KiB measures above 7.98.
+        Some((h, n)) if h >= CIPHERTEXT_ENTROPY && n >= 16 * 1024 => {
             basis.push(format!(
-                "heuristic: the inner RTP payloads have {h:.2} bits/byte over {n} bytes, as ciphertext does"
+                "heuristic: the inner RTP payloads have {h:.3} bits/byte over {n} bytes, as ciphertext does, and no codec header in clear"
             ));
             (Some(true), basis)
         }
         Some((h, n)) => {
             basis.push(format!(
-                "heuristic: the inner RTP payloads have {h:.2} bits/byte over {n} bytes: not the uniform bytes of ciphertext"
+                "heuristic: the inner RTP payloads have {h:.3} bits/byte over {n} bytes: too few bytes or too little entropy to call it ciphertext"
             ));
             (None, basis)
         }
@@ -187,6 +205,10 @@ pub fn zoom_media(z: &ZoomFacts) -> (Option<bool>, Vec<String>) {
         }
     }
 }
+
+/// Entropy above which 16 KiB or more of payload is taken for ciphertext (uniform bytes measure
+/// about 7.99 over 32 KiB; plain Opus measured 7.91).
+const CIPHERTEXT_ENTROPY: f64 = 7.98;
 
 /// Decide the encryption state of a flow from its facts.
 pub fn assess(flow: &Flow) -> Encryption {

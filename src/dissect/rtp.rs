@@ -84,6 +84,66 @@ pub struct Stream {
     /// The entropy, kept once the histogram is released.
     entropy: Option<f64>,
     pub sampled_bytes: u32,
+    /// Structure of the payload's first byte over the sampled packets (codec headers such as
+    /// the Opus TOC or the H.264 NAL header sit there; ciphertext makes it uniform).
+    pub first_byte: FirstByte,
+}
+
+/// Statistics of the first payload byte of a stream's packets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirstByte {
+    pub packets: u32,
+    /// Packets whose first payload byte had its most significant bit clear (H.264's forbidden
+    /// bit, VP8's X bit in practice, Opus TOC configs below 16).
+    pub msb_clear: u32,
+    /// Packets whose first byte equalled the first packet's (a constant codec header).
+    pub same_as_first: u32,
+    first: Option<u8>,
+}
+
+/// Packets of a stream whose first payload byte is examined.
+pub const FIRST_BYTE_PACKETS: u32 = 512;
+
+impl FirstByte {
+    fn add(&mut self, b: u8) {
+        if self.packets >= FIRST_BYTE_PACKETS {
+            return;
+        }
+        self.packets += 1;
+        if b & 0x80 == 0 {
+            self.msb_clear += 1;
+        }
+        match self.first {
+            None => {
+                self.first = Some(b);
+                self.same_as_first += 1;
+            }
+            Some(f) if f == b => self.same_as_first += 1,
+            Some(_) => {}
+        }
+    }
+
+    /// A structure ciphertext cannot have: over at least 64 packets, the first byte repeats in at
+    /// least half of them (chance for random bytes: about 1/256), or its top bit is never set
+    /// (chance 2^-64 or less). Returns the reason, with the numbers.
+    pub fn clear_structure(&self) -> Option<String> {
+        if self.packets < 64 {
+            return None;
+        }
+        if self.same_as_first * 2 >= self.packets {
+            return Some(format!(
+                "heuristic: the first payload byte is the same in {} of {} packets (a codec header in clear; ciphertext would repeat it about 1 time in 256)",
+                self.same_as_first, self.packets
+            ));
+        }
+        if self.msb_clear == self.packets {
+            return Some(format!(
+                "heuristic: the first payload byte has its top bit clear in all {} packets (a codec header in clear, e.g. H.264's forbidden bit; ciphertext sets it half the time)",
+                self.packets
+            ));
+        }
+        None
+    }
 }
 
 /// Payload bytes sampled per stream for the entropy measure.
@@ -116,6 +176,9 @@ impl Stream {
     }
 
     fn sample(&mut self, payload: &[u8]) {
+        if let Some(&b) = payload.first() {
+            self.first_byte.add(b);
+        }
         if self.sampled_bytes >= SAMPLE_BYTES || payload.is_empty() {
             return;
         }
@@ -253,6 +316,7 @@ impl Streams {
                         histogram: None,
                         entropy: None,
                         sampled_bytes: 0,
+                        first_byte: FirstByte::default(),
                     };
                     s.sample(payload);
                     self.streams.push(s);
@@ -329,6 +393,27 @@ mod tests {
         rr.extend_from_slice(&[0x81, 202, 0, 0]);
         clear.packet(parse(&rr).unwrap(), 0, 2, &rr);
         assert_eq!((clear.rtcp_in_clear, clear.srtcp()), (2, None));
+    }
+
+    #[test]
+    fn first_byte_structure_tells_codec_headers_from_ciphertext() {
+        let mut opus_like = FirstByte::default();
+        let mut random = FirstByte::default();
+        let mut x = 0x1234_5678u32;
+        for _ in 0..200 {
+            opus_like.add(0x78); // an Opus TOC byte, constant for the stream
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            random.add(x as u8);
+        }
+        assert!(opus_like.clear_structure().is_some());
+        assert!(random.clear_structure().is_none());
+        let mut few = FirstByte::default();
+        for _ in 0..10 {
+            few.add(0x78);
+        }
+        assert!(few.clear_structure().is_none(), "too few packets to judge");
     }
 
     #[test]
