@@ -43,19 +43,19 @@ CFG
     # Opus runs at 48 kHz: the sine source produces it directly
     sed -i "s|^audio_source .*|audio_source ausine,440|; s|^module g711.so|module g711.so\nmodule opus.so\nmodule ausine.so|" "$dir/config"
   fi
-  echo "<sip:$1@127.0.0.1:$2>;regint=0;answermode=auto;audio_codecs=$codec$enc" > "$dir/accounts"
+  echo "<sip:$1@127.0.0.1:$2${SIP_TRANSPORT:+;transport=$SIP_TRANSPORT}>;regint=0;answermode=auto;audio_codecs=$codec$enc" > "$dir/accounts"
 }
 
 call() { # out.pcap mediaenc [codec]
   rm -rf "$work"/alice "$work"/bob
   make_ua bob 5064 "$2" "${3:-}"
   make_ua alice 5062 "$2" "${3:-}"
-  tcpdump -i lo -U -s 0 -w "$work/call.pcap" 'udp and (portrange 5062-5064 or portrange 20000-20100)' >/dev/null 2>&1 &
+  tcpdump -i lo -U -s 0 -w "$work/call.pcap" '(udp or tcp) and (portrange 5062-5064 or portrange 20000-20100)' >/dev/null 2>&1 &
   local dump=$!
   sleep 1
   baresip -f "$work/bob" -t 14 > "$work/bob.log" 2>&1 &
   sleep 1
-  baresip -f "$work/alice" -s -e "/dial sip:bob@127.0.0.1:5064" -t 10 > "$work/alice.log" 2>&1 || true
+  baresip -f "$work/alice" -s -e "/dial sip:bob@127.0.0.1:5064${SIP_TRANSPORT:+;transport=$SIP_TRANSPORT}" -t 10 > "$work/alice.log" 2>&1 || true
   sleep 5
   kill $dump; wait $dump 2>/dev/null || true
   wait 2>/dev/null || true
@@ -84,4 +84,11 @@ call captures/baresip-sip-opus-rtp.pcap "" opus
   grep -h "a=rtpmap" "$work/alice.log" | sed 's/\r$//' | sort -u | sed 's/^/sdp_line=/'
   sed 's/^/sdp_line=/' "$work/sdp.txt"
 } > captures/baresip-sip-opus-rtp.expected
-echo "wrote captures/baresip-sip-{rtp,sdes-srtp,opus-rtp}.pcap and their .expected"
+SIP_TRANSPORT=tcp call captures/baresip-sip-tcp.pcap ""
+{
+  echo "# facts of captures/baresip-sip-tcp.pcap: baresip, SIP over TCP, PCMU over plain RTP/AVP"
+  echo "sip_transport=tcp"
+  echo "media_proto=RTP/AVP"
+  sed 's/^/sdp_line=/' "$work/sdp.txt"
+} > captures/baresip-sip-tcp.expected
+echo "wrote captures/baresip-sip-{rtp,sdes-srtp,opus-rtp,tcp}.pcap and their .expected"

@@ -246,12 +246,7 @@ impl VerdictBuilder {
         // Media addresses announced by clear SIP/SDP anywhere in this capture.
         let mut announced: HashMap<(IpAddr, u16), &Media> = HashMap::new();
         for f in &a.flows {
-            for m in f
-                .udp
-                .iter()
-                .flat_map(|u| u.sip.iter())
-                .flat_map(|s| &s.media)
-            {
+            for m in f.sip().iter().flat_map(|s| &s.media) {
                 if let Some(ip) = m.address
                     && m.port != 0
                 {
@@ -452,49 +447,41 @@ fn flow_record(
                 evidence,
             }
         }),
-        sip: f
-            .udp
-            .as_ref()
-            .and_then(|u| u.sip.as_ref())
-            .map(|s| verdict::Sip {
-                messages: s.messages,
-                methods: s.methods.clone(),
-                media: s
-                    .media
-                    .iter()
-                    .map(|m| verdict::SipMedia {
-                        frame: m.frame,
-                        kind: m.kind.clone(),
-                        address: m.address.map(|a| a.to_string()),
-                        port: m.port,
-                        proto: m.proto.clone(),
-                        crypto_suites: m.crypto_suites.clone(),
-                        crypto_in_clear: m.key_in_clear,
-                        dtls_fingerprint: m.dtls_fingerprint,
-                    })
-                    .collect(),
-            }),
+        sip: f.sip().map(|s| verdict::Sip {
+            messages: s.messages,
+            methods: s.methods.clone(),
+            media: s
+                .media
+                .iter()
+                .map(|m| verdict::SipMedia {
+                    frame: m.frame,
+                    kind: m.kind.clone(),
+                    address: m.address.map(|a| a.to_string()),
+                    port: m.port,
+                    proto: m.proto.clone(),
+                    crypto_suites: m.crypto_suites.clone(),
+                    crypto_in_clear: m.key_in_clear,
+                    dtls_fingerprint: m.dtls_fingerprint,
+                })
+                .collect(),
+        }),
         encryption: verdict::Encryption {
             state: enc.state.as_str().into(),
             protection: enc.protection,
             basis: enc.basis,
         },
-        dns: f
-            .udp
-            .as_ref()
-            .and_then(|u| u.dns.as_ref())
-            .map(|d| verdict::Dns {
-                queries: d.queries,
-                responses: d.responses,
-                answers: d
-                    .answers
-                    .iter()
-                    .map(|(name, ip)| verdict::DnsAnswer {
-                        name: name.clone(),
-                        ip: ip.to_string(),
-                    })
-                    .collect(),
-            }),
+        dns: f.dns().map(|d| verdict::Dns {
+            queries: d.queries,
+            responses: d.responses,
+            answers: d
+                .answers
+                .iter()
+                .map(|(name, ip)| verdict::DnsAnswer {
+                    name: name.clone(),
+                    ip: ip.to_string(),
+                })
+                .collect(),
+        }),
     }
 }
 

@@ -274,3 +274,30 @@ fn baresip_opus_in_clear_is_told_from_ciphertext() {
         );
     }
 }
+
+/// A real SIP call signalled over TCP (captures/make-baresip-calls.sh, `transport=tcp`): the SIP
+/// messages and their SDP are read from the reassembled TCP stream and link the media.
+#[test]
+fn baresip_sip_over_tcp() {
+    let v =
+        verdict_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-tcp.pcap"));
+    let sip = v
+        .flows
+        .iter()
+        .find(|f| f.transport == "tcp" && f.protocols == ["sip"])
+        .expect("SIP over TCP");
+    assert_eq!(sip.encryption.state, "plaintext");
+    let s = sip.sip.as_ref().unwrap();
+    for m in ["INVITE", "200", "ACK", "BYE"] {
+        assert!(s.methods.iter().any(|x| x == m), "{m} in {:?}", s.methods);
+    }
+    assert_eq!(s.media.len(), 2);
+    assert!(s.media.iter().all(|m| m.proto == "RTP/AVP"));
+    let media = v
+        .flows
+        .iter()
+        .find(|f| f.protocols == ["rtp"])
+        .expect("the RTP flow");
+    assert_eq!(media.encryption.state, "plaintext");
+    assert!(media.encryption.basis[0].contains("RTP/AVP"));
+}

@@ -228,6 +228,20 @@ pub fn assess_with(flow: &Flow, signalled: Signalled<'_>) -> Encryption {
         return e;
     }
     if flow.l4 == L4::Tcp {
+        if flow.protocols.contains(Protocol::Sip) {
+            return Encryption {
+                state: State::Plaintext,
+                protection: None,
+                basis: vec!["SIP messages in clear over TCP (not SIP over TLS)".into()],
+            };
+        }
+        if flow.protocols.contains(Protocol::Dns) {
+            return Encryption {
+                state: State::Plaintext,
+                protection: None,
+                basis: vec!["DNS messages parsed in clear over TCP".into()],
+            };
+        }
         if flow.protocols.contains(Protocol::Http) {
             return Encryption {
                 state: State::Plaintext,

@@ -15,6 +15,8 @@ pub mod udp;
 pub mod zoom;
 
 use crate::flow::tcp::{Reassembler, StreamSink};
+use dns::DnsFacts;
+use sip::SipFacts;
 use tls::{TlsFacts, TlsStream};
 
 /// Protocol labels of `flows[].protocols` (VERDICT.md), in the order they are listed.
@@ -102,9 +104,83 @@ impl ProtocolSet {
     }
 }
 
+/// Bytes of a direction kept for length-delimited clear protocols (DNS, SIP) over TCP.
+const MAX_TEXT_STREAM: usize = 64 * 1024;
+
+/// Clear protocols over TCP recognised from the stream: DNS (RFC 1035 §4.2.2, two-byte length
+/// prefix) on port 53, and SIP (RFC 3261 §18.3, messages delimited by Content-Length).
+#[derive(Debug, Default)]
+struct ClearStreams {
+    dns_port: bool,
+    buf: [Vec<u8>; 2],
+    sip_dir: [bool; 2],
+    stopped: [bool; 2],
+    dns: Option<DnsFacts>,
+    sip: Option<SipFacts>,
+}
+
+impl ClearStreams {
+    fn data(&mut self, dir: usize, frame: u64, first: bool, bytes: &[u8]) {
+        if first && sip::looks_like_sip(bytes) {
+            self.sip_dir[dir] = true;
+        }
+        if self.stopped[dir] || !(self.dns_port || self.sip_dir[dir]) {
+            return;
+        }
+        if self.buf[dir].len() + bytes.len() > MAX_TEXT_STREAM {
+            self.stopped[dir] = true;
+            self.buf[dir] = Vec::new();
+            return;
+        }
+        self.buf[dir].extend_from_slice(bytes);
+        let mut used = 0;
+        let b = std::mem::take(&mut self.buf[dir]);
+        loop {
+            let rest = &b[used..];
+            if self.dns_port {
+                let Some(len) = rest
+                    .get(..2)
+                    .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+                else {
+                    break;
+                };
+                let Some(msg) = rest.get(2..2 + len) else {
+                    break;
+                };
+                if let Some(p) = dns::parse(msg) {
+                    self.dns.get_or_insert_default().message(&p);
+                }
+                used += 2 + len;
+            } else {
+                let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    break;
+                };
+                let head = String::from_utf8_lossy(&rest[..end]);
+                let body_len = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        let k = k.trim();
+                        (k.eq_ignore_ascii_case("content-length") || k == "l")
+                            .then(|| v.trim().parse::<usize>().ok())
+                            .flatten()
+                    })
+                    .unwrap_or(0);
+                let total = end + 4 + body_len;
+                let Some(msg) = rest.get(..total) else { break };
+                self.sip.get_or_insert_default().message(frame, msg);
+                used += total;
+            }
+        }
+        self.buf[dir] = b[used..].to_vec();
+    }
+}
+
 /// What dissecting a TCP connection established.
 #[derive(Debug, Default)]
 pub struct TcpOutcome {
+    pub dns: Option<DnsFacts>,
+    pub sip: Option<SipFacts>,
     pub tls: Option<TlsFacts>,
     pub http: bool,
     pub client_is_responder: bool,
@@ -122,11 +198,13 @@ pub struct TcpDissector {
     http: bool,
     /// Frame of the latest segment per direction, for data delivered at the end.
     last_frame: [u64; 2],
+    clear: ClearStreams,
 }
 
 /// Feeds one direction's reassembled bytes to the parsers, sniffing the stream start first.
 struct DirectionFeed<'a> {
     tls: &'a mut TlsStream,
+    clear: &'a mut ClearStreams,
     started: &'a mut bool,
     http: &'a mut bool,
     dir: usize,
@@ -135,12 +213,14 @@ struct DirectionFeed<'a> {
 
 impl StreamSink for DirectionFeed<'_> {
     fn data(&mut self, bytes: &[u8]) {
-        if !*self.started {
+        let first = !*self.started;
+        if first {
             *self.started = true;
             if looks_like_http(bytes) {
                 *self.http = true;
             }
         }
+        self.clear.data(self.dir, self.frame, first, bytes);
         self.tls.sink(self.dir, self.frame).data(bytes);
     }
 
@@ -150,6 +230,13 @@ impl StreamSink for DirectionFeed<'_> {
 }
 
 impl TcpDissector {
+    /// A dissector for a connection between these ports.
+    pub fn new(client_port: u16, server_port: u16) -> Self {
+        let mut d = Self::default();
+        d.clear.dns_port = matches!(server_port, 53 | 5353) || matches!(client_port, 53 | 5353);
+        d
+    }
+
     /// One TCP segment in direction `dir` (0 = client to server).
     pub fn segment(&mut self, dir: usize, frame: u64, seq: u32, flags: u8, payload: &[u8]) {
         let dir = dir.min(1);
@@ -162,6 +249,7 @@ impl TcpDissector {
         }
         let mut feed = DirectionFeed {
             tls: &mut self.tls,
+            clear: &mut self.clear,
             started: &mut self.started[dir],
             http: &mut self.http,
             dir,
@@ -183,6 +271,7 @@ impl TcpDissector {
         for dir in 0..2 {
             let mut feed = DirectionFeed {
                 tls: &mut self.tls,
+                clear: &mut self.clear,
                 started: &mut self.started[dir],
                 http: &mut self.http,
                 dir,
@@ -194,6 +283,8 @@ impl TcpDissector {
         let client_is_responder = self.tls.client_is_responder();
         let tls = std::mem::take(&mut self.tls);
         TcpOutcome {
+            dns: self.clear.dns.take(),
+            sip: self.clear.sip.take(),
             tls: is_tls.then_some(tls.facts),
             http: self.http,
             client_is_responder,

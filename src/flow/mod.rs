@@ -11,6 +11,8 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::decode::{Packet, Transport, tcp_flags};
+use crate::dissect::dns::DnsFacts;
+use crate::dissect::sip::SipFacts;
 use crate::dissect::tls::TlsFacts;
 use crate::dissect::udp::{UdpDissector, UdpOutcome};
 use crate::dissect::{Protocol, ProtocolSet, TcpDissector};
@@ -100,6 +102,9 @@ pub struct Flow {
     pub tls: Option<Box<TlsFacts>>,
     /// UDP: what the demultiplexer and the media dissectors found.
     pub udp: Option<Box<UdpOutcome>>,
+    /// TCP: DNS or SIP carried in clear on the connection.
+    pub tcp_dns: Option<Box<DnsFacts>>,
+    pub tcp_sip: Option<Box<SipFacts>>,
     /// TCP: SYN seen from the client; FIN or RST seen.
     pub syn_seen: bool,
     pub fin_seen: [bool; 2],
@@ -137,6 +142,8 @@ impl Flow {
             protocols: ProtocolSet::default(),
             tls: None,
             udp: None,
+            tcp_dns: None,
+            tcp_sip: None,
             syn_seen: false,
             fin_seen: [false; 2],
             rst_seen: false,
@@ -144,11 +151,25 @@ impl Flow {
             gap_bytes: [0; 2],
             reassembly_capped: false,
             dissector: Some(match l4 {
-                L4::Tcp => Dissector::Tcp(Box::default()),
+                L4::Tcp => Dissector::Tcp(Box::new(TcpDissector::new(client.port, server.port))),
                 L4::Udp => Dissector::Udp(Box::default()),
             }),
             live: true,
         }
+    }
+
+    /// DNS facts of the flow, over UDP or TCP.
+    pub fn dns(&self) -> Option<&DnsFacts> {
+        self.tcp_dns
+            .as_deref()
+            .or_else(|| self.udp.as_ref().and_then(|u| u.dns.as_ref()))
+    }
+
+    /// SIP/SDP facts of the flow, over UDP or TCP.
+    pub fn sip(&self) -> Option<&SipFacts> {
+        self.tcp_sip
+            .as_deref()
+            .or_else(|| self.udp.as_ref().and_then(|u| u.sip.as_ref()))
     }
 
     /// 0 when `src` is the client, 1 when it is the server.
@@ -211,6 +232,14 @@ impl Flow {
         self.reassembly_capped = outcome.capped;
         if outcome.http {
             self.protocols.insert(Protocol::Http);
+        }
+        if let Some(d) = outcome.dns {
+            self.protocols.insert(Protocol::Dns);
+            self.tcp_dns = Some(Box::new(d));
+        }
+        if let Some(sip) = outcome.sip {
+            self.protocols.insert(Protocol::Sip);
+            self.tcp_sip = Some(Box::new(sip));
         }
         if let Some(mut tls) = outcome.tls {
             self.protocols.insert(Protocol::Tls);
