@@ -301,3 +301,26 @@ fn baresip_sip_over_tcp() {
     assert_eq!(media.encryption.state, "plaintext");
     assert!(media.encryption.basis[0].contains("RTP/AVP"));
 }
+
+/// DNS over TCP and over UDP to a local dnsmasq (captures/make-dns-tcp.sh): the answers dig
+/// printed are in the verdict, whichever transport carried them.
+#[test]
+fn dns_over_tcp_and_udp() {
+    let exp = expected("dns-tcp.expected");
+    let v = verdict_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/dns-tcp.pcap"));
+    for (transport, name, answer) in [
+        ("tcp", &exp["tcp_name"], &exp["tcp_answer"]),
+        ("udp", &exp["udp_name"], &exp["udp_answer"]),
+    ] {
+        let f = v
+            .flows
+            .iter()
+            .find(|f| f.transport == transport && f.protocols == ["dns"])
+            .unwrap_or_else(|| panic!("DNS over {transport}"));
+        assert_eq!(f.encryption.state, "plaintext");
+        let d = f.dns.as_ref().unwrap();
+        assert_eq!((d.queries, d.responses), (1, 1));
+        assert_eq!(d.answers[0].name, *name);
+        assert_eq!(d.answers[0].ip, *answer);
+    }
+}
