@@ -96,26 +96,17 @@ pub struct DtlsStream {
     pub handshake_seen: bool,
     /// Datagrams whose records tiled them exactly (every header and length consistent).
     pub exact_datagrams: u64,
-    client_hello_dir: Option<usize>,
-    server_hello_dir: Option<usize>,
+    sides: hello::HelloSides,
 }
 
 impl DtlsStream {
     /// The ClientHello came from the side the flow table took for the server.
     pub fn client_is_responder(&self) -> bool {
-        match (self.client_hello_dir, self.server_hello_dir) {
-            (Some(c), _) => c == 1,
-            (None, Some(s)) => s == 0,
-            (None, None) => false,
-        }
+        self.sides.client_is_responder()
     }
 
     fn server_dir(&self) -> usize {
-        match (self.server_hello_dir, self.client_hello_dir) {
-            (Some(s), _) => s,
-            (None, Some(c)) => 1 - c,
-            (None, None) => 1,
-        }
+        self.sides.server_dir()
     }
 
     /// All records of one datagram.
@@ -241,7 +232,7 @@ impl DtlsStream {
         match h.body {
             // a second ClientHello (after HelloVerifyRequest) repeats the first
             DTLSMessageHandshakeBody::ClientHello(ch) if self.facts.client_hello.is_none() => {
-                self.client_hello_dir = Some(dir);
+                self.sides.client = Some(dir);
                 self.facts.client_hello = Some(hello::client_hello(
                     frame,
                     ch.version.0,
@@ -250,7 +241,7 @@ impl DtlsStream {
                 ));
             }
             DTLSMessageHandshakeBody::ServerHello(sh) => {
-                self.server_hello_dir = Some(dir);
+                self.sides.server = Some(dir);
                 let facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
                 let dtls13 = facts.selected_version == Some(0xFEFC);
                 self.facts.server_hello = Some(facts);

@@ -12,7 +12,7 @@ use rustls::quic::{Keys, Version};
 
 use super::legacy;
 
-use crate::dissect::tls::{TlsFacts, hello, names};
+use crate::dissect::tls::{TlsFacts, hello};
 use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 
 /// CRYPTO bytes reassembled per direction at most.
@@ -380,19 +380,9 @@ impl Initials {
                     ));
                 }
                 Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)))) => {
-                    let mut facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
-                    if sh.random == names::HELLO_RETRY_REQUEST_RANDOM {
-                        // the real ServerHello follows in the same stream
-                        facts.hello_retry = true;
-                        finished = false;
-                    } else {
-                        facts.hello_retry = self
-                            .facts
-                            .server_hello
-                            .as_ref()
-                            .is_some_and(|s| s.hello_retry);
-                    }
-                    self.facts.server_hello = Some(facts);
+                    let facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
+                    // after a HelloRetryRequest the real ServerHello follows in the same stream
+                    finished = !self.facts.record_server_hello(facts, sh.random);
                 }
                 _ => {}
             }

@@ -39,6 +39,34 @@ pub struct ServerHelloFacts {
     pub srtp_profile: Option<u16>,
 }
 
+/// Which direction of a flow (0 = the flow's client side) sent the ClientHello and the
+/// ServerHello: the hello senders decide the roles, whatever the flow table guessed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HelloSides {
+    pub client: Option<usize>,
+    pub server: Option<usize>,
+}
+
+impl HelloSides {
+    /// The ClientHello came from the side the flow table took for the server.
+    pub fn client_is_responder(&self) -> bool {
+        match (self.client, self.server) {
+            (Some(c), _) => c == 1,
+            (None, Some(s)) => s == 0,
+            (None, None) => false,
+        }
+    }
+
+    /// The direction the server sends in.
+    pub fn server_dir(&self) -> usize {
+        match (self.server, self.client) {
+            (Some(s), _) => s,
+            (None, Some(c)) => 1 - c,
+            (None, None) => 1,
+        }
+    }
+}
+
 /// Facts of a ClientHello with these fields.
 pub fn client_hello(
     frame: u64,

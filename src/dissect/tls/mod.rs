@@ -57,6 +57,16 @@ pub struct TlsFacts {
 }
 
 impl TlsFacts {
+    /// Record a ServerHello. A HelloRetryRequest (RFC 8446 §4.1.3: a ServerHello with a fixed
+    /// random) is kept until the real ServerHello, which inherits its `hello_retry` mark.
+    /// Returns whether this one was a HelloRetryRequest.
+    pub fn record_server_hello(&mut self, mut facts: ServerHelloFacts, random: &[u8]) -> bool {
+        let retry = random == names::HELLO_RETRY_REQUEST_RANDOM;
+        facts.hello_retry = retry || self.server_hello.as_ref().is_some_and(|s| s.hello_retry);
+        self.server_hello = Some(facts);
+        retry
+    }
+
     /// Exchange the direction-indexed facts, when the flow's roles turn out to be the reverse.
     pub fn swap_directions(&mut self) {
         self.application_data_frame.swap(0, 1);
@@ -135,8 +145,7 @@ pub struct TlsStream {
     /// At least one direction was recognised as TLS.
     pub is_tls: bool,
     /// Direction (0 = flow's client side) that sent the ClientHello / ServerHello.
-    client_hello_dir: Option<usize>,
-    server_hello_dir: Option<usize>,
+    sides: hello::HelloSides,
 }
 
 impl Default for TlsStream {
@@ -151,8 +160,7 @@ impl TlsStream {
             dirs: [Direction::new(), Direction::new()],
             facts: TlsFacts::default(),
             is_tls: false,
-            client_hello_dir: None,
-            server_hello_dir: None,
+            sides: hello::HelloSides::default(),
         }
     }
 
@@ -176,19 +184,11 @@ impl TlsStream {
 
     /// The ClientHello came from the side the flow table took for the server.
     pub fn client_is_responder(&self) -> bool {
-        match (self.client_hello_dir, self.server_hello_dir) {
-            (Some(c), _) => c == 1,
-            (None, Some(s)) => s == 0,
-            (None, None) => false,
-        }
+        self.sides.client_is_responder()
     }
 
     fn server_dir(&self) -> usize {
-        match (self.server_hello_dir, self.client_hello_dir) {
-            (Some(s), _) => s,
-            (None, Some(c)) => 1 - c,
-            (None, None) => 1,
-        }
+        self.sides.server_dir()
     }
 
     /// Whether the given direction was seen not to be TLS at its start.
@@ -278,7 +278,7 @@ impl TlsStream {
             sslv2::Parsed::ClientHello(ch) => {
                 self.is_tls = true;
                 if self.facts.client_hello.is_none() {
-                    self.client_hello_dir = Some(dir);
+                    self.sides.client = Some(dir);
                     self.facts.client_hello = Some(ClientHelloFacts {
                         frame,
                         legacy_version: ch.version,
@@ -297,7 +297,7 @@ impl TlsStream {
             sslv2::Parsed::ServerHello(sh) => {
                 self.is_tls = true;
                 if self.facts.server_hello.is_none() {
-                    self.server_hello_dir = Some(dir);
+                    self.sides.server = Some(dir);
                     self.facts.server_hello = Some(ServerHelloFacts {
                         frame,
                         legacy_version: 0x0002,
@@ -436,31 +436,21 @@ impl TlsStream {
                     return; // second ClientHello after HelloRetryRequest: keep the first
                 }
                 let facts = hello::client_hello(frame, ch.version.0, &ch.ciphers, ch.ext);
-                self.client_hello_dir = Some(dir);
+                self.sides.client = Some(dir);
                 self.facts.client_hello = Some(facts);
             }
             TlsMessageHandshake::ServerHello(sh) => {
-                self.server_hello_dir = Some(dir);
-                let mut facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
-                if sh.random == names::HELLO_RETRY_REQUEST_RANDOM {
-                    // Not the final ServerHello: remember and wait for the real one.
-                    let mut retry = facts;
-                    retry.hello_retry = true;
-                    self.facts.server_hello = Some(retry);
-                    return;
+                self.sides.server = Some(dir);
+                let facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
+                if self.facts.record_server_hello(facts, sh.random) {
+                    return; // a HelloRetryRequest: the real ServerHello follows
                 }
-                facts.hello_retry = self
-                    .facts
-                    .server_hello
-                    .as_ref()
-                    .is_some_and(|s| s.hello_retry);
-                self.facts.server_hello = Some(facts);
                 if self.tls13_selected() {
                     self.dirs[dir].encrypted = true;
                 }
             }
             TlsMessageHandshake::ServerHelloV13Draft18(sh) => {
-                self.server_hello_dir = Some(dir);
+                self.sides.server = Some(dir);
                 self.facts.server_hello = Some(ServerHelloFacts {
                     frame,
                     legacy_version: sh.version.0,
@@ -471,7 +461,7 @@ impl TlsStream {
                 self.dirs[dir].encrypted = true;
             }
             TlsMessageHandshake::HelloRetryRequest(hrr) => {
-                self.server_hello_dir = Some(dir);
+                self.sides.server = Some(dir);
                 self.facts.server_hello = Some(ServerHelloFacts {
                     frame,
                     legacy_version: hrr.version.0,
