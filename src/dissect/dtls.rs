@@ -7,14 +7,13 @@
 
 use tls_parser::{DTLSMessage, DTLSMessageHandshakeBody, parse_dtls_message_handshake};
 
-use super::tls::{AlertFact, TlsFacts, cert, hello};
+use super::tls::{TlsFacts, cert, hello};
 
 /// Handshake messages reassembled at once per direction.
 const MAX_FRAGMENTED_MESSAGES: usize = 4;
 /// Largest handshake message reassembled (certificate chains fit).
 const MAX_MESSAGE: usize = 256 * 1024;
 const MAX_CERTIFICATES: usize = 16;
-const MAX_ALERTS: usize = 16;
 
 /// A DTLS record header (13 bytes) at the start of `b`: (content type, version, epoch, length).
 fn record_header(b: &[u8]) -> Option<(u8, u16, u16, usize)> {
@@ -144,18 +143,8 @@ impl DtlsStream {
                 self.dirs[dir].encrypted = true;
             }
             21 => {
-                if plaintext && body.len() == 2 {
-                    if self.facts.alerts.len() < MAX_ALERTS {
-                        self.facts.alerts.push(AlertFact {
-                            frame,
-                            from_server: dir == self.server_dir(),
-                            level: body[0],
-                            description: body[1],
-                        });
-                    }
-                } else {
-                    self.facts.encrypted_alerts += 1;
-                }
+                let from_server = dir == self.server_dir();
+                self.facts.record_alert(frame, from_server, plaintext, body);
             }
             22 if plaintext => self.handshake_fragments(dir, frame, body),
             23 => {

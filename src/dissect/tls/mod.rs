@@ -67,6 +67,23 @@ impl TlsFacts {
         retry
     }
 
+    /// Record an alert record: its level and description when sent in clear, else a count.
+    pub fn record_alert(&mut self, frame: u64, from_server: bool, plaintext: bool, body: &[u8]) {
+        match body {
+            [level, description] if plaintext => {
+                if self.alerts.len() < MAX_ALERTS {
+                    self.alerts.push(AlertFact {
+                        frame,
+                        from_server,
+                        level: *level,
+                        description: *description,
+                    });
+                }
+            }
+            _ => self.encrypted_alerts += 1,
+        }
+    }
+
     /// Exchange the direction-indexed facts, when the flow's roles turn out to be the reverse.
     pub fn swap_directions(&mut self) {
         self.application_data_frame.swap(0, 1);
@@ -357,18 +374,9 @@ impl TlsStream {
                 self.dirs[dir].encrypted = true;
             }
             21 => {
-                if !self.dirs[dir].encrypted && body.len() == 2 {
-                    if self.facts.alerts.len() < MAX_ALERTS {
-                        self.facts.alerts.push(AlertFact {
-                            frame,
-                            from_server: dir == self.server_dir(),
-                            level: body[0],
-                            description: body[1],
-                        });
-                    }
-                } else {
-                    self.facts.encrypted_alerts += 1;
-                }
+                let (plaintext, from_server) =
+                    (!self.dirs[dir].encrypted, dir == self.server_dir());
+                self.facts.record_alert(frame, from_server, plaintext, body);
             }
             22 => {
                 if self.dirs[dir].encrypted {
