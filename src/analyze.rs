@@ -14,6 +14,7 @@ use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
 use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::{quic, rtp, stun};
+use crate::enrich::{EndpointGeo, GeoData};
 use crate::flow::{self, FlowTable, L4, RoleBasis};
 use crate::verdict::{self, Verdict};
 
@@ -213,7 +214,11 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 /// Analyse every input into one verdict. Unreadable inputs are listed with their error.
-pub fn analyze_paths(paths: &[PathBuf], opts: &Options) -> (Verdict, Vec<CaptureError>) {
+pub fn analyze_paths(
+    paths: &[PathBuf],
+    opts: &Options,
+    geo: &GeoData,
+) -> (Verdict, Vec<CaptureError>) {
     let mut builder = VerdictBuilder::default();
     let mut errors = Vec::new();
     for path in expand_inputs(paths) {
@@ -229,7 +234,7 @@ pub fn analyze_paths(paths: &[PathBuf], opts: &Options) -> (Verdict, Vec<Capture
             }
         }
     }
-    (builder.finish(), errors)
+    (builder.finish_with(geo), errors)
 }
 
 /// Accumulates inputs and flows, then derives endpoints.
@@ -263,6 +268,7 @@ impl VerdictBuilder {
         }
     }
 
+    /// The verdict without geolocation (no `data` section, endpoints without locations).
     pub fn finish(self) -> Verdict {
         let endpoints = endpoints(&self.flows);
         Verdict {
@@ -270,9 +276,23 @@ impl VerdictBuilder {
             tool: verdict::Tool::this(),
             generated_at: verdict::now_rfc3339(),
             inputs: self.inputs,
+            data: None,
             endpoints,
             flows: self.flows,
         }
+    }
+
+    /// The verdict with every server endpoint geolocated and the data named.
+    pub fn finish_with(self, geo: &GeoData) -> Verdict {
+        let mut v = self.finish();
+        for e in &mut v.endpoints {
+            let Ok(ip) = e.ip.parse::<IpAddr>() else {
+                continue;
+            };
+            enrich_endpoint(e, &geo.lookup(ip));
+        }
+        v.data = Some(data_section(geo));
+        v
     }
 }
 
@@ -578,6 +598,60 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
     }
 }
 
+fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo) {
+    e.country = g.country.clone();
+    e.location_source = g.country.as_ref().and(g.location_source.clone());
+    e.region = g.region.map(|r| r.as_str().to_string());
+    e.region_scope = g.region_scope.clone();
+    e.region_reason = g.region_reason.clone();
+    e.asn = g.asn;
+    e.as_org = g.as_org.clone();
+    e.as_country = g.as_country.clone();
+    e.operator = g.operator.as_ref().map(|o| verdict::OperatorRef {
+        name: o.name.clone(),
+        parent: o.parent.clone(),
+        jurisdiction: o.jurisdiction.clone(),
+        source: g.operator_source.unwrap_or_default().to_string(),
+    });
+}
+
+/// Databases older than this are flagged in the verdict.
+const DATABASE_MAX_AGE_DAYS: i64 = 90;
+
+fn data_section(geo: &GeoData) -> verdict::Data {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    verdict::Data {
+        databases: geo
+            .databases()
+            .iter()
+            .map(|d| {
+                let age_days = (now - d.build_epoch as i64) / 86_400;
+                verdict::DatabaseRef {
+                    name: d.name.clone(),
+                    kind: d.role.to_string(),
+                    database_type: d.database_type.clone(),
+                    build_date: verdict::rfc3339_s(d.build_epoch as i64)
+                        .get(..10)
+                        .unwrap_or_default()
+                        .to_string(),
+                    age_days,
+                    source: d.source.clone(),
+                    warning: (age_days > DATABASE_MAX_AGE_DAYS).then(|| {
+                        format!(
+                            "built {age_days} days ago (more than {DATABASE_MAX_AGE_DAYS}): addresses may have moved since"
+                        )
+                    }),
+                }
+            })
+            .collect(),
+        policy: verdict::PolicyRef {
+            name: geo.policy.name.clone(),
+            version: geo.policy.version.clone(),
+            date: geo.policy.version.clone(),
+        },
+    }
+}
+
 fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
     // Names the capture's own DNS answers gave each address.
     let mut dns_names: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -598,6 +672,15 @@ fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
                 flows: Vec::new(),
                 names: Vec::new(),
                 ports: Vec::new(),
+                country: None,
+                location_source: None,
+                region: None,
+                region_scope: None,
+                region_reason: None,
+                asn: None,
+                as_org: None,
+                as_country: None,
+                operator: None,
             });
         e.flows.push(f.id);
         if !e.ports.contains(&f.server.port) {

@@ -1,7 +1,7 @@
 //! callproof: checks on the wire what video-conferencing vendors claim about encryption and
 //! data location. The modules follow the pipeline of DESIGN.md:
-//! [`capture`] → [`decode`] → [`flow`] → [`dissect`] → [`assess`] → [`verdict`], wired by
-//! [`analyze`].
+//! [`capture`] → [`decode`] → [`flow`] → [`dissect`] → [`enrich`] → [`assess`] → [`verdict`],
+//! wired by [`analyze`].
 #![forbid(unsafe_code)]
 
 pub mod analyze;
@@ -9,5 +9,6 @@ pub mod assess;
 pub mod capture;
 pub mod decode;
 pub mod dissect;
+pub mod enrich;
 pub mod flow;
 pub mod verdict;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use callproof::analyze::{self, Options};
+use callproof::enrich::GeoData;
 use callproof::flow::Limits;
 use callproof::verdict;
 
@@ -53,6 +54,13 @@ enum Command {
         /// Print nothing on standard error except errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Use these MaxMind-format databases (country.mmdb, asn.mmdb, as-country.mmdb; GeoIP2
+        /// country layouts too) instead of the ones built in; missing files keep the built-in ones.
+        #[arg(long, value_name = "DIR")]
+        geoip_dir: Option<PathBuf>,
+        /// Use this transfer policy (CSV with the columns of geoip/transfer-policy.csv).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
     },
 }
 
@@ -65,20 +73,49 @@ fn main() -> ExitCode {
             max_flows,
             max_live_flows,
             quiet,
+            geoip_dir,
+            policy,
         } => {
+            let geo = match load_geo(geoip_dir.as_deref(), policy.as_deref()) {
+                Ok(g) => g,
+                Err(e) => {
+                    eprintln!("callproof: {e}");
+                    return ExitCode::from(exit::INPUT);
+                }
+            };
             let opts = Options {
                 limits: Limits {
                     max_flows: max_flows.max(1),
                     max_live_flows: max_live_flows.max(1),
                 },
             };
-            run_analyze(&paths, out, &opts, quiet)
+            run_analyze(&paths, out, &opts, &geo, quiet)
         }
     }
 }
 
-fn run_analyze(paths: &[PathBuf], out: Option<PathBuf>, opts: &Options, quiet: bool) -> ExitCode {
-    let (verdict, errors) = analyze::analyze_paths(paths, opts);
+fn load_geo(
+    dir: Option<&std::path::Path>,
+    policy: Option<&std::path::Path>,
+) -> Result<GeoData, callproof::enrich::GeoError> {
+    let geo = match dir {
+        Some(d) => GeoData::from_dir(d)?,
+        None => GeoData::embedded(),
+    };
+    match policy {
+        Some(p) => geo.with_policy_file(p),
+        None => Ok(geo),
+    }
+}
+
+fn run_analyze(
+    paths: &[PathBuf],
+    out: Option<PathBuf>,
+    opts: &Options,
+    geo: &GeoData,
+    quiet: bool,
+) -> ExitCode {
+    let (verdict, errors) = analyze::analyze_paths(paths, opts, geo);
     for e in &errors {
         eprintln!("callproof: {e}");
     }

@@ -18,8 +18,39 @@ pub struct Verdict {
     pub tool: Tool,
     pub generated_at: String,
     pub inputs: Vec<Input>,
+    /// The data the verdict's statements rest on: databases with their dates, the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Data>,
     pub endpoints: Vec<Endpoint>,
     pub flows: Vec<Flow>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Data {
+    pub databases: Vec<DatabaseRef>,
+    pub policy: PolicyRef,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DatabaseRef {
+    pub name: String,
+    /// "country", "asn" or "as-country".
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub database_type: String,
+    pub build_date: String,
+    pub age_days: i64,
+    pub source: String,
+    /// Set when the database is older than 90 days.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PolicyRef {
+    pub name: String,
+    pub version: String,
+    pub date: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -119,9 +150,42 @@ pub struct DecodeStats {
 pub struct Endpoint {
     pub ip: String,
     pub flows: Vec<u32>,
-    /// Names this endpoint was reached by (SNI so far).
+    /// Names this endpoint was reached by (SNI, DNS answers in the capture).
     pub names: Vec<String>,
     pub ports: Vec<u16>,
+    /// ISO country code from the country database (absent when it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+    /// The database (and its build date) that said so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_source: Option<String>,
+    /// "eea", "adequate", "adequate-partial", "third-country", "private" or "indeterminate".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The scope of a partial adequacy decision (e.g. US: DPF-certified organisations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_scope: Option<String>,
+    /// Why the region is private or indeterminate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asn: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_org: Option<String>,
+    /// Where the AS is registered: an operator signal, not a location.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_country: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<OperatorRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OperatorRef {
+    pub name: String,
+    pub parent: String,
+    /// ISO code of the parent's home country (the law it answers to).
+    pub jurisdiction: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,0 +1,145 @@
+//! Where the data goes: server endpoints of real captures geolocated with the shipped databases,
+//! operators named, the data and policy the verdict rests on named with their dates.
+
+mod common;
+
+use common::{capture, verdict_of};
+
+fn endpoint<'a>(v: &'a callproof::verdict::Verdict, ip: &str) -> &'a callproof::verdict::Endpoint {
+    v.endpoints
+        .iter()
+        .find(|e| e.ip == ip)
+        .unwrap_or_else(|| panic!("no endpoint {ip}"))
+}
+
+/// The vendors' servers in the shared Zoom, Webex, Teams and Meet captures get the operator the
+/// peers' outputs imply (nDPI names them Zoom, Webex, Skype_TeamsCall, GoogleMeet).
+#[test]
+fn vendor_servers_get_their_operators() {
+    for (cap, ip, asn, operator, jurisdiction) in [
+        ("ndpi/zoom.pcap", "162.255.37.14", 30103, "Zoom", "US"),
+        ("ndpi/webex.pcap", "62.109.224.120", 13445, "Webex", "US"),
+        (
+            "ndpi/stun_msteams_unidir.pcapng",
+            "52.115.136.55",
+            8075,
+            "Teams / M365 / Azure",
+            "US",
+        ),
+        (
+            "ndpi/google_meet.pcapng",
+            "173.194.73.101",
+            15169,
+            "Google / Meet",
+            "US",
+        ),
+    ] {
+        let v = verdict_of(&capture(cap));
+        let e = endpoint(&v, ip);
+        assert_eq!(e.asn, Some(asn), "{cap} {ip}");
+        let op = e.operator.as_ref().unwrap();
+        assert_eq!(
+            (op.name.as_str(), op.jurisdiction.as_str()),
+            (operator, jurisdiction),
+            "{cap}"
+        );
+        assert!(op.source.contains("curated"), "{cap}");
+    }
+}
+
+/// Regions follow the policy; every country names the database and its date; private addresses
+/// and anycast ranges are never given a country's region.
+#[test]
+fn regions_and_their_sources() {
+    let v = verdict_of(&capture("ndpi/webex.pcap"));
+    let eu = endpoint(&v, "62.109.224.120");
+    assert_eq!(
+        (eu.country.as_deref(), eu.region.as_deref()),
+        (Some("NL"), Some("eea"))
+    );
+    let src = eu.location_source.as_deref().unwrap();
+    assert!(
+        src.contains("DB-IP") && src.contains("built 2026-06-01"),
+        "{src}"
+    );
+    let us = endpoint(&v, "173.243.0.110");
+    assert_eq!(us.region.as_deref(), Some("adequate-partial"));
+    assert!(us.region_scope.as_deref().unwrap().contains("DPF"));
+    let au = endpoint(&v, "114.29.200.11");
+    assert_eq!(au.region.as_deref(), Some("third-country"));
+
+    let v = verdict_of(&capture("ndpi/stun_msteams_unidir.pcapng"));
+    let teams = endpoint(&v, "52.115.136.55");
+    assert_eq!(teams.region.as_deref(), Some("indeterminate"));
+    assert!(teams.region_reason.as_deref().unwrap().contains("anycast"));
+
+    let v = verdict_of(&capture("ndpi/zoom.pcap"));
+    let lan = endpoint(&v, "192.168.1.1");
+    assert_eq!(lan.region.as_deref(), Some("private"));
+    assert!(lan.country.is_none());
+
+    let data = v.data.as_ref().expect("the data section");
+    assert_eq!(data.databases.len(), 3);
+    for d in &data.databases {
+        assert!(d.build_date.starts_with("2026-06"), "{d:?}");
+        assert!(d.age_days > 0);
+        assert_eq!(d.warning.is_some(), d.age_days > 90);
+    }
+    assert!(!data.policy.version.is_empty());
+}
+
+/// `--policy` replaces the table: without the US row, a US server is a third country.
+#[test]
+fn user_policy_replaces_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.csv");
+    std::fs::write(
+        &policy,
+        "cc,name,status,legal_basis,decision_or_act,date,scope_notes\nDE,Germany,EU,EU member state,,,\n",
+    )
+    .unwrap();
+    let out = dir.path().join("v.json");
+    let o = std::process::Command::new(common::bin())
+        .args(["analyze", "--quiet", "--policy"])
+        .arg(&policy)
+        .arg("--out")
+        .arg(&out)
+        .arg(capture("ndpi/webex.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: callproof::verdict::Verdict =
+        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(
+        endpoint(&v, "173.243.0.110").region.as_deref(),
+        Some("third-country")
+    );
+    assert_eq!(
+        endpoint(&v, "62.109.224.120").region.as_deref(),
+        Some("third-country"),
+        "NL is not in this table"
+    );
+    assert_eq!(v.data.unwrap().policy.name, policy.display().to_string());
+    // a bad policy file is a one-line error, exit 2
+    std::fs::write(&policy, "not,a,policy\n").unwrap();
+    let (code, stderr, _) = {
+        let o = std::process::Command::new(common::bin())
+            .args(["analyze", "--quiet", "--policy"])
+            .arg(&policy)
+            .arg(capture("ndpi/webex.pcap"))
+            .output()
+            .unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+            (),
+        )
+    };
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("policy.csv"), "{stderr}");
+}
