@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::assess::encryption;
+use crate::assess::{encryption, findings};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
@@ -279,6 +279,7 @@ impl VerdictBuilder {
             data: None,
             endpoints,
             flows: self.flows,
+            findings: Vec::new(),
         }
     }
 
@@ -292,6 +293,9 @@ impl VerdictBuilder {
             enrich_endpoint(e, &geo.lookup(ip));
         }
         v.data = Some(data_section(geo));
+        v.findings = findings::location_findings(&v, |cc| {
+            Some(geo.policy.region(cc).0.as_str().to_string())
+        });
         v
     }
 }

@@ -37,6 +37,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// List the rules findings come from: id, severity, title and explanation.
+    Rules,
     /// Analyse saved captures (pcap, pcapng, gzip-compressed; files or directories) into one verdict.
     Analyze {
         /// Capture files or directories (searched recursively).
@@ -67,6 +69,18 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Rules => {
+            for r in callproof::assess::findings::RULES {
+                println!(
+                    "{}  [{}]  {}\n    {}\n",
+                    r.id,
+                    r.severity.as_str(),
+                    r.title,
+                    r.explanation
+                );
+            }
+            ExitCode::from(exit::OK)
+        }
         Command::Analyze {
             paths,
             out,

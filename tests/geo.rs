@@ -143,3 +143,72 @@ fn user_policy_replaces_the_table() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("policy.csv"), "{stderr}");
 }
+
+fn findings_for<'a>(v: &'a callproof::verdict::Verdict, ip: &str) -> Vec<&'a str> {
+    v.findings
+        .iter()
+        .filter(|f| f.endpoints.iter().any(|e| e == ip))
+        .map(|f| f.rule.as_str())
+        .collect()
+}
+
+/// The location findings on real captures: Webex servers in Australia and Singapore (third
+/// country), in the US (DPF-dependent) and in the Netherlands run by Cisco (foreign operator);
+/// Zoom's US STUN servers; Teams' anycast relays; and none for a Dutch operator in the NL.
+#[test]
+fn location_findings_on_real_captures() {
+    let v = verdict_of(&capture("ndpi/webex.pcap"));
+    assert_eq!(
+        findings_for(&v, "114.29.200.11"),
+        vec!["third-country-transfer"]
+    );
+    assert_eq!(findings_for(&v, "173.243.0.110"), vec!["us-dpf-dependent"]);
+    assert_eq!(findings_for(&v, "62.109.224.120"), vec!["foreign-operator"]);
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.rule == "third-country-transfer")
+        .unwrap();
+    assert_eq!(f.severity, "high");
+    assert!(
+        f.detail.contains("DB-IP") && f.detail.contains("built 2026-06-01"),
+        "{}",
+        f.detail
+    );
+    assert!(f.first_frame.is_some() && !f.flows.is_empty());
+
+    let v = verdict_of(&capture("ndpi/zoom.pcap"));
+    assert_eq!(findings_for(&v, "162.255.37.14"), vec!["us-dpf-dependent"]);
+    assert!(
+        findings_for(&v, "109.94.160.99").is_empty(),
+        "NL server of an NL operator"
+    );
+    assert!(
+        findings_for(&v, "192.168.1.1").is_empty(),
+        "private addresses are never transfers"
+    );
+
+    let v = verdict_of(&capture("ndpi/stun_msteams_unidir.pcapng"));
+    assert_eq!(
+        findings_for(&v, "52.115.136.55"),
+        vec!["location-indeterminate"]
+    );
+}
+
+#[test]
+fn rules_are_listed() {
+    let o = std::process::Command::new(common::bin())
+        .arg("rules")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&o.stdout);
+    for id in [
+        "third-country-transfer",
+        "us-dpf-dependent",
+        "foreign-operator",
+        "location-indeterminate",
+    ] {
+        assert!(text.contains(id), "{id}");
+    }
+}

@@ -23,6 +23,23 @@ pub struct Verdict {
     pub data: Option<Data>,
     pub endpoints: Vec<Endpoint>,
     pub flows: Vec<Flow>,
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+}
+
+/// A rule that fired, with its evidence.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Finding {
+    /// Stable rule id (e.g. "third-country-transfer"); `callproof rules` lists them.
+    pub rule: String,
+    /// "info", "low", "medium" or "high".
+    pub severity: String,
+    pub title: String,
+    pub detail: String,
+    pub flows: Vec<u32>,
+    pub endpoints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_frame: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
