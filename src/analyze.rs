@@ -292,6 +292,32 @@ impl VerdictBuilder {
             };
             enrich_endpoint(e, &geo.lookup(ip));
         }
+        let vantage = vantage_countries(&v, geo);
+        let flows_by_id: BTreeMap<u32, &verdict::Flow> =
+            v.flows.iter().map(|f| (f.id, f)).collect();
+        for e in &mut v.endpoints {
+            // per capture: its own capture point, its own round trips
+            let mut checks: Vec<(bool, String)> = Vec::new();
+            for (input, cc) in &vantage {
+                let rtt = e
+                    .flows
+                    .iter()
+                    .filter_map(|id| flows_by_id.get(id))
+                    .filter(|f| f.input == *input)
+                    .filter_map(|f| flow_rtt_ms(f))
+                    .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
+                if let (Some(rtt), Some(country)) = (rtt, e.country.as_deref())
+                    && let Some(check) = plausibility(country, e.region.as_deref(), rtt, cc)
+                {
+                    checks.push(check);
+                }
+            }
+            let worst = checks.iter().find(|(ok, _)| !ok).or(checks.first());
+            if let Some((ok, why)) = worst {
+                e.location_plausible = Some(*ok);
+                e.location_check = Some(why.clone());
+            }
+        }
         v.data = Some(data_section(geo));
         v.findings = findings::location_findings(&v, |cc| {
             Some(geo.policy.region(cc).0.as_str().to_string())
@@ -368,6 +394,7 @@ fn flow_record(
             .map(|_| "relayed".to_string()),
         tcp: (f.l4 == L4::Tcp).then(|| verdict::Tcp {
             syn_seen: f.syn_seen,
+            rtt_ms: f.tcp_rtt_ns.map(|n| n as f64 / 1e6),
             midstream: f.midstream,
             state: if f.rst_seen {
                 "rst"
@@ -619,6 +646,83 @@ fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo) {
     });
 }
 
+/// Each capture's capture-point country: where the public addresses STUN servers reported for
+/// its client (XOR-MAPPED-ADDRESS) are, by the country database; the most frequent one wins.
+fn vantage_countries(v: &Verdict, geo: &GeoData) -> BTreeMap<usize, String> {
+    let mut counts: BTreeMap<(usize, String), usize> = BTreeMap::new();
+    for f in &v.flows {
+        for a in f.stun.iter().flat_map(|s| &s.mapped_addresses) {
+            let Ok(sa) = a.parse::<std::net::SocketAddr>() else {
+                continue;
+            };
+            if let Some(cc) = geo.lookup(sa.ip()).country {
+                *counts.entry((f.input, cc)).or_default() += 1;
+            }
+        }
+    }
+    let mut best: BTreeMap<usize, (String, usize)> = BTreeMap::new();
+    for ((input, cc), n) in counts {
+        let e = best.entry(input).or_insert((cc.clone(), 0));
+        if n > e.1 {
+            *e = (cc, n);
+        }
+    }
+    best.into_iter().map(|(i, (cc, _))| (i, cc)).collect()
+}
+
+/// The smallest round trip a flow shows: TCP handshake or STUN transaction.
+fn flow_rtt_ms(f: &verdict::Flow) -> Option<f64> {
+    let tcp = f.tcp.as_ref().and_then(|t| t.rtt_ms);
+    let stun = f.stun.as_ref().and_then(|s| s.rtt_ms);
+    match (tcp, stun) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Countries of geographic Europe (the EEA, the adequate European states and their neighbours):
+/// a round trip between Europe and another continent takes tens of milliseconds at least.
+fn in_europe(cc: &str) -> bool {
+    const EUROPE: &[&str] = &[
+        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT",
+        "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
+        "CH", "GB", "AD", "MC", "SM", "VA", "FO", "GG", "JE", "IM", "GI", "AX", "AL", "BA", "ME",
+        "MK", "RS", "XK", "MD", "UA", "BY",
+    ];
+    EUROPE.contains(&cc)
+}
+
+/// Below this round trip a server cannot be on another continent than the capture point
+/// (light in fibre covers about 100 km per millisecond of RTT; Europe to North America's
+/// nearest points is over 3,000 km).
+const INTERCONTINENTAL_MIN_RTT_MS: f64 = 30.0;
+
+/// Whether a round trip of `rtt` ms from a capture point in `vantage` allows a server in `cc`:
+/// only judged across continents (Europe and elsewhere), where light needs tens of ms.
+fn plausibility(cc: &str, region: Option<&str>, rtt: f64, vantage: &str) -> Option<(bool, String)> {
+    if !matches!(
+        region,
+        Some("eea" | "adequate" | "adequate-partial" | "third-country")
+    ) {
+        return None;
+    }
+    if in_europe(cc) == in_europe(vantage) {
+        return None; // same continent: a round trip cannot tell the countries apart reliably
+    }
+    let ok = rtt >= INTERCONTINENTAL_MIN_RTT_MS;
+    Some((
+        ok,
+        format!(
+            "heuristic: RTT {rtt:.1} ms from a capture point in {vantage} (its public address, per STUN); a server in {cc}, on another continent, needs at least {INTERCONTINENTAL_MIN_RTT_MS:.0} ms ({})",
+            if ok {
+                "not contradicted; a lower bound only, not a confirmation"
+            } else {
+                "too fast: anycast or mis-geolocated"
+            }
+        ),
+    ))
+}
+
 /// Databases older than this are flagged in the verdict.
 const DATABASE_MAX_AGE_DAYS: i64 = 90;
 
@@ -685,8 +789,14 @@ fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
                 as_org: None,
                 as_country: None,
                 operator: None,
+                rtt_ms: None,
+                location_plausible: None,
+                location_check: None,
             });
         e.flows.push(f.id);
+        if let Some(r) = flow_rtt_ms(f) {
+            e.rtt_ms = Some(e.rtt_ms.map_or(r, |m| m.min(r)));
+        }
         if !e.ports.contains(&f.server.port) {
             e.ports.push(f.server.port);
         }

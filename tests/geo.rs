@@ -212,3 +212,25 @@ fn rules_are_listed() {
         assert!(text.contains(id), "{id}");
     }
 }
+
+/// The round-trip plausibility check on a real WhatsApp call (nDPI stun_wa_call.pcapng): the
+/// client's public address (STUN mapped address) is in Italy; Meta's relay 157.240.21.51, which
+/// the database places in the US, answers STUN in about 20 ms — too fast for another continent.
+#[test]
+fn round_trip_contradicts_a_database_country() {
+    let v = verdict_of(&capture("ndpi/stun_wa_call.pcapng"));
+    let e = endpoint(&v, "157.240.21.51");
+    assert_eq!(e.country.as_deref(), Some("US"));
+    let rtt = e.rtt_ms.unwrap();
+    assert!(rtt < 30.0, "{rtt}");
+    assert_eq!(e.location_plausible, Some(false));
+    let why = e.location_check.as_deref().unwrap();
+    assert!(
+        why.contains("capture point in IT") && why.contains("heuristic"),
+        "{why}"
+    );
+    assert!(findings_for(&v, "157.240.21.51").contains(&"location-implausible"));
+    // A capture without STUN has no known capture point: no check, no claim.
+    let v = verdict_of(&capture("ndpi/webex.pcap"));
+    assert!(v.endpoints.iter().all(|e| e.location_plausible.is_none()));
+}

@@ -80,6 +80,16 @@ pub const LOCATION_INDETERMINATE: Rule = Rule {
         signal still applies.",
 };
 
+pub const LOCATION_IMPLAUSIBLE: Rule = Rule {
+    id: "location-implausible",
+    severity: Severity::Low,
+    title: "Measured round trip contradicts the database's country",
+    explanation: "The capture shows a round trip to this server (TCP handshake or STUN \
+        transaction) too short for the server to be on another continent than the capture point, \
+        as the database places it: the address is probably anycast or mis-geolocated. A \
+        heuristic, stated with its numbers.",
+};
+
 /// Every rule, for `callproof rules` and the documentation.
 pub const RULES: &[Rule] = &[
     THIRD_COUNTRY_TRANSFER,
@@ -87,6 +97,7 @@ pub const RULES: &[Rule] = &[
     PARTIAL_ADEQUACY,
     FOREIGN_OPERATOR,
     LOCATION_INDETERMINATE,
+    LOCATION_IMPLAUSIBLE,
 ];
 
 /// Jurisdictions under which an operator is not "foreign" (EU/EEA and adequate countries).
@@ -201,6 +212,16 @@ pub fn location_findings(v: &Verdict, region_of: impl Fn(&str) -> Option<String>
                 ),
             ),
             _ => {}
+        }
+        if e.location_plausible == Some(false) {
+            raise(
+                LOCATION_IMPLAUSIBLE,
+                format!(
+                    "{}: {}; {traffic}.",
+                    located(),
+                    e.location_check.as_deref().unwrap_or_default()
+                ),
+            );
         }
         if matches!(e.region.as_deref(), Some("eea" | "adequate"))
             && let Some(op) = &e.operator

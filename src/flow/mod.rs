@@ -107,6 +107,9 @@ pub struct Flow {
     pub tcp_sip: Option<Box<SipFacts>>,
     /// TCP: SYN seen from the client; FIN or RST seen.
     pub syn_seen: bool,
+    syn_ts: Option<i64>,
+    /// TCP: SYN to SYN-ACK time, nanoseconds (the round trip from the capture point).
+    pub tcp_rtt_ns: Option<i64>,
     pub fin_seen: [bool; 2],
     pub rst_seen: bool,
     /// TCP: the connection began before the capture.
@@ -145,6 +148,8 @@ impl Flow {
             tcp_dns: None,
             tcp_sip: None,
             syn_seen: false,
+            syn_ts: None,
+            tcp_rtt_ns: None,
             fin_seen: [false; 2],
             rst_seen: false,
             midstream: false,
@@ -358,6 +363,14 @@ impl FlowTable {
         if l4 == L4::Tcp {
             if flags & tcp_flags::SYN != 0 {
                 flow.syn_seen = true;
+                // Handshake RTT seen from the capture point: SYN out, SYN-ACK back.
+                match (dir, flags & tcp_flags::ACK != 0, ts) {
+                    (0, false, Some(t)) => flow.syn_ts = Some(t),
+                    (1, true, Some(t)) if flow.tcp_rtt_ns.is_none() => {
+                        flow.tcp_rtt_ns = flow.syn_ts.map(|s| t - s).filter(|r| *r >= 0);
+                    }
+                    _ => {}
+                }
             }
             if flags & tcp_flags::FIN != 0 {
                 flow.fin_seen[dir] = true;

@@ -194,6 +194,15 @@ pub struct Endpoint {
     pub as_country: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operator: Option<OperatorRef>,
+    /// Smallest round trip measured to this endpoint (TCP handshake or STUN transaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    /// Heuristic: whether that RTT allows the server to be in its database country, seen from
+    /// the capture point's country; absent when either is unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_plausible: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location_check: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -418,6 +427,9 @@ pub struct DnsAnswer {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Tcp {
     pub syn_seen: bool,
+    /// SYN to SYN-ACK, milliseconds: the round trip from the capture point to the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
     /// The connection began before the capture did.
     pub midstream: bool,
     /// "fin", "rst" or "open" at the end of the capture.
