@@ -631,7 +631,8 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
 
 fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo) {
     e.country = g.country.clone();
-    e.location_source = g.country.as_ref().and(g.location_source.clone());
+    // which database was asked, also when it had no country (indeterminate)
+    e.location_source = g.location_source.clone();
     e.region = g.region.map(|r| r.as_str().to_string());
     e.region_scope = g.region_scope.clone();
     e.region_reason = g.region_reason.clone();
@@ -804,6 +805,20 @@ fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
             && !e.names.contains(sni)
         {
             e.names.push(sni.clone());
+        }
+        // the names the server's own certificate claims (leaf SANs, a few)
+        for t in [f.tls.as_ref(), f.dtls.as_ref()].into_iter().flatten() {
+            for san in t
+                .certificates
+                .first()
+                .iter()
+                .flat_map(|c| c.san.iter())
+                .take(8)
+            {
+                if san.parse::<IpAddr>().is_err() && !e.names.contains(san) {
+                    e.names.push(san.clone());
+                }
+            }
         }
     }
     let mut v: Vec<_> = by_ip.into_values().collect();

@@ -234,3 +234,71 @@ fn round_trip_contradicts_a_database_country() {
     let v = verdict_of(&capture("ndpi/webex.pcap"));
     assert!(v.endpoints.iter().all(|e| e.location_plausible.is_none()));
 }
+
+/// `--geoip-dir` with a user's GeoIP2-layout country database (`country.iso_code`), built here
+/// with maxminddb-writer: its answer and its path appear in the verdict; the other two
+/// databases stay the built-in ones.
+#[test]
+fn user_supplied_geoip2_country_database() {
+    use maxminddb_writer::Database;
+    use maxminddb_writer::metadata::IpVersion;
+    use maxminddb_writer::paths::IpAddrWithMask;
+    #[derive(serde::Serialize)]
+    struct Country {
+        iso_code: &'static str,
+    }
+    #[derive(serde::Serialize)]
+    struct Record {
+        country: Country,
+    }
+    let mut db = Database::default();
+    db.metadata.ip_version = IpVersion::V6;
+    db.metadata.binary_format_major_version = 2;
+    db.metadata.database_type = "GeoIP2-Country".into();
+    db.metadata.build_epoch = 1_790_000_000;
+    let fr = db
+        .insert_value(Record {
+            country: Country { iso_code: "FR" },
+        })
+        .unwrap();
+    // 62.109.224.0/24 under ::/96, as IPv6 readers look IPv4 up
+    let net: std::net::Ipv6Addr = "::62.109.224.0".parse().unwrap();
+    db.insert_node(IpAddrWithMask::new(std::net::IpAddr::V6(net), 96 + 24), fr);
+    let mut bytes = Vec::new();
+    db.write_to(&mut bytes).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("country.mmdb"), bytes).unwrap();
+    let out = dir.path().join("v.json");
+    let o = std::process::Command::new(common::bin())
+        .args(["analyze", "--quiet", "--geoip-dir"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .arg(capture("ndpi/webex.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: callproof::verdict::Verdict =
+        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let e = endpoint(&v, "62.109.224.120");
+    assert_eq!(e.country.as_deref(), Some("FR"));
+    assert!(
+        e.location_source
+            .as_deref()
+            .unwrap()
+            .contains("country.mmdb")
+    );
+    assert_eq!(
+        e.asn,
+        Some(13445),
+        "the built-in ASN database still answers"
+    );
+    let data = v.data.unwrap();
+    assert_eq!(data.databases[0].database_type, "GeoIP2-Country");
+    assert_eq!(data.databases[0].source, "user-supplied");
+}

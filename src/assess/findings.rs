@@ -205,9 +205,8 @@ pub fn location_findings(v: &Verdict, region_of: impl Fn(&str) -> Option<String>
             Some("indeterminate") => raise(
                 LOCATION_INDETERMINATE,
                 format!(
-                    "{}{}: {}; {traffic}.",
-                    e.ip,
-                    names(e),
+                    "{}, but {}; {traffic}.",
+                    located(),
                     e.region_reason.as_deref().unwrap_or("no reliable location")
                 ),
             ),
