@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::assess::{encryption, findings};
+use crate::assess::{encryption, findings, protection, summary};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
@@ -271,7 +271,7 @@ impl VerdictBuilder {
     /// The verdict without geolocation (no `data` section, endpoints without locations).
     pub fn finish(self) -> Verdict {
         let endpoints = endpoints(&self.flows);
-        Verdict {
+        let mut v = Verdict {
             schema: verdict::SCHEMA.into(),
             tool: verdict::Tool::this(),
             generated_at: verdict::now_rfc3339(),
@@ -280,7 +280,10 @@ impl VerdictBuilder {
             endpoints,
             flows: self.flows,
             findings: Vec::new(),
-        }
+            summary: None,
+        };
+        assess(&mut v, Vec::new());
+        v
     }
 
     /// The verdict with every server endpoint geolocated and the data named.
@@ -319,11 +322,25 @@ impl VerdictBuilder {
             }
         }
         v.data = Some(data_section(geo));
-        v.findings = findings::location_findings(&v, |cc| {
+        let located = findings::location_findings(&v, |cc| {
             Some(geo.policy.region(cc).0.as_str().to_string())
         });
+        assess(&mut v, located);
         v
     }
+}
+
+/// Raise every finding (the location ones are given) and decide the summary from them.
+fn assess(v: &mut Verdict, location: Vec<verdict::Finding>) {
+    let mut all = protection::protection_findings(v);
+    all.extend(location);
+    all.extend(protection::evidence_findings(v));
+    // most severe first; within a severity, in the order the checks raised them
+    all.sort_by_key(|f| {
+        std::cmp::Reverse(findings::severity_named(&f.severity).unwrap_or(findings::Severity::Info))
+    });
+    v.findings = all;
+    v.summary = Some(summary::summarize(v));
 }
 
 fn flow_record(

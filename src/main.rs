@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use callproof::analyze::{self, Options};
+use callproof::assess::findings::{self, Severity};
 use callproof::enrich::GeoData;
 use callproof::flow::Limits;
 use callproof::verdict;
@@ -20,6 +21,8 @@ mod exit {
     pub const FAILURE: u8 = 1;
     /// Usage error, or an input that could not be read as a capture.
     pub const INPUT: u8 = 2;
+    /// `--fail-on`: a finding at or above the given severity exists (the verdict was written).
+    pub const FINDINGS: u8 = 3;
 }
 
 #[derive(Parser)]
@@ -28,7 +31,9 @@ mod exit {
     version,
     about = "Checks on the wire whether a video-conferencing service protects its calls",
     after_help = "Exit codes: 0 analysed; 1 internal error (verdict not written); \
-                  2 usage error or an unreadable input (the verdict still covers the readable ones)."
+                  2 usage error or an unreadable input (the verdict still covers the readable ones); \
+                  3 with --fail-on: a finding at or above that severity (verdict written). \
+                  2 takes precedence over 3."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -56,6 +61,9 @@ enum Command {
         /// Print nothing on standard error except errors.
         #[arg(long, short)]
         quiet: bool,
+        /// Exit with code 3 when a finding of this severity or higher exists (for CI gates).
+        #[arg(long, value_name = "SEVERITY", value_parser = ["info", "low", "medium", "high"])]
+        fail_on: Option<String>,
         /// Use these MaxMind-format databases (country.mmdb, asn.mmdb, as-country.mmdb; GeoIP2
         /// country layouts too) instead of the ones built in; missing files keep the built-in ones.
         #[arg(long, value_name = "DIR")]
@@ -70,7 +78,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Rules => {
-            for r in callproof::assess::findings::RULES {
+            for r in findings::RULES {
                 println!(
                     "{}  [{}]  {}\n    {}\n",
                     r.id,
@@ -87,6 +95,7 @@ fn main() -> ExitCode {
             max_flows,
             max_live_flows,
             quiet,
+            fail_on,
             geoip_dir,
             policy,
         } => {
@@ -103,7 +112,8 @@ fn main() -> ExitCode {
                     max_live_flows: max_live_flows.max(1),
                 },
             };
-            run_analyze(&paths, out, &opts, &geo, quiet)
+            let fail_on = fail_on.as_deref().and_then(findings::severity_named);
+            run_analyze(&paths, out, &opts, &geo, quiet, fail_on)
         }
     }
 }
@@ -128,6 +138,7 @@ fn run_analyze(
     opts: &Options,
     geo: &GeoData,
     quiet: bool,
+    fail_on: Option<Severity>,
 ) -> ExitCode {
     let (verdict, errors) = analyze::analyze_paths(paths, opts, geo);
     for e in &errors {
@@ -181,9 +192,27 @@ fn run_analyze(
             }
         }
     }
-    if errors.is_empty() {
-        ExitCode::from(exit::OK)
-    } else {
-        ExitCode::from(exit::INPUT)
+    if !errors.is_empty() {
+        return ExitCode::from(exit::INPUT);
     }
+    if let Some(threshold) = fail_on {
+        let at_or_above: Vec<&str> = verdict
+            .findings
+            .iter()
+            .filter(|f| findings::severity_named(&f.severity).is_some_and(|s| s >= threshold))
+            .map(|f| f.rule.as_str())
+            .collect();
+        if !at_or_above.is_empty() {
+            if !quiet {
+                eprintln!(
+                    "callproof: {} finding(s) at or above {} (--fail-on): exit {}",
+                    at_or_above.len(),
+                    threshold.as_str(),
+                    exit::FINDINGS
+                );
+            }
+            return ExitCode::from(exit::FINDINGS);
+        }
+    }
+    ExitCode::from(exit::OK)
 }

@@ -144,9 +144,19 @@ fn user_policy_replaces_the_table() {
     assert!(stderr.contains("policy.csv"), "{stderr}");
 }
 
+/// The location findings (not the TLS or media ones) that name this endpoint.
 fn findings_for<'a>(v: &'a callproof::verdict::Verdict, ip: &str) -> Vec<&'a str> {
+    const LOCATION_RULES: &[&str] = &[
+        "third-country-transfer",
+        "us-dpf-dependent",
+        "partial-adequacy",
+        "foreign-operator",
+        "location-indeterminate",
+        "location-implausible",
+    ];
     v.findings
         .iter()
+        .filter(|f| LOCATION_RULES.contains(&f.rule.as_str()))
         .filter(|f| f.endpoints.iter().any(|e| e == ip))
         .map(|f| f.rule.as_str())
         .collect()

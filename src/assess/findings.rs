@@ -2,7 +2,9 @@
 //! raise them from the verdict's facts. One place decides each finding; every finding names its
 //! evidence (endpoints, flows, the first frame, and for locations the database and its date).
 //!
-//! Rules so far: where the data goes (issue 4). The encryption and claim rules join this table.
+//! The table holds the rules on where the data goes (checked here), on how it is protected and on
+//! what the capture itself lacks (checked in `assess::protection`). Claim rules join it with
+//! vendor attribution.
 
 use std::collections::BTreeMap;
 
@@ -90,6 +92,128 @@ pub const LOCATION_IMPLAUSIBLE: Rule = Rule {
         heuristic, stated with its numbers.",
 };
 
+pub const OBSOLETE_TLS: Rule = Rule {
+    id: "obsolete-tls",
+    severity: Severity::Medium,
+    title: "Obsolete TLS or DTLS version negotiated",
+    explanation: "The server agreed to SSL 2.0/3.0, TLS 1.0/1.1 or DTLS 1.0. These versions are \
+        deprecated (RFC 8996) and lack modern AEAD ciphers; BSI TR-02102-2 recommends TLS 1.2 \
+        or later.",
+};
+
+pub const WEAK_CIPHER: Rule = Rule {
+    id: "weak-cipher",
+    severity: Severity::High,
+    title: "Weak cipher suite negotiated",
+    explanation: "The negotiated cipher suite uses a broken or weak algorithm: RC4 (RFC 7465), \
+        DES or a 64-bit block cipher (3DES, IDEA, RC2: Sweet32), export-grade keys, or no server \
+        authentication (anonymous key exchange). Its traffic must be assumed readable.",
+};
+
+pub const NULL_CIPHER: Rule = Rule {
+    id: "null-cipher",
+    severity: Severity::High,
+    title: "Cipher suite without encryption negotiated",
+    explanation: "The negotiated cipher suite authenticates but does not encrypt (NULL \
+        encryption): the application data crosses the network in clear.",
+};
+
+pub const NO_FORWARD_SECRECY: Rule = Rule {
+    id: "no-forward-secrecy",
+    severity: Severity::Low,
+    title: "Key exchange without forward secrecy",
+    explanation: "TLS 1.2 or earlier with a static key exchange (RSA key transport, static DH \
+        or ECDH, plain PSK): whoever obtains the server's private key later can decrypt this \
+        recorded traffic. TLS 1.3 and (EC)DHE suites do not have this weakness.",
+};
+
+pub const CERTIFICATE_EXPIRED: Rule = Rule {
+    id: "certificate-expired",
+    severity: Severity::Medium,
+    title: "Server certificate had expired when the connection was made",
+    explanation: "The end-entity certificate's notAfter lies before the first packet of the \
+        connection (the capture's time, not the time of analysis). A client that accepts it does \
+        not check validity, or was told to ignore the error.",
+};
+
+pub const CERTIFICATE_NOT_YET_VALID: Rule = Rule {
+    id: "certificate-not-yet-valid",
+    severity: Severity::Medium,
+    title: "Server certificate was not yet valid when the connection was made",
+    explanation: "The end-entity certificate's notBefore lies after the first packet of the \
+        connection: the server's or the capture's clock is wrong, or the certificate is not the \
+        one a client should accept.",
+};
+
+pub const CERTIFICATE_SELF_SIGNED: Rule = Rule {
+    id: "certificate-self-signed",
+    severity: Severity::Medium,
+    title: "Self-signed server certificate where a public one is expected",
+    explanation: "A TLS server answered with a self-signed end-entity certificate. Unless the \
+        client pins it, nothing stops a machine-in-the-middle. (DTLS-SRTP certificates are self-signed by design and are \
+        authenticated by the fingerprint in the signalling; they do not raise this.) callproof \
+        does not validate chains against a trust store.",
+};
+
+pub const CERTIFICATE_NAME_MISMATCH: Rule = Rule {
+    id: "certificate-name-mismatch",
+    severity: Severity::Medium,
+    title: "Server certificate does not name the host the client asked for",
+    explanation: "None of the end-entity certificate's DNS names (subjectAltName, else the \
+        subject CN; one-label wildcards as RFC 6125 allows) matches the SNI the client sent.",
+};
+
+pub const CERTIFICATE_WEAK_KEY: Rule = Rule {
+    id: "certificate-weak-key",
+    severity: Severity::Medium,
+    title: "Server certificate with a weak key or signature",
+    explanation: "The end-entity certificate has an RSA or DSA key shorter than 2048 bits, or is \
+        signed with MD5 or SHA-1, below what BSI TR-02102 and the CA/Browser Forum accept.",
+};
+
+pub const PLAINTEXT_RTP: Rule = Rule {
+    id: "plaintext-rtp",
+    severity: Severity::High,
+    title: "Media sent as plaintext RTP",
+    explanation: "RTP or RTCP packets whose payload is not encrypted: anyone on the path can \
+        record and play back the audio or video.",
+};
+
+pub const SDES_KEYS_IN_CLEAR: Rule = Rule {
+    id: "sdes-keys-in-clear",
+    severity: Severity::High,
+    title: "SRTP keys sent in clear signalling (SDES)",
+    explanation: "The SDP carried SRTP master keys (a=crypto ... inline:, RFC 4568) over \
+        unencrypted signalling: whoever sees the signalling can decrypt the SRTP media. SDES keys \
+        are in any case known to every signalling server, so they never give end-to-end \
+        encryption.",
+};
+
+pub const NULL_SRTP_PROFILE: Rule = Rule {
+    id: "null-srtp-profile",
+    severity: Severity::High,
+    title: "SRTP without encryption negotiated",
+    explanation: "The DTLS-SRTP profile (use_srtp) or the SDES crypto suite is a NULL profile: \
+        the media is authenticated but not encrypted.",
+};
+
+pub const PLAINTEXT_SIGNALLING: Rule = Rule {
+    id: "plaintext-signalling",
+    severity: Severity::Medium,
+    title: "Call signalling sent in clear",
+    explanation: "SIP messages crossed the network unencrypted: they reveal who calls whom, \
+        when, from which addresses, and the media keys if SDES is used.",
+};
+
+pub const CAPTURE_INCOMPLETE: Rule = Rule {
+    id: "capture-incomplete",
+    severity: Severity::Low,
+    title: "The capture does not show everything the verdict needs",
+    explanation: "Damaged or truncated records, frames cut by the snap length, flows beyond the \
+        flow limits, or TLS connections whose handshake was not captured: statements about \
+        these parts are unknown rather than pass or fail.",
+};
+
 /// Every rule, for `callproof rules` and the documentation.
 pub const RULES: &[Rule] = &[
     THIRD_COUNTRY_TRANSFER,
@@ -98,7 +222,38 @@ pub const RULES: &[Rule] = &[
     FOREIGN_OPERATOR,
     LOCATION_INDETERMINATE,
     LOCATION_IMPLAUSIBLE,
+    OBSOLETE_TLS,
+    WEAK_CIPHER,
+    NULL_CIPHER,
+    NO_FORWARD_SECRECY,
+    CERTIFICATE_EXPIRED,
+    CERTIFICATE_NOT_YET_VALID,
+    CERTIFICATE_SELF_SIGNED,
+    CERTIFICATE_NAME_MISMATCH,
+    CERTIFICATE_WEAK_KEY,
+    PLAINTEXT_RTP,
+    SDES_KEYS_IN_CLEAR,
+    NULL_SRTP_PROFILE,
+    PLAINTEXT_SIGNALLING,
+    CAPTURE_INCOMPLETE,
 ];
+
+/// The rule with this id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    RULES.iter().find(|r| r.id == id)
+}
+
+/// A severity from its name ("info", "low", "medium", "high").
+pub fn severity_named(name: &str) -> Option<Severity> {
+    [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == name)
+}
 
 /// Jurisdictions under which an operator is not "foreign" (EU/EEA and adequate countries).
 fn domestic_jurisdiction(region_of: impl Fn(&str) -> Option<String>, cc: &str) -> bool {

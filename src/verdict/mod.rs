@@ -25,6 +25,26 @@ pub struct Verdict {
     pub flows: Vec<Flow>,
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// The five questions a data-protection officer asks, each answered from the findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Summary>,
+}
+
+/// `summary` (VERDICT.md): each answer is decided in `assess::summary` and nowhere else.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub transport_encryption: Status,
+    pub media_encryption: Status,
+    pub e2ee: Status,
+    pub third_country_transfer: Status,
+    pub evidence_quality: Status,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    /// "pass", "warn", "fail" or "unknown".
+    pub status: String,
+    pub reason: String,
 }
 
 /// A rule that fired, with its evidence.

@@ -1,0 +1,287 @@
+//! The summary: the one place that turns findings into the five answers of `summary`
+//! (transport encryption, media encryption, E2EE, third-country transfer, evidence quality).
+//!
+//! "fail" and "warn" come only from findings (each answer names the rules it rests on). "pass"
+//! needs positive evidence in the flows (an encrypted handshake, encrypted media, located
+//! endpoints); without it the answer is "unknown", saying what is missing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::verdict::{Finding, Flow, Status, Summary, Verdict};
+
+const TRANSPORT_FAIL: &[&str] = &["null-cipher", "weak-cipher", "plaintext-signalling"];
+const TRANSPORT_WARN: &[&str] = &[
+    "obsolete-tls",
+    "no-forward-secrecy",
+    "certificate-expired",
+    "certificate-not-yet-valid",
+    "certificate-self-signed",
+    "certificate-name-mismatch",
+    "certificate-weak-key",
+];
+const MEDIA_FAIL: &[&str] = &["plaintext-rtp", "null-srtp-profile"];
+const MEDIA_WARN: &[&str] = &["sdes-keys-in-clear"];
+const E2EE_FAIL: &[&str] = &["plaintext-rtp", "null-srtp-profile", "sdes-keys-in-clear"];
+const TRANSFER_FAIL: &[&str] = &["third-country-transfer"];
+const TRANSFER_WARN: &[&str] = &[
+    "us-dpf-dependent",
+    "partial-adequacy",
+    "foreign-operator",
+    "location-indeterminate",
+    "location-implausible",
+];
+const EVIDENCE_WARN: &[&str] = &["capture-incomplete"];
+
+fn status(status: &str, reason: impl Into<String>) -> Status {
+    Status {
+        status: status.into(),
+        reason: reason.into(),
+    }
+}
+
+/// "Weak cipher suite negotiated (weak-cipher: 2 findings, 5 flows); …" for the findings of
+/// these rules, or None when none fired.
+fn fired(findings: &[Finding], rules: &[&str]) -> Option<String> {
+    let mut by_rule: BTreeMap<&str, (&str, usize, BTreeSet<u32>)> = BTreeMap::new();
+    for f in findings.iter().filter(|f| rules.contains(&f.rule.as_str())) {
+        let e = by_rule
+            .entry(&f.rule)
+            .or_insert((&f.title, 0, BTreeSet::new()));
+        e.1 += 1;
+        e.2.extend(&f.flows);
+    }
+    if by_rule.is_empty() {
+        return None;
+    }
+    // in the order the rules are listed (most serious first)
+    let parts: Vec<String> = rules
+        .iter()
+        .filter_map(|r| by_rule.get(r).map(|e| (r, e)))
+        .map(|(rule, (title, n, flows))| {
+            format!("{title} ({rule}: {n} finding(s), {} flow(s))", flows.len())
+        })
+        .collect();
+    Some(parts.join("; "))
+}
+
+fn is_media(f: &Flow) -> bool {
+    f.protocols
+        .iter()
+        .any(|p| matches!(p.as_str(), "rtp" | "rtcp" | "srtp" | "srtcp" | "zoom"))
+        || f.dtls.as_ref().is_some_and(|d| d.srtp_profile.is_some())
+}
+
+fn is_secured_signalling(f: &Flow) -> bool {
+    (f.tls.is_some() || f.quic.is_some() || (f.dtls.is_some() && !is_media(f)))
+        && f.encryption.state == "encrypted"
+}
+
+fn transport(v: &Verdict) -> Status {
+    if let Some(why) = fired(&v.findings, TRANSPORT_FAIL) {
+        return status("fail", why);
+    }
+    if let Some(why) = fired(&v.findings, TRANSPORT_WARN) {
+        return status("warn", why);
+    }
+    let handshakes: Vec<&Flow> = v
+        .flows
+        .iter()
+        .filter(|f| f.tls.is_some() || f.quic.is_some())
+        .collect();
+    let encrypted = v.flows.iter().filter(|f| is_secured_signalling(f)).count();
+    if encrypted == 0 {
+        return status(
+            "unknown",
+            if handshakes.is_empty() {
+                "no TLS or QUIC connection and no signalling in the capture (DTLS that keys SRTP \
+                 counts as media)"
+                    .to_string()
+            } else {
+                format!(
+                    "{} TLS/QUIC connection(s), none with a handshake that shows its protection",
+                    handshakes.len()
+                )
+            },
+        );
+    }
+    let unknown = handshakes
+        .iter()
+        .filter(|f| f.encryption.state == "unknown")
+        .count();
+    status(
+        "pass",
+        format!(
+            "{encrypted} TLS/DTLS/QUIC connection(s) with a current version and cipher{}",
+            if unknown > 0 {
+                format!("; {unknown} more whose handshake was not seen")
+            } else {
+                String::new()
+            }
+        ),
+    )
+}
+
+fn media(v: &Verdict) -> Status {
+    if let Some(why) = fired(&v.findings, MEDIA_FAIL) {
+        return status("fail", why);
+    }
+    let media: Vec<&Flow> = v.flows.iter().filter(|f| is_media(f)).collect();
+    let encrypted = media
+        .iter()
+        .filter(|f| f.encryption.state == "encrypted")
+        .count();
+    let unknown = media.len() - encrypted;
+    if let Some(why) = fired(&v.findings, MEDIA_WARN) {
+        return status(
+            "warn",
+            format!("{encrypted} media flow(s) encrypted, but: {why}"),
+        );
+    }
+    match (encrypted, unknown) {
+        (0, 0) => status(
+            "unknown",
+            "no RTP, SRTP, DTLS-SRTP or Zoom media in the capture",
+        ),
+        (0, _) => status(
+            "unknown",
+            format!("{unknown} media flow(s) whose protection the capture does not show"),
+        ),
+        (_, 0) => status(
+            "pass",
+            format!("all {encrypted} media flow(s) encrypted (see flows[].encryption)"),
+        ),
+        _ => status(
+            "warn",
+            format!(
+                "{encrypted} media flow(s) encrypted, {unknown} whose protection the capture \
+                 does not show"
+            ),
+        ),
+    }
+}
+
+fn e2ee(v: &Verdict) -> Status {
+    if let Some(why) = fired(&v.findings, E2EE_FAIL) {
+        return status(
+            "fail",
+            format!("media content or keys are visible to others than the participants: {why}"),
+        );
+    }
+    let encrypted_media = v
+        .flows
+        .iter()
+        .filter(|f| is_media(f) && f.encryption.state == "encrypted")
+        .count();
+    if encrypted_media == 0 {
+        return status("unknown", "no encrypted media in the capture");
+    }
+    status(
+        "unknown",
+        format!(
+            "{encrypted_media} media flow(s) encrypted hop by hop; whether the far end is the \
+             other participant or a vendor media server (which holds the keys) needs vendor \
+             attribution and the media path, not yet assessed"
+        ),
+    )
+}
+
+fn transfer(v: &Verdict) -> Status {
+    if v.data.is_none() {
+        return status("unknown", "analysed without geolocation data");
+    }
+    if let Some(why) = fired(&v.findings, TRANSFER_FAIL) {
+        return status("fail", why);
+    }
+    if let Some(why) = fired(&v.findings, TRANSFER_WARN) {
+        return status("warn", why);
+    }
+    if v.endpoints.is_empty() {
+        return status("unknown", "no server endpoint in the capture");
+    }
+    let unlocated = v
+        .endpoints
+        .iter()
+        .filter(|e| !matches!(e.region.as_deref(), Some("eea" | "adequate" | "private")))
+        .count();
+    if unlocated > 0 {
+        return status(
+            "unknown",
+            format!("{unlocated} server endpoint(s) without a location"),
+        );
+    }
+    status(
+        "pass",
+        format!(
+            "all {} server endpoint(s) in the EU/EEA, an adequate country or a private network",
+            v.endpoints.len()
+        ),
+    )
+}
+
+fn evidence(v: &Verdict) -> Status {
+    let readable: Vec<_> = v.inputs.iter().filter(|i| i.error.is_none()).collect();
+    if readable.is_empty() {
+        return status("fail", "no input could be read");
+    }
+    if let Some(why) = fired(&v.findings, EVIDENCE_WARN) {
+        return status("warn", why);
+    }
+    let frames: u64 = readable.iter().map(|i| i.frames).sum();
+    status(
+        "pass",
+        format!(
+            "{frames} frame(s) in {} input(s) read without damage, truncation or flow-limit \
+             loss; no TLS handshake missing",
+            readable.len()
+        ),
+    )
+}
+
+/// The summary of a verdict whose findings are complete.
+pub fn summarize(v: &Verdict) -> Summary {
+    Summary {
+        transport_encryption: transport(v),
+        media_encryption: media(v),
+        e2ee: e2ee(v),
+        third_country_transfer: transfer(v),
+        evidence_quality: evidence(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assess::findings::{RULES, Severity};
+
+    /// Every rule feeds exactly the answers it should: a rule no answer reads would be a finding
+    /// the summary ignores.
+    #[test]
+    fn every_rule_feeds_the_summary() {
+        let read: Vec<&str> = [
+            TRANSPORT_FAIL,
+            TRANSPORT_WARN,
+            MEDIA_FAIL,
+            MEDIA_WARN,
+            E2EE_FAIL,
+            TRANSFER_FAIL,
+            TRANSFER_WARN,
+            EVIDENCE_WARN,
+        ]
+        .concat();
+        for r in RULES {
+            assert!(
+                read.contains(&r.id),
+                "{} is read by no summary answer",
+                r.id
+            );
+        }
+        for id in &read {
+            assert!(RULES.iter().any(|r| r.id == *id), "{id} is not a rule");
+        }
+        // fail answers rest on high-severity rules or on plaintext signalling
+        for id in TRANSPORT_FAIL.iter().chain(MEDIA_FAIL).chain(TRANSFER_FAIL) {
+            let r = RULES.iter().find(|r| r.id == *id).unwrap();
+            assert!(r.severity >= Severity::Medium, "{id}");
+        }
+    }
+}
