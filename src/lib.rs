@@ -11,4 +11,5 @@ pub mod decode;
 pub mod dissect;
 pub mod enrich;
 pub mod flow;
+pub mod report;
 pub mod verdict;

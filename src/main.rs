@@ -1,7 +1,7 @@
 //! The `callproof` command line: a thin layer over the library.
 #![forbid(unsafe_code)]
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +11,7 @@ use callproof::analyze::{self, Options};
 use callproof::assess::findings::{self, Severity};
 use callproof::enrich::GeoData;
 use callproof::flow::Limits;
-use callproof::verdict;
+use callproof::{report, verdict};
 
 /// Exit codes (stable; see the README).
 mod exit {
@@ -161,25 +161,6 @@ fn run_analyze(
                 );
                 return ExitCode::from(exit::FAILURE);
             }
-            if !quiet {
-                let damaged = verdict
-                    .inputs
-                    .iter()
-                    .filter(|i| !i.damage.is_empty())
-                    .count();
-                eprintln!(
-                    "callproof: {} input(s), {} flow(s), {} server endpoint(s){}; verdict written to {}",
-                    readable,
-                    verdict.flows.len(),
-                    verdict.endpoints.len(),
-                    if damaged > 0 {
-                        format!(", {damaged} input(s) with damage (see inputs[].damage)")
-                    } else {
-                        String::new()
-                    },
-                    path.display()
-                );
-            }
         }
         None => {
             let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
@@ -190,6 +171,13 @@ fn run_analyze(
                     return ExitCode::from(exit::FAILURE);
                 }
             }
+        }
+    }
+    if !quiet {
+        let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!("{}", report::terminal_summary(&verdict, colour));
+        if let Some(path) = &out {
+            eprintln!("callproof: verdict written to {}", path.display());
         }
     }
     if !errors.is_empty() {

@@ -317,3 +317,38 @@ fn fail_on_sets_exit_code_3() {
     assert_eq!(code, 0);
     assert!(!v.unwrap().findings.is_empty());
 }
+
+#[test]
+fn terminal_summary_after_every_analysis() {
+    let cap = own("baresip-sip-sdes-srtp.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.json");
+    let o = Command::new(bin())
+        .args(["analyze", "--out"])
+        .arg(&out)
+        .arg(&cap)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    // standard error is a pipe here: no colour codes
+    assert!(!stderr.contains('\x1b'), "{stderr:?}");
+    for line in [
+        "transport encryption   FAIL",
+        "media encryption       WARN",
+        "end-to-end encryption  FAIL",
+        "findings: 2 high, 1 medium, 0 low, 0 info",
+        "verdict written to",
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing from {stderr}");
+    }
+    // the summary printed is the one in the verdict
+    let v: Verdict = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(stderr.contains(&v.summary.unwrap().media_encryption.reason));
+    let o = Command::new(bin())
+        .args(["analyze", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(o.stderr.is_empty(), "--quiet prints nothing");
+}

@@ -209,13 +209,22 @@ fn transfer(v: &Verdict) -> Status {
             format!("{unlocated} server endpoint(s) without a location"),
         );
     }
-    status(
-        "pass",
-        format!(
-            "all {} server endpoint(s) in the EU/EEA, an adequate country or a private network",
-            v.endpoints.len()
-        ),
-    )
+    let count = |region: &str| {
+        v.endpoints
+            .iter()
+            .filter(|e| e.region.as_deref() == Some(region))
+            .count()
+    };
+    let parts: Vec<String> = [
+        ("eea", "in the EU/EEA"),
+        ("adequate", "in a country with an EU adequacy decision"),
+        ("private", "private or loopback addresses"),
+    ]
+    .iter()
+    .filter(|(region, _)| count(region) > 0)
+    .map(|(region, what)| format!("{} {what}", count(region)))
+    .collect();
+    status("pass", format!("server endpoints: {}", parts.join(", ")))
 }
 
 fn evidence(v: &Verdict) -> Status {
