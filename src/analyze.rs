@@ -183,8 +183,15 @@ fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Inp
     }
 }
 
+/// An input file, and whether it was found by walking a directory (rather than named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputPath {
+    pub path: PathBuf,
+    pub from_directory: bool,
+}
+
 /// Expand directories (recursively, sorted) into the files they contain.
-pub fn expand_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
+pub fn expand_inputs(paths: &[PathBuf]) -> Vec<InputPath> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -205,15 +212,24 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Vec<PathBuf> {
                 }
             }
             files.sort();
-            out.extend(files);
+            out.extend(files.into_iter().map(|path| InputPath {
+                path,
+                from_directory: true,
+            }));
         } else {
-            out.push(p.clone());
+            out.push(InputPath {
+                path: p.clone(),
+                from_directory: false,
+            });
         }
     }
     out
 }
 
-/// Analyse every input into one verdict. Unreadable inputs are listed with their error.
+/// Analyse every input into one verdict. Unreadable inputs are listed with their error; files
+/// found in a directory that are not captures at all (notes, logs, expected-output files beside
+/// the captures) are listed in `skipped` instead, as tcpdump users keep them together. A file
+/// named on the command line that is not a capture stays an error.
 pub fn analyze_paths(
     paths: &[PathBuf],
     opts: &Options,
@@ -221,9 +237,17 @@ pub fn analyze_paths(
 ) -> (Verdict, Vec<CaptureError>) {
     let mut builder = VerdictBuilder::default();
     let mut errors = Vec::new();
-    for path in expand_inputs(paths) {
+    let mut skipped = Vec::new();
+    for input in expand_inputs(paths) {
+        let path = input.path;
         match analyze_file(&path, opts) {
             Ok(a) => builder.add(a),
+            Err(e @ CaptureError::NotACapture { .. }) if input.from_directory => {
+                skipped.push(verdict::Skipped {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                });
+            }
             Err(e) => {
                 builder.inputs.push(verdict::Input {
                     path: path.display().to_string(),
@@ -234,7 +258,9 @@ pub fn analyze_paths(
             }
         }
     }
-    (builder.finish_with(geo), errors)
+    let mut v = builder.finish_with(geo);
+    v.skipped = skipped;
+    (v, errors)
 }
 
 /// Accumulates inputs and flows, then derives endpoints.
@@ -281,6 +307,7 @@ impl VerdictBuilder {
             flows: self.flows,
             findings: Vec::new(),
             summary: None,
+            skipped: Vec::new(),
         };
         assess(&mut v, Vec::new());
         v

@@ -146,6 +146,12 @@ fn run_analyze(
     }
     let readable = verdict.inputs.iter().filter(|i| i.error.is_none()).count();
     if readable == 0 {
+        if errors.is_empty() {
+            eprintln!(
+                "callproof: no capture found ({} file(s) skipped as not captures)",
+                verdict.skipped.len()
+            );
+        }
         return ExitCode::from(exit::INPUT);
     }
     let write_json = |w: &mut dyn Write| -> std::io::Result<()> {

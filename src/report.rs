@@ -26,13 +26,21 @@ pub fn terminal_summary(v: &Verdict, colour: bool) -> String {
     let damaged = v.inputs.iter().filter(|i| !i.damage.is_empty()).count();
     let _ = writeln!(
         out,
-        "callproof: {readable} input(s), {} flow(s), {} server endpoint(s){}",
+        "callproof: {readable} input(s), {} flow(s), {} server endpoint(s){}{}",
         v.flows.len(),
         v.endpoints.len(),
         if damaged > 0 {
             format!(", {damaged} input(s) with damage (see inputs[].damage)")
         } else {
             String::new()
+        },
+        if v.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {} file(s) in the directories skipped as not captures (see skipped[])",
+                v.skipped.len()
+            )
         }
     );
     if let Some(s) = &v.summary {

@@ -28,6 +28,15 @@ pub struct Verdict {
     /// The five questions a data-protection officer asks, each answered from the findings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<Summary>,
+    /// Files found in the given directories that are not captures (by their first bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
 }
 
 /// `summary` (VERDICT.md): each answer is decided in `assess::summary` and nowhere else.
