@@ -16,6 +16,7 @@ use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::{quic, rtp, stun};
 use crate::enrich::{EndpointGeo, GeoData};
 use crate::flow::{self, FlowTable, L4, RoleBasis};
+use crate::vendor::{self, Catalogue};
 use crate::verdict::{self, Verdict};
 
 /// Options of an analysis run.
@@ -234,6 +235,7 @@ pub fn analyze_paths(
     paths: &[PathBuf],
     opts: &Options,
     geo: &GeoData,
+    catalogue: &Catalogue,
 ) -> (Verdict, Vec<CaptureError>) {
     let mut builder = VerdictBuilder::default();
     let mut errors = Vec::new();
@@ -258,7 +260,7 @@ pub fn analyze_paths(
             }
         }
     }
-    let mut v = builder.finish_with(geo);
+    let mut v = builder.finish_with(geo, catalogue);
     v.skipped = skipped;
     (v, errors)
 }
@@ -295,9 +297,19 @@ impl VerdictBuilder {
     }
 
     /// The verdict without geolocation (no `data` section, endpoints without locations).
+    /// The verdict without geolocation (no `data` section, endpoints without locations), with
+    /// vendors attributed by the built-in catalogue.
     pub fn finish(self) -> Verdict {
+        let mut v = self.facts();
+        vendor::attribute(&mut v, &Catalogue::embedded());
+        assess(&mut v, Vec::new());
+        v
+    }
+
+    /// The facts only: flows and endpoints, nothing judged.
+    fn facts(self) -> Verdict {
         let endpoints = endpoints(&self.flows);
-        let mut v = Verdict {
+        Verdict {
             schema: verdict::SCHEMA.into(),
             tool: verdict::Tool::this(),
             generated_at: verdict::now_rfc3339(),
@@ -308,14 +320,14 @@ impl VerdictBuilder {
             findings: Vec::new(),
             summary: None,
             skipped: Vec::new(),
-        };
-        assess(&mut v, Vec::new());
-        v
+            vendors: Vec::new(),
+        }
     }
 
-    /// The verdict with every server endpoint geolocated and the data named.
-    pub fn finish_with(self, geo: &GeoData) -> Verdict {
-        let mut v = self.finish();
+    /// The verdict with every server endpoint geolocated and the data named, vendors attributed
+    /// by `catalogue`.
+    pub fn finish_with(self, geo: &GeoData, catalogue: &Catalogue) -> Verdict {
+        let mut v = self.facts();
         for e in &mut v.endpoints {
             let Ok(ip) = e.ip.parse::<IpAddr>() else {
                 continue;
@@ -352,6 +364,7 @@ impl VerdictBuilder {
         let located = findings::location_findings(&v, |cc| {
             Some(geo.policy.region(cc).0.as_str().to_string())
         });
+        vendor::attribute(&mut v, catalogue);
         assess(&mut v, located);
         v
     }
@@ -420,6 +433,7 @@ fn flow_record(
         first_frame: f.first_frame,
         first_timestamp: f.first_ts.map(verdict::rfc3339_ns),
         last_timestamp: f.last_ts.map(verdict::rfc3339_ns),
+        vendor: None,
         protocols: f
             .protocols
             .names()
@@ -837,6 +851,7 @@ fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
                 rtt_ms: None,
                 location_plausible: None,
                 location_check: None,
+                vendor: None,
             });
         e.flows.push(f.id);
         if let Some(r) = flow_rtt_ms(f) {

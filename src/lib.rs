@@ -12,4 +12,5 @@ pub mod dissect;
 pub mod enrich;
 pub mod flow;
 pub mod report;
+pub mod vendor;
 pub mod verdict;

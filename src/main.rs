@@ -11,6 +11,7 @@ use callproof::analyze::{self, Options};
 use callproof::assess::findings::{self, Severity};
 use callproof::enrich::GeoData;
 use callproof::flow::Limits;
+use callproof::vendor::Catalogue;
 use callproof::{report, verdict};
 
 /// Exit codes (stable; see the README).
@@ -71,6 +72,10 @@ enum Command {
         /// Use this transfer policy (CSV with the columns of geoip/transfer-policy.csv).
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Add vendors to the built-in catalogue (JSON like vendors/catalogue.json); a vendor
+        /// with a built-in id replaces it (e.g. your own Jitsi or BigBlueButton domain).
+        #[arg(long, value_name = "FILE")]
+        vendors: Option<PathBuf>,
     },
 }
 
@@ -98,6 +103,7 @@ fn main() -> ExitCode {
             fail_on,
             geoip_dir,
             policy,
+            vendors,
         } => {
             let geo = match load_geo(geoip_dir.as_deref(), policy.as_deref()) {
                 Ok(g) => g,
@@ -112,8 +118,18 @@ fn main() -> ExitCode {
                     max_live_flows: max_live_flows.max(1),
                 },
             };
+            let catalogue = match vendors {
+                Some(path) => match Catalogue::embedded().with_file(&path) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("callproof: {e}");
+                        return ExitCode::from(exit::INPUT);
+                    }
+                },
+                None => Catalogue::embedded(),
+            };
             let fail_on = fail_on.as_deref().and_then(findings::severity_named);
-            run_analyze(&paths, out, &opts, &geo, quiet, fail_on)
+            run_analyze(&paths, out, &opts, (&geo, &catalogue), quiet, fail_on)
         }
     }
 }
@@ -136,11 +152,11 @@ fn run_analyze(
     paths: &[PathBuf],
     out: Option<PathBuf>,
     opts: &Options,
-    geo: &GeoData,
+    (geo, catalogue): (&GeoData, &Catalogue),
     quiet: bool,
     fail_on: Option<Severity>,
 ) -> ExitCode {
-    let (verdict, errors) = analyze::analyze_paths(paths, opts, geo);
+    let (verdict, errors) = analyze::analyze_paths(paths, opts, geo, catalogue);
     for e in &errors {
         eprintln!("callproof: {e}");
     }

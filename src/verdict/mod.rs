@@ -31,6 +31,35 @@ pub struct Verdict {
     /// Files found in the given directories that are not captures (by their first bytes).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skipped: Vec<Skipped>,
+    /// The vendors whose flows the capture holds.
+    #[serde(default)]
+    pub vendors: Vec<VendorSeen>,
+}
+
+/// Which vendor a flow or endpoint belongs to, and the evidence that decided it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VendorRef {
+    /// Catalogue id, e.g. "zoom", "microsoft-teams".
+    pub id: String,
+    pub name: String,
+    /// "strong" (a name, published range or vendor payload), "medium" (AS number, STUN
+    /// dialect) or "weak" (a distinctive port range only).
+    pub strength: String,
+    pub evidence: Vec<String>,
+}
+
+/// A vendor seen in the capture (`vendors[]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct VendorSeen {
+    pub id: String,
+    pub name: String,
+    pub operator: String,
+    /// ISO code of the operator's home country; empty when it depends on the host.
+    pub jurisdiction: String,
+    pub flows: Vec<u32>,
+    pub endpoints: Vec<String>,
+    /// Where the catalogue's endpoints for this vendor come from.
+    pub sources: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -232,6 +261,8 @@ pub struct Endpoint {
     pub location_plausible: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location_check: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<VendorRef>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -272,6 +303,8 @@ pub struct Flow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_timestamp: Option<String>,
     pub protocols: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<VendorRef>,
     /// "relayed" when the flow carries a peer's datagrams through a TURN relay (the flow's
     /// server); other values ("server", "peer-to-peer") come with vendor attribution.
     #[serde(default, skip_serializing_if = "Option::is_none")]

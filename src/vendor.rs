@@ -1,0 +1,365 @@
+//! Vendor attribution: the vendor catalogue (data in `vendors/catalogue.json`, embedded; users
+//! add or replace vendors with `--vendors FILE`) and the decision which vendor each flow and
+//! server endpoint belongs to, with the evidence that decided it.
+//!
+//! Evidence and its strength: a name (TLS/QUIC SNI, a DNS answer in the capture, the server
+//! certificate) under a vendor domain, an address in a vendor's published range, or a
+//! vendor-specific payload (Zoom's encapsulation) is strong; a vendor-specific AS number or a
+//! STUN dialect (Microsoft's TURN framing) is medium; a distinctive port range is weak and
+//! decides only when nothing else does. Generic ports (3478) never decide. Reads the verdict's
+//! facts only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::verdict::{Flow, VendorRef, VendorSeen, Verdict};
+
+const EMBEDDED: &str = include_str!("../vendors/catalogue.json");
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Catalogue {
+    pub name: String,
+    pub version: String,
+    pub vendors: Vec<Vendor>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vendor {
+    pub id: String,
+    pub name: String,
+    pub operator: String,
+    /// ISO code of the operator's home country; empty when it depends on who hosts it.
+    pub jurisdiction: String,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub ip_ranges: Vec<IpNet>,
+    #[serde(default)]
+    pub asns: Vec<u32>,
+    #[serde(default)]
+    pub ports: Vec<PortRange>,
+    /// callproof protocol labels only this vendor uses (e.g. "zoom").
+    #[serde(default)]
+    pub protocols: Vec<String>,
+    /// STUN dialects: "ms-turn".
+    #[serde(default)]
+    pub stun: Vec<String>,
+    #[serde(default)]
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortRange {
+    pub transport: String,
+    pub from: u16,
+    pub to: u16,
+    /// Whether the range alone points to this vendor (weak evidence); otherwise it only
+    /// supports other evidence.
+    #[serde(default)]
+    pub distinctive: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    #[error("{path}: cannot read the vendor catalogue: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: not a vendor catalogue: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+impl Catalogue {
+    /// The catalogue built into the binary.
+    pub fn embedded() -> Self {
+        serde_json::from_str(EMBEDDED).expect("vendors/catalogue.json is checked by the tests")
+    }
+
+    /// The built-in catalogue with the vendors of `path` added; a vendor with an existing id
+    /// replaces the built-in one.
+    pub fn with_file(mut self, path: &std::path::Path) -> Result<Self, CatalogueError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogueError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        let extra: Catalogue = serde_json::from_str(&text)
+            .map_err(|source| CatalogueError::Parse { path: p, source })?;
+        for v in extra.vendors {
+            match self.vendors.iter_mut().find(|o| o.id == v.id) {
+                Some(old) => *old = v,
+                None => self.vendors.push(v),
+            }
+        }
+        self.name = format!("{} + {}", self.name, extra.name);
+        self.version = format!("{} + {}", self.version, extra.version);
+        Ok(self)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Strength {
+    Weak,
+    Medium,
+    Strong,
+}
+
+impl Strength {
+    fn as_str(self) -> &'static str {
+        match self {
+            Strength::Weak => "weak",
+            Strength::Medium => "medium",
+            Strength::Strong => "strong",
+        }
+    }
+}
+
+fn under_domain(name: &str, domain: &str) -> bool {
+    let name = name
+        .trim_start_matches("*.")
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    name == domain || name.ends_with(&format!(".{domain}"))
+}
+
+/// Evidence for each vendor on one flow: vendor index → (strength, reasons).
+type Matches = BTreeMap<usize, (Strength, Vec<String>)>;
+
+fn add(m: &mut Matches, vendor: usize, strength: Strength, why: String) {
+    let e = m.entry(vendor).or_insert((strength, Vec::new()));
+    e.0 = e.0.max(strength);
+    if !e.1.contains(&why) {
+        e.1.push(why);
+    }
+}
+
+struct Context<'a> {
+    catalogue: &'a Catalogue,
+    /// Names the capture's DNS answers give each address.
+    dns: HashMap<String, Vec<String>>,
+    /// AS number of each server endpoint.
+    asn: HashMap<String, u32>,
+}
+
+impl Context<'_> {
+    fn names(&self, m: &mut Matches, kind: &str, names: &[&str]) {
+        for (i, v) in self.catalogue.vendors.iter().enumerate() {
+            for name in names {
+                if let Some(d) = v.domains.iter().find(|d| under_domain(name, d)) {
+                    add(
+                        m,
+                        i,
+                        Strength::Strong,
+                        format!("{kind} {name} is under {d}"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn flow(&self, f: &Flow) -> Matches {
+        let mut m = Matches::new();
+        let sni: Vec<&str> = [
+            f.tls.as_ref().and_then(|t| t.sni.as_deref()),
+            f.quic.as_ref().and_then(|q| q.sni.as_deref()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        self.names(&mut m, "SNI", &sni);
+        let certificate: Vec<&str> = f
+            .tls
+            .iter()
+            .chain(f.dtls.iter())
+            .filter_map(|t| t.certificates.first())
+            .flat_map(|c| c.san.iter().map(String::as_str))
+            .collect();
+        self.names(&mut m, "certificate name", &certificate);
+        if let Some(names) = self.dns.get(&f.server.ip) {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            self.names(&mut m, "DNS answer", &names);
+        }
+        let ip: Option<IpAddr> = f.server.ip.parse().ok();
+        let asn = self.asn.get(&f.server.ip).copied();
+        for (i, v) in self.catalogue.vendors.iter().enumerate() {
+            if let Some(ip) = ip
+                && let Some(net) = v.ip_ranges.iter().find(|n| n.contains(&ip))
+            {
+                add(
+                    &mut m,
+                    i,
+                    Strength::Strong,
+                    format!("address {ip} is in {net}, published by {}", v.name),
+                );
+            }
+            if let Some(asn) = asn.filter(|a| v.asns.contains(a)) {
+                add(
+                    &mut m,
+                    i,
+                    Strength::Medium,
+                    format!("AS{asn} is {}'s", v.name),
+                );
+            }
+            for p in f.protocols.iter().filter(|p| v.protocols.contains(p)) {
+                add(
+                    &mut m,
+                    i,
+                    Strength::Strong,
+                    format!(
+                        "{p} payload format on {} port {}",
+                        f.transport, f.server.port
+                    ),
+                );
+            }
+            if v.stun.iter().any(|s| s == "ms-turn")
+                && f.stun.as_ref().is_some_and(|s| s.ms_turn > 0)
+            {
+                add(
+                    &mut m,
+                    i,
+                    Strength::Medium,
+                    "Microsoft TURN framing (MS-TURN)".into(),
+                );
+            }
+            for r in &v.ports {
+                if r.transport == f.transport && (r.from..=r.to).contains(&f.server.port) {
+                    // a generic port only supports a decision made on other evidence
+                    if r.distinctive || m.contains_key(&i) {
+                        add(
+                            &mut m,
+                            i,
+                            Strength::Weak,
+                            format!(
+                                "{} port {} is in {}'s range {}-{}",
+                                f.transport, f.server.port, v.name, r.from, r.to
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        m
+    }
+}
+
+/// The strongest match: by strength, then by the amount of evidence, then catalogue order.
+fn decide(catalogue: &Catalogue, m: &Matches) -> Option<VendorRef> {
+    let (&i, (strength, evidence)) = m.iter().max_by(|a, b| {
+        (a.1.0, a.1.1.len(), std::cmp::Reverse(*a.0)).cmp(&(
+            b.1.0,
+            b.1.1.len(),
+            std::cmp::Reverse(*b.0),
+        ))
+    })?;
+    let v = &catalogue.vendors[i];
+    let mut evidence = evidence.clone();
+    for (&j, (s, _)) in m.iter().filter(|(j, _)| **j != i) {
+        evidence.push(format!(
+            "also matches {} ({} evidence)",
+            catalogue.vendors[j].name,
+            s.as_str()
+        ));
+    }
+    Some(VendorRef {
+        id: v.id.clone(),
+        name: v.name.clone(),
+        strength: strength.as_str().into(),
+        evidence,
+    })
+}
+
+/// Attribute every flow and server endpoint, and list the vendors seen.
+pub fn attribute(v: &mut Verdict, catalogue: &Catalogue) {
+    let mut dns: HashMap<String, Vec<String>> = HashMap::new();
+    for f in &v.flows {
+        for a in f.dns.iter().flat_map(|d| &d.answers) {
+            let names = dns.entry(a.ip.clone()).or_default();
+            if !names.contains(&a.name) {
+                names.push(a.name.clone());
+            }
+        }
+    }
+    let asn = v
+        .endpoints
+        .iter()
+        .filter_map(|e| e.asn.map(|a| (e.ip.clone(), a)))
+        .collect();
+    let cx = Context {
+        catalogue,
+        dns,
+        asn,
+    };
+    let mut per_endpoint: HashMap<String, Matches> = HashMap::new();
+    for f in &mut v.flows {
+        let m = cx.flow(f);
+        f.vendor = decide(catalogue, &m);
+        let e = per_endpoint.entry(f.server.ip.clone()).or_default();
+        for (i, (s, why)) in m {
+            for w in why {
+                add(e, i, s, w);
+            }
+        }
+    }
+    for e in &mut v.endpoints {
+        e.vendor = per_endpoint.get(&e.ip).and_then(|m| decide(catalogue, m));
+    }
+    let mut seen: BTreeMap<String, VendorSeen> = BTreeMap::new();
+    for f in &v.flows {
+        if let Some(r) = &f.vendor {
+            let vendor = catalogue.vendors.iter().find(|x| x.id == r.id);
+            let s = seen.entry(r.id.clone()).or_insert_with(|| VendorSeen {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                operator: vendor.map(|x| x.operator.clone()).unwrap_or_default(),
+                jurisdiction: vendor.map(|x| x.jurisdiction.clone()).unwrap_or_default(),
+                flows: Vec::new(),
+                endpoints: Vec::new(),
+                sources: vendor.map(|x| x.sources.clone()).unwrap_or_default(),
+            });
+            s.flows.push(f.id);
+            if !s.endpoints.contains(&f.server.ip) {
+                s.endpoints.push(f.server.ip.clone());
+            }
+        }
+    }
+    v.vendors = seen.into_values().collect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_catalogue_parses_and_ids_are_unique() {
+        let c = Catalogue::embedded();
+        assert!(c.vendors.len() >= 9);
+        let mut ids: Vec<&str> = c.vendors.iter().map(|v| v.id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), c.vendors.len());
+        for v in &c.vendors {
+            assert!(!v.sources.is_empty(), "{}: no source", v.id);
+            for d in &v.domains {
+                assert_eq!(d, &d.to_ascii_lowercase());
+                assert!(!d.starts_with('.') && !d.starts_with('*'), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn domains_match_names_and_subdomains_only() {
+        assert!(under_domain("zoom.us", "zoom.us"));
+        assert!(under_domain("log.zoom.us", "zoom.us"));
+        assert!(under_domain("*.zoom.us", "zoom.us"));
+        assert!(under_domain("ZOOM.US.", "zoom.us"));
+        assert!(!under_domain("notzoom.us", "zoom.us"));
+        assert!(!under_domain("zoom.us.evil.example", "zoom.us"));
+    }
+}
