@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::assess::{encryption, findings, protection, summary};
+use crate::assess::{encryption, findings, media_path, protection, summary};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
@@ -372,6 +372,7 @@ impl VerdictBuilder {
 
 /// Raise every finding (the location ones are given) and decide the summary from them.
 fn assess(v: &mut Verdict, location: Vec<verdict::Finding>) {
+    media_path::assess(v);
     let mut all = protection::protection_findings(v);
     all.extend(location);
     all.extend(protection::evidence_findings(v));
@@ -450,6 +451,12 @@ fn flow_record(
             .as_ref()
             .filter(|u| u.relayed_datagrams > 0)
             .map(|_| "relayed".to_string()),
+        media_path_basis: f.udp.as_ref().filter(|u| u.relayed_datagrams > 0).map(|u| {
+            format!(
+                "{} datagram(s) of a peer carried in TURN Data/Send indications or ChannelData",
+                u.relayed_datagrams
+            )
+        }),
         tcp: (f.l4 == L4::Tcp).then(|| verdict::Tcp {
             syn_seen: f.syn_seen,
             rtt_ms: f.tcp_rtt_ns.map(|n| n as f64 / 1e6),
@@ -512,6 +519,8 @@ fn flow_record(
                 channel_data: s.channel_data + f.udp.as_ref().map_or(0, |u| u.channel_data),
                 ms_turn: s.ms_turn,
                 relayed_datagrams: f.udp.as_ref().map_or(0, |u| u.relayed_datagrams),
+                binding_requests_client_to_server: s.binding_requests[0],
+                binding_requests_server_to_client: s.binding_requests[1],
             }),
         rtp: f
             .udp

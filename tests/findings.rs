@@ -227,12 +227,12 @@ fn plain_and_sdes_calls() {
     assert!(reason.contains("sdes-keys-in-clear"));
     assert_eq!(summary_status(&sdes, |s| &s.e2ee).0, "fail");
 
-    // the WebRTC call: DTLS-SRTP media passes; whether it is end to end needs attribution
+    // the WebRTC call: DTLS-SRTP media passes, and peer-to-peer it is end to end
     let call = own_verdict("aiortc-webrtc-call.pcap");
     assert_eq!(summary_status(&call, |s| &s.media_encryption).0, "pass");
     let (status, reason) = summary_status(&call, |s| &s.e2ee);
-    assert_eq!(status, "unknown");
-    assert!(reason.contains("media server"));
+    assert_eq!(status, "pass");
+    assert!(reason.contains("peer-to-peer"));
 }
 
 #[test]

@@ -188,3 +188,51 @@ fn users_add_their_own_vendors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("ours.json"));
 }
+
+/// The media path (issue 5, item 2): where each media flow's encryption ends.
+#[test]
+fn media_paths_server_and_peer_to_peer() {
+    // Zoom's UDP media goes to Zoom's servers (nDPI: Zoom; server-mode encapsulation)
+    let v = verdict_of(&capture("ndpi/zoom.pcap"));
+    let media: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|f| f.protocols.iter().any(|p| p == "zoom"))
+        .collect();
+    assert!(media.len() >= 4);
+    for f in &media {
+        assert_eq!(f.media_path.as_deref(), Some("server"), "flow {}", f.id);
+        assert!(
+            f.media_path_basis
+                .as_deref()
+                .unwrap()
+                .contains("Zoom endpoint")
+        );
+    }
+    // Google Meet's media relay (142.250.82.0/24) answers ICE checks but sends none (ICE lite)
+    let v = verdict_of(&capture("ndpi/stun_dtls_rtp.pcapng"));
+    let f = v.flows.iter().find(|f| f.server.port == 19305).unwrap();
+    assert_eq!(f.media_path.as_deref(), Some("server"));
+    let stun = f.stun.as_ref().unwrap();
+    assert!(stun.binding_requests_client_to_server > 0);
+    assert_eq!(stun.binding_requests_server_to_client, 0);
+    assert_eq!(v.summary.as_ref().unwrap().e2ee.status, "unknown");
+
+    // our aiortc call: two full ICE agents, DTLS-SRTP between them, no vendor
+    let v =
+        verdict_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/aiortc-webrtc-call.pcap"));
+    let f = &v.flows[0];
+    assert_eq!(f.media_path.as_deref(), Some("peer-to-peer"));
+    let stun = f.stun.as_ref().unwrap();
+    assert!(
+        stun.binding_requests_client_to_server > 0 && stun.binding_requests_server_to_client > 0
+    );
+    assert!(
+        f.media_path_basis
+            .as_deref()
+            .unwrap()
+            .contains("SRTP_AEAD_AES_256_GCM")
+    );
+    let e2ee = &v.summary.as_ref().unwrap().e2ee;
+    assert_eq!(e2ee.status, "pass", "{}", e2ee.reason);
+}

@@ -6,5 +6,6 @@
 
 pub mod encryption;
 pub mod findings;
+pub mod media_path;
 pub mod protection;
 pub mod summary;

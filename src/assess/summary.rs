@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::media_path::is_media;
 use crate::verdict::{Finding, Flow, Status, Summary, Verdict};
 
 const TRANSPORT_FAIL: &[&str] = &["null-cipher", "weak-cipher", "plaintext-signalling"];
@@ -62,13 +63,6 @@ fn fired(findings: &[Finding], rules: &[&str]) -> Option<String> {
         })
         .collect();
     Some(parts.join("; "))
-}
-
-fn is_media(f: &Flow) -> bool {
-    f.protocols
-        .iter()
-        .any(|p| matches!(p.as_str(), "rtp" | "rtcp" | "srtp" | "srtcp" | "zoom"))
-        || f.dtls.as_ref().is_some_and(|d| d.srtp_profile.is_some())
 }
 
 fn is_secured_signalling(f: &Flow) -> bool {
@@ -167,20 +161,71 @@ fn e2ee(v: &Verdict) -> Status {
             format!("media content or keys are visible to others than the participants: {why}"),
         );
     }
-    let encrypted_media = v
+    let media: Vec<&Flow> = v
         .flows
         .iter()
         .filter(|f| is_media(f) && f.encryption.state == "encrypted")
-        .count();
-    if encrypted_media == 0 {
-        return status("unknown", "no encrypted media in the capture");
+        .collect();
+    if media.is_empty() {
+        let at_server = v
+            .flows
+            .iter()
+            .filter(|f| is_media(f) && f.media_path.as_deref() == Some("server"))
+            .count();
+        return status(
+            "unknown",
+            if at_server > 0 {
+                format!(
+                    "{at_server} media flow(s) end at a vendor media server; the capture shows \
+                     neither their encryption nor an inner end-to-end layer"
+                )
+            } else {
+                "no encrypted media in the capture".to_string()
+            },
+        );
+    }
+    let count = |path: Option<&str>| {
+        media
+            .iter()
+            .filter(|f| f.media_path.as_deref() == path)
+            .count()
+    };
+    let (p2p, server, relayed, unknown) = (
+        count(Some("peer-to-peer")),
+        count(Some("server")),
+        count(Some("relayed")),
+        count(None),
+    );
+    if server > 0 {
+        return status(
+            "unknown",
+            format!(
+                "{server} encrypted media flow(s) end at a vendor media server, which can \
+                 decrypt them unless an inner end-to-end layer exists; that layer cannot be \
+                 seen without keys (flows[].media_path_basis)"
+            ),
+        );
+    }
+    if unknown > 0 || relayed > 0 {
+        return status(
+            "unknown",
+            format!(
+                "{} encrypted media flow(s) whose far end the capture does not identify as a \
+                 participant or a server{}",
+                unknown + relayed,
+                if relayed > 0 {
+                    format!(" ({relayed} through a TURN relay, which does not decrypt)")
+                } else {
+                    String::new()
+                }
+            ),
+        );
     }
     status(
-        "unknown",
+        "pass",
         format!(
-            "{encrypted_media} media flow(s) encrypted hop by hop; whether the far end is the \
-             other participant or a vendor media server (which holds the keys) needs vendor \
-             attribution and the media path, not yet assessed"
+            "all {p2p} encrypted media flow(s) are peer-to-peer, keyed between the two ends \
+             (flows[].media_path_basis)"
         ),
     )
 }

@@ -150,12 +150,19 @@ pub struct StunFacts {
     pub channel_data: u32,
     /// Microsoft's multiplexed TURN framing (0xFF10).
     pub ms_turn: u32,
+    /// Binding requests sent client→server and server→client: ICE connectivity checks from
+    /// both ends mean both are full ICE agents.
+    pub binding_requests: [u32; 2],
     pending: Vec<([u8; 12], i64)>,
 }
 
 impl StunFacts {
-    pub fn message(&mut self, m: &Message<'_>, ts_ns: i64) {
+    /// One message, sent in direction `dir` (0 client→server, 1 server→client).
+    pub fn message(&mut self, m: &Message<'_>, dir: usize, ts_ns: i64) {
         self.messages += 1;
+        if m.class == 0 && m.method == 0x0001 {
+            self.binding_requests[dir & 1] += 1;
+        }
         if m.classic {
             self.classic_messages += 1;
         }
@@ -272,8 +279,13 @@ mod tests {
         let m = parse(RFC5769_RESPONSE).expect("valid STUN");
         assert_eq!((m.class, m.method, m.classic), (2, 1, false));
         let mut f = StunFacts::default();
-        f.message(&m, 0);
+        f.message(&m, 1, 0);
         assert_eq!(f.software.as_deref(), Some("test vector"));
+        assert_eq!(
+            f.binding_requests,
+            [0, 0],
+            "a response is not a connectivity check"
+        );
         assert_eq!(
             f.mapped_addresses,
             vec!["192.0.2.1:32853".parse::<SocketAddr>().unwrap()]

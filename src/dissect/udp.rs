@@ -127,7 +127,7 @@ impl UdpDissector {
                     if m.classic {
                         self.counts.classic_stun += 1;
                     }
-                    self.stun.get_or_insert_default().message(&m, ts_ns);
+                    self.stun.get_or_insert_default().message(&m, dir, ts_ns);
                     // TURN Send/Data indications carry a peer's datagram in DATA.
                     if let Some(inner) = m.relayed_data()
                         && depth < MAX_NESTING

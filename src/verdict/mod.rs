@@ -305,10 +305,14 @@ pub struct Flow {
     pub protocols: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor: Option<VendorRef>,
-    /// "relayed" when the flow carries a peer's datagrams through a TURN relay (the flow's
-    /// server); other values ("server", "peer-to-peer") come with vendor attribution.
+    /// Where this flow's media ends: "relayed" (a TURN relay carries a peer's datagrams; the
+    /// relay does not decrypt), "server" (a vendor's media server terminates it) or
+    /// "peer-to-peer" (the two ends are participants); absent when the capture does not tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_path: Option<String>,
+    /// The evidence `media_path` rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_path_basis: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<Tcp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -387,6 +391,11 @@ pub struct Stun {
     /// Datagrams of a peer carried through TURN on this flow (ChannelData, Send/Data).
     #[serde(default)]
     pub relayed_datagrams: u32,
+    /// STUN Binding requests (ICE connectivity checks) sent by each end.
+    #[serde(default)]
+    pub binding_requests_client_to_server: u32,
+    #[serde(default)]
+    pub binding_requests_server_to_client: u32,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
