@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use crate::assess::{encryption, findings, media_path, protection, summary};
+use crate::assess::{claims, encryption, findings, media_path, protection, summary};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
@@ -301,8 +301,9 @@ impl VerdictBuilder {
     /// vendors attributed by the built-in catalogue.
     pub fn finish(self) -> Verdict {
         let mut v = self.facts();
-        vendor::attribute(&mut v, &Catalogue::embedded());
-        assess(&mut v, Vec::new());
+        let catalogue = Catalogue::embedded();
+        vendor::attribute(&mut v, &catalogue);
+        assess(&mut v, Vec::new(), &catalogue);
         v
     }
 
@@ -321,6 +322,7 @@ impl VerdictBuilder {
             summary: None,
             skipped: Vec::new(),
             vendors: Vec::new(),
+            claims: Vec::new(),
         }
     }
 
@@ -365,13 +367,14 @@ impl VerdictBuilder {
             Some(geo.policy.region(cc).0.as_str().to_string())
         });
         vendor::attribute(&mut v, catalogue);
-        assess(&mut v, located);
+        assess(&mut v, located, catalogue);
         v
     }
 }
 
-/// Raise every finding (the location ones are given) and decide the summary from them.
-fn assess(v: &mut Verdict, location: Vec<verdict::Finding>) {
+/// Decide media paths, raise every finding (the location ones are given), check the vendors'
+/// claims and decide the summary from them.
+fn assess(v: &mut Verdict, location: Vec<verdict::Finding>, catalogue: &Catalogue) {
     media_path::assess(v);
     let mut all = protection::protection_findings(v);
     all.extend(location);
@@ -381,6 +384,7 @@ fn assess(v: &mut Verdict, location: Vec<verdict::Finding>) {
         std::cmp::Reverse(findings::severity_named(&f.severity).unwrap_or(findings::Severity::Info))
     });
     v.findings = all;
+    v.claims = claims::check(v, catalogue);
     v.summary = Some(summary::summarize(v));
 }
 

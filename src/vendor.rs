@@ -49,6 +49,25 @@ pub struct Vendor {
     pub stun: Vec<String>,
     #[serde(default)]
     pub sources: Vec<String>,
+    /// What the vendor claims, each with its source and date.
+    #[serde(default)]
+    pub claims: Vec<ClaimDef>,
+}
+
+/// A vendor's claim as the catalogue records it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClaimDef {
+    /// "transport-encryption", "media-encryption", "e2ee" or "server-location".
+    pub claim: String,
+    pub statement: String,
+    /// When the claim holds (e.g. "optional: the host must enable it").
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// For server-location: "EU" (EU/EEA) or an ISO country code.
+    #[serde(default)]
+    pub region: Option<String>,
+    pub source: String,
+    pub date: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,6 +365,22 @@ mod tests {
         assert_eq!(ids.len(), c.vendors.len());
         for v in &c.vendors {
             assert!(!v.sources.is_empty(), "{}: no source", v.id);
+            for claim in &v.claims {
+                assert!(
+                    [
+                        "transport-encryption",
+                        "media-encryption",
+                        "e2ee",
+                        "server-location"
+                    ]
+                    .contains(&claim.claim.as_str()),
+                    "{}: {}",
+                    v.id,
+                    claim.claim
+                );
+                assert!(!claim.source.is_empty() && !claim.date.is_empty());
+                assert_eq!(claim.claim == "server-location", claim.region.is_some());
+            }
             for d in &v.domains {
                 assert_eq!(d, &d.to_ascii_lowercase());
                 assert!(!d.starts_with('.') && !d.starts_with('*'), "{d}");

@@ -236,3 +236,78 @@ fn media_paths_server_and_peer_to_peer() {
     let e2ee = &v.summary.as_ref().unwrap().e2ee;
     assert_eq!(e2ee.status, "pass", "{}", e2ee.reason);
 }
+
+fn with_catalogue(json: &str, cap: &Path) -> Verdict {
+    let dir = tempfile::tempdir().unwrap();
+    let catalogue = dir.path().join("vendors.json");
+    std::fs::write(&catalogue, json).unwrap();
+    let out = dir.path().join("v.json");
+    let o = Command::new(bin())
+        .args(["analyze", "--quiet", "--vendors"])
+        .arg(&catalogue)
+        .arg("--out")
+        .arg(&out)
+        .arg(cap)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+}
+
+/// Claim checks (issue 5, item 3) on real captures.
+#[test]
+fn claims_are_checked_against_the_capture() {
+    let claim = |v: &Verdict, vendor: &str, kind: &str| {
+        v.claims
+            .iter()
+            .find(|c| c.vendor == vendor && c.claim == kind)
+            .unwrap_or_else(|| panic!("no {vendor} {kind} claim: {:?}", v.claims))
+            .clone()
+    };
+    // zoom.pcap: TLS 1.2 to Zoom as claimed; media through Zoom's servers, so the E2EE claim
+    // (optional, host-enabled) cannot be verified without keys
+    let v = verdict_of(&capture("ndpi/zoom.pcap"));
+    let t = claim(&v, "zoom", "transport-encryption");
+    assert_eq!(t.status, "consistent", "{t:?}");
+    assert!(t.source.contains("White Paper") && t.date == "2026-11");
+    let e = claim(&v, "zoom", "e2ee");
+    assert_eq!(e.status, "unverifiable");
+    assert!(e.reason.contains("media server") && e.reason.contains("host must enable"));
+    // webex.pcap: Webex's TLS claim is contradicted by RC4 and TLS 1.0 (nDPI: Weak TLS Cipher,
+    // Obsolete TLS on the same flows)
+    let v = verdict_of(&capture("ndpi/webex.pcap"));
+    let t = claim(&v, "webex", "transport-encryption");
+    assert_eq!(t.status, "contradicted");
+    assert!(t.reason.contains("weak-cipher") && t.reason.contains("obsolete-tls"));
+
+    // A claim of EU-only servers, checked on Webex's real endpoints (US, AU, SG, NL)
+    let v = with_catalogue(
+        r#"{"name": "test", "version": "1", "vendors": [{"id": "webex", "name": "Webex",
+            "operator": "Cisco Systems, Inc.", "jurisdiction": "US", "domains": ["webex.com"],
+            "sources": ["test"], "claims": [{"claim": "server-location", "region": "EU",
+            "statement": "EU only", "source": "test", "date": "2026-11"}]}]}"#,
+        &capture("ndpi/webex.pcap"),
+    );
+    let l = claim(&v, "webex", "server-location");
+    assert_eq!(l.status, "contradicted");
+    assert!(l.reason.contains("173.243.0.110 in US"), "{}", l.reason);
+    assert!(l.reason.contains("114.29.200.11 in AU"), "{}", l.reason);
+
+    // An E2EE claim for the SIP service of the SDES call: the keys crossed in clear
+    let sdes = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-sdes-srtp.pcap");
+    let v = with_catalogue(
+        r#"{"name": "test", "version": "1", "vendors": [{"id": "sip-service", "name": "SIP",
+            "operator": "test", "jurisdiction": "DE", "ip_ranges": ["127.0.0.1/32"],
+            "sources": ["test"], "claims": [{"claim": "e2ee", "statement": "calls are E2EE",
+            "source": "test", "date": "2026-11"}]}]}"#,
+        &sdes,
+    );
+    let e = claim(&v, "sip-service", "e2ee");
+    assert_eq!(e.status, "contradicted");
+    assert!(e.reason.contains("sdes-keys-in-clear"));
+}

@@ -34,6 +34,31 @@ pub struct Verdict {
     /// The vendors whose flows the capture holds.
     #[serde(default)]
     pub vendors: Vec<VendorSeen>,
+    /// Each claim of each vendor seen, checked against the capture.
+    #[serde(default)]
+    pub claims: Vec<Claim>,
+}
+
+/// A vendor claim checked against the capture (VERDICT.md `claims[]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claim {
+    /// Vendor id.
+    pub vendor: String,
+    /// "transport-encryption", "media-encryption", "e2ee" or "server-location".
+    pub claim: String,
+    pub statement: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// Where the claim is published, and when it was checked.
+    pub source: String,
+    pub date: String,
+    /// What the capture shows about it.
+    pub observed: String,
+    /// "consistent", "contradicted" or "unverifiable".
+    pub status: String,
+    pub reason: String,
+    #[serde(default)]
+    pub flows: Vec<u32>,
 }
 
 /// Which vendor a flow or endpoint belongs to, and the evidence that decided it.
