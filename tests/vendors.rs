@@ -297,6 +297,31 @@ fn claims_are_checked_against_the_capture() {
     assert_eq!(l.status, "contradicted");
     assert!(l.reason.contains("173.243.0.110 in US"), "{}", l.reason);
     assert!(l.reason.contains("114.29.200.11 in AU"), "{}", l.reason);
+    let transfer = &v.summary.as_ref().unwrap().third_country_transfer;
+    assert_eq!(transfer.status, "fail");
+    assert!(
+        transfer.reason.contains("third-country-transfer"),
+        "{}",
+        transfer.reason
+    );
+    // Zoom's endpoints in zoom.pcap are US (DPF-dependent, a warning) and EU: an EU-only claim
+    // for Zoom is contradicted, and that alone makes the transfer answer fail
+    let v = with_catalogue(
+        r#"{"name": "test", "version": "1", "vendors": [{"id": "zoom", "name": "Zoom",
+            "operator": "Zoom Communications, Inc.", "jurisdiction": "US", "domains": ["zoom.us"],
+            "protocols": ["zoom"], "sources": ["test"], "claims": [{"claim": "server-location",
+            "region": "EU", "statement": "EU only", "source": "test", "date": "2026-11"}]}]}"#,
+        &capture("ndpi/zoom.pcap"),
+    );
+    assert_eq!(claim(&v, "zoom", "server-location").status, "contradicted");
+    assert!(
+        !v.findings
+            .iter()
+            .any(|f| f.rule == "third-country-transfer")
+    );
+    let transfer = &v.summary.as_ref().unwrap().third_country_transfer;
+    assert_eq!(transfer.status, "fail");
+    assert!(transfer.reason.contains("claims[]"), "{}", transfer.reason);
 
     // An E2EE claim for the SIP service of the SDES call: the keys crossed in clear
     let sdes = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-sdes-srtp.pcap");

@@ -1,8 +1,8 @@
 //! The summary: the one place that turns findings into the five answers of `summary`
 //! (transport encryption, media encryption, E2EE, third-country transfer, evidence quality).
 //!
-//! "fail" and "warn" come only from findings (each answer names the rules it rests on). "pass"
-//! needs positive evidence in the flows (an encrypted handshake, encrypted media, located
+//! "fail" and "warn" come only from findings and contradicted claims (each answer names the
+//! rules or claims it rests on). "pass" needs positive evidence in the flows (an encrypted handshake, encrypted media, located
 //! endpoints); without it the answer is "unknown", saying what is missing.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -236,6 +236,22 @@ fn transfer(v: &Verdict) -> Status {
     }
     if let Some(why) = fired(&v.findings, TRANSFER_FAIL) {
         return status("fail", why);
+    }
+    // a vendor's own location claim that its endpoints contradict
+    let contradicted: Vec<String> = v
+        .claims
+        .iter()
+        .filter(|c| c.claim == "server-location" && c.status == "contradicted")
+        .map(|c| format!("{} claims \"{}\", but {}", c.vendor, c.statement, c.reason))
+        .collect();
+    if !contradicted.is_empty() {
+        return status(
+            "fail",
+            format!(
+                "vendor location claim contradicted (claims[]): {}",
+                contradicted.join(" | ")
+            ),
+        );
     }
     if let Some(why) = fired(&v.findings, TRANSFER_WARN) {
         return status("warn", why);
