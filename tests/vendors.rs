@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use callproof::verdict::Verdict;
-use common::{bin, capture, verdict_of};
+use common::{bin, capture, verdict_of, verdict_with};
 
 /// (transport, sorted endpoint pair) of every flow nDPI's .out classifies as `app`, by its
 /// protocol or by its IP list, with the classification text.
@@ -152,22 +152,10 @@ fn users_add_their_own_vendors() {
             "sources": ["our deployment"]}]}"#,
     )
     .unwrap();
-    let out = dir.path().join("v.json");
-    let o = Command::new(bin())
-        .args(["analyze", "--quiet", "--vendors"])
-        .arg(&catalogue)
-        .arg("--out")
-        .arg(&out)
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl-tls.pcap"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let v = verdict_with(
+        &["--vendors".as_ref(), catalogue.as_os_str()],
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl-tls.pcap"),
     );
-    let v: Verdict = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     // both sessions asked for names under callproof.test (openssl-tls.expected)
     assert_eq!(v.vendors.len(), 1);
     assert_eq!(v.vendors[0].id, "our-jitsi");
@@ -241,22 +229,7 @@ fn with_catalogue(json: &str, cap: &Path) -> Verdict {
     let dir = tempfile::tempdir().unwrap();
     let catalogue = dir.path().join("vendors.json");
     std::fs::write(&catalogue, json).unwrap();
-    let out = dir.path().join("v.json");
-    let o = Command::new(bin())
-        .args(["analyze", "--quiet", "--vendors"])
-        .arg(&catalogue)
-        .arg("--out")
-        .arg(&out)
-        .arg(cap)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap()
+    verdict_with(&["--vendors".as_ref(), catalogue.as_os_str()], cap)
 }
 
 /// Claim checks (issue 5, item 3) on real captures.

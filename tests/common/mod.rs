@@ -76,3 +76,24 @@ pub fn flow<'a>(v: &'a Verdict, transport: &str, a: (&str, u16), b: (&str, u16))
         })
         .unwrap_or_else(|| panic!("no {transport} flow {a:?} <-> {b:?}"))
 }
+
+/// Analyse one capture with extra command-line options (e.g. `--vendors FILE`); the run must
+/// succeed and write a verdict.
+pub fn verdict_with(options: &[&std::ffi::OsStr], path: &Path) -> Verdict {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("verdict.json");
+    let o = Command::new(bin())
+        .args(["analyze", "--quiet", "--out"])
+        .arg(&out)
+        .args(options)
+        .arg(path)
+        .output()
+        .expect("run callproof");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(&out).unwrap()).expect("the verdict deserialises")
+}
