@@ -26,15 +26,17 @@ mod exit {
     pub const FINDINGS: u8 = 3;
 }
 
+const EXIT_CODES: &str = "Exit codes: 0 analysed; 1 internal error (verdict not written); \
+    2 usage error or an unreadable input (the verdict still covers the readable ones); \
+    3 with --fail-on: a finding at or above that severity (verdict written). \
+    2 takes precedence over 3.";
+
 #[derive(Parser)]
 #[command(
     name = "callproof",
     version,
     about = "Checks on the wire whether a video-conferencing service protects its calls",
-    after_help = "Exit codes: 0 analysed; 1 internal error (verdict not written); \
-                  2 usage error or an unreadable input (the verdict still covers the readable ones); \
-                  3 with --fail-on: a finding at or above that severity (verdict written). \
-                  2 takes precedence over 3."
+    after_help = EXIT_CODES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -46,6 +48,7 @@ enum Command {
     /// List the rules findings come from: id, severity, title and explanation.
     Rules,
     /// Analyse saved captures (pcap, pcapng, gzip-compressed; files or directories) into one verdict.
+    #[command(after_help = EXIT_CODES)]
     Analyze {
         /// Capture files or directories (searched recursively).
         #[arg(required = true)]

@@ -313,6 +313,12 @@ fn fail_on_sets_exit_code_3() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+    // the exit codes are documented in the command's help
+    let help = Command::new(bin())
+        .args(["analyze", "--help"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("3 with --fail-on"));
     // without --fail-on findings do not change the exit code
     let (code, _, v) = analyze(&[sdes]);
     assert_eq!(code, 0);
