@@ -140,12 +140,17 @@ impl Strength {
     }
 }
 
+/// Whether `name` (any case, possibly a `*.` wildcard or with a trailing dot) is `domain` (lower
+/// case) or under it. Allocation-free: it runs for every name of every flow against every domain.
 fn under_domain(name: &str, domain: &str) -> bool {
-    let name = name
-        .trim_start_matches("*.")
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
-    name == domain || name.ends_with(&format!(".{domain}"))
+    let name = name.trim_start_matches("*.").trim_end_matches('.');
+    let (n, d) = (name.as_bytes(), domain.as_bytes());
+    if n.len() == d.len() {
+        return n.eq_ignore_ascii_case(d);
+    }
+    n.len() > d.len()
+        && n[n.len() - d.len() - 1] == b'.'
+        && n[n.len() - d.len()..].eq_ignore_ascii_case(d)
 }
 
 /// Evidence for each vendor on one flow: vendor index → (strength, reasons).
