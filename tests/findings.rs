@@ -219,6 +219,20 @@ fn plain_and_sdes_calls() {
         &plain,
         &own_verdict("openssl-tls.pcap"),
     );
+    // baresip sends its RTCP APP keepalives and the final BYE/SDES unencrypted beside SRTCP
+    // (seen in its own trace); the WebRTC call encrypts every RTCP packet
+    let rtcp = fires_on(
+        "rtcp-in-clear",
+        &sdes,
+        &own_verdict("aiortc-webrtc-call.pcap"),
+    );
+    assert!(
+        rtcp[0].detail.contains("4 of 8 RTCP packet(s)"),
+        "{}",
+        rtcp[0].detail
+    );
+    // the plain call's RTCP is plaintext-rtp already, not this rule
+    assert!(raised(&plain, "rtcp-in-clear").is_empty());
 
     // the plaintext call fails media encryption; the SDES call passes it with a warning
     assert_eq!(summary_status(&plain, |s| &s.media_encryption).0, "fail");
@@ -343,7 +357,7 @@ fn terminal_summary_after_every_analysis() {
         "transport encryption   FAIL",
         "media encryption       WARN",
         "end-to-end encryption  FAIL",
-        "findings: 2 high, 1 medium, 0 low, 0 info",
+        "findings: 2 high, 1 medium, 1 low, 0 info",
         "verdict written to",
     ] {
         assert!(stderr.contains(line), "{line:?} missing from {stderr}");

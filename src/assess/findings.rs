@@ -197,6 +197,15 @@ pub const NULL_SRTP_PROFILE: Rule = Rule {
         the media is authenticated but not encrypted.",
 };
 
+pub const RTCP_IN_CLEAR: Rule = Rule {
+    id: "rtcp-in-clear",
+    severity: Severity::Low,
+    title: "RTCP packets in clear beside encrypted media",
+    explanation: "The media is SRTP/SRTCP, but some RTCP packets crossed unencrypted: their \
+        SDES items (CNAME, often a user name or SIP URI), sender reports and application \
+        packets are readable on the path.",
+};
+
 pub const PLAINTEXT_SIGNALLING: Rule = Rule {
     id: "plaintext-signalling",
     severity: Severity::Medium,
@@ -234,6 +243,7 @@ pub const RULES: &[Rule] = &[
     PLAINTEXT_RTP,
     SDES_KEYS_IN_CLEAR,
     NULL_SRTP_PROFILE,
+    RTCP_IN_CLEAR,
     PLAINTEXT_SIGNALLING,
     CAPTURE_INCOMPLETE,
 ];

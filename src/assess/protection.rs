@@ -302,6 +302,19 @@ fn check_media(c: &mut Collector, f: &Flow) {
             ),
         );
     }
+    if let Some(r) = &f.rtp
+        && f.encryption.state == "encrypted"
+        && r.rtcp_in_clear > 0
+    {
+        c.raise(
+            findings::RTCP_IN_CLEAR,
+            f,
+            format!(
+                "{} of {} RTCP packet(s) in clear on an encrypted media flow",
+                r.rtcp_in_clear, r.rtcp_packets
+            ),
+        );
+    }
     if let Some(sip) = &f.sip {
         if plaintext {
             c.raise(
