@@ -394,6 +394,11 @@ fn flow_record(
     f: &flow::Flow,
     signalled: encryption::Signalled<'_>,
 ) -> verdict::Flow {
+    let relayed = f
+        .udp
+        .as_ref()
+        .map(|u| u.relayed_datagrams)
+        .filter(|n| *n > 0);
     let enc = encryption::assess_with(f, signalled);
     // Strongest evidence for RTP payloads: DTLS-SRTP keying on the same flow.
     let media_keying = f
@@ -450,15 +455,10 @@ fn flow_record(
             })
             .map(String::from)
             .collect(),
-        media_path: f
-            .udp
-            .as_ref()
-            .filter(|u| u.relayed_datagrams > 0)
-            .map(|_| "relayed".to_string()),
-        media_path_basis: f.udp.as_ref().filter(|u| u.relayed_datagrams > 0).map(|u| {
+        media_path: relayed.map(|_| "relayed".to_string()),
+        media_path_basis: relayed.map(|n| {
             format!(
-                "{} datagram(s) of a peer carried in TURN Data/Send indications or ChannelData",
-                u.relayed_datagrams
+                "{n} datagram(s) of a peer carried in TURN Data/Send indications or ChannelData"
             )
         }),
         tcp: (f.l4 == L4::Tcp).then(|| verdict::Tcp {

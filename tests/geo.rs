@@ -98,23 +98,10 @@ fn user_policy_replaces_the_table() {
         "cc,name,status,legal_basis,decision_or_act,date,scope_notes\nDE,Germany,EU,EU member state,,,\n",
     )
     .unwrap();
-    let out = dir.path().join("v.json");
-    let o = std::process::Command::new(common::bin())
-        .args(["analyze", "--quiet", "--policy"])
-        .arg(&policy)
-        .arg("--out")
-        .arg(&out)
-        .arg(capture("ndpi/webex.pcap"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let v = common::verdict_with(
+        &["--policy".as_ref(), policy.as_os_str()],
+        &capture("ndpi/webex.pcap"),
     );
-    let v: callproof::verdict::Verdict =
-        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert_eq!(
         endpoint(&v, "173.243.0.110").region.as_deref(),
         Some("third-country")
@@ -278,23 +265,10 @@ fn user_supplied_geoip2_country_database() {
     db.write_to(&mut bytes).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("country.mmdb"), bytes).unwrap();
-    let out = dir.path().join("v.json");
-    let o = std::process::Command::new(common::bin())
-        .args(["analyze", "--quiet", "--geoip-dir"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(&out)
-        .arg(capture("ndpi/webex.pcap"))
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let v = common::verdict_with(
+        &["--geoip-dir".as_ref(), dir.path().as_os_str()],
+        &capture("ndpi/webex.pcap"),
     );
-    let v: callproof::verdict::Verdict =
-        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let e = endpoint(&v, "62.109.224.120");
     assert_eq!(e.country.as_deref(), Some("FR"));
     assert!(
