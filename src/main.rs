@@ -80,6 +80,18 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         vendors: Option<PathBuf>,
     },
+    /// Show a saved verdict to people: its terminal summary on standard output, or with --html
+    /// one self-contained HTML page (no scripts, no external fetches) to file or to print.
+    Report {
+        /// A verdict written by `callproof analyze`.
+        verdict: PathBuf,
+        /// Write the HTML report here (atomically) instead of printing the summary.
+        #[arg(long, value_name = "OUT.html")]
+        html: Option<PathBuf>,
+        /// Print nothing on standard error except errors.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -134,7 +146,65 @@ fn main() -> ExitCode {
             let fail_on = fail_on.as_deref().and_then(findings::severity_named);
             run_analyze(&paths, out, &opts, (&geo, &catalogue), quiet, fail_on)
         }
+        Command::Report {
+            verdict,
+            html,
+            quiet,
+        } => run_report(&verdict, html.as_deref(), quiet),
     }
+}
+
+fn read_verdict(path: &std::path::Path) -> Result<verdict::Verdict, String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let v: verdict::Verdict = serde_json::from_reader(std::io::BufReader::new(file))
+        .map_err(|e| format!("{}: not a callproof verdict: {e}", path.display()))?;
+    if v.schema != verdict::SCHEMA {
+        return Err(format!(
+            "{}: verdict schema {:?}, this callproof reads {:?}",
+            path.display(),
+            v.schema,
+            verdict::SCHEMA
+        ));
+    }
+    Ok(v)
+}
+
+fn run_report(path: &std::path::Path, html: Option<&std::path::Path>, quiet: bool) -> ExitCode {
+    let v = match read_verdict(path) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("callproof: {e}");
+            return ExitCode::from(exit::INPUT);
+        }
+    };
+    match html {
+        Some(out) => {
+            let page = report::html_report(&v);
+            if let Err(e) = verdict::write_atomically(out, page.as_bytes()) {
+                eprintln!("callproof: {}: cannot write the report: {e}", out.display());
+                return ExitCode::from(exit::FAILURE);
+            }
+            if !quiet {
+                eprintln!("callproof: report written to {}", out.display());
+            }
+        }
+        None => {
+            let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let mut stdout = std::io::stdout().lock();
+            let text = report::terminal_summary(&v, colour);
+            let written = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush());
+            // A closed pipe (`| head`) is the reader's choice, not an error.
+            if let Err(e) = written
+                && e.kind() != std::io::ErrorKind::BrokenPipe
+            {
+                eprintln!("callproof: cannot write the summary: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+        }
+    }
+    ExitCode::from(exit::OK)
 }
 
 fn load_geo(

@@ -1,6 +1,5 @@
-//! Human-readable reports of a verdict. Owns: the terminal summary printed after every analysis
-//! (colours only when asked for, i.e. when standard error is a terminal and NO_COLOR is unset).
-//! Reads the verdict only; decides nothing (the summary's answers come from `assess::summary`).
+//! The terminal summary printed after every analysis (colours only when asked for, i.e. when
+//! standard error is a terminal and NO_COLOR is unset). The answers come from `assess::summary`.
 
 use std::fmt::Write;
 
