@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::assess::{claims, encryption, findings, media_path, protection, summary};
 use crate::capture::{self, CaptureError, CaptureSummary};
@@ -41,7 +42,34 @@ struct Counters {
 
 /// Analyse one capture file.
 pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, CaptureError> {
-    analyze_with(opts, |on_frame| capture::read_file(path, on_frame))
+    analyze_with(opts, None, |on_frame| capture::read_file(path, on_frame))
+}
+
+/// Analyse one capture file, adding the bytes read so far to `progress` as it goes (about once
+/// per MiB; for a compressed file, at most the file's size).
+pub fn analyze_file_reporting(
+    path: &Path,
+    opts: &Options,
+    progress: &AtomicU64,
+) -> Result<FileAnalysis, CaptureError> {
+    let size = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut reported = 0u64;
+    let mut pending = 0u64;
+    let result = analyze_with(
+        opts,
+        Some(&mut |bytes: u64| {
+            pending += bytes;
+            if pending >= 1 << 20 {
+                let add = pending.min(size - reported);
+                progress.fetch_add(add, Ordering::Relaxed);
+                reported += add;
+                pending = 0;
+            }
+        }),
+        |on_frame| capture::read_file(path, on_frame),
+    );
+    progress.fetch_add(size - reported, Ordering::Relaxed);
+    result
 }
 
 /// Analyse a capture from any reader; `label` names it in the verdict.
@@ -50,13 +78,14 @@ pub fn analyze_reader(
     input: impl std::io::Read + Send,
     opts: &Options,
 ) -> Result<FileAnalysis, CaptureError> {
-    analyze_with(opts, |on_frame| {
+    analyze_with(opts, None, |on_frame| {
         capture::read_from(label, input, 0, on_frame)
     })
 }
 
 fn analyze_with(
     opts: &Options,
+    mut progress: Option<&mut dyn FnMut(u64)>,
     read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
 ) -> Result<FileAnalysis, CaptureError> {
     let mut decoder = Decoder::new();
@@ -64,6 +93,10 @@ fn analyze_with(
     let mut c = Counters::default();
     let mut last_ts = 0i64;
     let summary = read(&mut |frame: &capture::Frame<'_>| {
+        if let Some(report) = progress.as_mut() {
+            // the record header (16 bytes in pcap; pcapng's are larger) and the data
+            report(frame.data.len() as u64 + 16);
+        }
         let ts = frame.ts_ns.unwrap_or(last_ts);
         last_ts = ts;
         match decoder.decode(frame.link_type, frame.data, ts) {
@@ -227,10 +260,72 @@ pub fn expand_inputs(paths: &[PathBuf]) -> Vec<InputPath> {
     out
 }
 
-/// Analyse every input into one verdict. Unreadable inputs are listed with their error; files
-/// found in a directory that are not captures at all (notes, logs, expected-output files beside
-/// the captures) are listed in `skipped` instead, as tcpdump users keep them together. A file
-/// named on the command line that is not a capture stays an error.
+/// Names capture files carry: a file found in a directory under one of these names that is not
+/// a capture is an error (a damaged or mislabelled capture), not a note to skip.
+const CAPTURE_SUFFIXES: [&str; 7] = [
+    ".pcap",
+    ".pcapng",
+    ".cap",
+    ".ntar",
+    ".pcap.gz",
+    ".pcapng.gz",
+    ".cap.gz",
+];
+
+fn named_like_a_capture(path: &Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    CAPTURE_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+/// What became of one input.
+pub enum InputOutcome {
+    Analysed(Box<FileAnalysis>),
+    /// Found in a directory, not named like a capture, and not one: a note beside the captures.
+    Skipped(verdict::Skipped),
+    Failed(CaptureError),
+}
+
+/// Analyse one input (adding the bytes read to `progress` when given). Files found in a
+/// directory that are not captures at all (notes, logs, expected-output files beside the
+/// captures) are skipped, as tcpdump users keep them together; one named on the command line,
+/// or named like a capture, is an error.
+pub fn analyze_input(
+    input: &InputPath,
+    opts: &Options,
+    progress: Option<&AtomicU64>,
+) -> InputOutcome {
+    let result = match progress {
+        Some(p) => analyze_file_reporting(&input.path, opts, p),
+        None => analyze_file(&input.path, opts),
+    };
+    match result {
+        Ok(a) => InputOutcome::Analysed(Box::new(a)),
+        Err(e @ CaptureError::NotACapture { .. })
+            if input.from_directory && !named_like_a_capture(&input.path) =>
+        {
+            InputOutcome::Skipped(verdict::Skipped {
+                path: input.path.display().to_string(),
+                reason: e.to_string(),
+            })
+        }
+        Err(e) => InputOutcome::Failed(e),
+    }
+}
+
+/// The `inputs[]` record of an input that could not be read.
+pub fn failed_input(path: &Path, e: &CaptureError) -> verdict::Input {
+    verdict::Input {
+        path: path.display().to_string(),
+        error: Some(e.to_string()),
+        ..Default::default()
+    }
+}
+
+/// Analyse every input into one verdict. Unreadable inputs are listed with their error;
+/// skipped ones (see `analyze_input`) in `skipped`.
 pub fn analyze_paths(
     paths: &[PathBuf],
     opts: &Options,
@@ -241,21 +336,11 @@ pub fn analyze_paths(
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
     for input in expand_inputs(paths) {
-        let path = input.path;
-        match analyze_file(&path, opts) {
-            Ok(a) => builder.add(a),
-            Err(e @ CaptureError::NotACapture { .. }) if input.from_directory => {
-                skipped.push(verdict::Skipped {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                });
-            }
-            Err(e) => {
-                builder.inputs.push(verdict::Input {
-                    path: path.display().to_string(),
-                    error: Some(e.to_string()),
-                    ..Default::default()
-                });
+        match analyze_input(&input, opts, None) {
+            InputOutcome::Analysed(a) => builder.add(*a),
+            InputOutcome::Skipped(s) => skipped.push(s),
+            InputOutcome::Failed(e) => {
+                builder.inputs.push(failed_input(&input.path, &e));
                 errors.push(e);
             }
         }
@@ -296,7 +381,6 @@ impl VerdictBuilder {
         }
     }
 
-    /// The verdict without geolocation (no `data` section, endpoints without locations).
     /// The verdict without geolocation (no `data` section, endpoints without locations), with
     /// vendors attributed by the built-in catalogue.
     pub fn finish(self) -> Verdict {

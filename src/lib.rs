@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod assess;
+pub mod batch;
 pub mod capture;
 pub mod decode;
 pub mod dissect;

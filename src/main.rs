@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use callproof::analyze::{self, Options};
 use callproof::assess::findings::{self, Severity};
+use callproof::batch::{self, BatchOptions};
 use callproof::enrich::GeoData;
 use callproof::flow::Limits;
 use callproof::vendor::Catalogue;
@@ -54,8 +55,15 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// Write the verdict here (atomically) instead of to standard output.
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "out_dir")]
         out: Option<PathBuf>,
+        /// Batch mode: one verdict per capture in this directory (named after the capture),
+        /// plus summary.json across all of them.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+        /// Batch mode: captures analysed at once (default: the number of cores).
+        #[arg(long, short, value_name = "N", requires = "out_dir")]
+        jobs: Option<usize>,
         /// Flows listed per capture at most; packets of further flows are counted only.
         #[arg(long, default_value_t = Limits::default().max_flows)]
         max_flows: usize,
@@ -112,6 +120,8 @@ fn main() -> ExitCode {
         Command::Analyze {
             paths,
             out,
+            out_dir,
+            jobs,
             max_flows,
             max_live_flows,
             quiet,
@@ -144,6 +154,20 @@ fn main() -> ExitCode {
                 None => Catalogue::embedded(),
             };
             let fail_on = fail_on.as_deref().and_then(findings::severity_named);
+            if let Some(dir) = out_dir {
+                let batch = BatchOptions {
+                    out_dir: &dir,
+                    jobs: jobs.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    }),
+                    analysis: opts,
+                    geo: &geo,
+                    catalogue: &catalogue,
+                    progress: batch::Progress::for_stderr(quiet),
+                    fail_on,
+                };
+                return run_batch(&paths, &batch, quiet);
+            }
             run_analyze(&paths, out, &opts, (&geo, &catalogue), quiet, fail_on)
         }
         Command::Report {
@@ -152,6 +176,58 @@ fn main() -> ExitCode {
             quiet,
         } => run_report(&verdict, html.as_deref(), quiet),
     }
+}
+
+fn run_batch(paths: &[PathBuf], o: &BatchOptions, quiet: bool) -> ExitCode {
+    let run = match batch::run(paths, o) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("callproof: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    let t = &run.summary.totals;
+    // In line mode each failure was reported as it happened.
+    if o.progress != batch::Progress::Lines {
+        for e in &run.errors {
+            eprintln!("callproof: {e}");
+        }
+    }
+    if !quiet {
+        for c in &run.summary.captures {
+            if c.damaged {
+                eprintln!(
+                    "callproof: {}: the capture file is damaged (see its verdict's inputs[].damage)",
+                    c.path
+                );
+            }
+        }
+        eprintln!(
+            "callproof: {} file(s): {} analysed ({} damaged), {} failed, {} skipped as not captures; \
+             verdicts and {} in {}",
+            t.captures,
+            t.analysed,
+            t.damaged,
+            t.failed,
+            t.skipped,
+            batch::SUMMARY_FILE,
+            o.out_dir.display()
+        );
+    }
+    if t.analysed == 0 || t.failed > 0 {
+        return ExitCode::from(exit::INPUT);
+    }
+    if run.over_threshold > 0 {
+        if !quiet {
+            eprintln!(
+                "callproof: {} capture(s) with a finding at or above --fail-on: exit {}",
+                run.over_threshold,
+                exit::FINDINGS
+            );
+        }
+        return ExitCode::from(exit::FINDINGS);
+    }
+    ExitCode::from(exit::OK)
 }
 
 fn read_verdict(path: &std::path::Path) -> Result<verdict::Verdict, String> {

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt::{self, Display, Write};
 
-use crate::verdict::{Endpoint, Flow, Status, Verdict};
+use crate::verdict::{Flow, Status, Verdict, traffic};
 
 /// Rows drawn per chart; the rest are summed into one "others" row.
 const CHART_ROWS: usize = 20;
@@ -212,12 +212,7 @@ fn flow_bytes(f: &Flow) -> u64 {
     f.bytes_client_to_server + f.bytes_server_to_client
 }
 
-/// The flow's server endpoint, if the verdict lists one for its address.
-fn endpoint_of<'v>(f: &Flow, by_ip: &HashMap<&str, &'v Endpoint>) -> Option<&'v Endpoint> {
-    by_ip.get(f.server.ip.as_str()).copied()
-}
-
-fn where_data_went(out: &mut String, v: &Verdict, by_ip: &HashMap<&str, &Endpoint>) {
+fn where_data_went(out: &mut String, v: &Verdict) {
     out.push_str(r#"<section id="where"><h2>Where the data went</h2>"#);
     out.push_str(
         "<p>Transport payload bytes of every flow (both directions), counted at the flow's \
@@ -228,34 +223,28 @@ fn where_data_went(out: &mut String, v: &Verdict, by_ip: &HashMap<&str, &Endpoin
     let mut by_country: HashMap<(String, &str), (u64, usize)> = HashMap::new();
     let mut by_operator: HashMap<String, (u64, usize)> = HashMap::new();
     let mut by_region: HashMap<&str, u64> = HashMap::new();
-    for f in &v.flows {
-        let ep = endpoint_of(f, by_ip);
-        let region = ep
-            .and_then(|e| e.region.as_deref())
-            .unwrap_or("indeterminate");
-        let country = match ep.and_then(|e| e.country.as_deref()) {
-            Some(c) => c.to_string(),
+    for d in traffic::destinations(v) {
+        let region = region_key(&d.region);
+        let located = d.country.is_some();
+        let country = match d.country {
+            Some(c) => c,
             None if region == "private" => "private / local".to_string(),
             None => "not located".to_string(),
         };
-        let operator = match ep {
-            Some(e) => match (&e.operator, &e.as_org, e.asn) {
-                (Some(op), _, _) => format!("{} ({})", op.name, op.jurisdiction),
-                (None, Some(org), Some(asn)) => format!("AS{asn} {org}"),
-                (None, _, Some(asn)) => format!("AS{asn}"),
-                _ if region == "private" => "private / local".to_string(),
-                _ => "unknown operator".to_string(),
-            },
-            None => "not located".to_string(),
+        let operator = match (d.operator, d.jurisdiction) {
+            (Some(op), Some(j)) => format!("{op} ({j})"),
+            (Some(op), None) => op,
+            (None, _) if region == "private" => "private / local".to_string(),
+            (None, _) if !located => "not located".to_string(),
+            (None, _) => "unknown operator".to_string(),
         };
-        let bytes = flow_bytes(f);
-        let c = by_country.entry((country, region_key(region))).or_default();
-        c.0 += bytes;
-        c.1 += 1;
+        let c = by_country.entry((country, region)).or_default();
+        c.0 += d.bytes;
+        c.1 += d.flows;
         let o = by_operator.entry(operator).or_default();
-        o.0 += bytes;
-        o.1 += 1;
-        *by_region.entry(region_key(region)).or_default() += bytes;
+        o.0 += d.bytes;
+        o.1 += d.flows;
+        *by_region.entry(region).or_default() += d.bytes;
     }
     let total: u64 = by_region.values().sum();
     if total > 0 {
@@ -723,9 +712,8 @@ pub fn html_report(v: &Verdict) -> String {
         esc(&v.tool.version),
         esc(&v.generated_at),
     );
-    let by_ip: HashMap<&str, &Endpoint> = v.endpoints.iter().map(|e| (e.ip.as_str(), e)).collect();
     summary(&mut out, v);
-    where_data_went(&mut out, v, &by_ip);
+    where_data_went(&mut out, v);
     findings(&mut out, v);
     vendors_and_claims(&mut out, v);
     endpoints(&mut out, v);

@@ -4,6 +4,7 @@
 //! versions, ciphers, link types; RFC 3339 times), and the atomic writer. Nothing else in the
 //! program writes JSON. Field names here are a public contract: add, never rename.
 
+pub mod traffic;
 mod write;
 
 use serde::{Deserialize, Serialize};
