@@ -362,22 +362,25 @@ impl VerdictBuilder {
         let input = self.inputs.len();
         self.inputs.push(a.input);
         // Media addresses announced by clear SIP/SDP anywhere in this capture.
-        let mut announced: HashMap<(IpAddr, u16), &Media> = HashMap::new();
+        let mut announced: HashMap<(IpAddr, u16), Media> = HashMap::new();
         for f in &a.flows {
             for m in f.sip().iter().flat_map(|s| &s.media) {
                 if let Some(ip) = m.address
                     && m.port != 0
                 {
-                    announced.entry((ip, m.port)).or_insert(m);
+                    announced.entry((ip, m.port)).or_insert_with(|| m.clone());
                 }
             }
         }
-        for f in &a.flows {
+        self.flows.reserve_exact(a.flows.len());
+        // Each flow's dissection state is dropped as soon as its record is made, so the two
+        // forms of all flows are never held at once.
+        for f in a.flows {
             let signalled = [f.client, f.server]
                 .iter()
-                .find_map(|e| announced.get(&(e.ip, e.port)).copied());
+                .find_map(|e| announced.get(&(e.ip, e.port)));
             let id = self.flows.len() as u32;
-            self.flows.push(flow_record(id, input, f, signalled));
+            self.flows.push(flow_record(id, input, &f, signalled));
         }
     }
 
@@ -545,43 +548,56 @@ fn flow_record(
                 "{n} datagram(s) of a peer carried in TURN Data/Send indications or ChannelData"
             )
         }),
-        tcp: (f.l4 == L4::Tcp).then(|| verdict::Tcp {
-            syn_seen: f.syn_seen,
-            rtt_ms: f.tcp_rtt_ns.map(|n| n as f64 / 1e6),
-            midstream: f.midstream,
-            state: if f.rst_seen {
-                "rst"
-            } else if f.fin_seen[0] || f.fin_seen[1] {
-                "fin"
-            } else {
-                "open"
-            }
-            .into(),
-            gap_bytes_client_to_server: f.gap_bytes[0],
-            gap_bytes_server_to_client: f.gap_bytes[1],
-        }),
+        tcp: (f.l4 == L4::Tcp)
+            .then(|| verdict::Tcp {
+                syn_seen: f.syn_seen,
+                rtt_ms: f.tcp_rtt_ns.map(|n| n as f64 / 1e6),
+                midstream: f.midstream,
+                state: if f.rst_seen {
+                    "rst"
+                } else if f.fin_seen[0] || f.fin_seen[1] {
+                    "fin"
+                } else {
+                    "open"
+                }
+                .into(),
+                gap_bytes_client_to_server: f.gap_bytes[0],
+                gap_bytes_server_to_client: f.gap_bytes[1],
+            })
+            .map(Box::new),
         // TLS over TCP, or the TLS handshake carried in QUIC Initial packets.
         tls: f
             .tls
             .as_deref()
-            .or_else(|| f.udp.as_ref().and_then(|u| u.quic_tls.as_ref()))
-            .map(tls_record),
-        dtls: f.udp.as_ref().and_then(|u| u.dtls.as_ref()).map(tls_record),
-        quic: f.udp.as_ref().and_then(|u| u.quic.as_ref()).map(|q| {
-            let hello = f
-                .udp
-                .as_ref()
-                .and_then(|u| u.quic_tls.as_ref())
-                .and_then(|t| t.client_hello.as_ref());
-            verdict::Quic {
-                version: q.version.map(quic::version_name),
-                sni: hello.and_then(|h| h.sni.clone()),
-                alpn: hello.map(|h| h.alpn.clone()).unwrap_or_default(),
-                long_header_packets: q.long_header_packets,
-                short_header_packets: q.short_header_packets,
-                gquic: q.gquic,
-            }
-        }),
+            .or_else(|| f.udp.as_ref().and_then(|u| u.quic_tls.as_deref()))
+            .map(tls_record)
+            .map(Box::new),
+        dtls: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.dtls.as_deref())
+            .map(tls_record)
+            .map(Box::new),
+        quic: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.quic.as_ref())
+            .map(|q| {
+                let hello = f
+                    .udp
+                    .as_ref()
+                    .and_then(|u| u.quic_tls.as_ref())
+                    .and_then(|t| t.client_hello.as_ref());
+                verdict::Quic {
+                    version: q.version.map(quic::version_name),
+                    sni: hello.and_then(|h| h.sni.clone()),
+                    alpn: hello.map(|h| h.alpn.clone()).unwrap_or_default(),
+                    long_header_packets: q.long_header_packets,
+                    short_header_packets: q.short_header_packets,
+                    gquic: q.gquic,
+                }
+            })
+            .map(Box::new),
         stun: f
             .udp
             .as_ref()
@@ -609,7 +625,8 @@ fn flow_record(
                 relayed_datagrams: f.udp.as_ref().map_or(0, |u| u.relayed_datagrams),
                 binding_requests_client_to_server: s.binding_requests[0],
                 binding_requests_server_to_client: s.binding_requests[1],
-            }),
+            })
+            .map(Box::new),
         rtp: f
             .udp
             .as_ref()
@@ -628,66 +645,78 @@ fn flow_record(
                 srtcp_encrypted: r.srtcp(),
                 header_extensions_in_clear: r.clear_extension_packets,
                 cryptex_packets: r.cryptex_packets,
-            }),
-        zoom: f.udp.as_ref().and_then(|u| u.zoom.as_ref()).map(|z| {
-            let (encrypted, evidence) = encryption::zoom_media(z);
-            verdict::Zoom {
-                mode: if z.server_mode_packets > 0 || z.control_packets > 0 {
-                    "server"
-                } else {
-                    "peer-to-peer"
+            })
+            .map(Box::new),
+        zoom: f
+            .udp
+            .as_ref()
+            .and_then(|u| u.zoom.as_ref())
+            .map(|z| {
+                let (encrypted, evidence) = encryption::zoom_media(z);
+                verdict::Zoom {
+                    mode: if z.server_mode_packets > 0 || z.control_packets > 0 {
+                        "server"
+                    } else {
+                        "peer-to-peer"
+                    }
+                    .into(),
+                    media_types: z.media_types.iter().map(|m| m.name()).collect(),
+                    media_packets: z.packets(),
+                    control_packets: z.control_packets,
+                    packets_to_server: z.to_server,
+                    packets_from_server: z.from_server,
+                    streams: z
+                        .streams
+                        .streams
+                        .iter()
+                        .map(|s| stream_record(s, encrypted, Vec::new()))
+                        .collect(),
+                    encrypted,
+                    evidence,
                 }
-                .into(),
-                media_types: z.media_types.iter().map(|m| m.name()).collect(),
-                media_packets: z.packets(),
-                control_packets: z.control_packets,
-                packets_to_server: z.to_server,
-                packets_from_server: z.from_server,
-                streams: z
-                    .streams
-                    .streams
+            })
+            .map(Box::new),
+        sip: f
+            .sip()
+            .map(|s| verdict::Sip {
+                messages: s.messages,
+                methods: s.methods.clone(),
+                media: s
+                    .media
                     .iter()
-                    .map(|s| stream_record(s, encrypted, Vec::new()))
+                    .map(|m| verdict::SipMedia {
+                        frame: m.frame,
+                        kind: m.kind.clone(),
+                        address: m.address.map(|a| a.to_string()),
+                        port: m.port,
+                        proto: m.proto.clone(),
+                        crypto_suites: m.crypto_suites.clone(),
+                        crypto_in_clear: m.key_in_clear,
+                        dtls_fingerprint: m.dtls_fingerprint,
+                    })
                     .collect(),
-                encrypted,
-                evidence,
-            }
-        }),
-        sip: f.sip().map(|s| verdict::Sip {
-            messages: s.messages,
-            methods: s.methods.clone(),
-            media: s
-                .media
-                .iter()
-                .map(|m| verdict::SipMedia {
-                    frame: m.frame,
-                    kind: m.kind.clone(),
-                    address: m.address.map(|a| a.to_string()),
-                    port: m.port,
-                    proto: m.proto.clone(),
-                    crypto_suites: m.crypto_suites.clone(),
-                    crypto_in_clear: m.key_in_clear,
-                    dtls_fingerprint: m.dtls_fingerprint,
-                })
-                .collect(),
-        }),
+            })
+            .map(Box::new),
         encryption: verdict::Encryption {
             state: enc.state.as_str().into(),
             protection: enc.protection,
             basis: enc.basis,
         },
-        dns: f.dns().map(|d| verdict::Dns {
-            queries: d.queries,
-            responses: d.responses,
-            answers: d
-                .answers
-                .iter()
-                .map(|(name, ip)| verdict::DnsAnswer {
-                    name: name.clone(),
-                    ip: ip.to_string(),
-                })
-                .collect(),
-        }),
+        dns: f
+            .dns()
+            .map(|d| verdict::Dns {
+                queries: d.queries,
+                responses: d.responses,
+                answers: d
+                    .answers
+                    .iter()
+                    .map(|(name, ip)| verdict::DnsAnswer {
+                        name: name.clone(),
+                        ip: ip.to_string(),
+                    })
+                    .collect(),
+            })
+            .map(Box::new),
     }
 }
 

@@ -55,17 +55,19 @@ pub struct UdpDissector {
 
 /// What dissecting a UDP flow established.
 #[derive(Debug, Default)]
+/// Kept for every UDP flow until the verdict is made: the larger facts are boxed, since most
+/// flows carry one kind.
 pub struct UdpOutcome {
     pub protocols: ProtocolSet,
-    pub stun: Option<StunFacts>,
-    pub dtls: Option<TlsFacts>,
-    pub rtp: Option<Streams>,
+    pub stun: Option<Box<StunFacts>>,
+    pub dtls: Option<Box<TlsFacts>>,
+    pub rtp: Option<Box<Streams>>,
     pub quic: Option<QuicFacts>,
     /// The TLS handshake read from QUIC Initial packets.
-    pub quic_tls: Option<TlsFacts>,
+    pub quic_tls: Option<Box<TlsFacts>>,
     pub dns: Option<DnsFacts>,
     pub sip: Option<SipFacts>,
-    pub zoom: Option<ZoomFacts>,
+    pub zoom: Option<Box<ZoomFacts>>,
     pub client_is_responder: bool,
     /// TURN ChannelData messages seen.
     pub channel_data: u32,
@@ -325,14 +327,16 @@ impl UdpDissector {
         }
         UdpOutcome {
             protocols: p,
-            stun,
-            dtls: dtls.filter(|_| dtls_confirmed).map(|d| d.facts),
-            rtp: rtp.filter(|r| r.rtp_confirmed() || r.rtcp_packets > 0),
+            stun: stun.map(Box::new),
+            dtls: dtls.filter(|_| dtls_confirmed).map(|d| Box::new(d.facts)),
+            rtp: rtp
+                .filter(|r| r.rtp_confirmed() || r.rtcp_packets > 0)
+                .map(Box::new),
             quic,
-            quic_tls,
+            quic_tls: quic_tls.map(Box::new),
             dns,
             sip: self.sip.take().map(|b| *b),
-            zoom: zoom.filter(|_| zoom_confirmed),
+            zoom: zoom.filter(|_| zoom_confirmed).map(Box::new),
             client_is_responder,
             channel_data: c.channel_data,
             relayed_datagrams: c.relayed_datagrams,

@@ -307,6 +307,7 @@ pub struct Address {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// Boxed sections: a flow carries one or two of them, and a verdict may list a million flows.
 pub struct Flow {
     pub id: u32,
     /// Index into `inputs` of the capture the flow was seen in.
@@ -340,24 +341,24 @@ pub struct Flow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_path_basis: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tcp: Option<Tcp>,
+    pub tcp: Option<Box<Tcp>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tls: Option<Tls>,
+    pub tls: Option<Box<Tls>>,
     /// DTLS handshake facts, same shape as `tls` plus the DTLS-SRTP profiles.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dtls: Option<Tls>,
+    pub dtls: Option<Box<Tls>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quic: Option<Quic>,
+    pub quic: Option<Box<Quic>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stun: Option<Stun>,
+    pub stun: Option<Box<Stun>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rtp: Option<Rtp>,
+    pub rtp: Option<Box<Rtp>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns: Option<Dns>,
+    pub dns: Option<Box<Dns>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sip: Option<Sip>,
+    pub sip: Option<Box<Sip>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zoom: Option<Zoom>,
+    pub zoom: Option<Box<Zoom>>,
     pub encryption: Encryption,
 }
 
