@@ -306,6 +306,9 @@ fn run_analyze(
     fail_on: Option<Severity>,
 ) -> ExitCode {
     let (verdict, errors) = analyze::analyze_paths(paths, opts, geo, catalogue);
+    // The process ends after this function: freeing a verdict of a million flows piece by piece
+    // would only cost time (8 % of a 1 GB run's profile was the allocator, much of it here).
+    let verdict = std::mem::ManuallyDrop::new(verdict);
     for e in &errors {
         eprintln!("callproof: {e}");
     }
@@ -320,7 +323,7 @@ fn run_analyze(
         return ExitCode::from(exit::INPUT);
     }
     let write_json = |w: &mut dyn Write| -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, &verdict)?;
+        serde_json::to_writer_pretty(&mut *w, &*verdict)?;
         w.write_all(b"\n")
     };
     match &out {
