@@ -45,6 +45,15 @@ pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, Capture
     analyze_with(opts, None, |on_frame| capture::read_file(path, on_frame))
 }
 
+/// Analyse frames from any source (a live capture): `read` calls its argument once per frame
+/// and returns what a capture file's reader would have summarised.
+pub fn analyze_frames(
+    opts: &Options,
+    read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
+) -> Result<FileAnalysis, CaptureError> {
+    analyze_with(opts, None, read)
+}
+
 /// Analyse one capture file, adding the bytes read so far to `progress` as it goes (about once
 /// per MiB; for a compressed file, at most the file's size).
 pub fn analyze_file_reporting(
@@ -214,6 +223,7 @@ fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Inp
         damage,
         decode: Some(c.stats),
         decryption_secrets_blocks: s.secrets.len(),
+        live: None,
     }
 }
 

@@ -12,6 +12,8 @@ pub mod decode;
 pub mod dissect;
 pub mod enrich;
 pub mod flow;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod report;
 pub mod vendor;
 pub mod verdict;

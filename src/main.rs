@@ -44,6 +44,34 @@ struct Cli {
     command: Command,
 }
 
+/// Options every analysing command shares (saved or live captures).
+#[derive(clap::Args)]
+struct Judging {
+    /// Flows listed per capture at most; packets of further flows are counted only.
+    #[arg(long, default_value_t = Limits::default().max_flows)]
+    max_flows: usize,
+    /// Flows held with live reassembly/dissection state at once.
+    #[arg(long, default_value_t = Limits::default().max_live_flows)]
+    max_live_flows: usize,
+    /// Print nothing on standard error except errors.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Exit with code 3 when a finding of this severity or higher exists (for CI gates).
+    #[arg(long, value_name = "SEVERITY", value_parser = ["info", "low", "medium", "high"])]
+    fail_on: Option<String>,
+    /// Use these MaxMind-format databases (country.mmdb, asn.mmdb, as-country.mmdb; GeoIP2
+    /// country layouts too) instead of the ones built in; missing files keep the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    geoip_dir: Option<PathBuf>,
+    /// Use this transfer policy (CSV with the columns of geoip/transfer-policy.csv).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Add vendors to the built-in catalogue (JSON like vendors/catalogue.json); a vendor
+    /// with a built-in id replaces it (e.g. your own Jitsi or BigBlueButton domain).
+    #[arg(long, value_name = "FILE")]
+    vendors: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// List the rules findings come from: id, severity, title and explanation.
@@ -64,29 +92,40 @@ enum Command {
         /// Batch mode: captures analysed at once (default: the number of cores).
         #[arg(long, short, value_name = "N", requires = "out_dir")]
         jobs: Option<usize>,
-        /// Flows listed per capture at most; packets of further flows are counted only.
-        #[arg(long, default_value_t = Limits::default().max_flows)]
-        max_flows: usize,
-        /// Flows held with live reassembly/dissection state at once.
-        #[arg(long, default_value_t = Limits::default().max_live_flows)]
-        max_live_flows: usize,
-        /// Print nothing on standard error except errors.
+        #[command(flatten)]
+        judging: Judging,
+    },
+    /// List the interfaces live capture can use (name, addresses, flags), like `tcpdump -D`.
+    #[cfg(feature = "live")]
+    Interfaces,
+    /// Capture live during a test call; on Ctrl-C, SIGTERM or the end of --duration write the
+    /// capture (pcapng) and the verdict.
+    #[cfg(feature = "live")]
+    #[command(after_help = EXIT_CODES)]
+    Live {
+        /// The interface to capture on (`callproof interfaces` lists them).
         #[arg(long, short)]
-        quiet: bool,
-        /// Exit with code 3 when a finding of this severity or higher exists (for CI gates).
-        #[arg(long, value_name = "SEVERITY", value_parser = ["info", "low", "medium", "high"])]
-        fail_on: Option<String>,
-        /// Use these MaxMind-format databases (country.mmdb, asn.mmdb, as-country.mmdb; GeoIP2
-        /// country layouts too) instead of the ones built in; missing files keep the built-in ones.
-        #[arg(long, value_name = "DIR")]
-        geoip_dir: Option<PathBuf>,
-        /// Use this transfer policy (CSV with the columns of geoip/transfer-policy.csv).
-        #[arg(long, value_name = "FILE")]
-        policy: Option<PathBuf>,
-        /// Add vendors to the built-in catalogue (JSON like vendors/catalogue.json); a vendor
-        /// with a built-in id replaces it (e.g. your own Jitsi or BigBlueButton domain).
-        #[arg(long, value_name = "FILE")]
-        vendors: Option<PathBuf>,
+        interface: String,
+        /// A capture filter in BPF syntax, as tcpdump takes it (e.g. "not port 22").
+        #[arg(long, short, value_name = "BPF")]
+        filter: Option<String>,
+        /// Stop after this long (e.g. 90s, 5m, 1h30m); otherwise at Ctrl-C or SIGTERM.
+        #[arg(long, short, value_parser = parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// Bytes kept of each packet (tcpdump's default; smaller values can cut handshakes).
+        #[arg(long, short, default_value_t = 262_144)]
+        snaplen: u32,
+        /// Put the interface in promiscuous mode (other hosts' traffic on a shared segment).
+        #[arg(long)]
+        promisc: bool,
+        /// Save the captured packets here (pcapng; default: the verdict's name with .pcapng).
+        #[arg(long, short, value_name = "CAPTURE.pcapng")]
+        write: Option<PathBuf>,
+        /// Write the verdict here (default: callproof-live-<UTC time>.json).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        judging: Judging,
     },
     /// Show a saved verdict to people: its terminal summary on standard output, or with --html
     /// one self-contained HTML page (no scripts, no external fetches) to file or to print.
@@ -122,38 +161,13 @@ fn main() -> ExitCode {
             out,
             out_dir,
             jobs,
-            max_flows,
-            max_live_flows,
-            quiet,
-            fail_on,
-            geoip_dir,
-            policy,
-            vendors,
+            judging,
         } => {
-            let geo = match load_geo(geoip_dir.as_deref(), policy.as_deref()) {
-                Ok(g) => g,
-                Err(e) => {
-                    eprintln!("callproof: {e}");
-                    return ExitCode::from(exit::INPUT);
-                }
+            let (opts, geo, catalogue, fail_on) = match prepare(&judging) {
+                Ok(p) => p,
+                Err(code) => return code,
             };
-            let opts = Options {
-                limits: Limits {
-                    max_flows: max_flows.max(1),
-                    max_live_flows: max_live_flows.max(1),
-                },
-            };
-            let catalogue = match vendors {
-                Some(path) => match Catalogue::embedded().with_file(&path) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("callproof: {e}");
-                        return ExitCode::from(exit::INPUT);
-                    }
-                },
-                None => Catalogue::embedded(),
-            };
-            let fail_on = fail_on.as_deref().and_then(findings::severity_named);
+            let quiet = judging.quiet;
             if let Some(dir) = out_dir {
                 let batch = BatchOptions {
                     out_dir: &dir,
@@ -169,6 +183,57 @@ fn main() -> ExitCode {
                 return run_batch(&paths, &batch, quiet);
             }
             run_analyze(&paths, out, &opts, (&geo, &catalogue), quiet, fail_on)
+        }
+        #[cfg(feature = "live")]
+        Command::Interfaces => run_interfaces(),
+        #[cfg(feature = "live")]
+        Command::Live {
+            interface,
+            filter,
+            duration,
+            snaplen,
+            promisc,
+            write,
+            out,
+            judging,
+        } => {
+            let (opts, geo, catalogue, fail_on) = match prepare(&judging) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            let out = out.unwrap_or_else(|| {
+                let now = time::OffsetDateTime::now_utc();
+                PathBuf::from(format!(
+                    "callproof-live-{:04}{:02}{:02}T{:02}{:02}{:02}Z.json",
+                    now.year(),
+                    u8::from(now.month()),
+                    now.day(),
+                    now.hour(),
+                    now.minute(),
+                    now.second()
+                ))
+            });
+            let write = write.unwrap_or_else(|| callproof::live::capture_path_for(&out));
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = stop.clone();
+            if let Err(e) = ctrlc::set_handler(move || {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }) {
+                eprintln!("callproof: cannot handle Ctrl-C and SIGTERM: {e}");
+                return ExitCode::from(exit::FAILURE);
+            }
+            let live = callproof::live::LiveOptions {
+                interface,
+                filter,
+                duration,
+                snaplen: snaplen.max(64),
+                promiscuous: promisc,
+                write,
+                analysis: opts,
+                stop,
+                quiet: judging.quiet,
+            };
+            run_live(&live, &out, (&geo, &catalogue), fail_on)
         }
         Command::Report {
             verdict,
@@ -283,6 +348,102 @@ fn run_report(path: &std::path::Path, html: Option<&std::path::Path>, quiet: boo
     ExitCode::from(exit::OK)
 }
 
+/// Databases, policy, catalogue, limits and threshold from the shared options; the exit code
+/// when one of them cannot be loaded.
+fn prepare(j: &Judging) -> Result<(Options, GeoData, Catalogue, Option<Severity>), ExitCode> {
+    let geo = load_geo(j.geoip_dir.as_deref(), j.policy.as_deref()).map_err(|e| {
+        eprintln!("callproof: {e}");
+        ExitCode::from(exit::INPUT)
+    })?;
+    let opts = Options {
+        limits: Limits {
+            max_flows: j.max_flows.max(1),
+            max_live_flows: j.max_live_flows.max(1),
+        },
+    };
+    let catalogue = match &j.vendors {
+        Some(path) => Catalogue::embedded().with_file(path).map_err(|e| {
+            eprintln!("callproof: {e}");
+            ExitCode::from(exit::INPUT)
+        })?,
+        None => Catalogue::embedded(),
+    };
+    let fail_on = j.fail_on.as_deref().and_then(findings::severity_named);
+    Ok((opts, geo, catalogue, fail_on))
+}
+
+#[cfg(feature = "live")]
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    callproof::live::parse_duration(text)
+}
+
+#[cfg(feature = "live")]
+fn run_interfaces() -> ExitCode {
+    match callproof::live::interfaces() {
+        Ok(list) => {
+            for (n, i) in list.iter().enumerate() {
+                let mut flags = Vec::new();
+                if i.up {
+                    flags.push("Up");
+                }
+                if i.running {
+                    flags.push("Running");
+                }
+                if i.loopback {
+                    flags.push("Loopback");
+                }
+                let addresses = if i.addresses.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {}", i.addresses.join(" "))
+                };
+                let description = i
+                    .description
+                    .as_ref()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default();
+                println!(
+                    "{}.{} [{}]{addresses}{description}",
+                    n + 1,
+                    i.name,
+                    flags.join(", ")
+                );
+            }
+            ExitCode::from(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("callproof: {e}");
+            ExitCode::from(exit::INPUT)
+        }
+    }
+}
+
+#[cfg(feature = "live")]
+fn run_live(
+    o: &callproof::live::LiveOptions,
+    out: &std::path::Path,
+    (geo, catalogue): (&GeoData, &Catalogue),
+    fail_on: Option<Severity>,
+) -> ExitCode {
+    let run = match callproof::live::capture(o) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("callproof: {e}");
+            return ExitCode::from(exit::INPUT);
+        }
+    };
+    let mut builder = analyze::VerdictBuilder::default();
+    builder.add(run.analysis);
+    let verdict = builder.finish_with(geo, catalogue);
+    if let Some(e) = &run.error {
+        eprintln!("callproof: {e}");
+    }
+    if !o.quiet {
+        eprintln!("callproof: capture written to {}", o.write.display());
+    }
+    deliver(&verdict, Some(out), o.quiet, run.error.is_some(), fail_on)
+}
+
 fn load_geo(
     dir: Option<&std::path::Path>,
     policy: Option<&std::path::Path>,
@@ -322,11 +483,22 @@ fn run_analyze(
         }
         return ExitCode::from(exit::INPUT);
     }
+    deliver(&verdict, out.as_deref(), quiet, !errors.is_empty(), fail_on)
+}
+
+/// Write the verdict (to `out`, or standard output), show its summary, and decide the exit code.
+fn deliver(
+    verdict: &verdict::Verdict,
+    out: Option<&std::path::Path>,
+    quiet: bool,
+    input_errors: bool,
+    fail_on: Option<Severity>,
+) -> ExitCode {
     let write_json = |w: &mut dyn Write| -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, &*verdict)?;
+        serde_json::to_writer_pretty(&mut *w, verdict)?;
         w.write_all(b"\n")
     };
-    match &out {
+    match out {
         Some(path) => {
             if let Err(e) = verdict::write_atomically_with(path, write_json) {
                 eprintln!(
@@ -349,26 +521,24 @@ fn run_analyze(
     }
     if !quiet {
         let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        eprint!("{}", report::terminal_summary(&verdict, colour));
-        if let Some(path) = &out {
+        eprint!("{}", report::terminal_summary(verdict, colour));
+        if let Some(path) = out {
             eprintln!("callproof: verdict written to {}", path.display());
         }
     }
-    if !errors.is_empty() {
+    if input_errors {
         return ExitCode::from(exit::INPUT);
     }
     if let Some(threshold) = fail_on {
-        let at_or_above: Vec<&str> = verdict
+        let at_or_above = verdict
             .findings
             .iter()
             .filter(|f| findings::severity_named(&f.severity).is_some_and(|s| s >= threshold))
-            .map(|f| f.rule.as_str())
-            .collect();
-        if !at_or_above.is_empty() {
+            .count();
+        if at_or_above > 0 {
             if !quiet {
                 eprintln!(
-                    "callproof: {} finding(s) at or above {} (--fail-on): exit {}",
-                    at_or_above.len(),
+                    "callproof: {at_or_above} finding(s) at or above {} (--fail-on): exit {}",
                     threshold.as_str(),
                     exit::FINDINGS
                 );

@@ -9,7 +9,7 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use write::{write_atomically, write_atomically_with};
+pub use write::{make_readable, write_atomically, write_atomically_with};
 
 pub const SCHEMA: &str = "callproof.verdict/1";
 
@@ -202,6 +202,30 @@ pub struct Input {
     /// Decryption Secrets Blocks found (pcapng), kept for key-log use.
     #[serde(default)]
     pub decryption_secrets_blocks: usize,
+    /// How the input was captured, when `callproof live` captured it (`path` and `sha256` then
+    /// name the saved pcapng).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveSource>,
+}
+
+/// A live capture: where, how, and what libpcap says it lost.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LiveSource {
+    pub interface: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    pub snaplen: u32,
+    pub started: String,
+    pub stopped: String,
+    /// "signal" (Ctrl-C, SIGTERM), "duration" or "error".
+    pub stop_reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// libpcap's counters: received (`ps_recv`), dropped by the OS (`ps_drop`) and by the
+    /// interface (`ps_ifdrop`).
+    pub packets_received: u64,
+    pub packets_dropped: u64,
+    pub interface_dropped: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -27,17 +27,23 @@ pub fn write_atomically_with(
         fill(&mut w)?;
         w.flush()?;
     }
-    // A temporary file is private (0600); the output is an ordinary file, readable as a
-    // `tcpdump -w` capture is, or as the file it replaces was.
+    make_readable(tmp.as_file(), path)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// A temporary file is private (0600); an output is an ordinary file, readable as a
+/// `tcpdump -w` capture is (0644), or with the mode of the file it replaces.
+pub fn make_readable(tmp: &std::fs::File, path: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+        tmp.set_permissions(std::fs::Permissions::from_mode(mode))?;
     }
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
+    #[cfg(not(unix))]
+    let _ = (tmp, path);
     Ok(())
 }
 

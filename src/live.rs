@@ -1,0 +1,434 @@
+//! Live capture (`callproof live`, `callproof interfaces`), built with the `live` feature.
+//! Owns: opening an interface with libpcap (the `pcap` crate), the capture loop that feeds each
+//! frame to the same analysis as a saved file while writing it to a pcapng next to the verdict,
+//! stopping on a signal, a duration or an error, the progress display, and the errors that say
+//! how to fix a missing permission. Nothing here judges traffic.
+
+use std::io::{BufWriter, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pcap::{Capture, Device, Precision};
+
+use crate::analyze::{self, FileAnalysis, Options};
+use crate::capture::pcapng_write::{InterfaceStats, PcapngWriter};
+use crate::capture::{self, CaptureError, CaptureSummary, Format};
+use crate::verdict::{self, LiveSource};
+
+/// One capture interface, as `callproof interfaces` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub description: Option<String>,
+    pub addresses: Vec<String>,
+    pub up: bool,
+    pub running: bool,
+    pub loopback: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(
+        "cannot capture on {interface}: {detail}. Capturing needs root, or these capabilities on \
+         the binary: sudo setcap cap_net_raw,cap_net_admin=eip {binary}"
+    )]
+    Permission {
+        interface: String,
+        detail: String,
+        binary: String,
+    },
+    #[error("no capture interface named {interface} ({detail}); `callproof interfaces` lists them")]
+    NoSuchInterface { interface: String, detail: String },
+    #[error("bad capture filter {filter:?}: {detail}")]
+    BadFilter { filter: String, detail: String },
+    #[error("cannot capture on {interface}: {detail}")]
+    Open { interface: String, detail: String },
+    #[error("{path}: cannot write the capture: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot list the capture interfaces: {0}")]
+    List(String),
+}
+
+/// The interfaces libpcap can capture on.
+pub fn interfaces() -> Result<Vec<InterfaceInfo>, LiveError> {
+    let devices = Device::list().map_err(|e| LiveError::List(e.to_string()))?;
+    Ok(devices
+        .into_iter()
+        .map(|d| InterfaceInfo {
+            addresses: d.addresses.iter().map(|a| a.addr.to_string()).collect(),
+            up: d.flags.is_up(),
+            running: d.flags.is_running(),
+            loopback: d.flags.is_loopback(),
+            name: d.name,
+            description: d.desc,
+        })
+        .collect())
+}
+
+pub struct LiveOptions {
+    pub interface: String,
+    pub filter: Option<String>,
+    /// Stop after this long; otherwise at a signal.
+    pub duration: Option<Duration>,
+    pub snaplen: u32,
+    pub promiscuous: bool,
+    /// The pcapng to write (atomically: it appears when the capture ends).
+    pub write: PathBuf,
+    pub analysis: Options,
+    /// Set by the signal handler: stop cleanly.
+    pub stop: Arc<AtomicBool>,
+    pub quiet: bool,
+}
+
+/// A finished live capture: its analysis (the input record carries `live`), and the error that
+/// ended it early, if one did.
+pub struct LiveRun {
+    pub analysis: FileAnalysis,
+    pub error: Option<String>,
+}
+
+fn classify_open_error(interface: &str, detail: String) -> LiveError {
+    let lower = detail.to_ascii_lowercase();
+    if lower.contains("permission") || lower.contains("not permitted") {
+        LiveError::Permission {
+            interface: interface.into(),
+            detail,
+            binary: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "callproof".into()),
+        }
+    } else if lower.contains("no such device") || lower.contains("doesn't exist") {
+        LiveError::NoSuchInterface {
+            interface: interface.into(),
+            detail,
+        }
+    } else {
+        LiveError::Open {
+            interface: interface.into(),
+            detail,
+        }
+    }
+}
+
+/// Parse a duration like `90`, `90s`, `5m`, `1h30m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration (e.g. 90s, 5m, 1h30m)");
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in text.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().map_err(|_| bad())?;
+        number.clear();
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
+    }
+    if !number.is_empty() {
+        total = total
+            .checked_add(number.parse::<u64>().map_err(|_| bad())?)
+            .ok_or_else(bad)?;
+    } else if text.trim().is_empty() {
+        return Err(bad());
+    }
+    if total == 0 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs(total))
+}
+
+/// How long the loop sleeps when no packet is waiting (bounds the reaction to Ctrl-C and the
+/// delay before a packet is analysed; packets wait in the kernel's buffer meanwhile).
+const IDLE_NAP: Duration = Duration::from_millis(5);
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Capture until stopped, analysing each frame and writing it to `o.write`.
+pub fn capture(o: &LiveOptions) -> Result<LiveRun, LiveError> {
+    let open_error = |e: pcap::Error| classify_open_error(&o.interface, e.to_string());
+    let mut cap = Capture::from_device(o.interface.as_str())
+        .map_err(open_error)?
+        .promisc(o.promiscuous)
+        .snaplen(o.snaplen.min(i32::MAX as u32) as i32)
+        // Not immediate mode: on Linux that switches libpcap to a ring of snaplen-sized slots
+        // (32 of them for 8 MiB at 256 KiB), which overflowed within a burst of a few hundred
+        // packets on loopback. The default ring hands packets over in blocks, at the latest
+        // after the 250 ms timeout, which the live view does not notice.
+        .timeout(250)
+        .buffer_size(32 << 20)
+        .precision(Precision::Nano)
+        .open()
+        .map_err(open_error)?
+        // Non-blocking: on Linux libpcap may wait in poll() without a timeout until a packet
+        // comes, so a quiet interface would never notice Ctrl-C. The loop naps instead.
+        .setnonblock()
+        .map_err(open_error)?;
+    if let Some(f) = &o.filter {
+        cap.filter(f, true).map_err(|e| LiveError::BadFilter {
+            filter: f.clone(),
+            detail: e.to_string(),
+        })?;
+    }
+    let link_type = cap.get_datalink().0;
+
+    let dir = match o.write.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let write_error = |source| LiveError::Write {
+        path: o.write.clone(),
+        source,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".callproof-")
+        .suffix(".pcapng.tmp")
+        .tempfile_in(&dir)
+        .map_err(write_error)?;
+    let started_ns = now_ns();
+    let started = verdict::rfc3339_ns(started_ns as i64);
+    let mut comments = vec![format!(
+        "captured live by callproof {} on interface {}, started {started}",
+        env!("CARGO_PKG_VERSION"),
+        o.interface
+    )];
+    if let Some(f) = &o.filter {
+        comments.push(format!("capture filter: {f}"));
+    }
+    let mut writer = PcapngWriter::new(
+        BufWriter::with_capacity(1 << 20, tmp.reopen().map_err(write_error)?),
+        &format!("callproof {}", env!("CARGO_PKG_VERSION")),
+        &comments,
+    )
+    .map_err(write_error)?;
+    writer
+        .add_interface(
+            link_type as u16,
+            o.snaplen,
+            &o.interface,
+            o.filter.as_deref(),
+        )
+        .map_err(write_error)?;
+
+    if !o.quiet {
+        eprintln!(
+            "callproof: capturing on {}{}, writing {}; Ctrl-C stops",
+            o.interface,
+            o.filter
+                .as_ref()
+                .map(|f| format!(" (filter {f:?})"))
+                .unwrap_or_default(),
+            o.write.display()
+        );
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let begun = Instant::now();
+    let mut stop_reason = "signal";
+    let mut error: Option<String> = None;
+    let mut stats = pcap::Stat {
+        received: 0,
+        dropped: 0,
+        if_dropped: 0,
+    };
+    let mut file_result: Option<(u64, String)> = None;
+    let mut last_shown = Instant::now();
+    let mut bytes_seen = 0u64;
+
+    let analysis = analyze::analyze_frames(&o.analysis, |on_frame| {
+        let mut summary = CaptureSummary {
+            path: o.write.clone(),
+            sha256: String::new(),
+            bytes: 0,
+            gzip: false,
+            format: Format::PcapNg,
+            link_types: Vec::new(),
+            frames: 0,
+            first_ts_ns: None,
+            last_ts_ns: None,
+            frames_snaplen_truncated: 0,
+            damage: Vec::new(),
+            secrets: Vec::new(),
+        };
+        loop {
+            if o.stop.load(Ordering::Relaxed) {
+                stop_reason = "signal";
+                break;
+            }
+            if o.duration.is_some_and(|d| begun.elapsed() >= d) {
+                stop_reason = "duration";
+                break;
+            }
+            match cap.next_packet() {
+                Ok(p) => {
+                    // time_t and suseconds_t are i64 on 64-bit Linux, narrower elsewhere
+                    #[allow(clippy::useless_conversion)]
+                    let ts_ns = i64::from(p.header.ts.tv_sec)
+                        .saturating_mul(1_000_000_000)
+                        .saturating_add(i64::from(p.header.ts.tv_usec));
+                    if let Err(e) = writer.packet(0, ts_ns.max(0) as u64, p.data, p.header.len) {
+                        stop_reason = "error";
+                        error = Some(format!(
+                            "{}: cannot write the capture: {e}",
+                            o.write.display()
+                        ));
+                        break;
+                    }
+                    bytes_seen += p.data.len() as u64;
+                    capture::emit(
+                        &mut summary,
+                        on_frame,
+                        Some(ts_ns),
+                        link_type as u32,
+                        p.data,
+                        p.header.len,
+                    );
+                }
+                Err(pcap::Error::TimeoutExpired) => std::thread::sleep(IDLE_NAP),
+                Err(e) => {
+                    stop_reason = "error";
+                    error = Some(format!("capture on {} stopped: {e}", o.interface));
+                    break;
+                }
+            }
+            if !o.quiet && last_shown.elapsed() >= Duration::from_secs(if terminal { 1 } else { 5 })
+            {
+                last_shown = Instant::now();
+                if let Ok(s) = cap.stats() {
+                    stats = s;
+                }
+                let line = format!(
+                    "callproof: {:.0} s, {} packets ({:.1} MB), {} dropped",
+                    begun.elapsed().as_secs_f64(),
+                    summary.frames,
+                    bytes_seen as f64 / 1e6,
+                    stats.dropped + stats.if_dropped
+                );
+                if terminal {
+                    eprint!("\r\x1b[K{line}");
+                } else {
+                    eprintln!("{line}");
+                }
+            }
+        }
+        if terminal && !o.quiet {
+            eprintln!();
+        }
+        if let Ok(s) = cap.stats() {
+            stats = s;
+        }
+        let isb_offset = writer.bytes_written();
+        let end_ns = now_ns();
+        let stats_written = writer.statistics(
+            0,
+            &InterfaceStats {
+                start_ns: started_ns,
+                end_ns,
+                received: u64::from(stats.received),
+                interface_dropped: u64::from(stats.if_dropped),
+                os_dropped: u64::from(stats.dropped),
+            },
+        );
+        match stats_written.and_then(|()| writer_finish(writer)) {
+            Ok((bytes, sha)) => {
+                capture::record_drops(
+                    &mut summary,
+                    0,
+                    u64::from(stats.if_dropped),
+                    u64::from(stats.dropped),
+                    isb_offset,
+                );
+                summary.bytes = bytes;
+                summary.sha256 = sha.clone();
+                file_result = Some((bytes, sha));
+            }
+            Err(e) => {
+                stop_reason = "error";
+                error.get_or_insert(format!(
+                    "{}: cannot write the capture: {e}",
+                    o.write.display()
+                ));
+            }
+        }
+        Ok::<CaptureSummary, CaptureError>(summary)
+    });
+    let mut analysis = analysis.map_err(|e| LiveError::Open {
+        interface: o.interface.clone(),
+        detail: e.to_string(),
+    })?;
+    let _ = verdict::make_readable(tmp.as_file(), &o.write);
+    if file_result.is_some() {
+        tmp.persist(&o.write).map_err(|e| write_error(e.error))?;
+    } else {
+        // keep what was written, under the name asked for, even if it is incomplete
+        let _ = tmp.persist(&o.write);
+    }
+    analysis.input.live = Some(LiveSource {
+        interface: o.interface.clone(),
+        filter: o.filter.clone(),
+        snaplen: o.snaplen,
+        started,
+        stopped: verdict::rfc3339_ns(now_ns() as i64),
+        stop_reason: stop_reason.into(),
+        error: error.clone(),
+        packets_received: u64::from(stats.received),
+        packets_dropped: u64::from(stats.dropped),
+        interface_dropped: u64::from(stats.if_dropped),
+    });
+    Ok(LiveRun { analysis, error })
+}
+
+fn writer_finish(w: PcapngWriter<BufWriter<std::fs::File>>) -> std::io::Result<(u64, String)> {
+    let (buffered, bytes, sha) = w.finish()?;
+    let file = buffered.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok((bytes, sha))
+}
+
+/// The saved capture's default name: the verdict's with `.pcapng` for `.json`.
+pub fn capture_path_for(verdict: &Path) -> PathBuf {
+    verdict.with_extension("pcapng")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("2m10s").unwrap(), Duration::from_secs(130));
+        for bad in ["", "0", "5x", "m", "1.5m", "99999999999999999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn permission_errors_say_how_to_fix_them() {
+        let e = classify_open_error("eth0", "eth0: You don't have permission to perform this capture on that device (socket: Operation not permitted)".into());
+        let text = e.to_string();
+        assert!(
+            text.contains("setcap cap_net_raw,cap_net_admin=eip"),
+            "{text}"
+        );
+        let e = classify_open_error("nope0", "nope0: SIOCGIFHWADDR: No such device".into());
+        assert!(matches!(e, LiveError::NoSuchInterface { .. }));
+    }
+}

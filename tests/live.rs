@@ -1,0 +1,309 @@
+//! `callproof live` (issue 6): a capture on the loopback interface while this test makes real
+//! traffic there — a TLS 1.3 and a TLS 1.2 session between `openssl s_server` and `s_client`,
+//! and the UDP datagrams of a real WebRTC call (DTLS-SRTP, captures/aiortc-webrtc-call.pcap)
+//! sent between two local sockets — stopped with SIGINT. The verdict and the pcapng must be
+//! written, the facts right, and `analyze` of the pcapng must give the same flows and findings.
+//! Where this machine cannot capture (no root or capabilities), the tests say SKIPPED.
+#![cfg(feature = "live")]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use callproof::verdict::Verdict;
+use common::bin;
+use sha2::{Digest, Sha256};
+
+fn free_tcp_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// On the panicking paths the test fails and its process ends, taking the child with it.
+#[allow(clippy::zombie_processes)]
+/// Start `callproof live` with `args` and wait until it says it is capturing. `None` (after
+/// printing SKIPPED) when this machine does not let it capture.
+fn start_live(args: &[&str]) -> Option<(Child, mpsc::Receiver<String>)> {
+    let mut child = Command::new(bin())
+        .arg("live")
+        .args(args)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok(line) if line.contains("capturing on") => return Some((child, rx)),
+            Ok(line) if line.contains("Capturing needs root") => {
+                eprintln!("SKIPPED: this machine does not allow capturing on lo: {line}");
+                let _ = child.wait();
+                return None;
+            }
+            Ok(line) => panic!("unexpected output before capturing: {line}"),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                panic!("callproof live ended before capturing: {:?}", child.wait())
+            }
+        }
+    }
+    panic!("callproof live did not start capturing within 20 s");
+}
+
+fn wait_for_exit(child: &mut Child) -> i32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "callproof live did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn openssl_session(dir: &Path, port: u16, version_flag: &str, sni: &str) {
+    let mut server = Command::new("openssl")
+        .args(["s_server", "-naccept", "1", "-accept"])
+        .arg(port.to_string())
+        .arg("-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("-key")
+        .arg(dir.join("key.pem"))
+        // an open stdin: at end of input s_server closes the connection before answering
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server (Debian package openssl)");
+    // s_server prints ACCEPT once it listens
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.is_ok_and(|l| l.starts_with("ACCEPT"))),
+        "s_server did not start"
+    );
+    std::thread::spawn(move || lines.for_each(drop));
+    // s_client exits 1 when the server closes after its one session; the verdict shows
+    // whether the handshake happened
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo hello | timeout 10 openssl s_client -connect 127.0.0.1:{port} {version_flag} -servername {sni}"
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl s_client");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Send the UDP payloads of a real capture between two local sockets, each datagram from the
+/// socket standing for its original sender. Returns the first socket's port.
+fn replay_udp(capture: &Path) -> u16 {
+    let a = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let b = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let (pa, pb) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let mut first_sender: Option<SocketAddr> = None;
+    let mut datagrams: Vec<(bool, Vec<u8>)> = Vec::new();
+    callproof::capture::read_file(capture, |frame| {
+        let Ok(p) = etherparse::SlicedPacket::from_ethernet(frame.data) else {
+            return;
+        };
+        let (Some(etherparse::NetSlice::Ipv4(ip)), Some(etherparse::TransportSlice::Udp(udp))) =
+            (p.net, p.transport)
+        else {
+            return;
+        };
+        let src = SocketAddr::from((ip.header().source_addr(), udp.source_port()));
+        let from_first = *first_sender.get_or_insert(src) == src;
+        datagrams.push((from_first, udp.payload().to_vec()));
+    })
+    .unwrap();
+    assert!(datagrams.len() > 100);
+    for (from_first, payload) in &datagrams {
+        if *from_first {
+            a.send_to(payload, pb).unwrap();
+        } else {
+            b.send_to(payload, pa).unwrap();
+        }
+    }
+    pa.port()
+}
+
+fn interrupt(child: &Child) {
+    let ok = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+fn read_verdict(path: &Path) -> Verdict {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+#[test]
+fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/CN=live.callproof.test", "-keyout"])
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(dir.path().join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (Debian package openssl)");
+    assert!(made.success());
+    let (tls13, tls12) = (free_tcp_port(), free_tcp_port());
+    let out = dir.path().join("verdict.json");
+    // the UDP ports are chosen by replay_udp after the capture starts: filter on all UDP of lo
+    let filter = format!("tcp port {tls13} or tcp port {tls12} or udp");
+    let Some((mut live, _lines)) =
+        start_live(&["-i", "lo", "-f", &filter, "-o", out.to_str().unwrap()])
+    else {
+        return;
+    };
+    openssl_session(dir.path(), tls13, "-tls1_3", "tls13.callproof.test");
+    openssl_session(dir.path(), tls12, "-tls1_2", "tls12.callproof.test");
+    let udp_port =
+        replay_udp(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/aiortc-webrtc-call.pcap"));
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(&live);
+    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
+
+    let pcapng = dir.path().join("verdict.pcapng");
+    let v = read_verdict(&out);
+    let input = &v.inputs[0];
+    let live_source = input.live.as_ref().expect("inputs[0].live");
+    assert_eq!(live_source.interface, "lo");
+    assert_eq!(live_source.stop_reason, "signal");
+    assert_eq!(live_source.filter.as_deref(), Some(filter.as_str()));
+    assert_eq!(input.path, pcapng.display().to_string());
+    let bytes = std::fs::read(&pcapng).expect("the pcapng was written");
+    assert_eq!(
+        input.sha256.as_deref(),
+        Some(hex::encode(Sha256::digest(&bytes)).as_str())
+    );
+    assert_eq!(input.format.as_deref(), Some("pcapng"));
+
+    let tls_flow = |port: u16| {
+        v.flows
+            .iter()
+            .find(|f| f.transport == "tcp" && f.server.port == port)
+            .unwrap_or_else(|| panic!("no TCP flow to port {port}"))
+    };
+    let t13 = tls_flow(tls13).tls.as_ref().expect("TLS facts");
+    assert_eq!(t13.version.as_deref(), Some("TLS 1.3"), "{t13:?}");
+    assert_eq!(t13.sni.as_deref(), Some("tls13.callproof.test"));
+    let t12 = tls_flow(tls12).tls.as_ref().expect("TLS facts");
+    assert_eq!(t12.version.as_deref(), Some("TLS 1.2"));
+    assert_eq!(t12.sni.as_deref(), Some("tls12.callproof.test"));
+    assert_eq!(
+        t12.certificates.first().map(|c| c.subject.as_str()),
+        Some("CN=live.callproof.test")
+    );
+    let media = v
+        .flows
+        .iter()
+        .find(|f| f.transport == "udp" && (f.client.port == udp_port || f.server.port == udp_port))
+        .expect("the replayed WebRTC flow");
+    assert!(
+        media.protocols.iter().any(|p| p == "dtls"),
+        "{:?}",
+        media.protocols
+    );
+    assert!(media.dtls.as_ref().is_some_and(|d| d.version.is_some()));
+
+    // the verdict, with its `live` record, is what the schema describes
+    let schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/verdict-1.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft202012::new(&schema).unwrap();
+    let instance: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&instance)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+
+    // the saved capture, analysed offline, tells the same
+    let again = common::verdict_of(&pcapng);
+    assert_eq!(again.flows, v.flows);
+    assert_eq!(again.findings, v.findings);
+    assert_eq!(again.summary, v.summary);
+}
+
+#[test]
+fn live_stops_by_itself_after_the_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.json");
+    let Some((mut live, _lines)) = start_live(&[
+        "-i",
+        "lo",
+        "-f",
+        "udp port 9",
+        "--duration",
+        "1s",
+        "-o",
+        out.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert_eq!(wait_for_exit(&mut live), 0);
+    let v = read_verdict(&out);
+    assert_eq!(v.inputs[0].live.as_ref().unwrap().stop_reason, "duration");
+    assert!(PathBuf::from(&v.inputs[0].path).exists());
+}
+
+#[test]
+fn bad_filters_and_missing_interfaces_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.json");
+    let o = Command::new(bin())
+        .args(["live", "-i", "lo", "-f", "port nonsense", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.contains("Capturing needs root") {
+        eprintln!("SKIPPED: this machine does not allow capturing on lo: {err}");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bad capture filter \"port nonsense\""),
+        "{err}"
+    );
+    let o = Command::new(bin())
+        .args(["live", "-i", "callproof-no-such0", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("callproof-no-such0"), "{err}");
+    assert!(!err.contains("panicked"));
+}
