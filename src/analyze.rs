@@ -45,15 +45,6 @@ pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, Capture
     analyze_with(opts, None, |on_frame| capture::read_file(path, on_frame))
 }
 
-/// Analyse frames from any source (a live capture): `read` calls its argument once per frame
-/// and returns what a capture file's reader would have summarised.
-pub fn analyze_frames(
-    opts: &Options,
-    read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
-) -> Result<FileAnalysis, CaptureError> {
-    analyze_with(opts, None, read)
-}
-
 /// Analyse one capture file, adding the bytes read so far to `progress` as it goes (about once
 /// per MiB; for a compressed file, at most the file's size).
 pub fn analyze_file_reporting(
@@ -97,18 +88,44 @@ fn analyze_with(
     mut progress: Option<&mut dyn FnMut(u64)>,
     read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
 ) -> Result<FileAnalysis, CaptureError> {
-    let mut decoder = Decoder::new();
-    let mut table = FlowTable::new(opts.limits);
-    let mut c = Counters::default();
-    let mut last_ts = 0i64;
+    let mut analyzer = Analyzer::new(opts);
     let summary = read(&mut |frame: &capture::Frame<'_>| {
         if let Some(report) = progress.as_mut() {
             // the record header (16 bytes in pcap; pcapng's are larger) and the data
             report(frame.data.len() as u64 + 16);
         }
-        let ts = frame.ts_ns.unwrap_or(last_ts);
-        last_ts = ts;
-        match decoder.decode(frame.link_type, frame.data, ts) {
+        analyzer.frame(frame);
+    })?;
+    Ok(analyzer.finish(&summary))
+}
+
+/// The per-capture analysis, one frame at a time: decoding, the flow table and its dissectors,
+/// the decode counters. A file reader or a live capture drives it; the live view reads its flows
+/// while it runs.
+pub struct Analyzer {
+    opts: Options,
+    decoder: Decoder,
+    table: FlowTable,
+    counters: Counters,
+    last_ts: i64,
+}
+
+impl Analyzer {
+    pub fn new(opts: &Options) -> Self {
+        Self {
+            opts: *opts,
+            decoder: Decoder::new(),
+            table: FlowTable::new(opts.limits),
+            counters: Counters::default(),
+            last_ts: 0,
+        }
+    }
+
+    pub fn frame(&mut self, frame: &capture::Frame<'_>) {
+        let c = &mut self.counters;
+        let ts = frame.ts_ns.unwrap_or(self.last_ts);
+        self.last_ts = ts;
+        match self.decoder.decode(frame.link_type, frame.data, ts) {
             Decoded::Packet(p) => {
                 c.stats.ip_packets += 1;
                 match p.transport {
@@ -116,7 +133,7 @@ fn analyze_with(
                     Transport::Udp { .. } => c.stats.udp_packets += 1,
                     Transport::Other { .. } => {}
                 }
-                table.packet(frame.number, frame.ts_ns, &p);
+                self.table.packet(frame.number, frame.ts_ns, &p);
             }
             Decoded::FragmentHeld => {}
             Decoded::NotIp => c.stats.non_ip_frames += 1,
@@ -132,19 +149,29 @@ fn analyze_with(
                 c.malformed.entry(layer).or_insert((frame.number, 0)).1 += 1;
             }
         }
-    })?;
-    let defrag = decoder.defrag_stats();
-    let (flows, table_stats) = table.finish();
-    c.stats.other_ip_packets = table_stats.other_ip_packets;
-    c.stats.snaplen_truncated_frames = summary.frames_snaplen_truncated;
-    c.stats.ip_fragments = defrag.fragments;
-    c.stats.ip_datagrams_reassembled = defrag.reassembled;
-    c.stats.ip_datagrams_abandoned = defrag.abandoned;
-    c.stats.flows = flows.len() as u64;
-    c.stats.flows_evicted = table_stats.evicted_live;
-    c.stats.untracked_packets = table_stats.untracked_packets;
-    let input = input_record(&summary, c, opts);
-    Ok(FileAnalysis { input, flows })
+    }
+
+    /// The flows so far, live and closed (a live flow's facts are those decided until now).
+    pub fn flows(&self) -> &[flow::Flow] {
+        self.table.flows()
+    }
+
+    /// End the analysis: close every flow and make the input's record from `summary`.
+    pub fn finish(self, summary: &CaptureSummary) -> FileAnalysis {
+        let mut c = self.counters;
+        let defrag = self.decoder.defrag_stats();
+        let (flows, table_stats) = self.table.finish();
+        c.stats.other_ip_packets = table_stats.other_ip_packets;
+        c.stats.snaplen_truncated_frames = summary.frames_snaplen_truncated;
+        c.stats.ip_fragments = defrag.fragments;
+        c.stats.ip_datagrams_reassembled = defrag.reassembled;
+        c.stats.ip_datagrams_abandoned = defrag.abandoned;
+        c.stats.flows = flows.len() as u64;
+        c.stats.flows_evicted = table_stats.evicted_live;
+        c.stats.untracked_packets = table_stats.untracked_packets;
+        let input = input_record(summary, c, &self.opts);
+        FileAnalysis { input, flows }
+    }
 }
 
 fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Input {

@@ -425,7 +425,7 @@ fn run_live(
     (geo, catalogue): (&GeoData, &Catalogue),
     fail_on: Option<Severity>,
 ) -> ExitCode {
-    let run = match callproof::live::capture(o) {
+    let run = match callproof::live::capture(o, geo) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("callproof: {e}");

@@ -178,7 +178,7 @@ fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with()
     let out = dir.path().join("verdict.json");
     // the UDP ports are chosen by replay_udp after the capture starts: filter on all UDP of lo
     let filter = format!("tcp port {tls13} or tcp port {tls12} or udp");
-    let Some((mut live, _lines)) =
+    let Some((mut live, lines)) =
         start_live(&["-i", "lo", "-f", &filter, "-o", out.to_str().unwrap()])
     else {
         return;
@@ -187,9 +187,21 @@ fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with()
     openssl_session(dir.path(), tls12, "-tls1_2", "tls12.callproof.test");
     let udp_port =
         replay_udp(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/aiortc-webrtc-call.pcap"));
-    std::thread::sleep(Duration::from_millis(500));
+    // the live view refreshes once a second
+    std::thread::sleep(Duration::from_millis(1500));
     interrupt(&live);
     assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
+    // without a terminal: plain lines, one per new server with what its handshakes showed
+    let said: Vec<String> = lines.try_iter().collect();
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("callproof: new server 127.0.0.1") && l.contains("[TLS 1.")),
+        "{said:#?}"
+    );
+    assert!(
+        !said.iter().any(|l| l.contains('\x1b')),
+        "no escape codes: {said:#?}"
+    );
 
     let pcapng = dir.path().join("verdict.pcapng");
     let v = read_verdict(&out);

@@ -390,6 +390,11 @@ impl FlowTable {
     }
 
     /// Close every flow and return them, in order of first appearance.
+    /// Every flow so far, live and closed, in the order first seen.
+    pub fn flows(&self) -> &[Flow] {
+        &self.flows
+    }
+
     pub fn finish(mut self) -> (Vec<Flow>, TableStats) {
         for f in &mut self.flows {
             if f.live {

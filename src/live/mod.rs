@@ -12,9 +12,14 @@ use std::time::{Duration, Instant};
 
 use pcap::{Capture, Device, Precision};
 
-use crate::analyze::{self, FileAnalysis, Options};
+mod view;
+
+pub use view::{ServerRow, server_rows};
+
+use crate::analyze::{Analyzer, FileAnalysis, Options};
 use crate::capture::pcapng_write::{InterfaceStats, PcapngWriter};
-use crate::capture::{self, CaptureError, CaptureSummary, Format};
+use crate::capture::{self, CaptureSummary, Format};
+use crate::enrich::GeoData;
 use crate::verdict::{self, LiveSource};
 
 /// One capture interface, as `callproof interfaces` lists it.
@@ -160,8 +165,9 @@ fn now_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Capture until stopped, analysing each frame and writing it to `o.write`.
-pub fn capture(o: &LiveOptions) -> Result<LiveRun, LiveError> {
+/// Capture until stopped, analysing each frame and writing it to `o.write`; the live view
+/// places servers with `geo`.
+pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
     let open_error = |e: pcap::Error| classify_open_error(&o.interface, e.to_string());
     let mut cap = Capture::from_device(o.interface.as_str())
         .map_err(open_error)?
@@ -239,7 +245,7 @@ pub fn capture(o: &LiveOptions) -> Result<LiveRun, LiveError> {
     }
     let terminal = std::io::stderr().is_terminal();
     let begun = Instant::now();
-    let mut stop_reason = "signal";
+    let mut stop_reason;
     let mut error: Option<String> = None;
     let mut stats = pcap::Stat {
         received: 0,
@@ -248,129 +254,128 @@ pub fn capture(o: &LiveOptions) -> Result<LiveRun, LiveError> {
     };
     let mut file_result: Option<(u64, String)> = None;
     let mut last_shown = Instant::now();
+    let mut last_logged = Instant::now();
     let mut bytes_seen = 0u64;
-
-    let analysis = analyze::analyze_frames(&o.analysis, |on_frame| {
-        let mut summary = CaptureSummary {
-            path: o.write.clone(),
-            sha256: String::new(),
-            bytes: 0,
-            gzip: false,
-            format: Format::PcapNg,
-            link_types: Vec::new(),
-            frames: 0,
-            first_ts_ns: None,
-            last_ts_ns: None,
-            frames_snaplen_truncated: 0,
-            damage: Vec::new(),
-            secrets: Vec::new(),
-        };
-        loop {
-            if o.stop.load(Ordering::Relaxed) {
-                stop_reason = "signal";
-                break;
-            }
-            if o.duration.is_some_and(|d| begun.elapsed() >= d) {
-                stop_reason = "duration";
-                break;
-            }
-            match cap.next_packet() {
-                Ok(p) => {
-                    // time_t and suseconds_t are i64 on 64-bit Linux, narrower elsewhere
-                    #[allow(clippy::useless_conversion)]
-                    let ts_ns = i64::from(p.header.ts.tv_sec)
-                        .saturating_mul(1_000_000_000)
-                        .saturating_add(i64::from(p.header.ts.tv_usec));
-                    if let Err(e) = writer.packet(0, ts_ns.max(0) as u64, p.data, p.header.len) {
-                        stop_reason = "error";
-                        error = Some(format!(
-                            "{}: cannot write the capture: {e}",
-                            o.write.display()
-                        ));
-                        break;
-                    }
-                    bytes_seen += p.data.len() as u64;
-                    capture::emit(
-                        &mut summary,
-                        on_frame,
-                        Some(ts_ns),
-                        link_type as u32,
-                        p.data,
-                        p.header.len,
-                    );
-                }
-                Err(pcap::Error::TimeoutExpired) => std::thread::sleep(IDLE_NAP),
-                Err(e) => {
+    let mut places = view::Places::new(geo);
+    let mut screen = view::Screen::default();
+    let mut log = view::Log::default();
+    let mut analyzer = Analyzer::new(&o.analysis);
+    let mut summary = CaptureSummary {
+        path: o.write.clone(),
+        sha256: String::new(),
+        bytes: 0,
+        gzip: false,
+        format: Format::PcapNg,
+        link_types: Vec::new(),
+        frames: 0,
+        first_ts_ns: None,
+        last_ts_ns: None,
+        frames_snaplen_truncated: 0,
+        damage: Vec::new(),
+        secrets: Vec::new(),
+    };
+    loop {
+        if o.stop.load(Ordering::Relaxed) {
+            stop_reason = "signal";
+            break;
+        }
+        if o.duration.is_some_and(|d| begun.elapsed() >= d) {
+            stop_reason = "duration";
+            break;
+        }
+        match cap.next_packet() {
+            Ok(p) => {
+                // time_t and suseconds_t are i64 on 64-bit Linux, narrower elsewhere
+                #[allow(clippy::useless_conversion)]
+                let ts_ns = i64::from(p.header.ts.tv_sec)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(i64::from(p.header.ts.tv_usec));
+                if let Err(e) = writer.packet(0, ts_ns.max(0) as u64, p.data, p.header.len) {
                     stop_reason = "error";
-                    error = Some(format!("capture on {} stopped: {e}", o.interface));
+                    error = Some(format!(
+                        "{}: cannot write the capture: {e}",
+                        o.write.display()
+                    ));
                     break;
                 }
-            }
-            if !o.quiet && last_shown.elapsed() >= Duration::from_secs(if terminal { 1 } else { 5 })
-            {
-                last_shown = Instant::now();
-                if let Ok(s) = cap.stats() {
-                    stats = s;
-                }
-                let line = format!(
-                    "callproof: {:.0} s, {} packets ({:.1} MB), {} dropped",
-                    begun.elapsed().as_secs_f64(),
-                    summary.frames,
-                    bytes_seen as f64 / 1e6,
-                    stats.dropped + stats.if_dropped
-                );
-                if terminal {
-                    eprint!("\r\x1b[K{line}");
-                } else {
-                    eprintln!("{line}");
-                }
-            }
-        }
-        if terminal && !o.quiet {
-            eprintln!();
-        }
-        if let Ok(s) = cap.stats() {
-            stats = s;
-        }
-        let isb_offset = writer.bytes_written();
-        let end_ns = now_ns();
-        let stats_written = writer.statistics(
-            0,
-            &InterfaceStats {
-                start_ns: started_ns,
-                end_ns,
-                received: u64::from(stats.received),
-                interface_dropped: u64::from(stats.if_dropped),
-                os_dropped: u64::from(stats.dropped),
-            },
-        );
-        match stats_written.and_then(|()| writer_finish(writer)) {
-            Ok((bytes, sha)) => {
-                capture::record_drops(
+                bytes_seen += p.data.len() as u64;
+                capture::emit(
                     &mut summary,
-                    0,
-                    u64::from(stats.if_dropped),
-                    u64::from(stats.dropped),
-                    isb_offset,
+                    &mut |frame| analyzer.frame(frame),
+                    Some(ts_ns),
+                    link_type as u32,
+                    p.data,
+                    p.header.len,
                 );
-                summary.bytes = bytes;
-                summary.sha256 = sha.clone();
-                file_result = Some((bytes, sha));
             }
+            Err(pcap::Error::TimeoutExpired) => std::thread::sleep(IDLE_NAP),
             Err(e) => {
                 stop_reason = "error";
-                error.get_or_insert(format!(
-                    "{}: cannot write the capture: {e}",
-                    o.write.display()
-                ));
+                error = Some(format!("capture on {} stopped: {e}", o.interface));
+                break;
             }
         }
-        Ok::<CaptureSummary, CaptureError>(summary)
-    });
-    let mut analysis = analysis.map_err(|e| LiveError::Open {
-        interface: o.interface.clone(),
-        detail: e.to_string(),
-    })?;
+        if !o.quiet && last_shown.elapsed() >= Duration::from_secs(1) {
+            last_shown = Instant::now();
+            if let Ok(s) = cap.stats() {
+                stats = s;
+            }
+            let rows = server_rows(analyzer.flows());
+            let headline = view::headline(
+                begun.elapsed().as_secs_f64(),
+                summary.frames,
+                bytes_seen,
+                u64::from(stats.dropped + stats.if_dropped),
+                analyzer.flows().len(),
+            );
+            if terminal {
+                screen.draw(&headline, &rows, &mut places);
+            } else {
+                log.new_servers(&rows, &mut places);
+                if last_logged.elapsed() >= Duration::from_secs(5) {
+                    last_logged = Instant::now();
+                    eprintln!("{headline}");
+                }
+            }
+        }
+    }
+    if let Ok(s) = cap.stats() {
+        stats = s;
+    }
+    let isb_offset = writer.bytes_written();
+    let end_ns = now_ns();
+    let stats_written = writer.statistics(
+        0,
+        &InterfaceStats {
+            start_ns: started_ns,
+            end_ns,
+            received: u64::from(stats.received),
+            interface_dropped: u64::from(stats.if_dropped),
+            os_dropped: u64::from(stats.dropped),
+        },
+    );
+    match stats_written.and_then(|()| writer_finish(writer)) {
+        Ok((bytes, sha)) => {
+            capture::record_drops(
+                &mut summary,
+                0,
+                u64::from(stats.if_dropped),
+                u64::from(stats.dropped),
+                isb_offset,
+            );
+            summary.bytes = bytes;
+            summary.sha256 = sha.clone();
+            file_result = Some((bytes, sha));
+        }
+        Err(e) => {
+            stop_reason = "error";
+            error.get_or_insert(format!(
+                "{}: cannot write the capture: {e}",
+                o.write.display()
+            ));
+        }
+    }
+    let mut analysis = analyzer.finish(&summary);
     let _ = verdict::make_readable(tmp.as_file(), &o.write);
     if file_result.is_some() {
         tmp.persist(&o.write).map_err(|e| write_error(e.error))?;

@@ -1,0 +1,203 @@
+//! The live view: what a tester watches during the call. From the flows analysed so far it
+//! groups traffic by server endpoint (address, names from TLS, country and operator from the
+//! built-in databases, protocols, what the handshakes show so far) and draws it on a terminal
+//! about once a second, or prints plain lines (a line per new server, a counter line every
+//! 5 s) when standard error is not a terminal. It shows the state so far; the verdict written
+//! at the end is what counts.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+use crate::dissect::tls::names;
+use crate::enrich::GeoData;
+use crate::flow::{self, L4};
+
+/// One server endpoint as the view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerRow {
+    pub ip: IpAddr,
+    pub names: BTreeSet<String>,
+    pub protocols: BTreeSet<&'static str>,
+    /// What the handshakes show so far, e.g. "TLS 1.3", "plaintext SIP", "handshake not seen".
+    pub state: String,
+    pub flows: usize,
+    pub bytes: u64,
+}
+
+/// What the flows so far show about their protection (the verdict decides at the end).
+fn flow_state(f: &flow::Flow) -> Option<String> {
+    if let Some(t) = &f.tls {
+        return Some(match t.version() {
+            Some(v) => names::version_name(v),
+            None if t.client_hello.is_some() => "TLS handshake under way".into(),
+            None => "TLS, handshake not seen".into(),
+        });
+    }
+    let names = f.protocols.names();
+    for clear in ["sip", "http", "dns", "rtp"] {
+        if names.contains(&clear) {
+            return Some(format!("plaintext {}", clear.to_ascii_uppercase()));
+        }
+    }
+    None
+}
+
+/// Traffic so far grouped by server address, most bytes first.
+pub fn server_rows(flows: &[flow::Flow]) -> Vec<ServerRow> {
+    let mut rows: HashMap<IpAddr, ServerRow> = HashMap::new();
+    for f in flows {
+        let row = rows.entry(f.server.ip).or_insert_with(|| ServerRow {
+            ip: f.server.ip,
+            names: BTreeSet::new(),
+            protocols: BTreeSet::new(),
+            state: String::new(),
+            flows: 0,
+            bytes: 0,
+        });
+        row.flows += 1;
+        row.bytes += f.bytes[0] + f.bytes[1];
+        if let Some(sni) = f
+            .tls
+            .as_ref()
+            .and_then(|t| t.client_hello.as_ref())
+            .and_then(|c| c.sni.as_ref())
+            && row.names.len() < 3
+        {
+            row.names.insert(sni.clone());
+        }
+        row.protocols
+            .extend(f.protocols.names().into_iter().filter(|p| *p != "unknown"));
+        row.protocols.insert(match f.l4 {
+            L4::Tcp => "tcp",
+            L4::Udp => "udp",
+        });
+        if let Some(state) = flow_state(f) {
+            // a plaintext protocol outranks an encrypted one: it is what the tester must see
+            if row.state.is_empty() || state.starts_with("plaintext") {
+                row.state = state;
+            }
+        }
+    }
+    let mut rows: Vec<ServerRow> = rows.into_values().collect();
+    rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then(a.ip.cmp(&b.ip)));
+    rows
+}
+
+/// Country and operator of an address, looked up once.
+pub struct Places<'g> {
+    geo: &'g GeoData,
+    known: HashMap<IpAddr, String>,
+}
+
+impl<'g> Places<'g> {
+    pub fn new(geo: &'g GeoData) -> Self {
+        Self {
+            geo,
+            known: HashMap::new(),
+        }
+    }
+
+    pub fn of(&mut self, ip: IpAddr) -> &str {
+        self.known.entry(ip).or_insert_with(|| {
+            let g = self.geo.lookup(ip);
+            let country = g.country.unwrap_or_else(|| match g.region {
+                Some(r) => r.as_str().to_string(),
+                None => "?".into(),
+            });
+            match (g.operator, g.as_org) {
+                (Some(op), _) => format!("{country}, {} ({})", op.name, op.jurisdiction),
+                (None, Some(org)) => format!("{country}, {org}"),
+                (None, None) => country,
+            }
+        })
+    }
+}
+
+fn human(bytes: u64) -> String {
+    if bytes >= 1_000_000 {
+        format!("{:.1} MB", bytes as f64 / 1e6)
+    } else if bytes >= 1_000 {
+        format!("{:.1} kB", bytes as f64 / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// The counters line.
+pub fn headline(elapsed_s: f64, packets: u64, bytes: u64, dropped: u64, flows: usize) -> String {
+    format!(
+        "callproof: {:02}:{:02} elapsed, {packets} packets ({}), {dropped} dropped, {flows} flows",
+        (elapsed_s as u64) / 60,
+        (elapsed_s as u64) % 60,
+        human(bytes)
+    )
+}
+
+/// One server's line.
+pub fn row_line(row: &ServerRow, place: &str) -> String {
+    let mut line = format!("  {:<39} {:<34}", row.ip.to_string(), place);
+    let _ = write!(
+        line,
+        " {:>9}  {}",
+        human(row.bytes),
+        row.protocols.iter().copied().collect::<Vec<_>>().join(",")
+    );
+    if !row.state.is_empty() {
+        let _ = write!(line, "  [{}]", row.state);
+    }
+    if !row.names.is_empty() {
+        let _ = write!(
+            line,
+            "  {}",
+            row.names.iter().cloned().collect::<Vec<_>>().join(" ")
+        );
+    }
+    line
+}
+
+/// Terminal drawing: the previous frame's lines are overwritten in place.
+#[derive(Default)]
+pub struct Screen {
+    lines_drawn: usize,
+}
+
+/// Rows shown on a terminal at most.
+const ROWS: usize = 12;
+
+impl Screen {
+    pub fn draw(&mut self, headline: &str, rows: &[ServerRow], places: &mut Places<'_>) {
+        let mut out = String::new();
+        if self.lines_drawn > 0 {
+            let _ = write!(out, "\x1b[{}A", self.lines_drawn);
+        }
+        out.push_str("\x1b[J");
+        let _ = writeln!(out, "{headline}");
+        for r in rows.iter().take(ROWS) {
+            let place = places.of(r.ip).to_string();
+            let _ = writeln!(out, "{}", row_line(r, &place));
+        }
+        if rows.len() > ROWS {
+            let _ = writeln!(out, "  … and {} more server(s)", rows.len() - ROWS);
+        }
+        self.lines_drawn = out.matches('\n').count();
+        eprint!("{out}");
+    }
+}
+
+/// Plain lines: one per server not reported before.
+#[derive(Default)]
+pub struct Log {
+    reported: HashSet<IpAddr>,
+}
+
+impl Log {
+    pub fn new_servers(&mut self, rows: &[ServerRow], places: &mut Places<'_>) {
+        for r in rows {
+            if self.reported.insert(r.ip) {
+                let place = places.of(r.ip).to_string();
+                eprintln!("callproof: new server {}", row_line(r, &place).trim());
+            }
+        }
+    }
+}
