@@ -124,6 +124,11 @@ enum Command {
         /// Write the verdict here (default: callproof-live-<UTC time>.json).
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Once the interface is open, run as this user (like tcpdump -Z); by default, when
+        /// started with sudo, as the user who ran sudo. The output directory must be writable
+        /// by that user.
+        #[arg(long, short = 'Z', value_name = "USER")]
+        user: Option<String>,
         #[command(flatten)]
         judging: Judging,
     },
@@ -195,6 +200,7 @@ fn main() -> ExitCode {
             promisc,
             write,
             out,
+            user,
             judging,
         } => {
             let (opts, geo, catalogue, fail_on) = match prepare(&judging) {
@@ -231,6 +237,7 @@ fn main() -> ExitCode {
                 write,
                 analysis: opts,
                 stop,
+                user,
                 quiet: judging.quiet,
             };
             run_live(&live, &out, (&geo, &catalogue), fail_on)

@@ -52,6 +52,7 @@ fn start_live(args: &[&str]) -> Option<(Child, mpsc::Receiver<String>)> {
     while Instant::now() < deadline {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(line) if line.contains("capturing on") => return Some((child, rx)),
+            Ok(line) if line.contains("dropped root privileges") => {}
             Ok(line) if line.contains("Capturing needs root") => {
                 eprintln!("SKIPPED: this machine does not allow capturing on lo: {line}");
                 let _ = child.wait();
@@ -318,4 +319,65 @@ fn bad_filters_and_missing_interfaces_are_clear_errors() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("callproof-no-such0"), "{err}");
     assert!(!err.contains("panicked"));
+    let o = Command::new(bin())
+        .args(["live", "-i", "lo", "-Z", "callproof-no-such-user", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("cannot drop privileges to callproof-no-such-user: no such user"),
+        "{err}"
+    );
+    assert!(!out.exists(), "nothing captured, nothing written");
+}
+
+/// The uid fields (real, effective, saved, filesystem) of a process.
+fn uids(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn live_drops_root_to_the_user_asked_for_once_the_interface_is_open() {
+    if uids(std::process::id())[1] != 0 {
+        eprintln!("SKIPPED: not running as root, nothing to drop");
+        return;
+    }
+    let nobody = Command::new("id").args(["-u", "nobody"]).output().unwrap();
+    let Ok(nobody) = String::from_utf8_lossy(&nobody.stdout)
+        .trim()
+        .parse::<u32>()
+    else {
+        eprintln!("SKIPPED: this machine has no user nobody");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = dir.path().join("v.json");
+    let Some((mut live, _lines)) = start_live(&[
+        "-i",
+        "lo",
+        "-f",
+        "udp port 9",
+        "-Z",
+        "nobody",
+        "-o",
+        out.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    assert_eq!(uids(live.id()), vec![nobody; 4], "every uid is nobody's");
+    interrupt(&live);
+    assert_eq!(wait_for_exit(&mut live), 0);
+    assert_eq!(std::fs::metadata(&out).unwrap().uid(), nobody);
+    assert!(dir.path().join("v.pcapng").exists());
 }

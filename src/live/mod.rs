@@ -57,6 +57,51 @@ pub enum LiveError {
     },
     #[error("cannot list the capture interfaces: {0}")]
     List(String),
+    #[error("cannot drop privileges to {user}: {detail}")]
+    Privileges { user: String, detail: String },
+}
+
+/// After the interface is open and the capture file created, stop being root: become `user`,
+/// or, without one, the user who ran `sudo` (`SUDO_UID`/`SUDO_GID`), as tcpdump's `-Z` does.
+/// Returns whom callproof became; `None` when it was not root or there is nobody to become.
+pub fn drop_privileges(user: Option<&str>) -> Result<Option<String>, LiveError> {
+    use nix::unistd::{Gid, Uid, User, geteuid, setgid, setgroups, setuid};
+    let fail = |who: &str, detail: String| LiveError::Privileges {
+        user: who.to_string(),
+        detail,
+    };
+    let (who, uid, gid) = match user {
+        Some(name) => {
+            let u = User::from_name(name)
+                .map_err(|e| fail(name, e.to_string()))?
+                .ok_or_else(|| fail(name, "no such user".into()))?;
+            (name.to_string(), u.uid, u.gid)
+        }
+        None => {
+            let id = |var: &str| std::env::var(var).ok().and_then(|v| v.parse::<u32>().ok());
+            match (id("SUDO_UID"), id("SUDO_GID")) {
+                (Some(u), Some(g)) if u != 0 => (
+                    format!("the sudo user (uid {u})"),
+                    Uid::from_raw(u),
+                    Gid::from_raw(g),
+                ),
+                _ => return Ok(None),
+            }
+        }
+    };
+    if !geteuid().is_root() {
+        return match user {
+            Some(_) => Err(fail(&who, "callproof is not running as root".into())),
+            None => Ok(None),
+        };
+    }
+    setgroups(&[gid]).map_err(|e| fail(&who, format!("setgroups: {e}")))?;
+    setgid(gid).map_err(|e| fail(&who, format!("setgid: {e}")))?;
+    setuid(uid).map_err(|e| fail(&who, format!("setuid: {e}")))?;
+    if setuid(Uid::from_raw(0)).is_ok() {
+        return Err(fail(&who, "root could be regained".into()));
+    }
+    Ok(Some(format!("{who} (uid {uid}, gid {gid})")))
 }
 
 /// The interfaces libpcap can capture on.
@@ -87,6 +132,8 @@ pub struct LiveOptions {
     pub analysis: Options,
     /// Set by the signal handler: stop cleanly.
     pub stop: Arc<AtomicBool>,
+    /// Become this user once the interface is open (see `drop_privileges`).
+    pub user: Option<String>,
     pub quiet: bool,
 }
 
@@ -232,6 +279,11 @@ pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
         )
         .map_err(write_error)?;
 
+    if let Some(whom) = drop_privileges(o.user.as_deref())?
+        && !o.quiet
+    {
+        eprintln!("callproof: dropped root privileges: now running as {whom}");
+    }
     if !o.quiet {
         eprintln!(
             "callproof: capturing on {}{}, writing {}; Ctrl-C stops",
