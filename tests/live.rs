@@ -381,3 +381,84 @@ fn live_drops_root_to_the_user_asked_for_once_the_interface_is_open() {
     assert_eq!(std::fs::metadata(&out).unwrap().uid(), nobody);
     assert!(dir.path().join("v.pcapng").exists());
 }
+
+#[test]
+fn a_vanished_interface_stops_the_capture_and_both_files_are_still_written() {
+    let created = Command::new("ip")
+        .args([
+            "link",
+            "add",
+            "cpvanish0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "cpvanish1",
+        ])
+        .status();
+    if !created.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: cannot create a veth pair here (needs root and the veth driver)");
+        return;
+    }
+    for dev in ["cpvanish0", "cpvanish1"] {
+        let _ = Command::new("ip").args(["link", "set", dev, "up"]).status();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v.json");
+    let Some((mut live, _lines)) = start_live(&["-i", "cpvanish0", "-o", out.to_str().unwrap()])
+    else {
+        let _ = Command::new("ip")
+            .args(["link", "del", "cpvanish0"])
+            .status();
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let deleted = Command::new("ip")
+        .args(["link", "del", "cpvanish0"])
+        .status()
+        .unwrap();
+    assert!(deleted.success());
+    assert_eq!(wait_for_exit(&mut live), 2, "an error stop exits 2");
+    let v = read_verdict(&out);
+    let input = &v.inputs[0];
+    let source = input.live.as_ref().unwrap();
+    assert_eq!(source.stop_reason, "error");
+    assert!(source.error.as_deref().unwrap_or("").contains("cpvanish0"));
+    assert!(input.damage.iter().any(|d| d.kind == "capture-stopped"));
+    assert_ne!(v.summary.as_ref().unwrap().evidence_quality.status, "pass");
+    assert!(dir.path().join("v.pcapng").exists());
+}
+
+#[test]
+fn without_permission_the_error_says_how_to_get_it() {
+    if uids(std::process::id())[1] != 0 {
+        eprintln!("SKIPPED: needs root to run callproof as an unprivileged user");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let o = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"])
+        .args(["--inh-caps", "-all", "--bounding-set", "-all"])
+        .arg(bin())
+        .args(["live", "-i", "lo", "-o"])
+        .arg(dir.path().join("v.json"))
+        .output();
+    let Ok(o) = o else {
+        eprintln!("SKIPPED: setpriv (util-linux) is not installed");
+        return;
+    };
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.starts_with("setpriv:") {
+        eprintln!("SKIPPED: nobody cannot run the test binary here: {err}");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("Capturing needs root"), "{err}");
+    assert!(
+        err.contains("setcap cap_net_raw,cap_net_admin=eip"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "one line, no trace: {err}");
+}

@@ -427,6 +427,10 @@ pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
             ));
         }
     }
+    if let Some(e) = &error {
+        // the capture ended before it was asked to: the verdict must not read as complete
+        capture::push_damage(&mut summary, "capture-stopped", e.clone(), None, None);
+    }
     let mut analysis = analyzer.finish(&summary);
     let _ = verdict::make_readable(tmp.as_file(), &o.write);
     if file_result.is_some() {
