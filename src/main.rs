@@ -446,7 +446,15 @@ fn run_live(
         eprintln!("callproof: {e}");
     }
     if !o.quiet {
-        eprintln!("callproof: capture written to {}", o.write.display());
+        eprintln!(
+            "callproof: capture{} written to {}",
+            if run.error.is_some() {
+                " (up to the error)"
+            } else {
+                ""
+            },
+            o.write.display()
+        );
     }
     deliver(&verdict, Some(out), o.quiet, run.error.is_some(), fail_on)
 }

@@ -462,3 +462,72 @@ fn without_permission_the_error_says_how_to_get_it() {
     );
     assert_eq!(err.lines().count(), 1, "one line, no trace: {err}");
 }
+
+#[test]
+fn a_full_disk_stops_the_capture_and_the_verdict_names_what_was_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = dir.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs"])
+        .arg(&full)
+        .stderr(Stdio::null())
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root)");
+        return;
+    }
+    let out = dir.path().join("v.json");
+    let capture = full.join("c.pcapng");
+    let started = start_live(&[
+        "-i",
+        "lo",
+        "-f",
+        "udp port 9",
+        "-w",
+        capture.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    if let Some((mut live, _lines)) = started {
+        // 3 MB of datagrams to the discard port: more than the 128 kB the disk holds
+        let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        for _ in 0..3000 {
+            let _ = s.send_to(&[0x55; 1000], (Ipv4Addr::LOCALHOST, 9));
+        }
+        let code = {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Some(status) = live.try_wait().unwrap() {
+                    break status.code();
+                }
+                if Instant::now() > deadline {
+                    interrupt(&live);
+                    break Some(wait_for_exit(&mut live));
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        };
+        assert_eq!(code, Some(2), "a write error ends the capture with exit 2");
+        let v = read_verdict(&out);
+        let input = &v.inputs[0];
+        assert_eq!(input.live.as_ref().unwrap().stop_reason, "error");
+        assert!(
+            input
+                .live
+                .as_ref()
+                .unwrap()
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("No space left")
+        );
+        let saved = std::fs::read(&capture).unwrap();
+        assert_eq!(input.bytes, Some(saved.len() as u64));
+        assert_eq!(
+            input.sha256.as_deref(),
+            Some(hex::encode(Sha256::digest(&saved)).as_str())
+        );
+    }
+    let _ = Command::new("umount").arg(&full).status();
+}

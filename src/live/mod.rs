@@ -429,15 +429,32 @@ pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
     }
     if let Some(e) = &error {
         // the capture ended before it was asked to: the verdict must not read as complete
-        capture::push_damage(&mut summary, "capture-stopped", e.clone(), None, None);
+        capture::push_damage(
+            &mut summary,
+            "capture-stopped",
+            format!(
+                "{e}; the frames analysed until then may not all be in the saved file, which \
+                 holds what reached the disk"
+            ),
+            None,
+            None,
+        );
     }
     let mut analysis = analyzer.finish(&summary);
     let _ = verdict::make_readable(tmp.as_file(), &o.write);
     if file_result.is_some() {
         tmp.persist(&o.write).map_err(|e| write_error(e.error))?;
     } else {
-        // keep what was written, under the name asked for, even if it is incomplete
-        let _ = tmp.persist(&o.write);
+        // keep what reached the disk, under the name asked for, and name it by its own hash
+        if tmp.persist(&o.write).is_ok()
+            && let Ok((bytes, sha)) = hash_file(&o.write)
+        {
+            analysis.input.bytes = Some(bytes);
+            analysis.input.sha256 = Some(sha);
+        } else {
+            analysis.input.bytes = None;
+            analysis.input.sha256 = None;
+        }
     }
     analysis.input.live = Some(LiveSource {
         interface: o.interface.clone(),
@@ -452,6 +469,25 @@ pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
         interface_dropped: u64::from(stats.if_dropped),
     });
     Ok(LiveRun { analysis, error })
+}
+
+/// Length and SHA-256 (hex) of a file as it is on disk.
+fn hash_file(path: &Path) -> std::io::Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut hash = Sha256::new();
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut bytes = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hash.update(&buf[..n]);
+        bytes += n as u64;
+    }
+    Ok((bytes, hex::encode(hash.finalize())))
 }
 
 fn writer_finish(w: PcapngWriter<BufWriter<std::fs::File>>) -> std::io::Result<(u64, String)> {
