@@ -509,6 +509,12 @@ fn assess(v: &mut Verdict, location: Vec<verdict::Finding>, catalogue: &Catalogu
     });
     v.findings = all;
     v.claims = claims::check(v, catalogue);
+    // claims are checked against the findings above; a contradicted one is a finding of its own
+    let contradicted = claims::contradiction_findings(v);
+    v.findings.extend(contradicted);
+    v.findings.sort_by_key(|f| {
+        std::cmp::Reverse(findings::severity_named(&f.severity).unwrap_or(findings::Severity::Info))
+    });
     v.summary = Some(summary::summarize(v));
 }
 

@@ -250,6 +250,8 @@ fn claims_are_checked_against_the_capture() {
     assert!(t.source.contains("White Paper") && t.date == "2026-11");
     let e = claim(&v, "zoom", "e2ee");
     assert_eq!(e.status, "unverifiable");
+    // no claim of Zoom's is contradicted by zoom.pcap: no such finding
+    assert!(!v.findings.iter().any(|f| f.rule == "claim-contradicted"));
     assert!(e.reason.contains("media server") && e.reason.contains("host must enable"));
     // webex.pcap: Webex's TLS claim is contradicted by RC4 and TLS 1.0 (nDPI: Weak TLS Cipher,
     // Obsolete TLS on the same flows)
@@ -257,6 +259,15 @@ fn claims_are_checked_against_the_capture() {
     let t = claim(&v, "webex", "transport-encryption");
     assert_eq!(t.status, "contradicted");
     assert!(t.reason.contains("weak-cipher") && t.reason.contains("obsolete-tls"));
+    // ... and the contradiction is a high finding of its own, on the same flows
+    let f = v
+        .findings
+        .iter()
+        .find(|f| f.rule == "claim-contradicted" && f.detail.contains("transport-encryption"))
+        .expect("claim-contradicted finding");
+    assert_eq!(f.severity, "high");
+    assert_eq!(f.flows, t.flows);
+    assert!(f.detail.starts_with("Webex states"), "{}", f.detail);
 
     // A claim of EU-only servers, checked on Webex's real endpoints (US, AU, SG, NL)
     let v = with_catalogue(
@@ -287,6 +298,11 @@ fn claims_are_checked_against_the_capture() {
         &capture("ndpi/zoom.pcap"),
     );
     assert_eq!(claim(&v, "zoom", "server-location").status, "contradicted");
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.rule == "claim-contradicted" && f.detail.contains("EU only"))
+    );
     assert!(
         !v.findings
             .iter()

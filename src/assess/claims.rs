@@ -12,9 +12,10 @@
 
 use std::collections::BTreeSet;
 
+use super::findings::CLAIM_CONTRADICTED;
 use super::media_path::is_media;
 use crate::vendor::{Catalogue, ClaimDef};
-use crate::verdict::{Claim, Flow, Verdict};
+use crate::verdict::{Claim, Finding, Flow, Verdict};
 
 const TRANSPORT_CONTRADICTING: &[&str] = &[
     "obsolete-tls",
@@ -357,4 +358,42 @@ pub fn check(v: &Verdict, catalogue: &Catalogue) -> Vec<Claim> {
         }
     }
     out
+}
+
+/// One `claim-contradicted` finding per contradicted claim, on the flows the check rests on.
+pub fn contradiction_findings(v: &Verdict) -> Vec<Finding> {
+    v.claims
+        .iter()
+        .filter(|c| c.status == "contradicted")
+        .map(|c| {
+            let name = v
+                .vendors
+                .iter()
+                .find(|s| s.id == c.vendor)
+                .map_or(c.vendor.as_str(), |s| s.name.as_str());
+            let endpoints: BTreeSet<String> = v
+                .flows
+                .iter()
+                .filter(|f| c.flows.contains(&f.id))
+                .map(|f| f.server.ip.clone())
+                .collect();
+            Finding {
+                rule: CLAIM_CONTRADICTED.id.into(),
+                severity: CLAIM_CONTRADICTED.severity.as_str().into(),
+                title: CLAIM_CONTRADICTED.title.into(),
+                detail: format!(
+                    "{name} states \"{}\" ({}; {}, {}); the capture shows: {}",
+                    c.statement, c.claim, c.source, c.date, c.reason
+                ),
+                flows: c.flows.clone(),
+                endpoints: endpoints.into_iter().collect(),
+                first_frame: v
+                    .flows
+                    .iter()
+                    .filter(|f| c.flows.contains(&f.id))
+                    .map(|f| f.first_frame)
+                    .min(),
+            }
+        })
+        .collect()
 }

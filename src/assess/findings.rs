@@ -224,6 +224,17 @@ pub const CAPTURE_INCOMPLETE: Rule = Rule {
 };
 
 /// Every rule, for `callproof rules` and the documentation.
+pub const CLAIM_CONTRADICTED: Rule = Rule {
+    id: "claim-contradicted",
+    severity: Severity::High,
+    title: "A vendor's claim is contradicted by the capture",
+    explanation: "The vendor catalogue records what the vendor states (with source and date) about \
+        encryption, end-to-end encryption or where its servers are; what the capture shows of \
+        that vendor's flows says otherwise. The claim check in claims[] gives the reason and the \
+        findings it rests on. A contradicted claim matters for the data-protection assessment \
+        even where each underlying finding alone is of lower severity.",
+};
+
 pub const RULES: &[Rule] = &[
     THIRD_COUNTRY_TRANSFER,
     US_DPF_DEPENDENT,
@@ -246,6 +257,7 @@ pub const RULES: &[Rule] = &[
     RTCP_IN_CLEAR,
     PLAINTEXT_SIGNALLING,
     CAPTURE_INCOMPLETE,
+    CLAIM_CONTRADICTED,
 ];
 
 /// The rule with this id.

@@ -32,6 +32,26 @@ const TRANSFER_WARN: &[&str] = &[
     "location-implausible",
 ];
 const EVIDENCE_WARN: &[&str] = &["capture-incomplete"];
+/// Read through claims[] (the finding's source), by the kind of claim contradicted: a
+/// transport, media or E2EE claim fails that answer, a location claim the transfer answer.
+const CLAIM_FAIL: &[&str] = &["claim-contradicted"];
+
+/// "Webex claims \"…\", but …" for the contradicted claims of this kind, or None.
+fn claims_contradicted(v: &Verdict, kind: &str) -> Option<String> {
+    let lines: Vec<String> = v
+        .claims
+        .iter()
+        .filter(|c| c.claim == kind && c.status == "contradicted")
+        .map(|c| format!("{} claims \"{}\", but {}", c.vendor, c.statement, c.reason))
+        .collect();
+    (!lines.is_empty()).then(|| {
+        format!(
+            "vendor claim contradicted ({}: claims[]): {}",
+            CLAIM_FAIL[0],
+            lines.join(" | ")
+        )
+    })
+}
 
 fn status(status: &str, reason: impl Into<String>) -> Status {
     Status {
@@ -72,6 +92,9 @@ fn is_secured_signalling(f: &Flow) -> bool {
 
 fn transport(v: &Verdict) -> Status {
     if let Some(why) = fired(&v.findings, TRANSPORT_FAIL) {
+        return status("fail", why);
+    }
+    if let Some(why) = claims_contradicted(v, "transport-encryption") {
         return status("fail", why);
     }
     if let Some(why) = fired(&v.findings, TRANSPORT_WARN) {
@@ -119,6 +142,9 @@ fn media(v: &Verdict) -> Status {
     if let Some(why) = fired(&v.findings, MEDIA_FAIL) {
         return status("fail", why);
     }
+    if let Some(why) = claims_contradicted(v, "media-encryption") {
+        return status("fail", why);
+    }
     let media: Vec<&Flow> = v.flows.iter().filter(|f| is_media(f)).collect();
     let encrypted = media
         .iter()
@@ -160,6 +186,9 @@ fn e2ee(v: &Verdict) -> Status {
             "fail",
             format!("media content or keys are visible to others than the participants: {why}"),
         );
+    }
+    if let Some(why) = claims_contradicted(v, "e2ee") {
+        return status("fail", why);
     }
     let media: Vec<&Flow> = v
         .flows
@@ -238,20 +267,8 @@ fn transfer(v: &Verdict) -> Status {
         return status("fail", why);
     }
     // a vendor's own location claim that its endpoints contradict
-    let contradicted: Vec<String> = v
-        .claims
-        .iter()
-        .filter(|c| c.claim == "server-location" && c.status == "contradicted")
-        .map(|c| format!("{} claims \"{}\", but {}", c.vendor, c.statement, c.reason))
-        .collect();
-    if !contradicted.is_empty() {
-        return status(
-            "fail",
-            format!(
-                "vendor location claim contradicted (claims[]): {}",
-                contradicted.join(" | ")
-            ),
-        );
+    if let Some(why) = claims_contradicted(v, "server-location") {
+        return status("fail", why);
     }
     if let Some(why) = fired(&v.findings, TRANSFER_WARN) {
         return status("warn", why);
@@ -336,6 +353,7 @@ mod tests {
             TRANSFER_FAIL,
             TRANSFER_WARN,
             EVIDENCE_WARN,
+            CLAIM_FAIL,
         ]
         .concat();
         for r in RULES {
