@@ -371,12 +371,13 @@ pub fn contradiction_findings(v: &Verdict) -> Vec<Finding> {
                 .iter()
                 .find(|s| s.id == c.vendor)
                 .map_or(c.vendor.as_str(), |s| s.name.as_str());
-            let endpoints: BTreeSet<String> = v
+            // flow ids are indices into flows[]
+            let flows: Vec<&Flow> = c
                 .flows
                 .iter()
-                .filter(|f| c.flows.contains(&f.id))
-                .map(|f| f.server.ip.clone())
+                .filter_map(|&id| v.flows.get(id as usize).filter(|f| f.id == id))
                 .collect();
+            let endpoints: BTreeSet<String> = flows.iter().map(|f| f.server.ip.clone()).collect();
             Finding {
                 rule: CLAIM_CONTRADICTED.id.into(),
                 severity: CLAIM_CONTRADICTED.severity.as_str().into(),
@@ -387,12 +388,7 @@ pub fn contradiction_findings(v: &Verdict) -> Vec<Finding> {
                 ),
                 flows: c.flows.clone(),
                 endpoints: endpoints.into_iter().collect(),
-                first_frame: v
-                    .flows
-                    .iter()
-                    .filter(|f| c.flows.contains(&f.id))
-                    .map(|f| f.first_frame)
-                    .min(),
+                first_frame: flows.iter().map(|f| f.first_frame).min(),
             }
         })
         .collect()

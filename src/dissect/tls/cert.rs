@@ -31,8 +31,34 @@ pub struct CertFacts {
     pub sha256: String,
 }
 
-/// Parse a DER certificate; `None` if it is not one.
+/// Distinct certificates remembered per thread: a client opens many connections to the same
+/// servers, whose chains repeat; parsing each distinct one once is what `parse` saves.
+const CACHE_ENTRIES: usize = 1024;
+
+thread_local! {
+    static PARSED: std::cell::RefCell<std::collections::HashMap<[u8; 32], Option<CertFacts>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Parse a DER certificate; `None` if it is not one. A certificate seen before on this thread
+/// (same SHA-256) is not parsed again.
 pub fn parse(der: &[u8]) -> Option<CertFacts> {
+    let digest: [u8; 32] = Sha256::digest(der).into();
+    if let Some(known) = PARSED.with(|c| c.borrow().get(&digest).cloned()) {
+        return known;
+    }
+    let facts = parse_der(der, &digest);
+    PARSED.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(digest, facts.clone());
+    });
+    facts
+}
+
+fn parse_der(der: &[u8], digest: &[u8; 32]) -> Option<CertFacts> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
     let tbs = &cert.tbs_certificate;
     let mut san = Vec::new();
@@ -62,7 +88,7 @@ pub fn parse(der: &[u8]) -> Option<CertFacts> {
         signature: oid_name(&cert.signature_algorithm.algorithm),
         self_signed,
         serial: tbs.raw_serial_as_string(),
-        sha256: hex::encode(Sha256::digest(der)),
+        sha256: hex::encode(digest),
     })
 }
 
