@@ -40,6 +40,11 @@ fn bench_capture() -> PathBuf {
     path
 }
 
+/// (source address, source port, destination address, destination port) of a flow's first packet.
+type FlowKey = (String, u16, String, u16);
+/// (direction, source port, destination port, payload).
+type Datagram = (usize, u16, u16, Vec<u8>);
+
 struct Frame {
     link_type: u32,
     ts: i64,
@@ -95,8 +100,7 @@ fn stages(c: &mut Criterion) {
     // UDP datagrams by flow (direction 0 is the first sender), as the flow table would hand
     // them to a flow's dissector
     let mut decoder = Decoder::new();
-    let mut udp: HashMap<(String, u16, String, u16), Vec<(usize, u16, u16, Vec<u8>)>> =
-        HashMap::new();
+    let mut udp: HashMap<FlowKey, Vec<Datagram>> = HashMap::new();
     let mut hellos: Vec<Vec<u8>> = Vec::new();
     for f in &frames {
         if let Decoded::Packet(p) = decoder.decode(f.link_type, &f.data, f.ts) {
