@@ -325,3 +325,61 @@ fn claims_are_checked_against_the_capture() {
     assert_eq!(e.status, "contradicted");
     assert!(e.reason.contains("sdes-keys-in-clear"));
 }
+
+/// The issue expected "Zoom UDP media encrypted" on nDPI's zoom.pcap. The capture holds no Zoom
+/// media to judge: of its UDP datagrams on port 8801, most are bandwidth probes whose body is one
+/// repeated byte (type 0x05/0x15, 1,037 bytes of 0x01 or 0x02), the rest control messages, some
+/// with readable key names (e.g. "bw_level_audio" inside ICMP-quoted datagrams). So the verdict
+/// must say "unknown" for those flows, never "encrypted" — and it does, with its reason.
+#[test]
+fn zoom_pcap_carries_no_zoom_media_so_its_encryption_stays_unknown() {
+    let cap = capture("ndpi/zoom.pcap");
+    // independent of the product: count filler datagrams with etherparse
+    let (mut total, mut filler) = (0usize, 0usize);
+    callproof::capture::read_file(&cap, |frame| {
+        let Ok(p) = etherparse::SlicedPacket::from_ethernet(frame.data) else {
+            return;
+        };
+        if let Some(etherparse::TransportSlice::Udp(u)) = p.transport
+            && (u.source_port() == 8801 || u.destination_port() == 8801)
+        {
+            total += 1;
+            let body = u.payload();
+            if body.len() > 140 {
+                let distinct: std::collections::BTreeSet<u8> = body[40..].iter().copied().collect();
+                if distinct.len() <= 2 {
+                    filler += 1;
+                }
+            }
+        }
+    })
+    .unwrap();
+    assert!(
+        total > 200 && filler * 10 > total * 7,
+        "{filler} of {total}"
+    );
+
+    let v = verdict_of(&cap);
+    let zoom_udp: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|f| f.transport == "udp" && f.zoom.is_some())
+        .collect();
+    assert!(!zoom_udp.is_empty());
+    for f in zoom_udp {
+        let z = f.zoom.as_ref().unwrap();
+        assert_eq!(z.media_packets, 0, "flow {}", f.id);
+        assert_eq!(z.encrypted, None);
+        assert_eq!(f.encryption.state, "unknown");
+        assert!(
+            f.encryption
+                .basis
+                .iter()
+                .any(|b| b.contains("0 media packets"))
+        );
+    }
+    assert_eq!(
+        v.summary.as_ref().unwrap().media_encryption.status,
+        "unknown"
+    );
+}
