@@ -383,3 +383,80 @@ fn zoom_pcap_carries_no_zoom_media_so_its_encryption_stays_unknown() {
         "unknown"
     );
 }
+
+/// One pcap (nanosecond, Ethernet) holding the frames of several real Ethernet captures in time
+/// order, as `mergecap` would make it.
+fn merged_capture(parts: &[&Path], out: &Path) {
+    let mut frames: Vec<(i64, Vec<u8>, u32)> = Vec::new();
+    for p in parts {
+        callproof::capture::read_file(p, |f| {
+            assert_eq!(f.link_type, 1, "Ethernet captures only");
+            frames.push((f.ts_ns.unwrap_or(0), f.data.to_vec(), f.orig_len));
+        })
+        .unwrap();
+    }
+    frames.sort_by_key(|f| f.0);
+    let mut pcap = Vec::new();
+    for word in [0xa1b2_3c4d_u32] {
+        pcap.extend_from_slice(&word.to_le_bytes());
+    }
+    pcap.extend_from_slice(&2u16.to_le_bytes());
+    pcap.extend_from_slice(&4u16.to_le_bytes());
+    pcap.extend_from_slice(&[0; 8]);
+    pcap.extend_from_slice(&262_144u32.to_le_bytes());
+    pcap.extend_from_slice(&1u32.to_le_bytes());
+    for (ts, data, orig) in frames {
+        pcap.extend_from_slice(&((ts / 1_000_000_000) as u32).to_le_bytes());
+        pcap.extend_from_slice(&((ts % 1_000_000_000) as u32).to_le_bytes());
+        pcap.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        pcap.extend_from_slice(&orig.to_le_bytes());
+        pcap.extend_from_slice(&data);
+    }
+    std::fs::write(out, pcap).unwrap();
+}
+
+/// The peer-to-peer WebRTC call (aiortc, DTLS-SRTP between the two participants) beside a TLS
+/// session to the service's signalling server (OpenSSL, SNI callproof.test): a service that
+/// claims E2EE is consistent with what the capture shows, because the media never reaches a
+/// vendor endpoint and is keyed between the two ends.
+#[test]
+fn a_peer_to_peer_call_makes_an_e2ee_claim_consistent() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let dir = tempfile::tempdir().unwrap();
+    let merged = dir.path().join("signalling-and-p2p-call.pcap");
+    merged_capture(
+        &[
+            &root.join("openssl-tls.pcap"),
+            &root.join("aiortc-webrtc-call.pcap"),
+        ],
+        &merged,
+    );
+    let v = with_catalogue(
+        r#"{"name": "test", "version": "1", "vendors": [{"id": "testmeet", "name": "Test Meet",
+            "operator": "test", "jurisdiction": "DE", "domains": ["callproof.test"],
+            "sources": ["test"], "claims": [{"claim": "e2ee", "statement": "calls are E2EE",
+            "condition": "two participants", "source": "test", "date": "2026-11"}]}]}"#,
+        &merged,
+    );
+    let media = v
+        .flows
+        .iter()
+        .find(|f| f.protocols.iter().any(|p| p == "dtls"))
+        .expect("the WebRTC flow");
+    assert_eq!(media.media_path.as_deref(), Some("peer-to-peer"));
+    assert!(media.vendor.is_none(), "participants are not the vendor");
+    assert!(
+        v.flows
+            .iter()
+            .any(|f| f.vendor.as_ref().is_some_and(|x| x.id == "testmeet"))
+    );
+    let e = v
+        .claims
+        .iter()
+        .find(|c| c.vendor == "testmeet" && c.claim == "e2ee")
+        .unwrap_or_else(|| panic!("no e2ee claim: {:?}", v.claims));
+    assert_eq!(e.status, "consistent", "{e:?}");
+    assert!(e.flows.contains(&media.id), "{e:?}");
+    assert_eq!(v.summary.as_ref().unwrap().e2ee.status, "pass");
+    assert!(!v.findings.iter().any(|f| f.rule == "claim-contradicted"));
+}
