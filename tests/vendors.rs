@@ -397,9 +397,7 @@ fn merged_capture(parts: &[&Path], out: &Path) {
     }
     frames.sort_by_key(|f| f.0);
     let mut pcap = Vec::new();
-    for word in [0xa1b2_3c4d_u32] {
-        pcap.extend_from_slice(&word.to_le_bytes());
-    }
+    pcap.extend_from_slice(&0xa1b2_3c4d_u32.to_le_bytes()); // nanosecond pcap
     pcap.extend_from_slice(&2u16.to_le_bytes());
     pcap.extend_from_slice(&4u16.to_le_bytes());
     pcap.extend_from_slice(&[0; 8]);
