@@ -156,6 +156,24 @@ impl Analyzer {
         self.table.flows()
     }
 
+    /// A verdict of the flows so far, judged as a finished one would be (for the live view:
+    /// flows still open show what they have decided, so their findings can only grow).
+    pub fn snapshot(&self, geo: &GeoData, catalogue: &Catalogue) -> Verdict {
+        let mut builder = VerdictBuilder::default();
+        builder.inputs.push(verdict::Input {
+            path: "(live)".into(),
+            ..Default::default()
+        });
+        builder.flows = self
+            .table
+            .flows()
+            .iter()
+            .enumerate()
+            .map(|(id, f)| flow_record(id as u32, 0, f, None))
+            .collect();
+        builder.finish_with(geo, catalogue)
+    }
+
     /// End the analysis: close every flow and make the input's record from `summary`.
     pub fn finish(self, summary: &CaptureSummary) -> FileAnalysis {
         let mut c = self.counters;
@@ -610,8 +628,7 @@ fn flow_record(
             .map(Box::new),
         // TLS over TCP, or the TLS handshake carried in QUIC Initial packets.
         tls: f
-            .tls
-            .as_deref()
+            .tls_so_far()
             .or_else(|| f.udp.as_ref().and_then(|u| u.quic_tls.as_deref()))
             .map(tls_record)
             .map(Box::new),

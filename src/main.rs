@@ -432,7 +432,7 @@ fn run_live(
     (geo, catalogue): (&GeoData, &Catalogue),
     fail_on: Option<Severity>,
 ) -> ExitCode {
-    let run = match callproof::live::capture(o, geo) {
+    let run = match callproof::live::capture(o, geo, catalogue) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("callproof: {e}");

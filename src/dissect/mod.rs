@@ -266,6 +266,11 @@ impl TcpDissector {
             || (self.reassembly[0].capped && self.reassembly[1].capped)
     }
 
+    /// The TLS facts decided so far, while the connection is still being dissected.
+    pub fn tls_so_far(&self) -> Option<&TlsFacts> {
+        self.tls.is_tls.then_some(&self.tls.facts)
+    }
+
     /// Deliver what still waits behind holes and return the facts.
     pub fn finish(&mut self) -> TcpOutcome {
         for dir in 0..2 {

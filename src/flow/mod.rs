@@ -164,6 +164,18 @@ impl Flow {
     }
 
     /// DNS facts of the flow, over UDP or TCP.
+    /// The TLS facts: those of the finished dissection, or while the flow is still being
+    /// dissected, what its handshake has shown so far (the live view judges these).
+    pub fn tls_so_far(&self) -> Option<&TlsFacts> {
+        if let Some(t) = self.tls.as_deref() {
+            return Some(t);
+        }
+        match &self.dissector {
+            Some(Dissector::Tcp(d)) => d.tls_so_far(),
+            _ => None,
+        }
+    }
+
     pub fn dns(&self) -> Option<&DnsFacts> {
         self.tcp_dns
             .as_deref()

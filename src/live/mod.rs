@@ -20,6 +20,7 @@ use crate::analyze::{Analyzer, FileAnalysis, Options};
 use crate::capture::pcapng_write::{InterfaceStats, PcapngWriter};
 use crate::capture::{self, CaptureSummary, Format};
 use crate::enrich::GeoData;
+use crate::vendor::Catalogue;
 use crate::verdict::{self, LiveSource};
 
 /// One capture interface, as `callproof interfaces` lists it.
@@ -202,6 +203,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(total))
 }
 
+/// How often the live view judges the flows so far for new findings.
+const JUDGE_EVERY: Duration = Duration::from_secs(3);
+
 /// How long the loop sleeps when no packet is waiting (bounds the reaction to Ctrl-C and the
 /// delay before a packet is analysed; packets wait in the kernel's buffer meanwhile).
 const IDLE_NAP: Duration = Duration::from_millis(5);
@@ -214,7 +218,11 @@ fn now_ns() -> u64 {
 
 /// Capture until stopped, analysing each frame and writing it to `o.write`; the live view
 /// places servers with `geo`.
-pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
+pub fn capture(
+    o: &LiveOptions,
+    geo: &GeoData,
+    catalogue: &Catalogue,
+) -> Result<LiveRun, LiveError> {
     let open_error = |e: pcap::Error| classify_open_error(&o.interface, e.to_string());
     let mut cap = Capture::from_device(o.interface.as_str())
         .map_err(open_error)?
@@ -311,6 +319,8 @@ pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
     let mut places = view::Places::new(geo);
     let mut screen = view::Screen::default();
     let mut log = view::Log::default();
+    let mut raised = view::Raised::default();
+    let mut last_judged = Instant::now();
     let mut analyzer = Analyzer::new(&o.analysis);
     let mut summary = CaptureSummary {
         path: o.write.clone(),
@@ -380,9 +390,18 @@ pub fn capture(o: &LiveOptions, geo: &GeoData) -> Result<LiveRun, LiveError> {
                 u64::from(stats.dropped + stats.if_dropped),
                 analyzer.flows().len(),
             );
+            // findings of the flows so far, every few seconds (a whole judgement of them)
+            let mut new_findings = Vec::new();
+            if last_judged.elapsed() >= JUDGE_EVERY {
+                last_judged = Instant::now();
+                new_findings = raised.update(&analyzer.snapshot(geo, catalogue));
+            }
             if terminal {
-                screen.draw(&headline, &rows, &mut places);
+                screen.draw(&headline, &rows, &mut places, &raised.lines);
             } else {
+                for line in &new_findings {
+                    eprintln!("callproof: new finding {line}");
+                }
                 log.new_servers(&rows, &mut places);
                 if last_logged.elapsed() >= Duration::from_secs(5) {
                     last_logged = Instant::now();

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use crate::dissect::tls::names;
 use crate::enrich::GeoData;
 use crate::flow::{self, L4};
+use crate::verdict::Verdict;
 
 /// One server endpoint as the view shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub struct ServerRow {
 
 /// What the flows so far show about their protection (the verdict decides at the end).
 fn flow_state(f: &flow::Flow) -> Option<String> {
-    if let Some(t) = &f.tls {
+    if let Some(t) = f.tls_so_far() {
         return Some(match t.version() {
             Some(v) => names::version_name(v),
             None if t.client_hello.is_some() => "TLS handshake under way".into(),
@@ -58,8 +59,7 @@ pub fn server_rows(flows: &[flow::Flow]) -> Vec<ServerRow> {
         row.flows += 1;
         row.bytes += f.bytes[0] + f.bytes[1];
         if let Some(sni) = f
-            .tls
-            .as_ref()
+            .tls_so_far()
             .and_then(|t| t.client_hello.as_ref())
             .and_then(|c| c.sni.as_ref())
             && row.names.len() < 3
@@ -156,6 +156,42 @@ pub fn row_line(row: &ServerRow, place: &str) -> String {
     line
 }
 
+/// Findings raised so far, each reported once: by rule, servers and first flow (their details
+/// grow with the traffic). What the capture lacks is left out while it runs (a handshake under
+/// way is not missing); the verdict at the end has it.
+#[derive(Default)]
+pub struct Raised {
+    seen: HashSet<(String, Vec<String>, u32)>,
+    /// The lines of the findings raised so far, in order.
+    pub lines: Vec<String>,
+}
+
+impl Raised {
+    /// Take in a snapshot verdict; return the lines of findings not raised before.
+    pub fn update(&mut self, v: &Verdict) -> Vec<String> {
+        let mut new = Vec::new();
+        for f in &v.findings {
+            if f.rule == "capture-incomplete" {
+                continue;
+            }
+            let key = (
+                f.rule.clone(),
+                f.endpoints.clone(),
+                f.flows.first().copied().unwrap_or(0),
+            );
+            if self.seen.insert(key) {
+                let mut line = format!("[{}] {}: {}", f.severity, f.rule, f.title);
+                if !f.endpoints.is_empty() {
+                    let _ = write!(line, " ({})", f.endpoints.join(", "));
+                }
+                self.lines.push(line.clone());
+                new.push(line);
+            }
+        }
+        new
+    }
+}
+
 /// Terminal drawing: the previous frame's lines are overwritten in place.
 #[derive(Default)]
 pub struct Screen {
@@ -164,9 +200,17 @@ pub struct Screen {
 
 /// Rows shown on a terminal at most.
 const ROWS: usize = 12;
+/// The most recent findings shown on a terminal.
+const FINDING_LINES: usize = 6;
 
 impl Screen {
-    pub fn draw(&mut self, headline: &str, rows: &[ServerRow], places: &mut Places<'_>) {
+    pub fn draw(
+        &mut self,
+        headline: &str,
+        rows: &[ServerRow],
+        places: &mut Places<'_>,
+        raised: &[String],
+    ) {
         let mut out = String::new();
         if self.lines_drawn > 0 {
             let _ = write!(out, "\x1b[{}A", self.lines_drawn);
@@ -179,6 +223,13 @@ impl Screen {
         }
         if rows.len() > ROWS {
             let _ = writeln!(out, "  … and {} more server(s)", rows.len() - ROWS);
+        }
+        if !raised.is_empty() {
+            let _ = writeln!(out, "findings so far ({}):", raised.len());
+            let skip = raised.len().saturating_sub(FINDING_LINES);
+            for line in &raised[skip..] {
+                let _ = writeln!(out, "  {line}");
+            }
         }
         self.lines_drawn = out.matches('\n').count();
         eprint!("{out}");
