@@ -539,3 +539,25 @@ fn a_full_disk_stops_the_capture_and_the_verdict_names_what_was_saved() {
     }
     let _ = Command::new("umount").arg(&full).status();
 }
+
+#[test]
+fn interfaces_are_listed_like_tcpdump_d() {
+    let o = Command::new(bin()).arg("interfaces").output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // "N.lo [Up, Running, Loopback] 127.0.0.1 ::1", as tcpdump -D numbers and flags them
+    let lo = out
+        .lines()
+        .find(|l| {
+            l.split_once('.')
+                .is_some_and(|(_, rest)| rest.starts_with("lo "))
+        })
+        .unwrap_or_else(|| panic!("no lo in:\n{out}"));
+    assert!(lo.contains("Loopback") && lo.contains("127.0.0.1"), "{lo}");
+    assert!(lo.split_once('.').unwrap().0.parse::<u32>().is_ok(), "{lo}");
+}
