@@ -188,8 +188,9 @@ fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with()
     openssl_session(dir.path(), tls12, "-tls1_2", "tls12.callproof.test");
     let udp_port =
         replay_udp(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/aiortc-webrtc-call.pcap"));
-    // the live view refreshes once a second and judges the flows so far every 3 s
-    std::thread::sleep(Duration::from_millis(3500));
+    // the live view refreshes once a second, judges the flows so far every 3 s and prints its
+    // counters every 5 s when not on a terminal
+    std::thread::sleep(Duration::from_millis(5500));
     interrupt(&live);
     assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
     // without a terminal: plain lines, one per new server with what its handshakes showed
@@ -202,6 +203,12 @@ fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with()
     assert!(
         !said.iter().any(|l| l.contains('\x1b')),
         "no escape codes: {said:#?}"
+    );
+    // the counters line, every 5 s: flows by protocol
+    assert!(
+        said.iter()
+            .any(|l| l.contains(" elapsed, ") && l.contains(" flows (") && l.contains("tls 2")),
+        "{said:#?}"
     );
     // findings raised while it ran: the TLS 1.2 server's certificate (CN=live.callproof.test)
     // does not name tls12.callproof.test

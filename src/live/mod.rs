@@ -388,7 +388,7 @@ pub fn capture(
                 summary.frames,
                 bytes_seen,
                 u64::from(stats.dropped + stats.if_dropped),
-                analyzer.flows().len(),
+                analyzer.flows(),
             );
             // findings of the flows so far, every few seconds (a whole judgement of them)
             let mut new_findings = Vec::new();

@@ -124,14 +124,56 @@ fn human(bytes: u64) -> String {
     }
 }
 
+/// Flows so far by protocol ("tls 12, quic 3, dtls 1, udp (not yet classified) 4"), most first.
+pub fn flows_by_protocol(flows: &[flow::Flow]) -> String {
+    let mut counts: HashMap<&'static str, usize> = HashMap::new();
+    for f in flows {
+        let names: Vec<&'static str> = f
+            .protocols
+            .names()
+            .into_iter()
+            .filter(|p| *p != "unknown")
+            .collect();
+        if names.is_empty() {
+            let label = match (f.tls_so_far().is_some(), f.l4) {
+                (true, _) => "tls",
+                (false, L4::Tcp) => "tcp (not yet classified)",
+                (false, L4::Udp) => "udp (not yet classified)",
+            };
+            *counts.entry(label).or_default() += 1;
+        }
+        for n in names {
+            *counts.entry(n).or_default() += 1;
+        }
+    }
+    let mut counts: Vec<(&str, usize)> = counts.into_iter().collect();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    counts
+        .iter()
+        .map(|(p, n)| format!("{p} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The counters line.
-pub fn headline(elapsed_s: f64, packets: u64, bytes: u64, dropped: u64, flows: usize) -> String {
-    format!(
-        "callproof: {:02}:{:02} elapsed, {packets} packets ({}), {dropped} dropped, {flows} flows",
+pub fn headline(
+    elapsed_s: f64,
+    packets: u64,
+    bytes: u64,
+    dropped: u64,
+    flows: &[flow::Flow],
+) -> String {
+    let mut line = format!(
+        "callproof: {:02}:{:02} elapsed, {packets} packets ({}), {dropped} dropped, {} flows",
         (elapsed_s as u64) / 60,
         (elapsed_s as u64) % 60,
-        human(bytes)
-    )
+        human(bytes),
+        flows.len()
+    );
+    if !flows.is_empty() {
+        let _ = write!(line, " ({})", flows_by_protocol(flows));
+    }
+    line
 }
 
 /// One server's line.
