@@ -74,6 +74,19 @@ fn a_mixed_folder_gives_one_verdict_per_capture_a_summary_and_names_the_bad_file
 
     let s = summary_of(&out);
     assert_eq!(s.schema, "callproof.batch/1");
+    // summary.json is what schema/batch-1.json describes
+    let schema: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/batch-1.json")).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("a valid JSON Schema");
+    let written: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&written)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
     let t = &s.totals;
     assert_eq!(
         (t.captures, t.analysed, t.failed, t.skipped, t.damaged),
