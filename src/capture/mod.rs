@@ -100,6 +100,26 @@ pub struct CaptureSummary {
     pub secrets: Vec<SecretsBlock>,
 }
 
+impl CaptureSummary {
+    /// Nothing read yet from `path` (`bytes` long; pcapng until a header says otherwise).
+    pub fn empty(path: PathBuf, bytes: u64, gzip: bool) -> Self {
+        Self {
+            path,
+            sha256: String::new(),
+            bytes,
+            gzip,
+            format: Format::PcapNg,
+            link_types: Vec::new(),
+            frames: 0,
+            first_ts_ns: None,
+            last_ts_ns: None,
+            frames_snaplen_truncated: 0,
+            damage: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+}
+
 /// Why a file could not be read as a capture at all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -210,20 +230,7 @@ fn parse(
     }
     let gzip = head.starts_with(&[0x1f, 0x8b]);
     let magic = describe_magic(head);
-    let mut summary = CaptureSummary {
-        path: pathbuf,
-        sha256: String::new(),
-        bytes: len,
-        gzip,
-        format: Format::PcapNg,
-        link_types: Vec::new(),
-        frames: 0,
-        first_ts_ns: None,
-        last_ts_ns: None,
-        frames_snaplen_truncated: 0,
-        damage: Vec::new(),
-        secrets: Vec::new(),
-    };
+    let mut summary = CaptureSummary::empty(pathbuf, len, gzip);
     // No BufReader for plain captures: pcap-parser keeps its own large buffer.
     let stream = head.chain(input);
     if gzip {

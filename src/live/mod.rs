@@ -18,7 +18,7 @@ pub use view::{ServerRow, server_rows};
 
 use crate::analyze::{Analyzer, FileAnalysis, Options};
 use crate::capture::pcapng_write::{InterfaceStats, PcapngWriter};
-use crate::capture::{self, CaptureSummary, Format};
+use crate::capture::{self, CaptureSummary};
 use crate::enrich::GeoData;
 use crate::vendor::Catalogue;
 use crate::verdict::{self, LiveSource};
@@ -322,20 +322,7 @@ pub fn capture(
     let mut raised = view::Raised::default();
     let mut last_judged = Instant::now();
     let mut analyzer = Analyzer::new(&o.analysis);
-    let mut summary = CaptureSummary {
-        path: o.write.clone(),
-        sha256: String::new(),
-        bytes: 0,
-        gzip: false,
-        format: Format::PcapNg,
-        link_types: Vec::new(),
-        frames: 0,
-        first_ts_ns: None,
-        last_ts_ns: None,
-        frames_snaplen_truncated: 0,
-        damage: Vec::new(),
-        secrets: Vec::new(),
-    };
+    let mut summary = CaptureSummary::empty(o.write.clone(), 0, false);
     loop {
         if o.stop.load(Ordering::Relaxed) {
             stop_reason = "signal";
