@@ -417,3 +417,31 @@ fn html_report_renders_in_headless_chromium_without_console_messages() {
     );
     assert!(v.flows.len() > 10);
 }
+
+#[test]
+fn long_tables_are_cut_and_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let vpath = verdict_file(dir.path(), &[capture("ndpi/zoom.pcap")]);
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&vpath).unwrap()).unwrap();
+    // 2,500 flows: the real ones, repeated with new ids
+    let real = v["flows"].as_array().unwrap().clone();
+    let many: Vec<Value> = (0..2_500)
+        .map(|i| {
+            let mut f = real[i % real.len()].clone();
+            f["id"] = i.into();
+            f
+        })
+        .collect();
+    v["flows"] = many.into();
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, serde_json::to_vec(&v).unwrap()).unwrap();
+    let html = html_of(&big);
+    assert!(
+        html.contains("The first 2000 of 2500 flows are shown; the verdict file lists all of them"),
+        "no note on the cut"
+    );
+    let flow_rows =
+        html.matches("</code> udp</td>").count() + html.matches("</code> tcp</td>").count();
+    assert_eq!(flow_rows, 2_000);
+    assert!(html.contains("<tr><td>1999</td>") && !html.contains("<tr><td>2000</td>"));
+}

@@ -18,8 +18,21 @@ use crate::verdict::{Flow, Status, Verdict, traffic};
 const CHART_ROWS: usize = 20;
 /// Flows, findings' flow lists: how many ids are spelled out before "and N more".
 const IDS_SHOWN: usize = 24;
-/// Flow tables longer than this start folded (the rows are all there).
+/// Flow tables longer than this start folded.
 const FLOWS_UNFOLDED: usize = 300;
+/// Rows per table at most: a capture of 100,000 flows would make a page no browser opens
+/// comfortably; the verdict file lists them all, and the page says how many it left out.
+const ROWS_SHOWN: usize = 2_000;
+
+fn rows_left_out(out: &mut String, total: usize, what: &str, field: &str) {
+    if total > ROWS_SHOWN {
+        let _ = write!(
+            out,
+            "<p class=\"muted\">The first {ROWS_SHOWN} of {total} {what} are shown; the verdict \
+             file lists all of them (<code>{field}</code>).</p>"
+        );
+    }
+}
 
 /// Text escaped for HTML content and double- or single-quoted attribute values.
 struct Esc<'a>(&'a str);
@@ -347,7 +360,7 @@ fn findings(out: &mut String, v: &Verdict) {
         "<table><thead><tr><th>Severity</th><th>Rule</th><th>Finding</th><th>Flows</th>\
          <th>Endpoints</th><th>First frame</th></tr></thead><tbody>",
     );
-    for f in &v.findings {
+    for f in v.findings.iter().take(ROWS_SHOWN) {
         out.push_str("<tr><td>");
         badge(out, &f.severity);
         let _ = write!(
@@ -361,7 +374,14 @@ fn findings(out: &mut String, v: &Verdict) {
             f.first_frame.map(|n| n.to_string()).unwrap_or_default()
         );
     }
-    out.push_str("</tbody></table></section>");
+    out.push_str("</tbody></table>");
+    rows_left_out(
+        out,
+        v.findings.len(),
+        "findings (most severe first)",
+        "findings[]",
+    );
+    out.push_str("</section>");
 }
 
 /// Source text with its web addresses as links; nothing else becomes a link (a user's
@@ -465,7 +485,7 @@ fn endpoints(out: &mut String, v: &Verdict) {
          <th>Region</th><th>Network</th><th>Operator</th><th>Vendor</th><th>Flows</th>\
          </tr></thead><tbody>",
     );
-    for e in &v.endpoints {
+    for e in v.endpoints.iter().take(ROWS_SHOWN) {
         let ports = e
             .ports
             .iter()
@@ -508,7 +528,9 @@ fn endpoints(out: &mut String, v: &Verdict) {
             ids(&e.flows)
         );
     }
-    out.push_str("</tbody></table></section>");
+    out.push_str("</tbody></table>");
+    rows_left_out(out, v.endpoints.len(), "server endpoints", "endpoints[]");
+    out.push_str("</section>");
 }
 
 /// The name a flow was addressed by, as the handshake states it.
@@ -534,8 +556,8 @@ fn flows(out: &mut String, v: &Verdict) {
     if folded {
         let _ = write!(
             out,
-            "<details><summary>Show all {} flows</summary>",
-            v.flows.len()
+            "<details><summary>Show the flows ({})</summary>",
+            v.flows.len().min(ROWS_SHOWN)
         );
     }
     out.push_str(
@@ -543,7 +565,7 @@ fn flows(out: &mut String, v: &Verdict) {
          <th>Name</th><th>Vendor</th><th>Media path</th><th>Encryption</th><th>Packets</th>\
          <th>Bytes</th></tr></thead><tbody>",
     );
-    for f in &v.flows {
+    for f in v.flows.iter().take(ROWS_SHOWN) {
         let _ = write!(
             out,
             "<tr><td>{}</td><td><code>{}:{} → {}:{}</code> {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
@@ -570,6 +592,7 @@ fn flows(out: &mut String, v: &Verdict) {
         );
     }
     out.push_str("</tbody></table>");
+    rows_left_out(out, v.flows.len(), "flows", "flows[]");
     if folded {
         out.push_str("</details>");
     }
