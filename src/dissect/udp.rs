@@ -238,6 +238,45 @@ impl UdpDissector {
     }
 
     /// The protocols established and their facts.
+    /// What the datagrams so far suggest, while the flow is still being dissected (the live
+    /// view): the protocol and, where a handshake shows it, the protection. Only `finish`
+    /// decides; this is a glimpse that can only be confirmed or refined.
+    pub fn glimpse(&self) -> Option<(&'static str, Option<String>)> {
+        if let Some(d) = &self.dtls
+            && d.handshake_seen
+        {
+            let version = d
+                .facts
+                .version()
+                .map(crate::dissect::tls::names::version_name);
+            let profile = d
+                .facts
+                .server_hello
+                .as_ref()
+                .and_then(|s| s.srtp_profile)
+                .map(crate::dissect::tls::names::srtp_profile_name);
+            let state = match (version, profile) {
+                (Some(v), Some(p)) => Some(format!("{v} + {p}")),
+                (Some(v), None) => Some(v),
+                _ => None,
+            };
+            return Some(("dtls", state));
+        }
+        if self.quic.is_some() {
+            return Some(("quic", None));
+        }
+        if self.zoom.is_some() {
+            return Some(("zoom", None));
+        }
+        if self.counts.rtp_like >= 8 {
+            return Some(("rtp", None));
+        }
+        if self.stun.is_some() || self.counts.classic_stun >= 2 {
+            return Some(("stun", None));
+        }
+        None
+    }
+
     pub fn finish(&mut self) -> UdpOutcome {
         let mut p = ProtocolSet::default();
         let c = &self.counts;

@@ -176,6 +176,15 @@ impl Flow {
         }
     }
 
+    /// A UDP flow still being dissected: what its datagrams suggest so far (see
+    /// `UdpDissector::glimpse`); `None` once dissection ended (then `protocols` says it).
+    pub fn udp_glimpse(&self) -> Option<(&'static str, Option<String>)> {
+        match &self.dissector {
+            Some(Dissector::Udp(d)) => d.glimpse(),
+            _ => None,
+        }
+    }
+
     pub fn dns(&self) -> Option<&DnsFacts> {
         self.tcp_dns
             .as_deref()

@@ -35,6 +35,15 @@ fn flow_state(f: &flow::Flow) -> Option<String> {
             None => "TLS, handshake not seen".into(),
         });
     }
+    if let Some((protocol, state)) = f.udp_glimpse() {
+        return Some(match state {
+            Some(s) => format!("{s} (so far)"),
+            None => format!(
+                "{} so far, protection not decided",
+                protocol.to_ascii_uppercase()
+            ),
+        });
+    }
     let names = f.protocols.names();
     for clear in ["sip", "http", "dns", "rtp"] {
         if names.contains(&clear) {
@@ -68,6 +77,9 @@ pub fn server_rows(flows: &[flow::Flow]) -> Vec<ServerRow> {
         }
         row.protocols
             .extend(f.protocols.names().into_iter().filter(|p| *p != "unknown"));
+        if let Some((protocol, _)) = f.udp_glimpse() {
+            row.protocols.insert(protocol);
+        }
         row.protocols.insert(match f.l4 {
             L4::Tcp => "tcp",
             L4::Udp => "udp",
@@ -135,10 +147,11 @@ pub fn flows_by_protocol(flows: &[flow::Flow]) -> String {
             .filter(|p| *p != "unknown")
             .collect();
         if names.is_empty() {
-            let label = match (f.tls_so_far().is_some(), f.l4) {
-                (true, _) => "tls",
-                (false, L4::Tcp) => "tcp (not yet classified)",
-                (false, L4::Udp) => "udp (not yet classified)",
+            let label = match (f.tls_so_far().is_some(), f.udp_glimpse(), f.l4) {
+                (true, _, _) => "tls",
+                (false, Some((protocol, _)), _) => protocol,
+                (false, None, L4::Tcp) => "tcp (not yet classified)",
+                (false, None, L4::Udp) => "udp (not yet classified)",
             };
             *counts.entry(label).or_default() += 1;
         }
