@@ -521,19 +521,21 @@ fn assess(v: &mut Verdict, location: Vec<verdict::Finding>, catalogue: &Catalogu
     let mut all = protection::protection_findings(v);
     all.extend(location);
     all.extend(protection::evidence_findings(v));
-    // most severe first; within a severity, in the order the checks raised them
-    all.sort_by_key(|f| {
-        std::cmp::Reverse(findings::severity_named(&f.severity).unwrap_or(findings::Severity::Info))
-    });
+    most_severe_first(&mut all);
     v.findings = all;
     v.claims = claims::check(v, catalogue);
     // claims are checked against the findings above; a contradicted one is a finding of its own
     let contradicted = claims::contradiction_findings(v);
     v.findings.extend(contradicted);
-    v.findings.sort_by_key(|f| {
+    most_severe_first(&mut v.findings);
+    v.summary = Some(summary::summarize(v));
+}
+
+/// Most severe first; within a severity, in the order the checks raised them (a stable sort).
+fn most_severe_first(found: &mut [verdict::Finding]) {
+    found.sort_by_key(|f| {
         std::cmp::Reverse(findings::severity_named(&f.severity).unwrap_or(findings::Severity::Info))
     });
-    v.summary = Some(summary::summarize(v));
 }
 
 fn flow_record(
