@@ -7,12 +7,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::assess::{claims, encryption, findings, media_path, protection, summary};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
+use crate::dissect::tls::cert::CertFacts;
 use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::{quic, rtp, stun};
 use crate::enrich::{EndpointGeo, GeoData};
@@ -806,6 +808,41 @@ fn stream_record(
     }
 }
 
+/// Distinct certificate records shared per thread: many connections present the same chain,
+/// and a verdict may list a million of them.
+const SHARED_CERTIFICATES: usize = 4096;
+
+thread_local! {
+    static CERTIFICATES: std::cell::RefCell<HashMap<String, Arc<verdict::Certificate>>> =
+        std::cell::RefCell::new(HashMap::new());
+}
+
+fn certificate_record(c: &CertFacts) -> Arc<verdict::Certificate> {
+    if let Some(known) = CERTIFICATES.with(|m| m.borrow().get(&c.sha256).cloned()) {
+        return known;
+    }
+    let record = Arc::new(verdict::Certificate {
+        subject: c.subject.clone(),
+        issuer: c.issuer.clone(),
+        san: c.san.clone(),
+        not_before: verdict::rfc3339_s(c.not_before),
+        not_after: verdict::rfc3339_s(c.not_after),
+        key: c.key.clone(),
+        signature: c.signature.clone(),
+        self_signed: c.self_signed,
+        serial: c.serial.clone(),
+        sha256: c.sha256.clone(),
+    });
+    CERTIFICATES.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= SHARED_CERTIFICATES {
+            m.clear();
+        }
+        m.insert(c.sha256.clone(), record.clone());
+    });
+    record
+}
+
 fn tls_record(t: &TlsFacts) -> verdict::Tls {
     let ch = t.client_hello.as_ref();
     let offered_versions = match ch {
@@ -825,7 +862,12 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
         alpn_selected: t.server_hello.as_ref().and_then(|s| s.alpn.clone()),
         offered_versions,
         offered_ciphers: ch
-            .map(|c| c.ciphers.iter().map(|&x| names::cipher_name(x)).collect())
+            .map(|c| {
+                c.ciphers
+                    .iter()
+                    .map(|&x| names::cipher_name_static(x))
+                    .collect()
+            })
             .unwrap_or_default(),
         client_hello_frame: ch.map(|c| c.frame),
         server_hello_frame: t.server_hello.as_ref().map(|s| s.frame),
@@ -841,22 +883,7 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
             })
             .collect(),
         encrypted_alerts: t.encrypted_alerts,
-        certificates: t
-            .certificates
-            .iter()
-            .map(|c| verdict::Certificate {
-                subject: c.subject.clone(),
-                issuer: c.issuer.clone(),
-                san: c.san.clone(),
-                not_before: verdict::rfc3339_s(c.not_before),
-                not_after: verdict::rfc3339_s(c.not_after),
-                key: c.key.clone(),
-                signature: c.signature.clone(),
-                self_signed: c.self_signed,
-                serial: c.serial.clone(),
-                sha256: c.sha256.clone(),
-            })
-            .collect(),
+        certificates: t.certificates.iter().map(certificate_record).collect(),
         gap_in_handshake: t.gap_in_handshake,
         plaintext_prefix_bytes: t.plaintext_prelude_bytes[0] + t.plaintext_prelude_bytes[1],
         srtp_profile: t

@@ -579,9 +579,10 @@ pub struct Tls {
     /// Versions the client offered (supported_versions, else its hello version), GREASE removed.
     #[serde(default)]
     pub offered_versions: Vec<String>,
-    /// Cipher suites the client offered, in its order, GREASE removed.
+    /// Cipher suites the client offered, in its order, GREASE removed (known names are not
+    /// copied per flow).
     #[serde(default)]
-    pub offered_ciphers: Vec<String>,
+    pub offered_ciphers: Vec<std::borrow::Cow<'static, str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_hello_frame: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -593,7 +594,7 @@ pub struct Tls {
     #[serde(default)]
     pub encrypted_alerts: u32,
     #[serde(default)]
-    pub certificates: Vec<Certificate>,
+    pub certificates: Vec<std::sync::Arc<Certificate>>,
     /// A hole in the captured TCP stream interrupted the handshake.
     #[serde(default)]
     pub gap_in_handshake: bool,

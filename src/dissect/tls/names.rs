@@ -37,24 +37,31 @@ pub fn version_name(v: u16) -> String {
 
 /// IANA cipher-suite name, SSLv2 cipher-kind name, or hex.
 pub fn cipher_name(id: u32) -> String {
+    cipher_name_static(id).into_owned()
+}
+
+/// The cipher suite name without an allocation when it is a known one (a verdict lists the
+/// offered suites of every ClientHello: tens of names per flow, a million flows).
+pub fn cipher_name_static(id: u32) -> std::borrow::Cow<'static, str> {
+    use std::borrow::Cow;
     if id > 0xFFFF {
         return match id {
-            0x010080 => "SSL2_RC4_128_WITH_MD5".into(),
-            0x020080 => "SSL2_RC4_128_EXPORT40_WITH_MD5".into(),
-            0x030080 => "SSL2_RC2_128_CBC_WITH_MD5".into(),
-            0x040080 => "SSL2_RC2_128_CBC_EXPORT40_WITH_MD5".into(),
-            0x050080 => "SSL2_IDEA_128_CBC_WITH_MD5".into(),
-            0x060040 => "SSL2_DES_64_CBC_WITH_MD5".into(),
-            0x0700C0 => "SSL2_DES_192_EDE3_CBC_WITH_MD5".into(),
-            other => format!("0x{other:06X}"),
+            0x010080 => Cow::Borrowed("SSL2_RC4_128_WITH_MD5"),
+            0x020080 => Cow::Borrowed("SSL2_RC4_128_EXPORT40_WITH_MD5"),
+            0x030080 => Cow::Borrowed("SSL2_RC2_128_CBC_WITH_MD5"),
+            0x040080 => Cow::Borrowed("SSL2_RC2_128_CBC_EXPORT40_WITH_MD5"),
+            0x050080 => Cow::Borrowed("SSL2_IDEA_128_CBC_WITH_MD5"),
+            0x060040 => Cow::Borrowed("SSL2_DES_64_CBC_WITH_MD5"),
+            0x0700C0 => Cow::Borrowed("SSL2_DES_192_EDE3_CBC_WITH_MD5"),
+            other => Cow::Owned(format!("0x{other:06X}")),
         };
     }
     match TlsCipherSuite::from_id(id as u16) {
-        Some(cs) => cs.name.to_string(),
+        Some(cs) => Cow::Borrowed(cs.name),
         None => match id {
-            0x00FF => "TLS_EMPTY_RENEGOTIATION_INFO_SCSV".into(),
-            0x5600 => "TLS_FALLBACK_SCSV".into(),
-            other => format!("0x{other:04X}"),
+            0x00FF => Cow::Borrowed("TLS_EMPTY_RENEGOTIATION_INFO_SCSV"),
+            0x5600 => Cow::Borrowed("TLS_FALLBACK_SCSV"),
+            other => Cow::Owned(format!("0x{other:04X}")),
         },
     }
 }
