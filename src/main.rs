@@ -110,7 +110,7 @@ enum Command {
         #[arg(long, short, value_name = "BPF")]
         filter: Option<String>,
         /// Stop after this long (e.g. 90s, 5m, 1h30m); otherwise at Ctrl-C or SIGTERM.
-        #[arg(long, short, value_parser = parse_duration)]
+        #[arg(long, short, value_parser = callproof::live::parse_duration)]
         duration: Option<std::time::Duration>,
         /// Bytes kept of each packet (tcpdump's default; smaller values can cut handshakes).
         #[arg(long, short, default_value_t = 262_144)]
@@ -377,11 +377,6 @@ fn prepare(j: &Judging) -> Result<(Options, GeoData, Catalogue, Option<Severity>
     };
     let fail_on = j.fail_on.as_deref().and_then(findings::severity_named);
     Ok((opts, geo, catalogue, fail_on))
-}
-
-#[cfg(feature = "live")]
-fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    callproof::live::parse_duration(text)
 }
 
 #[cfg(feature = "live")]

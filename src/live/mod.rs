@@ -312,7 +312,7 @@ pub fn capture(
         dropped: 0,
         if_dropped: 0,
     };
-    let mut file_result: Option<(u64, String)> = None;
+    let mut file_complete = false;
     let mut last_shown = Instant::now();
     let mut last_logged = Instant::now();
     let mut bytes_seen = 0u64;
@@ -422,8 +422,8 @@ pub fn capture(
                 isb_offset,
             );
             summary.bytes = bytes;
-            summary.sha256 = sha.clone();
-            file_result = Some((bytes, sha));
+            summary.sha256 = sha;
+            file_complete = true;
         }
         Err(e) => {
             stop_reason = "error";
@@ -448,7 +448,7 @@ pub fn capture(
     }
     let mut analysis = analyzer.finish(&summary);
     let _ = verdict::make_readable(tmp.as_file(), &o.write);
-    if file_result.is_some() {
+    if file_complete {
         tmp.persist(&o.write).map_err(|e| write_error(e.error))?;
     } else {
         // keep what reached the disk, under the name asked for, and name it by its own hash

@@ -75,11 +75,12 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-fn ids(list: &[u32]) -> String {
+/// The first items of a list, joined, and how many more there are.
+fn shortened<T: Display>(list: &[T]) -> String {
     let mut s = list
         .iter()
         .take(IDS_SHOWN)
-        .map(u32::to_string)
+        .map(T::to_string)
         .collect::<Vec<_>>()
         .join(", ");
     if list.len() > IDS_SHOWN {
@@ -88,17 +89,12 @@ fn ids(list: &[u32]) -> String {
     s
 }
 
+fn ids(list: &[u32]) -> String {
+    shortened(list)
+}
+
 fn names(list: &[String]) -> String {
-    let mut s = list
-        .iter()
-        .take(IDS_SHOWN)
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ");
-    if list.len() > IDS_SHOWN {
-        let _ = write!(s, " and {} more", list.len() - IDS_SHOWN);
-    }
-    s
+    shortened(list)
 }
 
 /// CSS class of a status, severity or claim status word (a fixed set: never the word itself,
