@@ -264,6 +264,41 @@ fn quic_initials_reveal_the_tls_handshake() {
     );
 }
 
+/// Google's T050/T051: Initial keys from Google's own salts (proven by the AEAD tag), the TLS
+/// handshake in Google QUIC's frame encoding (an ACK frame before the ServerHello's CRYPTO frame).
+/// SNI as nDPI states it; ALPN and the selected cipher as tshark reads them from the same files.
+#[test]
+fn google_quic_t050_t051_initials_are_decrypted() {
+    for (cap, version, sni, alpn, cipher) in [
+        (
+            "ndpi/quic_t50.pcap",
+            "T050",
+            "fonts.googleapis.com",
+            "h3-T050",
+            "TLS_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            "ndpi/quic_t51.pcap",
+            "T051",
+            "www.google.com",
+            "h3-T051",
+            "TLS_AES_128_GCM_SHA256",
+        ),
+    ] {
+        let v = verdict_of(&capture(cap));
+        assert_eq!(v.flows.len(), 1, "{cap}");
+        let f = &v.flows[0];
+        let q = f.quic.as_ref().unwrap();
+        assert_eq!(q.version.as_deref(), Some(version), "{cap}");
+        assert_eq!(q.sni.as_deref(), Some(sni), "{cap}");
+        assert_eq!(q.alpn, vec![alpn.to_string()], "{cap}");
+        let tls = f.tls.as_ref().unwrap();
+        assert_eq!(tls.version.as_deref(), Some("TLS 1.3"), "{cap}");
+        assert_eq!(tls.cipher.as_deref(), Some(cipher), "{cap}");
+        assert_eq!(f.encryption.state, "encrypted", "{cap}");
+    }
+}
+
 /// Wireshark's quic-fragmented-handshakes: ClientHellos split over several Initial packets,
 /// out of order, and a HelloRetryRequest. 16 of the 17 connections send an SNI; the one on port
 /// 4443 sends a 1,574-byte ClientHello (two Initials, received in reverse order) without one.

@@ -371,11 +371,6 @@ const EXPLAINED: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// Captures whose QUIC versions (Google's T050/T051) use Initial salts callproof does not know:
-/// their headers and versions are recognised, their Initials are not decrypted, so the SNI nDPI
-/// reads there is not in the verdict.
-const QUIC_VERSIONS_NOT_DECRYPTED: &[&str] = &["quic_t50.pcap", "quic_t51.pcap"];
-
 /// Runs the shared peercheck tool over every shared capture and fails on any disagreement that
 /// is not explained above.
 #[test]
@@ -418,16 +413,8 @@ fn peercheck_finds_no_unexplained_disagreement() {
         last.starts_with("agree "),
         "peercheck did not finish: {text}"
     );
-    let pending_quic = |l: &str| {
-        let capture = l.split_whitespace().next().unwrap_or_default();
-        QUIC_VERSIONS_NOT_DECRYPTED.contains(&capture)
-            && [" quic.sni:", " quic.version:", " quic.cipher:"]
-                .iter()
-                .any(|k| l.contains(k))
-    };
     let unexplained: Vec<&str> = lines
         .into_iter()
-        .filter(|l| !pending_quic(l))
         .filter(|l| {
             !EXPLAINED
                 .iter()

@@ -401,7 +401,7 @@ pub struct Quic {
     /// "1", "2", "draft-29", "Q050", "T051", or hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// Server name from the decrypted Initial (not read yet: absent).
+    /// Server name from the decrypted Initial (absent when no Initial could be read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sni: Option<String>,
     #[serde(default)]

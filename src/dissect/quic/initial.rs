@@ -4,8 +4,7 @@
 //! read. Only Initial packets are decrypted: they are protected with keys anyone can derive.
 //!
 //! Versions whose Initial salt rustls knows: v1, drafts 29–32 and v2; older drafts and mvfst are
-//! opened with keys ring derives from their own salts (`legacy`). Google's T050/T051 are
-//! recognised by their headers only.
+//! opened with keys ring derives from their own salts (`legacy`), as are Google's T050/T051.
 
 use rustls::Side;
 use rustls::quic::{Keys, Version};
@@ -30,6 +29,11 @@ fn rustls_version(v: u32) -> Option<Version> {
 }
 
 /// Whether the long-header type bits mean Initial for this version (v2 renumbered them).
+/// Google's TLS-based QUIC versions T050 and T051.
+fn is_google_tls_version(version: u32) -> bool {
+    matches!(version, 0x5430_3530 | 0x5430_3531)
+}
+
 fn is_initial(first: u8, version: u32) -> bool {
     let t = (first >> 4) & 0x03;
     if version == 0x6b33_43cf {
@@ -300,7 +304,11 @@ impl Initials {
             return;
         };
         self.decrypted_packets += 1;
-        self.frames(stream, &plain);
+        if is_google_tls_version(version) {
+            self.google_frames(stream, &plain);
+        } else {
+            self.frames(stream, &plain);
+        }
         self.read_hello(stream, frame);
     }
 
@@ -361,6 +369,69 @@ impl Initials {
 
     /// Read the hellos at the start of a CRYPTO stream: the ClientHello (a second one after a
     /// HelloRetryRequest is not needed), or the ServerHello, skipping a HelloRetryRequest.
+    /// Walk the frames of a Google T050/T051 Initial packet. These versions wrap the TLS
+    /// handshake in IETF-style Initial packets but keep Google QUIC's frame encoding: PADDING
+    /// 0x00, PING 0x07, CRYPTO 0x08 (varint offset and length, as in IETF QUIC), and ACK
+    /// 0x40–0x7F, whose type byte gives the widths of its fields (bit 5: more than one ACK block;
+    /// bits 3–2 and 1–0: widths of the largest acknowledged packet number and of each ACK block
+    /// length, 1, 2, 4 or 6 bytes).
+    fn google_frames(&mut self, stream: usize, mut b: &[u8]) {
+        const WIDTH: [usize; 4] = [1, 2, 4, 6];
+        while let Some((&ftype, rest)) = b.split_first() {
+            b = rest;
+            match ftype {
+                0x00 | 0x07 => {}
+                0x08 => {
+                    let Some((offset, n)) = varint(b) else { return };
+                    b = &b[n..];
+                    let Some((len, n)) = varint(b) else { return };
+                    b = &b[n..];
+                    let Some(data) = usize::try_from(len).ok().and_then(|l| b.get(..l)) else {
+                        return;
+                    };
+                    self.crypto[stream].add(offset, data);
+                    b = &b[data.len()..];
+                }
+                0x40..=0x7f => {
+                    let largest = WIDTH[usize::from((ftype >> 2) & 0x03)];
+                    let block = WIDTH[usize::from(ftype & 0x03)];
+                    // largest acknowledged, 16-bit ACK delay, then the block count (if any)
+                    let Some(after) = b.get(largest + 2..) else {
+                        return;
+                    };
+                    b = after;
+                    let blocks = if ftype & 0x20 != 0 {
+                        let Some((&n, after)) = b.split_first() else {
+                            return;
+                        };
+                        b = after;
+                        usize::from(n)
+                    } else {
+                        0
+                    };
+                    // the first block's length, then (gap byte + length) per further block
+                    let Some(after) = b.get(block + blocks * (1 + block)..) else {
+                        return;
+                    };
+                    b = after;
+                    // timestamps: a count, then (delta byte + 32-bit time) for the first and
+                    // (delta byte + 16-bit time) for each further one
+                    let Some((&stamps, after)) = b.split_first() else {
+                        return;
+                    };
+                    b = after;
+                    let skip = match stamps {
+                        0 => 0,
+                        n => 5 + (usize::from(n) - 1) * 3,
+                    };
+                    let Some(after) = b.get(skip..) else { return };
+                    b = after;
+                }
+                _ => return, // anything else: nothing further to read in an Initial
+            }
+        }
+    }
+
     fn read_hello(&mut self, stream: usize, frame: u64) {
         loop {
             let c = &self.crypto[stream];

@@ -1,5 +1,6 @@
-//! Initial-packet keys for QUIC versions whose salts rustls does not carry: IETF drafts 21–28
-//! and Facebook's mvfst versions. (Google's T050/T051 use salts of their own, not known here.) Derived as RFC 9001 §5.2 describes (HKDF
+//! Initial-packet keys for QUIC versions whose salts rustls does not carry: IETF drafts 21–28,
+//! Facebook's mvfst versions and Google's TLS-based T050/T051 (salts as published in Chromium's
+//! QUIC library, `crypto_utils.cc`). Derived as RFC 9001 §5.2 describes (HKDF
 //! with the version's Initial salt, "tls13 " labels, AES-128-GCM and AES header protection) with
 //! ring, which rustls already builds on.
 //!
@@ -25,12 +26,24 @@ const SALT_DRAFT_29: [u8; 20] = [
     0xaf, 0xbf, 0xec, 0x28, 0x99, 0x93, 0xd2, 0x4c, 0x9e, 0x97, 0x86, 0xf1, 0x9c, 0x61, 0x11, 0xe0,
     0x43, 0x90, 0xa8, 0x99,
 ];
+/// Google QUIC T050 ("T050", TLS 1.3 handshake in IETF-style Initial packets).
+const SALT_T050: [u8; 20] = [
+    0x7f, 0xf5, 0x79, 0xe5, 0xac, 0xd0, 0x72, 0x91, 0x55, 0x80, 0x30, 0x4c, 0x43, 0xa2, 0x36, 0x7c,
+    0x60, 0x48, 0x83, 0x10,
+];
+/// Google QUIC T051.
+const SALT_T051: [u8; 20] = [
+    0x7a, 0x4e, 0xde, 0xf4, 0xe7, 0xcc, 0xee, 0x5f, 0xa4, 0x50, 0x6c, 0x19, 0x12, 0x4f, 0xc8, 0xcc,
+    0xda, 0x6e, 0x03, 0x3d,
+];
 /// The salts to try for a version rustls does not know, most likely first.
 pub fn candidate_salts(version: u32) -> &'static [[u8; 20]] {
     match version {
         0xff00_0015..=0xff00_0016 => &[SALT_DRAFT_21],
         0xff00_0017..=0xff00_001c => &[SALT_DRAFT_23],
         0xface_b000..=0xface_b0ff => &[SALT_DRAFT_23, SALT_DRAFT_21, SALT_DRAFT_29],
+        0x5430_3530 => &[SALT_T050],
+        0x5430_3531 => &[SALT_T051],
         _ => &[],
     }
 }
