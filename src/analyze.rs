@@ -683,6 +683,18 @@ fn flow_record(
                     .iter()
                     .map(|a| format!("0x{a:04X}"))
                     .collect(),
+                vendor_attribute_names: s
+                    .vendor_attributes
+                    .iter()
+                    .filter_map(|&a| {
+                        let (name, by) = stun::vendor_attribute(a)?;
+                        Some(verdict::StunAttribute {
+                            attribute_type: format!("0x{a:04X}"),
+                            name: name.into(),
+                            defined_by: by.map(Into::into),
+                        })
+                    })
+                    .collect(),
                 rtt_ms: s.rtt_ns.map(|n| n as f64 / 1e6),
                 channel_data: s.channel_data + f.udp.as_ref().map_or(0, |u| u.channel_data),
                 ms_turn: s.ms_turn,

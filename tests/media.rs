@@ -412,3 +412,112 @@ fn older_quic_versions_are_decrypted() {
         assert!(snis.contains(&sni), "{cap}: {snis:?}");
     }
 }
+
+/// Vendor STUN attributes are named, and the names agree with Wireshark's. Pinned from the
+/// captures' bytes: Teams' MS-IMPLEMENTATION-VERSION (nDPI stun_msteams_unidir), libwebrtc's
+/// GOOG-NETWORK-INFO and GOOG-LOGGING-ID (stun.pcap, Google's TURN server on 3478), an
+/// individually registered ENF attribute (stun_signal); 0xDAB9/0xDABA stay unnamed hex.
+/// IETF-defined optional attributes (RESPONSE-ORIGIN, OTHER-ADDRESS of RFC 5780) are not vendor
+/// attributes. Where tshark is installed, each named code is also looked up in its dissection.
+#[test]
+fn stun_vendor_attributes_are_named_as_wireshark_names_them() {
+    // (attribute type, name, defined by)
+    type Named = (&'static str, &'static str, Option<&'static str>);
+    let expected: &[(&str, &[Named], &[&str])] = &[
+        (
+            "ndpi/stun_msteams_unidir.pcapng",
+            &[("0x8070", "MS-IMPLEMENTATION-VERSION", Some("Microsoft"))],
+            &[],
+        ),
+        (
+            "ndpi/stun.pcap",
+            &[
+                ("0xC057", "GOOG-NETWORK-INFO", Some("Google")),
+                ("0xFF05", "GOOG-LOGGING-ID", Some("Google")),
+            ],
+            &[],
+        ),
+        (
+            "ndpi/stun_signal.pcapng",
+            &[
+                ("0xC001", "ENF-FLOW-DESCRIPTION", None),
+                ("0xC057", "GOOG-NETWORK-INFO", Some("Google")),
+            ],
+            &[],
+        ),
+        (
+            "ndpi/lru_ipv6_caches.pcapng",
+            &[("0xC057", "GOOG-NETWORK-INFO", Some("Google"))],
+            &["0xDAB9", "0xDABA"],
+        ),
+    ];
+    let tshark = std::process::Command::new("tshark")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    for (cap, named, unnamed) in expected {
+        let path = capture(cap);
+        let v = verdict_of(&path);
+        let mut got: Vec<(String, String, Option<String>)> = Vec::new();
+        let mut hex: Vec<String> = Vec::new();
+        for s in v.flows.iter().filter_map(|f| f.stun.as_ref()) {
+            for a in &s.vendor_attribute_names {
+                let item = (
+                    a.attribute_type.clone(),
+                    a.name.clone(),
+                    a.defined_by.clone(),
+                );
+                if !got.contains(&item) {
+                    got.push(item);
+                }
+            }
+            hex.extend(s.vendor_attributes.iter().cloned());
+            assert!(
+                !s.vendor_attributes
+                    .iter()
+                    .any(|t| t == "0x802B" || t == "0x802C"),
+                "{cap}: RFC 5780 attributes listed as vendor ones"
+            );
+        }
+        got.sort();
+        let want: Vec<(String, String, Option<String>)> = named
+            .iter()
+            .map(|(t, n, d)| (t.to_string(), n.to_string(), d.map(str::to_string)))
+            .collect();
+        assert_eq!(got, want, "{cap}");
+        for u in *unnamed {
+            assert!(hex.iter().any(|h| h == u), "{cap}: {u} not listed");
+        }
+        if !tshark {
+            eprintln!("SKIPPED the Wireshark cross-check of {cap}: tshark is not installed");
+            continue;
+        }
+        let out = std::process::Command::new("tshark")
+            .args([
+                "-r",
+                path.to_str().unwrap(),
+                "-n",
+                "-T",
+                "pdml",
+                "-Y",
+                "stun",
+            ])
+            .output()
+            .expect("tshark runs");
+        let pdml = String::from_utf8_lossy(&out.stdout);
+        for (t, name, _) in *named {
+            // <field name="stun.attribute" showname="NAME: …" … show="0xc057" …>
+            let show = format!("show=\"{}\"", t.to_lowercase());
+            let line = pdml
+                .lines()
+                .find(|l| l.contains("name=\"stun.attribute\"") && l.contains(&show))
+                .unwrap_or_else(|| panic!("{cap}: tshark shows no attribute {t}"));
+            let shown = line
+                .split("showname=\"")
+                .nth(1)
+                .and_then(|s| s.split(['"', ':']).next())
+                .unwrap();
+            assert_eq!(shown, *name, "{cap}: {t}");
+        }
+    }
+}

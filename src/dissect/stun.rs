@@ -209,7 +209,7 @@ impl StunFacts {
                     }
                     continue;
                 }
-                t if t >= 0x8000 && !matches!(t, 0x8023 | 0x8028 | 0x8029 | 0x802A) => {
+                t if t >= 0x8000 && !is_ietf_optional(t) => {
                     if !self.vendor_attributes.contains(&t) && self.vendor_attributes.len() < 16 {
                         self.vendor_attributes.push(t);
                     }
@@ -225,6 +225,71 @@ impl StunFacts {
             }
         }
     }
+}
+
+/// Comprehension-optional attributes the IETF defined (IANA STUN Attributes registry: RFC 8489,
+/// 8656, 8445, 5780, 6679, 7635, 7982, 8016): not vendor extensions. 0x8020 is the pre-RFC
+/// XOR-MAPPED-ADDRESS, read as such above.
+fn is_ietf_optional(t: u16) -> bool {
+    matches!(t, 0x8000..=0x8004 | 0x8020 | 0x8022..=0x8030)
+}
+
+/// Who defined a vendor attribute.
+pub const MICROSOFT: &str = "Microsoft";
+pub const GOOGLE: &str = "Google";
+pub const CISCO: &str = "Cisco";
+
+/// Name and definer of a vendor STUN attribute, where known. Sources: the IANA STUN Attributes
+/// registry (0xC000–0xC060: Cisco's and Google's registrations, the latter by the WebRTC team),
+/// Microsoft's open specifications [MS-TURN], [MS-ICE2] and [MS-TURNBWM] for the 0x80xx
+/// `MS-` and bandwidth-management attributes, and libwebrtc for GOOG-MULTI-MAPPING and
+/// GOOG-LOGGING-ID (0xFF04/0xFF05, not IANA-registered). Every entry was checked against
+/// Wireshark's naming of the same code (`tests/media.rs`). ENF-* (0xC001/0xC002) is registered
+/// by an individual; its definer is left unnamed.
+pub fn vendor_attribute(t: u16) -> Option<(&'static str, Option<&'static str>)> {
+    let ms = Some(MICROSOFT);
+    let google = Some(GOOGLE);
+    Some(match t {
+        0x8008 => ("MS-VERSION", ms),
+        0x8032 => ("MS-ALTERNATE-HOST-NAME", ms),
+        0x8037 => ("MS-APP-ID", ms),
+        0x8039 => ("MS-SECURE-TAG", ms),
+        0x8050 => ("MS-SEQUENCE-NUMBER", ms),
+        0x8054 => ("MS-CANDIDATE-IDENTIFIER", ms),
+        0x8055 => ("MS-SERVICE-QUALITY", ms),
+        0x8056 => ("Bandwidth Admission Control Message", ms),
+        0x8057 => ("Bandwidth Reservation Identifier", ms),
+        0x8058 => ("Bandwidth Reservation Amount", ms),
+        0x8059 => ("Remote Site Address", ms),
+        0x805A => ("Remote Relay Site Address", ms),
+        0x805B => ("Local Site Address", ms),
+        0x805C => ("Local Relay Site Address", ms),
+        0x805D => ("Remote Site Address Response", ms),
+        0x805E => ("Remote Relay Site Address Response", ms),
+        0x805F => ("Local Site Address Response", ms),
+        0x8060 => ("Local Relay Site Address Response", ms),
+        0x8061 => ("SIP Dialog Identifier", ms),
+        0x8062 => ("SIP Call Identifier", ms),
+        0x8068 => ("Location Profile", ms),
+        0x8070 => ("MS-IMPLEMENTATION-VERSION", ms),
+        0x8090 => ("MS-ALT-MAPPED-ADDRESS", ms),
+        0x8095 => ("MS-MULTIPLEXED-TURN-SESSION-ID", ms),
+        0xC000 => ("CISCO-STUN-FLOWDATA", Some(CISCO)),
+        0xC001 => ("ENF-FLOW-DESCRIPTION", None),
+        0xC002 => ("ENF-NETWORK-STATUS", None),
+        0xC057 => ("GOOG-NETWORK-INFO", google),
+        0xC058 => ("GOOG-LAST-ICE-CHECK-RECEIVED", google),
+        0xC059 => ("GOOG-MISC-INFO", google),
+        0xC05A => ("GOOG-OBSOLETE-1", google),
+        0xC05B => ("GOOG-CONNECTION-ID", google),
+        0xC05C => ("GOOG-DELTA", google),
+        0xC05D => ("GOOG-DELTA-ACK", google),
+        0xC05E => ("GOOG-DELTA-SYNC-REQ", google),
+        0xC060 => ("GOOG-MESSAGE-INTEGRITY-32", google),
+        0xFF04 => ("GOOG-MULTI-MAPPING", google),
+        0xFF05 => ("GOOG-LOGGING-ID", google),
+        _ => return None,
+    })
 }
 
 /// STUN/TURN method name (IANA STUN Methods registry), or hex.

@@ -324,6 +324,18 @@ pub struct OperatorRef {
     pub source: String,
 }
 
+/// A named vendor STUN attribute.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StunAttribute {
+    /// The attribute type, hex ("0xC057").
+    #[serde(rename = "type")]
+    pub attribute_type: String,
+    pub name: String,
+    /// Who defined it ("Microsoft", "Google", "Cisco"); absent when the registrant is a person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defined_by: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Address {
     pub ip: String,
@@ -431,6 +443,11 @@ pub struct Stun {
     /// Attribute types outside the IETF ones (vendor extensions), hex.
     #[serde(default)]
     pub vendor_attributes: Vec<String>,
+    /// Those of `vendor_attributes` whose name is known, with who defined them (Microsoft's
+    /// MS-TURN/MS-ICE2 extensions, Google's libwebrtc ones, …): which implementation family
+    /// the ICE agents belong to, not which service they connect to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vendor_attribute_names: Vec<StunAttribute>,
     /// Smallest request-to-response time, milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
