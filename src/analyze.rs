@@ -721,6 +721,7 @@ fn flow_record(
                 srtcp_encrypted: r.srtcp(),
                 header_extensions_in_clear: r.clear_extension_packets,
                 cryptex_packets: r.cryptex_packets,
+                clear_header_extensions: clear_extensions(&r.clear_extension_ids, signalled),
             })
             .map(Box::new),
         zoom: f
@@ -827,6 +828,25 @@ const SHARED_CERTIFICATES: usize = 4096;
 thread_local! {
     static CERTIFICATES: std::cell::RefCell<HashMap<String, Arc<verdict::Certificate>>> =
         std::cell::RefCell::new(HashMap::new());
+}
+
+/// The header extension IDs seen in clear, each named by the signalled `a=extmap` line when the
+/// capture carried the SDP.
+fn clear_extensions(
+    ids: &[u64; 4],
+    signalled: encryption::Signalled<'_>,
+) -> Vec<verdict::RtpHeaderExtension> {
+    (1..=255u8)
+        .filter(|&id| ids[usize::from(id >> 6)] & (1 << (id & 63)) != 0)
+        .map(|id| {
+            let mapped = signalled.and_then(|m| m.extmap.iter().find(|(i, _)| *i == id));
+            verdict::RtpHeaderExtension {
+                id,
+                uri: mapped.map(|(_, uri)| uri.clone()),
+                signalled_frame: mapped.and(signalled.map(|m| m.frame)),
+            }
+        })
+        .collect()
 }
 
 fn certificate_record(c: &CertFacts) -> Arc<verdict::Certificate> {

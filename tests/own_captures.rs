@@ -324,3 +324,85 @@ fn dns_over_tcp_and_udp() {
         assert_eq!(d.answers[0].ip, *answer);
     }
 }
+
+/// The `sdp_line=` values of an expectations file (the map above keeps only the last).
+fn sdp_lines(name: &str) -> Vec<String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("sdp_line="))
+        .map(str::to_string)
+        .collect()
+}
+
+/// baresip calls with audio levels (RFC 6464, announced by `a=extmap`) and VP8 video: the
+/// header extension IDs seen in clear are named from the SDP, the leak is a finding whether
+/// the media is plain RTP or SDES-SRTP, and plain VP8 is recognised by its payload descriptor
+/// and key-frame start code (ciphertext VP8 under SRTP is not).
+#[test]
+fn baresip_audio_levels_and_vp8() {
+    for (name, encrypted) in [
+        ("baresip-sip-vp8-audiolevel", false),
+        ("baresip-sip-srtp-audiolevel", true),
+    ] {
+        let sdp = sdp_lines(&format!("{name}.expected"));
+        // a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level
+        let (id, uri) = sdp
+            .iter()
+            .find_map(|l| l.strip_prefix("a=extmap:"))
+            .and_then(|m| m.split_once(' '))
+            .map(|(id, uri)| (id.parse::<u8>().unwrap(), uri.to_string()))
+            .expect("the SDP announced an extmap");
+        assert_eq!(uri, "urn:ietf:params:rtp-hdrext:ssrc-audio-level");
+        let media_port = |kind: &str| -> Vec<u16> {
+            sdp.iter()
+                .filter_map(|l| l.strip_prefix(&format!("m={kind} ")))
+                .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+                .collect()
+        };
+        let v = verdict_of(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("captures/{name}.pcap")),
+        );
+        let on = |ports: &[u16]| {
+            v.flows
+                .iter()
+                .filter(|f| ports.contains(&f.client.port) || ports.contains(&f.server.port))
+                .filter(|f| f.rtp.as_ref().is_some_and(|r| !r.streams.is_empty()))
+                .collect::<Vec<_>>()
+        };
+        let audio = on(&media_port("audio"));
+        assert_eq!(audio.len(), 1, "{name}: one audio RTP flow");
+        let r = audio[0].rtp.as_ref().unwrap();
+        assert_eq!(r.clear_header_extensions.len(), 1, "{name}");
+        let ext = &r.clear_header_extensions[0];
+        assert_eq!(ext.id, id, "{name}");
+        assert_eq!(ext.uri.as_deref(), Some(uri.as_str()), "{name}");
+        assert_eq!(
+            audio[0].encryption.state,
+            if encrypted { "encrypted" } else { "plaintext" },
+            "{name}"
+        );
+        let levels: Vec<_> = v
+            .findings
+            .iter()
+            .filter(|f| f.rule == "audio-level-in-clear")
+            .collect();
+        assert_eq!(levels.len(), 1, "{name}");
+        assert_eq!(levels[0].flows, vec![audio[0].id], "{name}");
+        assert!(levels[0].detail.contains(&uri), "{name}");
+
+        let video = on(&media_port("video"));
+        assert_eq!(video.len(), 1, "{name}: one video RTP flow");
+        let streams = &video[0].rtp.as_ref().unwrap().streams;
+        assert_eq!(streams.len(), 2, "{name}: VP8 both ways");
+        for s in streams {
+            assert_eq!(s.payload_type, 96, "{name}: a=rtpmap:96 VP8/90000");
+            let vp8 = s.evidence.iter().any(|e| e.starts_with("VP8 in clear"));
+            assert_eq!(vp8, !encrypted, "{name}: {:?}", s.evidence);
+            assert_eq!(s.encrypted, Some(encrypted), "{name}");
+        }
+    }
+}

@@ -138,6 +138,12 @@ pub fn rtp_stream(
                 Some(m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL")));
         }
     }
+    if let Some(why) = stream.vp8.clear_structure() {
+        evidence.push(why);
+        if decided.is_none() {
+            decided = Some(false);
+        }
+    }
     if let Some(why) = stream.first_byte.clear_structure() {
         evidence.push(why);
         if decided.is_none() {

@@ -206,6 +206,16 @@ pub const RTCP_IN_CLEAR: Rule = Rule {
         packets are readable on the path.",
 };
 
+pub const AUDIO_LEVEL_IN_CLEAR: Rule = Rule {
+    id: "audio-level-in-clear",
+    severity: Severity::Low,
+    title: "Audio levels sent in clear RTP header extensions",
+    explanation: "The RTP packets carry the RFC 6464 audio-level header extension unencrypted \
+        (the SDP's a=extmap names it). SRTP leaves header extensions readable unless they are \
+        encrypted (RFC 6904 or cryptex, RFC 9335): anyone on the path sees when each participant \
+        speaks and how loudly, and speech content can partly be inferred from it (RFC 6562).",
+};
+
 pub const PLAINTEXT_SIGNALLING: Rule = Rule {
     id: "plaintext-signalling",
     severity: Severity::Medium,
@@ -255,6 +265,7 @@ pub const RULES: &[Rule] = &[
     SDES_KEYS_IN_CLEAR,
     NULL_SRTP_PROFILE,
     RTCP_IN_CLEAR,
+    AUDIO_LEVEL_IN_CLEAR,
     PLAINTEXT_SIGNALLING,
     CAPTURE_INCOMPLETE,
     CLAIM_CONTRADICTED,

@@ -315,6 +315,44 @@ fn check_media(c: &mut Collector, f: &Flow) {
             ),
         );
     }
+    // RFC 6464 client-to-mixer and RFC 6465 mixer-to-client audio levels
+    let levels: Vec<String> = f
+        .rtp
+        .iter()
+        .flat_map(|r| &r.clear_header_extensions)
+        .filter(|e| {
+            e.uri.as_deref().is_some_and(|u| {
+                matches!(
+                    u,
+                    "urn:ietf:params:rtp-hdrext:ssrc-audio-level"
+                        | "urn:ietf:params:rtp-hdrext:csrc-audio-level"
+                )
+            })
+        })
+        .map(|e| {
+            format!(
+                "extension {} = {} (SDP frame {})",
+                e.id,
+                e.uri.as_deref().unwrap_or_default(),
+                e.signalled_frame.unwrap_or_default()
+            )
+        })
+        .collect();
+    if !levels.is_empty() {
+        c.raise(
+            findings::AUDIO_LEVEL_IN_CLEAR,
+            f,
+            format!(
+                "RTP header extensions in clear on {} media: {}",
+                if plaintext {
+                    "plaintext"
+                } else {
+                    "this flow's"
+                },
+                levels.join(", ")
+            ),
+        );
+    }
     if let Some(sip) = &f.sip {
         if plaintext {
             c.raise(

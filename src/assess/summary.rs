@@ -21,7 +21,11 @@ const TRANSPORT_WARN: &[&str] = &[
     "certificate-weak-key",
 ];
 const MEDIA_FAIL: &[&str] = &["plaintext-rtp", "null-srtp-profile"];
-const MEDIA_WARN: &[&str] = &["sdes-keys-in-clear", "rtcp-in-clear"];
+const MEDIA_WARN: &[&str] = &[
+    "sdes-keys-in-clear",
+    "rtcp-in-clear",
+    "audio-level-in-clear",
+];
 const E2EE_FAIL: &[&str] = &["plaintext-rtp", "null-srtp-profile", "sdes-keys-in-clear"];
 const TRANSFER_FAIL: &[&str] = &["third-country-transfer"];
 const TRANSFER_WARN: &[&str] = &[

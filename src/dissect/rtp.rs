@@ -87,6 +87,84 @@ pub struct Stream {
     /// Structure of the payload's first byte over the sampled packets (codec headers such as
     /// the Opus TOC or the H.264 NAL header sit there; ciphertext makes it uniform).
     pub first_byte: FirstByte,
+    /// The VP8 payload descriptor and key-frame test over the same packets.
+    pub vp8: Vp8Check,
+}
+
+/// VP8 structure over a stream's first packets (RFC 7741 §4.2 payload descriptor, RFC 6386
+/// §9.1 key frame header): in clear VP8 the descriptor's reserved bits are zero, and a packet
+/// that starts partition 0 of a key frame carries the start code 9d 01 2a three bytes into the
+/// VP8 payload, at an offset the descriptor's own flags give.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vp8Check {
+    pub packets: u32,
+    /// Packets whose descriptor parsed with every reserved bit zero.
+    pub descriptor_ok: u32,
+    /// Packets starting a key frame with the start code where the descriptor puts it.
+    pub key_frame_start_codes: u32,
+}
+
+impl Vp8Check {
+    fn add(&mut self, p: &[u8]) {
+        if self.packets >= FIRST_BYTE_PACKETS || p.is_empty() {
+            return;
+        }
+        self.packets += 1;
+        let Some(payload) = vp8_payload(p) else {
+            return;
+        };
+        self.descriptor_ok += 1;
+        let (start_of_partition_0, header) = payload;
+        if start_of_partition_0
+            && header.first().is_some_and(|b| b & 0x01 == 0)
+            && header.get(3..6) == Some(&[0x9d, 0x01, 0x2a])
+        {
+            self.key_frame_start_codes += 1;
+        }
+    }
+
+    /// Clear VP8: the start code seen, and the reserved bits zero in every one of at least 16
+    /// packets. Ciphertext would need a 24-bit constant at a place other bits point to.
+    pub fn clear_structure(&self) -> Option<String> {
+        (self.packets >= 16
+            && self.descriptor_ok == self.packets
+            && self.key_frame_start_codes >= 1)
+            .then(|| {
+                format!(
+                    "VP8 in clear: payload descriptor reserved bits zero in all {} packets and the key-frame start code 9d 01 2a where the descriptor places it in {} packet(s) (RFC 7741, RFC 6386)",
+                    self.packets, self.key_frame_start_codes
+                )
+            })
+    }
+}
+
+/// Parse a VP8 payload descriptor: whether the packet starts partition 0 (S=1, PID=0), and the
+/// VP8 payload after the descriptor. `None` when a reserved bit is set or the packet is too short.
+fn vp8_payload(p: &[u8]) -> Option<(bool, &[u8])> {
+    let b0 = *p.first()?;
+    if b0 & 0x48 != 0 {
+        return None;
+    }
+    let mut i = 1;
+    if b0 & 0x80 != 0 {
+        let x = *p.get(1)?;
+        if x & 0x0F != 0 {
+            return None;
+        }
+        i = 2;
+        if x & 0x80 != 0 {
+            // PictureID: 15 bits when its first bit (M) is set, else 7
+            i += if *p.get(i)? & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            i += 1; // TL0PICIDX
+        }
+        if x & 0x30 != 0 {
+            i += 1; // TID | Y | KEYIDX
+        }
+    }
+    let rest = p.get(i..)?;
+    Some((b0 & 0x10 != 0 && b0 & 0x07 == 0, rest))
 }
 
 /// Statistics of the first payload byte of a stream's packets.
@@ -179,6 +257,7 @@ impl Stream {
         if let Some(&b) = payload.first() {
             self.first_byte.add(b);
         }
+        self.vp8.add(payload);
         if self.sampled_bytes >= SAMPLE_BYTES || payload.is_empty() {
             return;
         }
@@ -207,7 +286,41 @@ pub struct Streams {
     pub clear_extension_packets: u64,
     /// RTP packets whose header extensions are encrypted (cryptex, RFC 9335).
     pub cryptex_packets: u64,
+    /// Header extension element IDs seen in clear (RFC 8285 one-byte 1–14, two-byte 1–255),
+    /// a bit per ID: what the signalled `a=extmap` lines name.
+    pub clear_extension_ids: [u64; 4],
     srtcp: Srtcp,
+}
+
+/// The element IDs of an RFC 8285 header extension block (`profile` and its `data`, the words
+/// after the 4-byte extension header): one-byte form 0xBEDE (ID 1–14, 15 stops the walk), two-byte
+/// form 0x100X (ID 1–255). Padding bytes (0) are skipped. Other profiles have no elements.
+pub fn extension_ids(profile: u16, data: &[u8], mut seen: impl FnMut(u8)) {
+    let mut i = 0;
+    if profile == 0xBEDE {
+        while let Some(&b) = data.get(i) {
+            if b == 0 {
+                i += 1;
+                continue;
+            }
+            let id = b >> 4;
+            if id == 0 || id == 15 {
+                return; // ID 0 with a length is invalid; 15 ends the block
+            }
+            seen(id);
+            i += 2 + usize::from(b & 0x0F);
+        }
+    } else if profile & 0xFFF0 == 0x1000 {
+        while let Some(&id) = data.get(i) {
+            if id == 0 {
+                i += 1;
+                continue;
+            }
+            let Some(&len) = data.get(i + 1) else { return };
+            seen(id);
+            i += 2 + usize::from(len);
+        }
+    }
 }
 
 /// SRTCP authentication tag lengths tried (HMAC-SHA1-80, HMAC-SHA1-32, AEAD).
@@ -287,7 +400,16 @@ impl Streams {
                 match extension_profile {
                     // RFC 9335 cryptex: the header extensions are encrypted too
                     Some(0xC0DE | 0xC2DE) => self.cryptex_packets += 1,
-                    Some(_) => self.clear_extension_packets += 1,
+                    Some(profile) => {
+                        self.clear_extension_packets += 1;
+                        let start = 12 + 4 * usize::from(datagram[0] & 0x0F) + 4;
+                        let ids = &mut self.clear_extension_ids;
+                        if let Some(data) = datagram.get(start..payload_offset) {
+                            extension_ids(profile, data, |id| {
+                                ids[usize::from(id >> 6)] |= 1 << (id & 63);
+                            });
+                        }
+                    }
                     None => {}
                 }
                 if let Some(s) = self
@@ -317,6 +439,7 @@ impl Streams {
                         entropy: None,
                         sampled_bytes: 0,
                         first_byte: FirstByte::default(),
+                        vp8: Vp8Check::default(),
                     };
                     s.sample(payload);
                     self.streams.push(s);
@@ -430,5 +553,55 @@ mod tests {
         ));
         sr[3] = 60;
         assert_eq!(parse(&sr), None, "length beyond the datagram");
+    }
+
+    #[test]
+    fn extension_elements_one_and_two_byte_forms() {
+        let mut ids = Vec::new();
+        // one-byte: ID 1 with 1 byte, a padding byte, ID 3 with 2 bytes
+        extension_ids(0xBEDE, &[0x10, 0x7F, 0x00, 0x31, 1, 2], |i| ids.push(i));
+        assert_eq!(ids, vec![1, 3]);
+        ids.clear();
+        // a byte with ID 0 and a length is invalid: the walk stops
+        extension_ids(0xBEDE, &[0x10, 0x7F, 0x03, 0x20, 0], |i| ids.push(i));
+        assert_eq!(ids, vec![1]);
+        ids.clear();
+        // ID 15 stops the walk; a length running past the end is harmless
+        extension_ids(0xBEDE, &[0xF0, 0x10, 0x00], |i| ids.push(i));
+        extension_ids(0xBEDE, &[0x2F], |i| ids.push(i));
+        assert_eq!(ids, vec![2]);
+        ids.clear();
+        // two-byte form (0x100X): ID 200 with 1 byte, ID 5 with 0 bytes; truncated length
+        extension_ids(0x1000, &[200, 1, 9, 5, 0, 7], |i| ids.push(i));
+        assert_eq!(ids, vec![200, 5]);
+        ids.clear();
+        extension_ids(0xABCD, &[1, 2, 3, 4], |i| ids.push(i));
+        assert!(ids.is_empty(), "other profiles have no elements");
+    }
+
+    #[test]
+    fn vp8_descriptor_and_key_frame() {
+        // X=1 S=1 PID=0; I=1 with a 15-bit PictureID; then a key frame header and start code
+        let key = [
+            0x90, 0x80, 0x81, 0x23, 0x50, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x40, 0x01,
+        ];
+        assert_eq!(vp8_payload(&key), Some((true, &key[4..])));
+        // a reserved bit set: not VP8 in clear
+        assert_eq!(vp8_payload(&[0x50, 0, 0]), None);
+        assert_eq!(
+            vp8_payload(&[0x80, 0x01]),
+            None,
+            "reserved bits of the extension"
+        );
+        assert_eq!(vp8_payload(&[0x80, 0x80]), None, "PictureID missing");
+        let mut check = Vp8Check::default();
+        for _ in 0..15 {
+            check.add(&[0x10, 0x01, 0x00, 0x00]); // interframe starts (P=1)
+        }
+        check.add(&key);
+        assert_eq!(check.key_frame_start_codes, 1);
+        assert!(check.clear_structure().is_some());
+        check.add(&[0x48]); // a reserved bit: the stream is no longer clear VP8
+        assert!(check.clear_structure().is_none());
     }
 }

@@ -25,6 +25,17 @@ pub struct Media {
     pub key_in_clear: bool,
     /// `a=fingerprint` (DTLS-SRTP) present.
     pub dtls_fingerprint: bool,
+    /// RTP header extensions by ID (`a=extmap:ID[/direction] URI`, RFC 8285), session-level ones
+    /// included.
+    pub extmap: Vec<(u8, String)>,
+}
+
+/// `ID[/direction] URI [attributes]` of an `a=extmap` line: the ID (1–255) and the URI.
+fn parse_extmap(value: &str) -> Option<(u8, String)> {
+    let mut f = value.split_whitespace();
+    let id = f.next()?.split('/').next()?.parse::<u8>().ok()?;
+    let uri = f.next()?;
+    (id != 0).then(|| (id, uri.chars().take(128).collect()))
 }
 
 impl Media {
@@ -101,6 +112,7 @@ impl SipFacts {
 
     fn sdp(&mut self, frame: u64, body: &str) {
         let mut session_addr: Option<IpAddr> = None;
+        let mut session_extmap: Vec<(u8, String)> = Vec::new();
         let mut current: Option<Media> = None;
         for line in body.lines().map(str::trim_end) {
             let Some((key, value)) = line.split_once('=') else {
@@ -139,9 +151,20 @@ impl SipFacts {
                         crypto_suites: Vec::new(),
                         key_in_clear: false,
                         dtls_fingerprint: false,
+                        extmap: session_extmap.clone(),
                     });
                 }
                 "a" => {
+                    if let Some(map) = value.strip_prefix("extmap:").and_then(parse_extmap) {
+                        let list = match current.as_mut() {
+                            Some(m) => &mut m.extmap,
+                            None => &mut session_extmap,
+                        };
+                        if list.len() < 16 && !list.iter().any(|(id, _)| *id == map.0) {
+                            list.push(map);
+                        }
+                        continue;
+                    }
                     let Some(m) = current.as_mut() else {
                         continue;
                     };

@@ -482,6 +482,21 @@ pub struct Rtp {
     /// RTP packets whose header extensions are encrypted (cryptex, RFC 9335).
     #[serde(default)]
     pub cryptex_packets: u64,
+    /// The header extension elements seen in clear (RFC 8285), by ID, with what the SDP's
+    /// `a=extmap` says each carries (e.g. RFC 6464 audio levels) when the capture has the SDP.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub clear_header_extensions: Vec<RtpHeaderExtension>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RtpHeaderExtension {
+    pub id: u8,
+    /// The extension's URI from the signalled `a=extmap` line; absent without the SDP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// The frame of the SDP that named it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signalled_frame: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
