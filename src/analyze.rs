@@ -774,6 +774,14 @@ fn flow_record(
                     .collect(),
             })
             .map(Box::new),
+        http: f.http.as_ref().map(|h| {
+            Box::new(verdict::Http {
+                frame: h.frame,
+                method: h.method.clone(),
+                host: h.host.clone(),
+                websocket_protocol: h.websocket_protocol.clone(),
+            })
+        }),
         encryption: verdict::Encryption {
             state: enc.state.as_str().into(),
             protection: enc.protection,

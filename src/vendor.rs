@@ -198,6 +198,8 @@ impl Context<'_> {
         .flatten()
         .collect();
         self.names(&mut m, "SNI", &sni);
+        let host: Vec<&str> = f.http.iter().filter_map(|h| h.host.as_deref()).collect();
+        self.names(&mut m, "HTTP Host", &host);
         let certificate: Vec<&str> = f
             .tls
             .iter()

@@ -406,3 +406,46 @@ fn baresip_audio_levels_and_vp8() {
         }
     }
 }
+
+/// Plain HTTP carrying conferencing traffic (make-http-signalling.py: curl with a Zoom Host
+/// header, a `websockets` client speaking SIP over ws://): the request is read, the Host
+/// attributes the flow to Zoom by the vendor catalogue, and each case is its finding.
+#[test]
+fn http_to_a_service_and_sip_over_websocket_in_clear() {
+    let exp = expected("http-signalling.expected");
+    let v =
+        verdict_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/http-signalling.pcap"));
+    let port = |k: &str| exp[k].parse::<u16>().unwrap();
+    let http = v
+        .flows
+        .iter()
+        .find(|f| f.server.port == port("http.port"))
+        .unwrap();
+    let h = http.http.as_ref().unwrap();
+    assert_eq!(h.method, exp["http.method"]);
+    assert_eq!(h.host.as_deref(), Some(exp["http.host"].as_str()));
+    assert_eq!(http.vendor.as_ref().unwrap().name, "Zoom");
+    assert_eq!(http.encryption.state, "plaintext");
+    let ws = v
+        .flows
+        .iter()
+        .find(|f| f.server.port == port("ws.port"))
+        .unwrap();
+    assert_eq!(
+        ws.http.as_ref().unwrap().websocket_protocol.as_deref(),
+        Some(exp["ws.subprotocol"].as_str())
+    );
+    let raised = |rule: &str| -> Vec<u32> {
+        v.findings
+            .iter()
+            .filter(|f| f.rule == rule)
+            .flat_map(|f| f.flows.clone())
+            .collect()
+    };
+    assert_eq!(raised("plaintext-http-to-service"), vec![http.id]);
+    assert_eq!(raised("plaintext-signalling"), vec![ws.id]);
+    assert_eq!(
+        v.summary.as_ref().unwrap().transport_encryption.status,
+        "fail"
+    );
+}

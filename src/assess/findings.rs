@@ -216,12 +216,24 @@ pub const AUDIO_LEVEL_IN_CLEAR: Rule = Rule {
         speaks and how loudly, and speech content can partly be inferred from it (RFC 6562).",
 };
 
+pub const PLAINTEXT_HTTP_TO_SERVICE: Rule = Rule {
+    id: "plaintext-http-to-service",
+    severity: Severity::Medium,
+    title: "A conferencing service reached over plain HTTP",
+    explanation: "An HTTP request in clear went to a host the vendor catalogue attributes to a \
+        conferencing service: its URL, headers (cookies, tokens) and body are readable and \
+        changeable on the path. Whether it carried call data cannot be told from the request \
+        alone; a service that answers only with a redirect to HTTPS still exposes the first \
+        request.",
+};
+
 pub const PLAINTEXT_SIGNALLING: Rule = Rule {
     id: "plaintext-signalling",
     severity: Severity::Medium,
     title: "Call signalling sent in clear",
-    explanation: "SIP messages crossed the network unencrypted: they reveal who calls whom, \
-        when, from which addresses, and the media keys if SDES is used.",
+    explanation: "SIP messages (over UDP, TCP or a WebSocket, RFC 7118) or another call \
+        signalling protocol crossed the network unencrypted: they reveal who calls whom, when, \
+        from which addresses, and the media keys if SDES is used.",
 };
 
 pub const CAPTURE_INCOMPLETE: Rule = Rule {
@@ -266,6 +278,7 @@ pub const RULES: &[Rule] = &[
     NULL_SRTP_PROFILE,
     RTCP_IN_CLEAR,
     AUDIO_LEVEL_IN_CLEAR,
+    PLAINTEXT_HTTP_TO_SERVICE,
     PLAINTEXT_SIGNALLING,
     CAPTURE_INCOMPLETE,
     CLAIM_CONTRADICTED,

@@ -395,6 +395,45 @@ fn check_media(c: &mut Collector, f: &Flow) {
     }
 }
 
+/// Signalling subprotocols of WebSocket (IANA WebSocket Subprotocol Name registry): SIP
+/// (RFC 7118), XMPP (RFC 7395), MSRP (RFC 7977).
+const SIGNALLING_SUBPROTOCOLS: [&str; 3] = ["sip", "xmpp", "msrp"];
+
+fn check_http(c: &mut Collector, f: &Flow) {
+    let Some(h) = &f.http else { return };
+    if f.encryption.state != "plaintext" {
+        return;
+    }
+    let host = h.host.as_deref().unwrap_or("(no Host header)");
+    if let Some(p) = h
+        .websocket_protocol
+        .as_deref()
+        .filter(|p| SIGNALLING_SUBPROTOCOLS.contains(&p.to_ascii_lowercase().as_str()))
+    {
+        c.raise(
+            findings::PLAINTEXT_SIGNALLING,
+            f,
+            format!(
+                "{} over a WebSocket in clear (Sec-WebSocket-Protocol: {p}, Host {host}, frame {})",
+                p.to_ascii_uppercase(),
+                h.frame
+            ),
+        );
+    } else if let Some(v) = &f.vendor {
+        c.raise(
+            findings::PLAINTEXT_HTTP_TO_SERVICE,
+            f,
+            format!(
+                "HTTP {} to {host} in clear, a {} host ({}; frame {})",
+                h.method,
+                v.name,
+                v.evidence.first().map_or("", String::as_str),
+                h.frame
+            ),
+        );
+    }
+}
+
 /// The protection findings of every flow.
 pub fn protection_findings(v: &Verdict) -> Vec<Finding> {
     let mut c = Collector::default();
@@ -406,6 +445,7 @@ pub fn protection_findings(v: &Verdict) -> Vec<Finding> {
             check_handshake(&mut c, f, t, true);
         }
         check_media(&mut c, f);
+        check_http(&mut c, f);
     }
     c.into_findings()
 }

@@ -12,6 +12,7 @@ use crate::verdict::{Finding, Flow, Status, Summary, Verdict};
 
 const TRANSPORT_FAIL: &[&str] = &["null-cipher", "weak-cipher", "plaintext-signalling"];
 const TRANSPORT_WARN: &[&str] = &[
+    "plaintext-http-to-service",
     "obsolete-tls",
     "no-forward-secrecy",
     "certificate-expired",

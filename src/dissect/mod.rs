@@ -176,6 +176,58 @@ impl ClearStreams {
     }
 }
 
+/// The first HTTP/1.x request of a connection in clear: what it asked for and of whom.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub frame: u64,
+    pub method: String,
+    /// The Host header (RFC 9112 §3.2), without a port.
+    pub host: Option<String>,
+    /// A WebSocket upgrade's Sec-WebSocket-Protocol (RFC 6455), e.g. "sip" (RFC 7118).
+    pub websocket_protocol: Option<String>,
+}
+
+impl HttpRequest {
+    /// The request head at the start of `b` (the first segment's bytes; a head split over
+    /// segments gives what its first part holds).
+    fn parse(frame: u64, b: &[u8]) -> Option<Self> {
+        let head = &b[..b.len().min(4096)];
+        let text = String::from_utf8_lossy(head);
+        let mut lines = text.split("\r\n");
+        let method = lines.next()?.split(' ').next()?;
+        if method.starts_with("HTTP/") {
+            return None;
+        }
+        let mut req = HttpRequest {
+            frame,
+            method: method.chars().take(16).collect(),
+            ..Default::default()
+        };
+        let mut upgrade = false;
+        for line in lines.take_while(|l| !l.is_empty()) {
+            let Some((k, v)) = line.split_once(':') else {
+                continue;
+            };
+            let (k, v) = (k.trim(), v.trim());
+            if k.eq_ignore_ascii_case("host") {
+                let host = match v.strip_prefix('[') {
+                    Some(v6) => v6.split(']').next().unwrap_or_default(),
+                    None => v.split(':').next().unwrap_or_default(),
+                };
+                req.host = Some(host.to_ascii_lowercase().chars().take(255).collect());
+            } else if k.eq_ignore_ascii_case("upgrade") {
+                upgrade = v.eq_ignore_ascii_case("websocket");
+            } else if k.eq_ignore_ascii_case("sec-websocket-protocol") {
+                req.websocket_protocol = Some(v.chars().take(64).collect());
+            }
+        }
+        if !upgrade {
+            req.websocket_protocol = None;
+        }
+        Some(req)
+    }
+}
+
 /// What dissecting a TCP connection established.
 #[derive(Debug, Default)]
 pub struct TcpOutcome {
@@ -183,6 +235,7 @@ pub struct TcpOutcome {
     pub sip: Option<SipFacts>,
     pub tls: Option<TlsFacts>,
     pub http: bool,
+    pub http_request: Option<HttpRequest>,
     pub client_is_responder: bool,
     pub midstream: bool,
     pub gap_bytes: [u64; 2],
@@ -196,6 +249,7 @@ pub struct TcpDissector {
     tls: TlsStream,
     started: [bool; 2],
     http: bool,
+    http_request: Option<HttpRequest>,
     /// Frame of the latest segment per direction, for data delivered at the end.
     last_frame: [u64; 2],
     clear: ClearStreams,
@@ -207,6 +261,7 @@ struct DirectionFeed<'a> {
     clear: &'a mut ClearStreams,
     started: &'a mut bool,
     http: &'a mut bool,
+    http_request: &'a mut Option<HttpRequest>,
     dir: usize,
     frame: u64,
 }
@@ -218,6 +273,9 @@ impl StreamSink for DirectionFeed<'_> {
             *self.started = true;
             if looks_like_http(bytes) {
                 *self.http = true;
+                if self.http_request.is_none() {
+                    *self.http_request = HttpRequest::parse(self.frame, bytes);
+                }
             }
         }
         self.clear.data(self.dir, self.frame, first, bytes);
@@ -252,6 +310,7 @@ impl TcpDissector {
             clear: &mut self.clear,
             started: &mut self.started[dir],
             http: &mut self.http,
+            http_request: &mut self.http_request,
             dir,
             frame,
         };
@@ -279,6 +338,7 @@ impl TcpDissector {
                 clear: &mut self.clear,
                 started: &mut self.started[dir],
                 http: &mut self.http,
+                http_request: &mut self.http_request,
                 dir,
                 frame: self.last_frame[dir],
             };
@@ -292,6 +352,7 @@ impl TcpDissector {
             sip: self.clear.sip.take(),
             tls: is_tls.then_some(tls.facts),
             http: self.http,
+            http_request: self.http_request.take(),
             client_is_responder,
             midstream: self.reassembly[0].midstream || self.reassembly[1].midstream,
             gap_bytes: [self.reassembly[0].gap_bytes, self.reassembly[1].gap_bytes],
@@ -315,4 +376,31 @@ pub fn looks_like_http(b: &[u8]) -> bool {
         b"HTTP/1.",
     ];
     STARTS.iter().any(|s| b.starts_with(s))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_request_head() {
+        let r = HttpRequest::parse(
+            3,
+            b"GET /x HTTP/1.1\r\nHOST: [2001:db8::1]:8443\r\nSec-WebSocket-Protocol: sip\r\n\r\n",
+        )
+        .unwrap();
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.host.as_deref(), Some("2001:db8::1"));
+        // a subprotocol without an Upgrade: websocket header is not a WebSocket
+        assert_eq!(r.websocket_protocol, None);
+        let ws = HttpRequest::parse(
+            4,
+            b"GET / HTTP/1.1\r\nHost: Meet.Example:80\r\nUpgrade: WebSocket\r\nSec-WebSocket-Protocol: sip\r\n",
+        )
+        .unwrap();
+        assert_eq!(ws.host.as_deref(), Some("meet.example"));
+        assert_eq!(ws.websocket_protocol.as_deref(), Some("sip"));
+        assert_eq!(HttpRequest::parse(5, b"HTTP/1.1 200 OK\r\n\r\n"), None);
+        assert!(HttpRequest::parse(6, &[0xff; 10]).is_some_and(|r| r.host.is_none()));
+    }
 }

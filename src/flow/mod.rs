@@ -15,7 +15,7 @@ use crate::dissect::dns::DnsFacts;
 use crate::dissect::sip::SipFacts;
 use crate::dissect::tls::TlsFacts;
 use crate::dissect::udp::{UdpDissector, UdpOutcome};
-use crate::dissect::{Protocol, ProtocolSet, TcpDissector};
+use crate::dissect::{HttpRequest, Protocol, ProtocolSet, TcpDissector};
 
 /// Limits that bound the table's memory.
 #[derive(Debug, Clone, Copy)]
@@ -105,6 +105,8 @@ pub struct Flow {
     /// TCP: DNS or SIP carried in clear on the connection.
     pub tcp_dns: Option<Box<DnsFacts>>,
     pub tcp_sip: Option<Box<SipFacts>>,
+    /// TCP: the first HTTP request in clear.
+    pub http: Option<Box<HttpRequest>>,
     /// TCP: SYN seen from the client; FIN or RST seen.
     pub syn_seen: bool,
     syn_ts: Option<i64>,
@@ -147,6 +149,7 @@ impl Flow {
             udp: None,
             tcp_dns: None,
             tcp_sip: None,
+            http: None,
             syn_seen: false,
             syn_ts: None,
             tcp_rtt_ns: None,
@@ -259,6 +262,7 @@ impl Flow {
         if outcome.http {
             self.protocols.insert(Protocol::Http);
         }
+        self.http = outcome.http_request.map(Box::new);
         if let Some(d) = outcome.dns {
             self.protocols.insert(Protocol::Dns);
             self.tcp_dns = Some(Box::new(d));

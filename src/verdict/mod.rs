@@ -395,7 +395,21 @@ pub struct Flow {
     pub sip: Option<Box<Sip>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoom: Option<Box<Zoom>>,
+    /// The first HTTP/1.x request of a TCP connection in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<Box<Http>>,
     pub encryption: Encryption,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Http {
+    pub frame: u64,
+    pub method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Sec-WebSocket-Protocol of a WebSocket upgrade (e.g. "sip", RFC 7118).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub websocket_protocol: Option<String>,
 }
 
 /// Whether the flow's content is encrypted, and the evidence (VERDICT.md: `encryption`).
