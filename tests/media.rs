@@ -414,7 +414,8 @@ fn older_quic_versions_are_decrypted() {
 }
 
 /// Vendor STUN attributes are named, and the names agree with Wireshark's. Pinned from the
-/// captures' bytes: Teams' MS-IMPLEMENTATION-VERSION (nDPI stun_msteams_unidir), libwebrtc's
+/// captures' bytes: Teams' MS-IMPLEMENTATION-VERSION (nDPI stun_msteams_unidir, and the ICE
+/// checks over TCP in stun.pcap with MS-APP-ID and MS-CANDIDATE-IDENTIFIER), libwebrtc's
 /// GOOG-NETWORK-INFO and GOOG-LOGGING-ID (stun.pcap, Google's TURN server on 3478), an
 /// individually registered ENF attribute (stun_signal); 0xDAB9/0xDABA stay unnamed hex.
 /// IETF-defined optional attributes (RESPONSE-ORIGIN, OTHER-ADDRESS of RFC 5780) are not vendor
@@ -430,8 +431,12 @@ fn stun_vendor_attributes_are_named_as_wireshark_names_them() {
             &[],
         ),
         (
+            // the MS- attributes travel in STUN over TCP (nDPI: STUN.Skype_TeamsCall)
             "ndpi/stun.pcap",
             &[
+                ("0x8037", "MS-APP-ID", Some("Microsoft")),
+                ("0x8054", "MS-CANDIDATE-IDENTIFIER", Some("Microsoft")),
+                ("0x8070", "MS-IMPLEMENTATION-VERSION", Some("Microsoft")),
                 ("0xC057", "GOOG-NETWORK-INFO", Some("Google")),
                 ("0xFF05", "GOOG-LOGGING-ID", Some("Google")),
             ],
@@ -520,4 +525,33 @@ fn stun_vendor_attributes_are_named_as_wireshark_names_them() {
             assert_eq!(shown, *name, "{cap}: {t}");
         }
     }
+}
+
+/// STUN and TURN over TCP (nDPI stun.pcap, both flows labelled STUN there): Teams' ICE checks
+/// framed by RFC 4571 on port 42000, and a TURN allocation over plain TCP to coturn on 3478
+/// whose mapped and relayed addresses are the ones nDPI prints.
+#[test]
+fn stun_and_turn_over_tcp() {
+    let v = verdict_of(&capture("ndpi/stun.pcap"));
+    let ice = flow(&v, "tcp", ("10.77.110.51", 41588), ("10.206.50.239", 42000));
+    assert_eq!(ice.protocols, vec!["stun"]);
+    let s = ice.stun.as_ref().unwrap();
+    assert_eq!(s.methods, vec!["Binding"]);
+    assert_eq!(
+        s.mapped_addresses,
+        vec!["10.77.110.51:41588", "10.206.50.239:42000"]
+    );
+    let turn = flow(&v, "tcp", ("54.1.57.155", 37257), ("87.47.100.17", 3478));
+    assert_eq!(turn.protocols, vec!["stun", "turn"]);
+    let s = turn.stun.as_ref().unwrap();
+    // nDPI: [Mapped IP/Port: 5.37.217.126:37257][Relayed IP/Port: 66.55.92.16:40576]
+    assert_eq!(s.mapped_addresses, vec!["5.37.217.126:37257"]);
+    assert_eq!(s.relayed_addresses, vec!["66.55.92.16:40576"]);
+    assert!(s.software.as_deref().unwrap().starts_with("Coturn-4.5"));
+    assert_eq!(turn.encryption.state, "unknown");
+    assert!(
+        turn.encryption.basis[0].starts_with("TURN relay"),
+        "{:?}",
+        turn.encryption
+    );
 }

@@ -449,3 +449,70 @@ fn http_to_a_service_and_sip_over_websocket_in_clear() {
         "fail"
     );
 }
+
+/// A WebRTC call relayed by coturn over TCP (make-aiortc-turn-tcp.py): the TCP connection to
+/// the TURN port carries STUN/TURN and ChannelData, whose datagrams are the DTLS-SRTP call —
+/// read as on UDP: DTLS version, cipher and SRTP profile as aiortc reported them, the media
+/// relayed and encrypted, and as many RTP packets as on the relay's UDP leg to the callee.
+#[test]
+fn webrtc_relayed_by_turn_over_tcp() {
+    let exp = expected("aiortc-turn-tcp-call.expected");
+    let v = verdict_of(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/aiortc-turn-tcp-call.pcap"),
+    );
+    let turn_port: u16 = exp["turn.port"].parse().unwrap();
+    let tcp = v
+        .flows
+        .iter()
+        .find(|f| f.transport == "tcp" && f.server.port == turn_port)
+        .expect("the TCP connection to the TURN server");
+    for p in ["stun", "turn", "dtls", "srtp"] {
+        assert!(
+            tcp.protocols.iter().any(|x| x == p),
+            "{p}: {:?}",
+            tcp.protocols
+        );
+    }
+    let stun = tcp.stun.as_ref().unwrap();
+    assert!(stun.methods.iter().any(|m| m == "Allocate"));
+    assert!(stun.channel_data > 0 && stun.relayed_datagrams == stun.channel_data);
+    assert_eq!(tcp.media_path.as_deref(), Some("relayed"));
+    let d = tcp.dtls.as_ref().unwrap();
+    assert_eq!(d.version.as_deref(), Some("DTLS 1.2"));
+    // OpenSSL's name for the suite aiortc reported, and the SRTP profile
+    assert_eq!(exp["caller.cipher"], "ECDHE-ECDSA-AES128-GCM-SHA256");
+    assert_eq!(
+        d.cipher.as_deref(),
+        Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    );
+    assert_eq!(
+        d.srtp_profile.as_deref(),
+        Some(exp["caller.srtp_profile"].as_str())
+    );
+    assert_eq!(tcp.encryption.state, "encrypted");
+    // the relay's UDP leg to the callee carries the same media
+    let leg = v
+        .flows
+        .iter()
+        .find(|f| f.transport == "udp" && f.rtp.is_some())
+        .expect("the relayed UDP leg");
+    let count = |f: &callproof::verdict::Flow| -> u64 {
+        f.rtp
+            .as_ref()
+            .unwrap()
+            .streams
+            .iter()
+            .map(|s| s.packets)
+            .sum()
+    };
+    assert_eq!(count(tcp), count(leg));
+    assert!(
+        tcp.rtp
+            .as_ref()
+            .unwrap()
+            .streams
+            .iter()
+            .all(|s| s.encrypted == Some(true))
+    );
+    assert_eq!(v.summary.as_ref().unwrap().media_encryption.status, "pass");
+}

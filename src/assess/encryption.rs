@@ -233,7 +233,7 @@ pub fn assess_with(flow: &Flow, signalled: Signalled<'_>) -> Encryption {
         }
         return e;
     }
-    if flow.l4 == L4::Tcp {
+    if flow.l4 == L4::Tcp && flow.udp.is_none() {
         if flow.protocols.contains(Protocol::Sip) {
             return Encryption {
                 state: State::Plaintext,
@@ -408,6 +408,15 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
                 "STUN messages in clear (connectivity checks carry addresses, not media)".into(),
             ],
         };
+    }
+    if p.contains(Protocol::Turn) {
+        return unknown(
+            flow,
+            &format!(
+                "TURN relay: {} relayed datagram(s) of a protocol not recognised here",
+                u.relayed_datagrams
+            ),
+        );
     }
     unknown(flow, "no protocol recognised")
 }

@@ -176,6 +176,108 @@ impl ClearStreams {
     }
 }
 
+/// How a TCP connection carries STUN-multiplexed datagrams, decided from a direction's first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// RFC 4571 (ICE-TCP, RFC 6544): each packet behind a two-byte length; STUN, DTLS, SRTP.
+    Rfc4571,
+    /// STUN/TURN over TCP (RFC 8489 §6.2.2, RFC 8656): STUN messages and ChannelData
+    /// (padded to four bytes), each self-delimiting.
+    Stun,
+}
+
+/// Bytes of a direction waiting for the rest of a framed datagram.
+const MAX_FRAMED_PENDING: usize = 64 * 1024;
+
+/// Datagram protocols carried over TCP: STUN/TURN, and ICE-TCP's framed STUN/DTLS/(S)RTP. The
+/// datagrams go to a [`UdpDissector`] as if they had arrived over UDP, so relayed media,
+/// DTLS handshakes and RTP streams are read the same way.
+#[derive(Debug, Default)]
+struct FramedDatagrams {
+    framing: [Option<Framing>; 2],
+    pending: [Vec<u8>; 2],
+    stopped: [bool; 2],
+    ports: [u16; 2],
+    udp: Option<Box<udp::UdpDissector>>,
+}
+
+impl FramedDatagrams {
+    /// The framing the bytes at the start of a direction show, if any.
+    fn sniff(b: &[u8]) -> Option<Framing> {
+        if stun::parse(b.get(..20 + usize::from(u16::from_be_bytes([*b.get(2)?, *b.get(3)?])))?)
+            .is_some_and(|m| !m.classic)
+        {
+            return Some(Framing::Stun);
+        }
+        let len = usize::from(u16::from_be_bytes([*b.first()?, *b.get(1)?]));
+        let inner = b.get(2..2 + len)?;
+        stun::parse(inner)
+            .is_some_and(|m| !m.classic)
+            .then_some(Framing::Rfc4571)
+    }
+
+    fn active(&self) -> bool {
+        self.framing.iter().any(Option::is_some) && !(self.stopped[0] && self.stopped[1])
+    }
+
+    fn data(&mut self, dir: usize, frame: u64, ts: i64, first: bool, bytes: &[u8]) {
+        if first && self.framing[dir].is_none() {
+            self.framing[dir] = Self::sniff(bytes).or(self.framing[dir ^ 1]);
+        }
+        let Some(framing) = self.framing[dir] else {
+            return;
+        };
+        if self.stopped[dir] {
+            return;
+        }
+        if self.pending[dir].len() + bytes.len() > MAX_FRAMED_PENDING {
+            self.stopped[dir] = true;
+            self.pending[dir] = Vec::new();
+            return;
+        }
+        self.pending[dir].extend_from_slice(bytes);
+        let buf = std::mem::take(&mut self.pending[dir]);
+        let mut used = 0;
+        let (src, dst) = if dir == 0 {
+            (self.ports[0], self.ports[1])
+        } else {
+            (self.ports[1], self.ports[0])
+        };
+        let udp = self.udp.get_or_insert_default();
+        loop {
+            let rest = &buf[used..];
+            let Some(head) = rest.get(..4) else { break };
+            let (start, len, step) = match framing {
+                Framing::Rfc4571 => {
+                    let len = usize::from(u16::from_be_bytes([head[0], head[1]]));
+                    (2, len, 2 + len)
+                }
+                Framing::Stun => {
+                    let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
+                    match head[0] {
+                        0..=3 => (0, 20 + len, 20 + len),
+                        // ChannelData: 4-byte header, padded to a multiple of 4 over TCP
+                        64..=79 => (0, 4 + len, (4 + len).next_multiple_of(4)),
+                        _ => {
+                            // lost framing: stop rather than guess
+                            self.stopped[dir] = true;
+                            return;
+                        }
+                    }
+                }
+            };
+            if rest.len() < step {
+                break;
+            }
+            if len > 0 {
+                udp.datagram(dir, frame, ts, src, dst, &rest[start..start + len]);
+            }
+            used += step;
+        }
+        self.pending[dir] = buf[used..].to_vec();
+    }
+}
+
 /// The first HTTP/1.x request of a connection in clear: what it asked for and of whom.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HttpRequest {
@@ -236,6 +338,8 @@ pub struct TcpOutcome {
     pub tls: Option<TlsFacts>,
     pub http: bool,
     pub http_request: Option<HttpRequest>,
+    /// STUN/TURN or ICE-TCP framed datagrams, dissected as UDP's are.
+    pub datagrams: Option<udp::UdpOutcome>,
     pub client_is_responder: bool,
     pub midstream: bool,
     pub gap_bytes: [u64; 2],
@@ -250,9 +354,11 @@ pub struct TcpDissector {
     started: [bool; 2],
     http: bool,
     http_request: Option<HttpRequest>,
-    /// Frame of the latest segment per direction, for data delivered at the end.
+    /// Frame and capture time of the latest segment per direction, for data delivered at the end.
     last_frame: [u64; 2],
+    last_ts: [i64; 2],
     clear: ClearStreams,
+    framed: FramedDatagrams,
 }
 
 /// Feeds one direction's reassembled bytes to the parsers, sniffing the stream start first.
@@ -262,8 +368,10 @@ struct DirectionFeed<'a> {
     started: &'a mut bool,
     http: &'a mut bool,
     http_request: &'a mut Option<HttpRequest>,
+    framed: &'a mut FramedDatagrams,
     dir: usize,
     frame: u64,
+    ts: i64,
 }
 
 impl StreamSink for DirectionFeed<'_> {
@@ -279,6 +387,8 @@ impl StreamSink for DirectionFeed<'_> {
             }
         }
         self.clear.data(self.dir, self.frame, first, bytes);
+        self.framed
+            .data(self.dir, self.frame, self.ts, first, bytes);
         self.tls.sink(self.dir, self.frame).data(bytes);
     }
 
@@ -291,14 +401,24 @@ impl TcpDissector {
     /// A dissector for a connection between these ports.
     pub fn new(client_port: u16, server_port: u16) -> Self {
         let mut d = Self::default();
+        d.framed.ports = [client_port, server_port];
         d.clear.dns_port = matches!(server_port, 53 | 5353) || matches!(client_port, 53 | 5353);
         d
     }
 
     /// One TCP segment in direction `dir` (0 = client to server).
-    pub fn segment(&mut self, dir: usize, frame: u64, seq: u32, flags: u8, payload: &[u8]) {
+    pub fn segment(
+        &mut self,
+        dir: usize,
+        frame: u64,
+        ts: i64,
+        seq: u32,
+        flags: u8,
+        payload: &[u8],
+    ) {
         let dir = dir.min(1);
         self.last_frame[dir] = frame;
+        self.last_ts[dir] = ts;
         if flags & crate::decode::tcp_flags::SYN != 0 {
             self.reassembly[dir].syn(seq);
         }
@@ -311,18 +431,25 @@ impl TcpDissector {
             started: &mut self.started[dir],
             http: &mut self.http,
             http_request: &mut self.http_request,
+            framed: &mut self.framed,
             dir,
             frame,
+            ts,
         };
         self.reassembly[dir].segment(seq, payload, &mut feed);
     }
 
     /// Nothing more is to be learnt from this connection's payload.
     pub fn is_done(&self) -> bool {
+        let capped = self.reassembly[0].capped && self.reassembly[1].capped;
+        if self.framed.active() {
+            // STUN/TURN over TCP: followed until the delivery cap, like a UDP flow's datagrams
+            return capped;
+        }
         self.tls.is_done()
             || ((self.tls.direction_rejected(0) || self.tls.direction_rejected(1))
                 && !self.tls.is_tls)
-            || (self.reassembly[0].capped && self.reassembly[1].capped)
+            || capped
     }
 
     /// The TLS facts decided so far, while the connection is still being dissected.
@@ -339,8 +466,10 @@ impl TcpDissector {
                 started: &mut self.started[dir],
                 http: &mut self.http,
                 http_request: &mut self.http_request,
+                framed: &mut self.framed,
                 dir,
                 frame: self.last_frame[dir],
+                ts: self.last_ts[dir],
             };
             self.reassembly[dir].finish(&mut feed);
         }
@@ -353,6 +482,12 @@ impl TcpDissector {
             tls: is_tls.then_some(tls.facts),
             http: self.http,
             http_request: self.http_request.take(),
+            datagrams: self
+                .framed
+                .udp
+                .take()
+                .map(|mut u| u.finish())
+                .filter(|u| !u.protocols.is_empty()),
             client_is_responder,
             midstream: self.reassembly[0].midstream || self.reassembly[1].midstream,
             gap_bytes: [self.reassembly[0].gap_bytes, self.reassembly[1].gap_bytes],

@@ -99,11 +99,19 @@ impl UdpDissector {
             return;
         }
         if self.inspected >= INSPECT_LIMIT {
-            // Decided: only keep following RTP streams (cheap) for their packet counts.
+            // Decided: only keep following RTP streams (cheap) for their packet counts, inside
+            // TURN ChannelData too (and counting what the relay carried).
+            let mut inner = payload;
+            if self.stun.is_some() && stun::is_channel_data(payload) {
+                self.counts.channel_data += 1;
+                self.counts.relayed_datagrams += 1;
+                let len = usize::from(u16::from_be_bytes([payload[2], payload[3]]));
+                inner = &payload[4..4 + len];
+            }
             if let Some(r) = self.rtp.as_mut()
-                && let Some(h) = rtp::parse(payload)
+                && let Some(h) = rtp::parse(inner)
             {
-                r.packet(h, dir as u8, frame, payload);
+                r.packet(h, dir as u8, frame, inner);
             }
             return;
         }

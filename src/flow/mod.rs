@@ -263,6 +263,15 @@ impl Flow {
             self.protocols.insert(Protocol::Http);
         }
         self.http = outcome.http_request.map(Box::new);
+        if let Some(u) = outcome.datagrams {
+            // STUN/TURN over TCP or ICE-TCP: the TCP handshake keeps deciding the roles
+            for p in Protocol::ALL {
+                if u.protocols.contains(p) {
+                    self.protocols.insert(p);
+                }
+            }
+            self.udp = Some(Box::new(u));
+        }
         if let Some(d) = outcome.dns {
             self.protocols.insert(Protocol::Dns);
             self.tcp_dns = Some(Box::new(d));
@@ -404,7 +413,7 @@ impl FlowTable {
                 flow.rst_seen = true;
             }
             if let Some(Dissector::Tcp(d)) = flow.dissector.as_mut() {
-                d.segment(dir, frame, seq, flags, payload);
+                d.segment(dir, frame, ts.unwrap_or(0), seq, flags, payload);
                 if d.is_done() {
                     flow.finish_dissection();
                 }
