@@ -272,7 +272,7 @@ fn analyse_one(
             let v = builder.finish_with(o.geo, o.catalogue);
             let path = o.out_dir.join(name);
             let write = verdict::write_atomically_with(&path, |w| {
-                serde_json::to_writer_pretty(&mut *w, &v)?;
+                crate::verdict::to_writer_records(&mut *w, &v)?;
                 w.write_all(b"\n")
             });
             let mut e = entry(&input.path, "analysed");

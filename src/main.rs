@@ -505,7 +505,7 @@ fn deliver(
     fail_on: Option<Severity>,
 ) -> ExitCode {
     let write_json = |w: &mut dyn Write| -> std::io::Result<()> {
-        serde_json::to_writer_pretty(&mut *w, verdict)?;
+        verdict::to_writer_records(&mut *w, verdict)?;
         w.write_all(b"\n")
     };
     match out {

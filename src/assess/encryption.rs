@@ -409,6 +409,16 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
             ],
         };
     }
+    if p.contains(Protocol::Turn) && u.relayed_datagrams == 0 {
+        return Encryption {
+            state: State::Plaintext,
+            protection: None,
+            basis: vec![
+                "STUN/TURN control messages in clear (allocations and permissions carry addresses, not media); no relayed data captured"
+                    .into(),
+            ],
+        };
+    }
     if p.contains(Protocol::Turn) {
         return unknown(
             flow,

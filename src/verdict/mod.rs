@@ -9,7 +9,7 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use write::{make_readable, write_atomically, write_atomically_with};
+pub use write::{make_readable, to_writer_records, write_atomically, write_atomically_with};
 
 pub const SCHEMA: &str = "callproof.verdict/1";
 

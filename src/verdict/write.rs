@@ -4,6 +4,127 @@
 use std::io::Write;
 use std::path::Path;
 
+/// Serialize `value` as JSON with one record per line: the top-level object and the arrays and
+/// objects directly in it are indented, everything nested deeper (each flow, endpoint, finding,
+/// summary answer) is written compactly on its own line. `grep` on a verdict then shows whole
+/// records, and the file is about a quarter smaller than fully indented JSON.
+pub fn to_writer_records<W: Write, T: serde::Serialize + ?Sized>(
+    w: W,
+    value: &T,
+) -> serde_json::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(w, RecordsFormatter::default());
+    value.serialize(&mut ser)
+}
+
+/// Indented down to [`RecordsFormatter::INDENTED_DEPTH`] open containers, compact below.
+#[derive(Default)]
+struct RecordsFormatter {
+    pretty: serde_json::ser::PrettyFormatter<'static>,
+    depth: usize,
+}
+
+impl RecordsFormatter {
+    const INDENTED_DEPTH: usize = 2;
+
+    fn indented(&self) -> bool {
+        self.depth <= Self::INDENTED_DEPTH
+    }
+}
+
+/// Calls for containers up to the indented depth go to the pretty formatter (all of them, so its
+/// indentation state stays consistent); the rest use the compact defaults.
+impl serde_json::ser::Formatter for RecordsFormatter {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        if self.indented() {
+            self.pretty.begin_array(w)
+        } else {
+            w.write_all(b"[")
+        }
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let r = if self.indented() {
+            self.pretty.end_array(w)
+        } else {
+            w.write_all(b"]")
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if self.indented() {
+            self.pretty.begin_array_value(w, first)
+        } else if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if self.indented() {
+            self.pretty.end_array_value(w)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.depth += 1;
+        if self.indented() {
+            self.pretty.begin_object(w)
+        } else {
+            w.write_all(b"{")
+        }
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        let r = if self.indented() {
+            self.pretty.end_object(w)
+        } else {
+            w.write_all(b"}")
+        };
+        self.depth -= 1;
+        r
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        if self.indented() {
+            self.pretty.begin_object_key(w, first)
+        } else if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if self.indented() {
+            self.pretty.begin_object_value(w)
+        } else {
+            w.write_all(b":")
+        }
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        if self.indented() {
+            self.pretty.end_object_value(w)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Write `bytes` to `path` atomically.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomically_with(path, |w| w.write_all(bytes))
@@ -50,6 +171,30 @@ pub fn make_readable(tmp: &std::fs::File, path: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn records_one_per_line_and_the_same_json() {
+        let v = serde_json::json!({
+            "schema": "x",
+            "summary": {"a": {"status": "pass", "reason": "r"}},
+            "flows": [{"id": 0, "tls": {"alpn": ["h2"]}}, {"id": 1}],
+            "empty": [],
+        });
+        let mut out = Vec::new();
+        to_writer_records(&mut out, &v).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), v);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines.contains(&r#"    {"id":0,"tls":{"alpn":["h2"]}},"#),
+            "{text}"
+        );
+        assert!(
+            lines.contains(&r#"    "a": {"reason":"r","status":"pass"}"#),
+            "{text}"
+        );
+        assert!(lines.contains(&r#"  "empty": [],"#), "{text}");
+    }
 
     #[test]
     fn replaces_existing_file_and_leaves_no_temporaries() {
