@@ -605,9 +605,9 @@ fn flow_record(
                 "rtp" if signalled.is_some_and(|m| m.secure_profile()) => "srtp",
                 other => other,
             })
-            .map(String::from)
+            .map(verdict::Name::Borrowed)
             .collect(),
-        media_path: relayed.map(|_| "relayed".to_string()),
+        media_path: relayed.map(|_| "relayed".into()),
         media_path_basis: relayed.map(|n| {
             format!(
                 "{n} datagram(s) of a peer carried in TURN Data/Send indications or ChannelData"

@@ -299,7 +299,7 @@ fn analyse_one(
                 evidence_quality: s.evidence_quality.status.clone(),
             });
             for f in &v.findings {
-                match f.severity.as_str() {
+                match f.severity.as_ref() {
                     "high" => e.findings.high += 1,
                     "medium" => e.findings.medium += 1,
                     "low" => e.findings.low += 1,
@@ -392,15 +392,15 @@ impl Tally {
         for f in &v.findings {
             let t = self
                 .findings
-                .entry(f.rule.clone())
+                .entry(f.rule.to_string())
                 .or_insert_with(|| FindingTotal {
-                    rule: f.rule.clone(),
-                    severity: f.severity.clone(),
-                    title: f.title.clone(),
+                    rule: f.rule.to_string(),
+                    severity: f.severity.to_string(),
+                    title: f.title.to_string(),
                     ..Default::default()
                 });
             t.findings += 1;
-            if rules_here.insert(f.rule.as_str()) {
+            if rules_here.insert(f.rule.as_ref()) {
                 t.captures += 1;
             }
         }

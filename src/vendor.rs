@@ -233,7 +233,11 @@ impl Context<'_> {
                     format!("AS{asn} is {}'s", v.name),
                 );
             }
-            for p in f.protocols.iter().filter(|p| v.protocols.contains(p)) {
+            for p in f
+                .protocols
+                .iter()
+                .filter(|p| v.protocols.iter().any(|x| x == *p))
+            {
                 add(
                     &mut m,
                     i,
@@ -325,7 +329,7 @@ pub fn attribute(v: &mut Verdict, catalogue: &Catalogue) {
     let mut per_endpoint: HashMap<String, Matches> = HashMap::new();
     for f in &mut v.flows {
         let m = cx.flow(f);
-        f.vendor = decide(catalogue, &m);
+        f.vendor = decide(catalogue, &m).map(Box::new);
         let e = per_endpoint.entry(f.server.ip.clone()).or_default();
         for (i, (s, why)) in m {
             for w in why {

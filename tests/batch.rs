@@ -140,7 +140,7 @@ fn a_mixed_folder_gives_one_verdict_per_capture_a_summary_and_names_the_bad_file
             v.findings.iter().filter(|f| f.severity == "high").count()
         );
         for f in &v.findings {
-            *rule_counts.entry(f.rule.clone()).or_default() += 1;
+            *rule_counts.entry(f.rule.to_string()).or_default() += 1;
         }
         for vendor in &v.vendors {
             *vendor_flows.entry(vendor.id.clone()).or_default() += vendor.flows.len();

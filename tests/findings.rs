@@ -288,7 +288,9 @@ fn summary_answers_rest_on_findings() {
         ] {
             if matches!(status.status.as_str(), "fail" | "warn") {
                 assert!(
-                    v.findings.iter().any(|f| status.reason.contains(&f.rule))
+                    v.findings
+                        .iter()
+                        .any(|f| status.reason.contains(f.rule.as_ref()))
                         || status.reason.contains("claims[]"),
                     "{}: {status:?} names no finding",
                     cap.display()

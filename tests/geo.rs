@@ -143,9 +143,9 @@ fn findings_for<'a>(v: &'a callproof::verdict::Verdict, ip: &str) -> Vec<&'a str
     ];
     v.findings
         .iter()
-        .filter(|f| LOCATION_RULES.contains(&f.rule.as_str()))
+        .filter(|f| LOCATION_RULES.contains(&f.rule.as_ref()))
         .filter(|f| f.endpoints.iter().any(|e| e == ip))
-        .map(|f| f.rule.as_str())
+        .map(|f| f.rule.as_ref())
         .collect()
 }
 

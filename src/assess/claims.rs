@@ -41,7 +41,7 @@ fn findings_on(v: &Verdict, rules: &[&str], flows: &[&Flow]) -> Vec<String> {
     let ids: BTreeSet<u32> = flows.iter().map(|f| f.id).collect();
     v.findings
         .iter()
-        .filter(|f| rules.contains(&f.rule.as_str()))
+        .filter(|f| rules.contains(&f.rule.as_ref()))
         .filter(|f| f.flows.iter().any(|id| ids.contains(id)))
         .map(|f| format!("{}: {}", f.rule, f.detail))
         .collect()

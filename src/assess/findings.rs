@@ -311,7 +311,7 @@ fn carried(flows: &[&Flow]) -> &'static str {
     let has = |names: &[&str]| {
         flows
             .iter()
-            .any(|f| f.protocols.iter().any(|p| names.contains(&p.as_str())))
+            .any(|f| f.protocols.iter().any(|p| names.contains(&p.as_ref())))
     };
     match (
         has(&["rtp", "srtp", "rtcp", "srtcp", "zoom"])

@@ -15,7 +15,7 @@ use crate::verdict::{Flow, Verdict};
 pub fn is_media(f: &Flow) -> bool {
     f.protocols
         .iter()
-        .any(|p| matches!(p.as_str(), "rtp" | "rtcp" | "srtp" | "srtcp" | "zoom"))
+        .any(|p| matches!(p.as_ref(), "rtp" | "rtcp" | "srtp" | "srtcp" | "zoom"))
         || f.dtls.as_ref().is_some_and(|d| d.srtp_profile.is_some())
 }
 

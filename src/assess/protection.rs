@@ -283,8 +283,8 @@ fn check_media(c: &mut Collector, f: &Flow) {
     let rtp_labels: Vec<&str> = f
         .protocols
         .iter()
-        .map(String::as_str)
-        .filter(|p| matches!(*p, "rtp" | "rtcp"))
+        .map(AsRef::as_ref)
+        .filter(|p: &&str| matches!(*p, "rtp" | "rtcp"))
         .collect();
     if plaintext && !rtp_labels.is_empty() {
         let streams = f.rtp.as_ref().map_or(0, |r| r.streams.len());

@@ -69,7 +69,7 @@ fn status(status: &str, reason: impl Into<String>) -> Status {
 /// these rules, or None when none fired.
 fn fired(findings: &[Finding], rules: &[&str]) -> Option<String> {
     let mut by_rule: BTreeMap<&str, (&str, usize, BTreeSet<u32>)> = BTreeMap::new();
-    for f in findings.iter().filter(|f| rules.contains(&f.rule.as_str())) {
+    for f in findings.iter().filter(|f| rules.contains(&f.rule.as_ref())) {
         let e = by_rule
             .entry(&f.rule)
             .or_insert((&f.title, 0, BTreeSet::new()));

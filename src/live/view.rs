@@ -230,7 +230,7 @@ impl Raised {
                 continue;
             }
             let key = (
-                f.rule.clone(),
+                f.rule.to_string(),
                 f.endpoints.clone(),
                 f.flows.first().copied().unwrap_or(0),
             );

@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 pub use write::{make_readable, to_writer_records, write_atomically, write_atomically_with};
 
+/// A name from a fixed vocabulary (a protocol, a rule id, a state): borrowed from the program
+/// when it is one of ours, so a verdict with a million flows does not hold a million copies.
+/// Owned when read back from a file.
+pub type Name = std::borrow::Cow<'static, str>;
+
 pub const SCHEMA: &str = "callproof.verdict/1";
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -115,10 +120,10 @@ pub struct Status {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Finding {
     /// Stable rule id (e.g. "third-country-transfer"); `callproof rules` lists them.
-    pub rule: String,
+    pub rule: Name,
     /// "info", "low", "medium" or "high".
-    pub severity: String,
-    pub title: String,
+    pub severity: Name,
+    pub title: Name,
     pub detail: String,
     pub flows: Vec<u32>,
     pub endpoints: Vec<String>,
@@ -349,12 +354,12 @@ pub struct Flow {
     /// Index into `inputs` of the capture the flow was seen in.
     pub input: usize,
     /// "tcp" or "udp".
-    pub transport: String,
+    pub transport: Name,
     pub client: Address,
     pub server: Address,
     /// How client and server were told apart: "tcp-handshake", "tls-handshake",
     /// "service-port", "first-packet".
-    pub role_basis: String,
+    pub role_basis: Name,
     pub packets_client_to_server: u64,
     pub packets_server_to_client: u64,
     /// Transport payload bytes (TCP/UDP payload, as captured).
@@ -365,14 +370,14 @@ pub struct Flow {
     pub first_timestamp: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_timestamp: Option<String>,
-    pub protocols: Vec<String>,
+    pub protocols: Vec<Name>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vendor: Option<VendorRef>,
+    pub vendor: Option<Box<VendorRef>>,
     /// Where this flow's media ends: "relayed" (a TURN relay carries a peer's datagrams; the
     /// relay does not decrypt), "server" (a vendor's media server terminates it) or
     /// "peer-to-peer" (the two ends are participants); absent when the capture does not tell.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub media_path: Option<String>,
+    pub media_path: Option<Name>,
     /// The evidence `media_path` rests on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_path_basis: Option<String>,
@@ -416,7 +421,7 @@ pub struct Http {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Encryption {
     /// "encrypted", "plaintext" or "unknown".
-    pub state: String,
+    pub state: Name,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protection: Option<String>,
     pub basis: Vec<String>,
