@@ -946,7 +946,7 @@ fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo) {
     e.country = g.country.clone();
     // which database was asked, also when it had no country (indeterminate)
     e.location_source = g.location_source.clone();
-    e.region = g.region.map(|r| r.as_str().to_string());
+    e.region = g.region.map(|r| r.as_str().into());
     e.region_scope = g.region_scope.clone();
     e.region_reason = g.region_reason.clone();
     e.asn = g.asn;
@@ -956,7 +956,7 @@ fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo) {
         name: o.name.clone(),
         parent: o.parent.clone(),
         jurisdiction: o.jurisdiction.clone(),
-        source: g.operator_source.unwrap_or_default().to_string(),
+        source: g.operator_source.unwrap_or_default().into(),
     });
 }
 

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 use maxminddb::Reader;
 use serde::Deserialize;
@@ -54,10 +55,10 @@ pub struct Operator {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EndpointGeo {
     pub country: Option<String>,
-    /// Database name and build date that gave the country.
-    pub location_source: Option<String>,
+    /// Database name and build date that gave the country (one shared text per database).
+    pub location_source: Option<Arc<str>>,
     pub region: Option<Region>,
-    pub region_scope: Option<String>,
+    pub region_scope: Option<Arc<str>>,
     /// Why the region is what it is (special range, anycast prefix, no record…).
     pub region_reason: Option<String>,
     pub asn: Option<u32>,
@@ -76,6 +77,8 @@ pub struct GeoData {
     as_country: Db,
     pub policy: Policy,
     operators: HashMap<u32, Operator>,
+    /// The country database's name, source and build date, made once for every endpoint.
+    country_source: OnceLock<Arc<str>>,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +154,7 @@ impl GeoData {
             policy: Policy::parse("callproof EU/EEA and adequacy table", EMBEDDED_POLICY)
                 .expect("the embedded policy parses"),
             operators: operators(EMBEDDED_OPERATORS),
+            country_source: OnceLock::new(),
         }
     }
 
@@ -178,7 +182,10 @@ impl GeoData {
                 "user-supplied",
             )?;
             match role {
-                "country" => g.country = db,
+                "country" => {
+                    g.country = db;
+                    g.country_source = OnceLock::new();
+                }
                 "asn" => g.asn = db,
                 _ => g.as_country = db,
             }
@@ -229,14 +236,21 @@ impl GeoData {
         {
             g.country = c.code().map(str::to_string);
         }
-        g.location_source = Some(format!(
-            "{} ({}), built {}",
-            self.country.info.name,
-            self.country.info.source,
-            crate::verdict::rfc3339_s(self.country.info.build_epoch as i64)
-                .get(..10)
-                .unwrap_or_default()
-        ));
+        g.location_source = Some(
+            self.country_source
+                .get_or_init(|| {
+                    format!(
+                        "{} ({}), built {}",
+                        self.country.info.name,
+                        self.country.info.source,
+                        crate::verdict::rfc3339_s(self.country.info.build_epoch as i64)
+                            .get(..10)
+                            .unwrap_or_default()
+                    )
+                    .into()
+                })
+                .clone(),
+        );
         if let Some(asn) = g.asn {
             if let Some(op) = self.operators.get(&asn) {
                 g.operator = Some(op.clone());

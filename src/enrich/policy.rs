@@ -3,6 +3,7 @@
 //! `--policy FILE`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::csv_fields;
 
@@ -36,7 +37,7 @@ impl Region {
 #[derive(Debug, Clone)]
 struct Entry {
     region: Region,
-    scope: Option<String>,
+    scope: Option<Arc<str>>,
 }
 
 /// The policy table.
@@ -70,7 +71,7 @@ impl Policy {
             if f[5] > latest {
                 latest = f[5].clone();
             }
-            let scope = (region == Region::AdequatePartial).then(|| f[6].clone());
+            let scope = (region == Region::AdequatePartial).then(|| Arc::from(f[6].as_str()));
             entries.insert(f[0].trim().to_uppercase(), Entry { region, scope });
         }
         if entries.is_empty() {
@@ -84,7 +85,7 @@ impl Policy {
     }
 
     /// The region of a country code, with the scope of a partial decision.
-    pub fn region(&self, cc: &str) -> (Region, Option<String>) {
+    pub fn region(&self, cc: &str) -> (Region, Option<Arc<str>>) {
         match self.entries.get(&cc.to_uppercase()) {
             Some(e) => (e.region, e.scope.clone()),
             None => (Region::ThirdCountry, None),

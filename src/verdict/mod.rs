@@ -286,15 +286,15 @@ pub struct Endpoint {
     /// ISO country code from the country database (absent when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<String>,
-    /// The database (and its build date) that said so.
+    /// The database (and its build date) that said so (one text shared by all endpoints).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location_source: Option<String>,
+    pub location_source: Option<std::sync::Arc<str>>,
     /// "eea", "adequate", "adequate-partial", "third-country", "private" or "indeterminate".
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<Name>,
     /// The scope of a partial adequacy decision (e.g. US: DPF-certified organisations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region_scope: Option<String>,
+    pub region_scope: Option<std::sync::Arc<str>>,
     /// Why the region is private or indeterminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_reason: Option<String>,
@@ -326,7 +326,7 @@ pub struct OperatorRef {
     pub parent: String,
     /// ISO code of the parent's home country (the law it answers to).
     pub jurisdiction: String,
-    pub source: String,
+    pub source: Name,
 }
 
 /// A named vendor STUN attribute.

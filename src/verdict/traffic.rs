@@ -32,7 +32,7 @@ pub fn destinations(v: &Verdict) -> Vec<Destination> {
         let key: Key = match ep {
             Some(e) => (
                 e.country.clone(),
-                e.region.clone().unwrap_or_else(|| "indeterminate".into()),
+                e.region.as_deref().unwrap_or("indeterminate").to_string(),
                 match (&e.operator, &e.as_org, e.asn) {
                     (Some(op), _, _) => Some(op.name.clone()),
                     (None, Some(org), Some(asn)) => Some(format!("AS{asn} {org}")),
