@@ -21,6 +21,8 @@ pub use hashing::HashingReader;
 
 /// Initial read buffer; it grows for unusually large blocks, up to [`MAX_BLOCK_BYTES`].
 const READ_BUFFER_BYTES: usize = 1 << 20;
+/// Chunks read but not yet hashed: bounds the memory the hashing thread may fall behind by.
+const HASH_CHUNKS_IN_FLIGHT: usize = 8;
 /// The largest single record/block we accept. Larger claims are treated as corruption, so a
 /// hostile length field cannot make us allocate gigabytes.
 const MAX_BLOCK_BYTES: usize = 16 << 20;
@@ -143,8 +145,8 @@ pub enum CaptureError {
 ///
 /// The file is streamed through a fixed-size buffer; a damaged file stops at the first record that
 /// cannot be parsed, and the damage is recorded in the summary rather than returned as an error.
-/// The SHA-256 of the file is computed on a second thread from its own file handle, so hashing
-/// does not slow the parse (it reads the same pages from the page cache).
+/// The SHA-256 of the file is computed on a second thread from the very bytes the parser reads
+/// (handed over in pooled chunks), so the file is read once and hashing does not slow the parse.
 pub fn read_file(
     path: &Path,
     on_frame: impl FnMut(&Frame<'_>),
@@ -164,15 +166,23 @@ pub fn read_file(
         })
     };
     let file = open()?;
-    let hash_file = open()?;
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (chunks, for_hasher) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_CHUNKS_IN_FLIGHT);
+    let (spent, for_reader) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
-        let hasher = scope.spawn(|| HashingReader::new(hash_file).finish_unless(&stop));
-        let parsed = parse(path, file, meta.len(), on_frame);
-        if parsed.is_err() {
-            // not a capture: no digest is reported, so do not read the rest of it
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let hasher = scope.spawn(move || hashing::hash_chunks(for_hasher, spent));
+        let mut tee = hashing::TeeReader::new(file, chunks, for_reader);
+        let mut parsed = parse(path, &mut tee, meta.len(), on_frame);
+        if parsed.is_ok() {
+            // parsing may stop early (damage): the digest still covers the whole file
+            if let Err(e) = std::io::copy(&mut tee, &mut std::io::sink()) {
+                parsed = Err(CaptureError::Read {
+                    path: path.to_path_buf(),
+                    detail: e.to_string(),
+                });
+            }
         }
+        // not a capture: no digest is reported; dropping the tee ends the hashing thread
+        drop(tee);
         let hashed = hasher
             .join()
             .unwrap_or_else(|_| Err(std::io::Error::other("the hashing thread stopped")));
