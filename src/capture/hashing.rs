@@ -3,7 +3,6 @@
 //! read from the page cache once.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 /// A reader that hands a copy of everything it reads to a hashing thread, reusing the chunks
@@ -73,24 +72,8 @@ impl<R: Read> HashingReader<R> {
 
     /// Read the rest of the input (parsing may have stopped early) and return the hex digest of
     /// the whole input with its length in bytes.
-    pub fn finish(self) -> std::io::Result<(String, u64)> {
-        self.finish_unless(&AtomicBool::new(false))
-    }
-
-    /// As [`Self::finish`], but gives up (with an error) as soon as `stop` is set.
-    pub fn finish_unless(mut self, stop: &AtomicBool) -> std::io::Result<(String, u64)> {
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Err(std::io::Error::other("hashing stopped"));
-            }
-            match self.read(&mut buf) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+    pub fn finish(mut self) -> std::io::Result<(String, u64)> {
+        std::io::copy(&mut self, &mut std::io::sink())?;
         Ok((hex::encode(self.hasher.finalize()), self.bytes))
     }
 }
