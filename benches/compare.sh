@@ -6,7 +6,8 @@
 # Without CAPTURE, benches/make-bench-capture.py builds a 1 GiB capture from every frame of the
 # real captures in ../shared/captures (TLS with certificate chains, STUN/DTLS/SRTP, Zoom UDP,
 # DNS, QUIC, SIP/RTP), repeated with rewritten addresses. Every tool runs pinned to one core
-# (taskset -c 0) under /usr/bin/time -v, after one untimed read to warm the page cache:
+# (taskset -c 0) under /usr/bin/time -v, after one untimed read to warm the page cache (callproof
+# also once unpinned, its analysis thread beside the thread hashing the file):
 #   dd bs=1M               reading the file (cat > /dev/null is no measure: it may not read)
 #   tcpdump -r -w /dev/null libpcap's read loop
 #   callproof analyze      the whole pipeline, verdict written
@@ -65,11 +66,25 @@ measure() {
   python3 "$work/wall_and_rss.py" "$name" "$work/time.txt" >>"$results"
 }
 
+# the same, not pinned: callproof's analysis is one thread, its SHA-256 of the file another
+measure_unpinned() {
+  local name=$1
+  shift
+  /usr/bin/time -v -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || {
+    echo "compare.sh: $name failed:" >&2
+    cat "$work/stderr.txt" >&2
+    exit 1
+  }
+  python3 "$work/wall_and_rss.py" "$name" "$work/time.txt" >>"$results"
+}
+
 dd if="$capture" of=/dev/null bs=1M status=none # warm the page cache
 : >"$results"
 measure "dd bs=1M" dd if="$capture" of=/dev/null bs=1M status=none
 measure "tcpdump -r -w /dev/null (libpcap read loop)" tcpdump -r "$capture" -w /dev/null
 measure "callproof analyze" "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
+measure_unpinned "callproof analyze, 2 cores (SHA-256 thread on the other)" \
+  "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
 measure "ndpiReader -i -q" ndpiReader -i "$capture" -q
 measure "tshark TLS/DTLS handshake fields" tshark -r "$capture" -n \
   -Y "tls.handshake.type == 1 or tls.handshake.type == 2 or dtls.handshake.type == 1 or dtls.handshake.type == 2" \
@@ -100,7 +115,7 @@ cp = next(s for n, s, _ in single if n == "callproof analyze")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"Measured {datetime.date.today()} on {cpu}, {os.cpu_count()} cores, {platform.system()} "
       f"{platform.release()}; capture {capture}: {size / 1e6:.0f} MB, {frames:,} frames, "
-      f"{flows:,} flows; one core each (taskset -c 0), page cache warm.\n")
+      f"{flows:,} flows; one core each (taskset -c 0) unless the row says otherwise, page cache warm.\n")
 print("| tool | wall s | frames/s | MB/s | peak RSS MB | callproof is ×faster |")
 print("|---|---:|---:|---:|---:|---:|")
 for n, s, r in single:
