@@ -5,7 +5,8 @@
    http.server: a conferencing service's host asked over plain HTTP.
 2. The `websockets` library (PyPI) opens ws://127.0.0.1:18081/ with the subprotocol "sip"
    (RFC 7118) and sends a SIP REGISTER in a text frame; the server answers 200 OK: SIP
-   signalling over a WebSocket in clear.
+   signalling over a WebSocket in clear (both ends agree on permessage-deflate, the library's
+   default, so the messages are compressed, not encrypted).
 captures/http-signalling.expected records the Host, method, subprotocol and the SIP method as
 this script sent them -- never callproof's output. Needs: tcpdump, curl, python3 with
 websockets (pip install websockets), root. Run from the repository root.

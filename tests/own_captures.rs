@@ -435,6 +435,13 @@ fn http_to_a_service_and_sip_over_websocket_in_clear() {
         ws.http.as_ref().unwrap().websocket_protocol.as_deref(),
         Some(exp["ws.subprotocol"].as_str())
     );
+    // the SIP messages inside the (permessage-deflate compressed) WebSocket messages
+    let sip = ws.sip.as_ref().expect("SIP read from the WebSocket");
+    assert_eq!(
+        sip.methods,
+        vec![exp["ws.sip_method"].clone(), "200".to_string()]
+    );
+    assert!(ws.protocols.iter().any(|p| p == "sip"));
     let raised = |rule: &str| -> Vec<u32> {
         v.findings
             .iter()

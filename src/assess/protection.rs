@@ -361,7 +361,14 @@ fn check_media(c: &mut Collector, f: &Flow) {
                 format!(
                     "{} SIP message(s) over {} in clear ({})",
                     sip.messages,
-                    f.transport.to_uppercase(),
+                    if f.http
+                        .as_ref()
+                        .is_some_and(|h| h.websocket_protocol.is_some())
+                    {
+                        "a WebSocket (RFC 7118)".to_string()
+                    } else {
+                        f.transport.to_uppercase()
+                    },
                     sip.methods.join(", ")
                 ),
             );
@@ -403,6 +410,10 @@ fn check_http(c: &mut Collector, f: &Flow) {
     let Some(h) = &f.http else { return };
     if f.encryption.state != "plaintext" {
         return;
+    }
+    let over_websocket = h.websocket_protocol.is_some();
+    if over_websocket && f.sip.is_some() {
+        return; // the SIP messages read from the WebSocket are their own finding
     }
     let host = h.host.as_deref().unwrap_or("(no Host header)");
     if let Some(p) = h

@@ -112,6 +112,17 @@ const MAX_TEXT_STREAM: usize = 64 * 1024;
 #[derive(Debug, Default)]
 struct ClearStreams {
     dns_port: bool,
+    /// SIP over WebSocket (RFC 7118): the HTTP upgrade asked for the "sip" subprotocol.
+    websocket_sip: bool,
+    /// Per direction: the HTTP head before the WebSocket frames has been passed.
+    websocket_head_done: [bool; 2],
+    /// A message being assembled from continuation frames, per direction, and whether it is
+    /// compressed (RSV1 on its first frame).
+    websocket_message: [Vec<u8>; 2],
+    websocket_compressed: [bool; 2],
+    /// permessage-deflate (RFC 7692) state per direction: the window carries over between
+    /// messages unless no_context_takeover was agreed, so one inflater serves the connection.
+    websocket_inflate: [Option<Box<flate2::Decompress>>; 2],
     buf: [Vec<u8>; 2],
     sip_dir: [bool; 2],
     stopped: [bool; 2],
@@ -121,6 +132,10 @@ struct ClearStreams {
 
 impl ClearStreams {
     fn data(&mut self, dir: usize, frame: u64, first: bool, bytes: &[u8]) {
+        if self.websocket_sip {
+            self.websocket(dir, frame, bytes);
+            return;
+        }
         if first && sip::looks_like_sip(bytes) {
             self.sip_dir[dir] = true;
         }
@@ -330,6 +345,130 @@ impl HttpRequest {
     }
 }
 
+impl ClearStreams {
+    /// WebSocket frames (RFC 6455 §5.2) after the HTTP upgrade; their text or binary messages
+    /// are SIP messages (RFC 7118 §5.2: one SIP message per WebSocket message).
+    fn websocket(&mut self, dir: usize, frame: u64, bytes: &[u8]) {
+        if self.stopped[dir] {
+            return;
+        }
+        if self.buf[dir].len() + bytes.len() > MAX_TEXT_STREAM {
+            self.stopped[dir] = true;
+            self.buf[dir] = Vec::new();
+            return;
+        }
+        self.buf[dir].extend_from_slice(bytes);
+        let b = std::mem::take(&mut self.buf[dir]);
+        let mut used = 0;
+        if !self.websocket_head_done[dir] {
+            let Some(end) = b.windows(4).position(|w| w == b"\r\n\r\n") else {
+                self.buf[dir] = b;
+                return;
+            };
+            self.websocket_head_done[dir] = true;
+            used = end + 4;
+        }
+        while let Some((b0, payload, len)) = websocket_frame(&b[used..]) {
+            used += len;
+            let (opcode, fin, rsv1) = (b0 & 0x0F, b0 & 0x80 != 0, b0 & 0x40 != 0);
+            if !(0..=2).contains(&opcode) {
+                continue; // close, ping, pong
+            }
+            if opcode != 0 {
+                self.websocket_message[dir].clear();
+                self.websocket_compressed[dir] = rsv1;
+            }
+            let message = &mut self.websocket_message[dir];
+            if message.len() + payload.len() > MAX_TEXT_STREAM {
+                self.stopped[dir] = true;
+                return;
+            }
+            message.extend_from_slice(&payload);
+            if !fin {
+                continue;
+            }
+            let mut m = std::mem::take(message);
+            if self.websocket_compressed[dir] {
+                let inflater = self.websocket_inflate[dir]
+                    .get_or_insert_with(|| Box::new(flate2::Decompress::new(false)));
+                match inflate_message(inflater, &m) {
+                    Some(plain) => m = plain,
+                    None => {
+                        self.stopped[dir] = true; // a broken stream cannot be resumed
+                        return;
+                    }
+                }
+            }
+            if sip::looks_like_sip(&m) {
+                self.sip.get_or_insert_default().message(frame, &m);
+            }
+        }
+        self.buf[dir] = b[used..].to_vec();
+    }
+}
+
+/// Inflate one permessage-deflate message (RFC 7692 §7.2.2: the sender removed the final
+/// 00 00 FF FF of the flush, which is appended back), at most 64 KiB of output.
+fn inflate_message(inflater: &mut flate2::Decompress, m: &[u8]) -> Option<Vec<u8>> {
+    let mut input = m.to_vec();
+    input.extend_from_slice(&[0x00, 0x00, 0xFF, 0xFF]);
+    let mut out = Vec::with_capacity(4 * input.len().min(MAX_TEXT_STREAM / 4));
+    let start_in = inflater.total_in();
+    loop {
+        let consumed = usize::try_from(inflater.total_in() - start_in).ok()?;
+        if out.len() == out.capacity() {
+            if out.len() >= MAX_TEXT_STREAM {
+                return None;
+            }
+            out.reserve(4096);
+        }
+        let before = out.len();
+        inflater
+            .decompress_vec(&input[consumed..], &mut out, flate2::FlushDecompress::Sync)
+            .ok()?;
+        // room left after the call: everything the input gives has been written
+        if out.len() < out.capacity() {
+            let done = usize::try_from(inflater.total_in() - start_in).ok()? >= input.len();
+            if done || out.len() == before {
+                return Some(out);
+            }
+        }
+    }
+}
+
+/// One WebSocket frame at the start of `b`: its first byte (FIN, RSV1, opcode), the unmasked
+/// payload and the frame's length; `None` until the whole frame is there (payloads over 64 KiB
+/// are not assembled).
+fn websocket_frame(b: &[u8]) -> Option<(u8, Vec<u8>, usize)> {
+    let (b0, b1) = (*b.first()?, *b.get(1)?);
+    let mut pos = 2;
+    let mut len = u64::from(b1 & 0x7F);
+    if len == 126 {
+        len = u64::from(u16::from_be_bytes(b.get(2..4)?.try_into().ok()?));
+        pos = 4;
+    } else if len == 127 {
+        len = u64::from_be_bytes(b.get(2..10)?.try_into().ok()?);
+        pos = 10;
+    }
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&l| l <= MAX_TEXT_STREAM)?;
+    let key = if b1 & 0x80 != 0 {
+        let k: [u8; 4] = b.get(pos..pos + 4)?.try_into().ok()?;
+        pos += 4;
+        Some(k)
+    } else {
+        None
+    };
+    let mut payload = b.get(pos..pos + len)?.to_vec();
+    if let Some(k) = key {
+        for (i, x) in payload.iter_mut().enumerate() {
+            *x ^= k[i % 4];
+        }
+    }
+    Some((b0, payload, pos + len))
+}
+
 /// What dissecting a TCP connection established.
 #[derive(Debug, Default)]
 pub struct TcpOutcome {
@@ -383,6 +522,11 @@ impl StreamSink for DirectionFeed<'_> {
                 *self.http = true;
                 if self.http_request.is_none() {
                     *self.http_request = HttpRequest::parse(self.frame, bytes);
+                    self.clear.websocket_sip = self.http_request.as_ref().is_some_and(|r| {
+                        r.websocket_protocol
+                            .as_deref()
+                            .is_some_and(|p| p.eq_ignore_ascii_case("sip"))
+                    });
                 }
             }
         }
@@ -537,5 +681,34 @@ mod tests {
         assert_eq!(ws.websocket_protocol.as_deref(), Some("sip"));
         assert_eq!(HttpRequest::parse(5, b"HTTP/1.1 200 OK\r\n\r\n"), None);
         assert!(HttpRequest::parse(6, &[0xff; 10]).is_some_and(|r| r.host.is_none()));
+    }
+
+    #[test]
+    fn websocket_frames_masked_and_deflated() {
+        // a masked text frame with a 16-bit length
+        let text = b"OPTIONS sip:a@b SIP/2.0\r\n".repeat(6);
+        let key = [1u8, 2, 3, 4];
+        let mut f = vec![0x81, 0x80 | 126];
+        f.extend_from_slice(&(text.len() as u16).to_be_bytes());
+        f.extend_from_slice(&key);
+        f.extend(text.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        let (b0, payload, len) = websocket_frame(&f).unwrap();
+        assert_eq!((b0, payload.as_slice(), len), (0x81, &text[..], f.len()));
+        assert!(websocket_frame(&f[..f.len() - 1]).is_none(), "incomplete");
+        // permessage-deflate: two messages sharing one window, the flush tail removed
+        let mut deflater = flate2::Compress::new(flate2::Compression::default(), false);
+        let mut inflater = flate2::Decompress::new(false);
+        for msg in [&text[..], &text[..]] {
+            let mut out = Vec::with_capacity(1024);
+            deflater
+                .compress_vec(msg, &mut out, flate2::FlushCompress::Sync)
+                .unwrap();
+            assert_eq!(out[out.len() - 4..], [0, 0, 0xFF, 0xFF]);
+            out.truncate(out.len() - 4);
+            assert_eq!(inflate_message(&mut inflater, &out).unwrap(), msg);
+        }
+        // garbage does not inflate, and does not panic
+        let mut fresh = flate2::Decompress::new(false);
+        assert!(inflate_message(&mut fresh, &[0xFF; 64]).is_none());
     }
 }
