@@ -711,4 +711,37 @@ mod tests {
         let mut fresh = flate2::Decompress::new(false);
         assert!(inflate_message(&mut fresh, &[0xFF; 64]).is_none());
     }
+
+    #[test]
+    fn framed_datagrams_survive_garbage() {
+        // a valid STUN Binding request to start, then pseudo-random bytes in both directions
+        let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        stun.extend_from_slice(&[7; 12]);
+        assert_eq!(FramedDatagrams::sniff(&stun), Some(Framing::Stun));
+        let mut framed_4571 = vec![0x00, 20];
+        framed_4571.extend_from_slice(&stun);
+        assert_eq!(FramedDatagrams::sniff(&framed_4571), Some(Framing::Rfc4571));
+        assert_eq!(FramedDatagrams::sniff(b"GET / HTTP/1.1\r\n"), None);
+        let mut seed = 0x9E37_79B9u32;
+        for start in [&stun, &framed_4571] {
+            let mut f = FramedDatagrams {
+                ports: [40000, 3478],
+                ..Default::default()
+            };
+            f.data(0, 1, 0, true, start);
+            for round in 0..2000u64 {
+                let len = (seed % 700) as usize;
+                let chunk: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 17;
+                        seed ^= seed << 5;
+                        seed as u8
+                    })
+                    .collect();
+                f.data((round % 2) as usize, round, 0, round < 2, &chunk);
+                assert!(f.pending.iter().all(|p| p.len() <= MAX_FRAMED_PENDING));
+            }
+        }
+    }
 }
