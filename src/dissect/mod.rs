@@ -107,6 +107,26 @@ impl ProtocolSet {
 /// Bytes of a direction kept for length-delimited clear protocols (DNS, SIP) over TCP.
 const MAX_TEXT_STREAM: usize = 64 * 1024;
 
+/// Append `bytes` to a direction's waiting bytes and take them all for parsing (the caller puts
+/// back what is left); past `cap`, the direction is stopped for good and its bytes dropped.
+fn append_bounded(
+    pending: &mut Vec<u8>,
+    stopped: &mut bool,
+    bytes: &[u8],
+    cap: usize,
+) -> Option<Vec<u8>> {
+    if *stopped {
+        return None;
+    }
+    if pending.len() + bytes.len() > cap {
+        *stopped = true;
+        *pending = Vec::new();
+        return None;
+    }
+    pending.extend_from_slice(bytes);
+    Some(std::mem::take(pending))
+}
+
 /// Clear protocols over TCP recognised from the stream: DNS (RFC 1035 §4.2.2, two-byte length
 /// prefix) on port 53, and SIP (RFC 3261 §18.3, messages delimited by Content-Length).
 #[derive(Debug, Default)]
@@ -139,17 +159,18 @@ impl ClearStreams {
         if first && sip::looks_like_sip(bytes) {
             self.sip_dir[dir] = true;
         }
-        if self.stopped[dir] || !(self.dns_port || self.sip_dir[dir]) {
+        if !(self.dns_port || self.sip_dir[dir]) {
             return;
         }
-        if self.buf[dir].len() + bytes.len() > MAX_TEXT_STREAM {
-            self.stopped[dir] = true;
-            self.buf[dir] = Vec::new();
+        let Some(b) = append_bounded(
+            &mut self.buf[dir],
+            &mut self.stopped[dir],
+            bytes,
+            MAX_TEXT_STREAM,
+        ) else {
             return;
-        }
-        self.buf[dir].extend_from_slice(bytes);
+        };
         let mut used = 0;
-        let b = std::mem::take(&mut self.buf[dir]);
         loop {
             let rest = &b[used..];
             if self.dns_port {
@@ -242,16 +263,14 @@ impl FramedDatagrams {
         let Some(framing) = self.framing[dir] else {
             return;
         };
-        if self.stopped[dir] {
+        let Some(buf) = append_bounded(
+            &mut self.pending[dir],
+            &mut self.stopped[dir],
+            bytes,
+            MAX_FRAMED_PENDING,
+        ) else {
             return;
-        }
-        if self.pending[dir].len() + bytes.len() > MAX_FRAMED_PENDING {
-            self.stopped[dir] = true;
-            self.pending[dir] = Vec::new();
-            return;
-        }
-        self.pending[dir].extend_from_slice(bytes);
-        let buf = std::mem::take(&mut self.pending[dir]);
+        };
         let mut used = 0;
         let (src, dst) = if dir == 0 {
             (self.ports[0], self.ports[1])
@@ -349,16 +368,14 @@ impl ClearStreams {
     /// WebSocket frames (RFC 6455 §5.2) after the HTTP upgrade; their text or binary messages
     /// are SIP messages (RFC 7118 §5.2: one SIP message per WebSocket message).
     fn websocket(&mut self, dir: usize, frame: u64, bytes: &[u8]) {
-        if self.stopped[dir] {
+        let Some(b) = append_bounded(
+            &mut self.buf[dir],
+            &mut self.stopped[dir],
+            bytes,
+            MAX_TEXT_STREAM,
+        ) else {
             return;
-        }
-        if self.buf[dir].len() + bytes.len() > MAX_TEXT_STREAM {
-            self.stopped[dir] = true;
-            self.buf[dir] = Vec::new();
-            return;
-        }
-        self.buf[dir].extend_from_slice(bytes);
-        let b = std::mem::take(&mut self.buf[dir]);
+        };
         let mut used = 0;
         if !self.websocket_head_done[dir] {
             let Some(end) = b.windows(4).position(|w| w == b"\r\n\r\n") else {

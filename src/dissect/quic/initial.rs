@@ -352,23 +352,28 @@ impl Initials {
                     }
                 }
                 0x06 => {
-                    let Some((offset, n)) = varint(b) else { return };
-                    b = &b[n..];
-                    let Some((len, n)) = varint(b) else { return };
-                    b = &b[n..];
-                    let Some(data) = usize::try_from(len).ok().and_then(|l| b.get(..l)) else {
+                    let Some(rest) = self.crypto_frame(stream, b) else {
                         return;
                     };
-                    self.crypto[stream].add(offset, data);
-                    b = &b[data.len()..];
+                    b = rest;
                 }
                 _ => return, // CONNECTION_CLOSE or anything else: nothing further to read
             }
         }
     }
 
-    /// Read the hellos at the start of a CRYPTO stream: the ClientHello (a second one after a
-    /// HelloRetryRequest is not needed), or the ServerHello, skipping a HelloRetryRequest.
+    /// A CRYPTO frame's body (varint offset and length, then the data, RFC 9000 §19.6) added to
+    /// the stream; the bytes after it, or `None` when the frame is cut short.
+    fn crypto_frame<'b>(&mut self, stream: usize, b: &'b [u8]) -> Option<&'b [u8]> {
+        let (offset, n) = varint(b)?;
+        let b = &b[n..];
+        let (len, n) = varint(b)?;
+        let b = &b[n..];
+        let data = b.get(..usize::try_from(len).ok()?)?;
+        self.crypto[stream].add(offset, data);
+        Some(&b[data.len()..])
+    }
+
     /// Walk the frames of a Google T050/T051 Initial packet. These versions wrap the TLS
     /// handshake in IETF-style Initial packets but keep Google QUIC's frame encoding: PADDING
     /// 0x00, PING 0x07, CRYPTO 0x08 (varint offset and length, as in IETF QUIC), and ACK
@@ -382,15 +387,10 @@ impl Initials {
             match ftype {
                 0x00 | 0x07 => {}
                 0x08 => {
-                    let Some((offset, n)) = varint(b) else { return };
-                    b = &b[n..];
-                    let Some((len, n)) = varint(b) else { return };
-                    b = &b[n..];
-                    let Some(data) = usize::try_from(len).ok().and_then(|l| b.get(..l)) else {
+                    let Some(rest) = self.crypto_frame(stream, b) else {
                         return;
                     };
-                    self.crypto[stream].add(offset, data);
-                    b = &b[data.len()..];
+                    b = rest;
                 }
                 0x40..=0x7f => {
                     let largest = WIDTH[usize::from((ftype >> 2) & 0x03)];
@@ -432,6 +432,8 @@ impl Initials {
         }
     }
 
+    /// Read the hellos at the start of a CRYPTO stream: the ClientHello (a second one after a
+    /// HelloRetryRequest is not needed), or the ServerHello, skipping a HelloRetryRequest.
     fn read_hello(&mut self, stream: usize, frame: u64) {
         loop {
             let c = &self.crypto[stream];
