@@ -481,8 +481,6 @@ impl VerdictBuilder {
             enrich_endpoint(e, &geo.lookup(ip));
         }
         let vantage = vantage_countries(&v, geo);
-        let flows_by_id: BTreeMap<u32, &verdict::Flow> =
-            v.flows.iter().map(|f| (f.id, f)).collect();
         for e in &mut v.endpoints {
             // per capture: its own capture point, its own round trips
             let mut checks: Vec<(bool, String)> = Vec::new();
@@ -490,9 +488,9 @@ impl VerdictBuilder {
                 let rtt = e
                     .flows
                     .iter()
-                    .filter_map(|id| flows_by_id.get(id))
+                    .filter_map(|&id| verdict::flow_by_id(&v.flows, id))
                     .filter(|f| f.input == *input)
-                    .filter_map(|f| flow_rtt_ms(f))
+                    .filter_map(flow_rtt_ms)
                     .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
                 if let (Some(rtt), Some(country)) = (rtt, e.country.as_deref())
                     && let Some(check) = plausibility(country, e.region.as_deref(), rtt, cc)

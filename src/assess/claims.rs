@@ -372,11 +372,7 @@ pub fn contradiction_findings(v: &Verdict) -> Vec<Finding> {
                 .find(|s| s.id == c.vendor)
                 .map_or(c.vendor.as_str(), |s| s.name.as_str());
             // flow ids are indices into flows[]
-            let flows: Vec<&Flow> = c
-                .flows
-                .iter()
-                .filter_map(|&id| v.flows.get(id as usize).filter(|f| f.id == id))
-                .collect();
+            let flows: Vec<&Flow> = c.flows.iter().filter_map(|&id| v.flow(id)).collect();
             let endpoints: BTreeSet<String> = flows.iter().map(|f| f.server.ip.clone()).collect();
             Finding {
                 rule: CLAIM_CONTRADICTED.id.into(),

@@ -6,8 +6,6 @@
 //! what the capture itself lacks (checked in `assess::protection`). Claim rules join it with
 //! vendor attribution.
 
-use std::collections::BTreeMap;
-
 use crate::verdict::{Endpoint, Finding, Flow, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -337,14 +335,9 @@ fn names(e: &Endpoint) -> String {
 
 /// Raise the location findings of a verdict. `region_of` gives the policy region of a country.
 pub fn location_findings(v: &Verdict, region_of: impl Fn(&str) -> Option<String>) -> Vec<Finding> {
-    let by_id: BTreeMap<u32, &Flow> = v.flows.iter().map(|f| (f.id, f)).collect();
     let mut out = Vec::new();
     for e in &v.endpoints {
-        let flows: Vec<&Flow> = e
-            .flows
-            .iter()
-            .filter_map(|id| by_id.get(id).copied())
-            .collect();
+        let flows: Vec<&Flow> = e.flows.iter().filter_map(|&id| v.flow(id)).collect();
         let bytes: u64 = flows
             .iter()
             .map(|f| f.bytes_client_to_server + f.bytes_server_to_client)

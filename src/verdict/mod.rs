@@ -45,6 +45,22 @@ pub struct Verdict {
     pub claims: Vec<Claim>,
 }
 
+impl Verdict {
+    /// The flow with this id: flows are listed in id order and callproof numbers them from 0,
+    /// so this is an index, with a search for verdicts numbered otherwise.
+    pub fn flow(&self, id: u32) -> Option<&Flow> {
+        flow_by_id(&self.flows, id)
+    }
+}
+
+/// [`Verdict::flow`] on a list of flows (for callers that hold other parts of the verdict).
+pub fn flow_by_id(flows: &[Flow], id: u32) -> Option<&Flow> {
+    flows.get(id as usize).filter(|f| f.id == id).or_else(|| {
+        let i = flows.binary_search_by_key(&id, |f| f.id).ok()?;
+        Some(&flows[i])
+    })
+}
+
 /// A vendor claim checked against the capture (VERDICT.md `claims[]`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claim {
