@@ -26,6 +26,9 @@ use crate::verdict::{self, Verdict};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
     pub limits: flow::Limits,
+    /// Hash a capture file on the thread that parses it rather than on a thread of its own
+    /// (batch mode with several jobs: the cores are busy with other captures already).
+    pub hash_inline: bool,
 }
 
 /// The result of analysing one file.
@@ -44,7 +47,19 @@ struct Counters {
 
 /// Analyse one capture file.
 pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, CaptureError> {
-    analyze_with(opts, None, |on_frame| capture::read_file(path, on_frame))
+    analyze_with(opts, None, |on_frame| read_file(path, opts, on_frame))
+}
+
+fn read_file(
+    path: &Path,
+    opts: &Options,
+    on_frame: &mut dyn FnMut(&capture::Frame<'_>),
+) -> Result<CaptureSummary, CaptureError> {
+    if opts.hash_inline {
+        capture::read_file_hashing_inline(path, on_frame)
+    } else {
+        capture::read_file(path, on_frame)
+    }
 }
 
 /// Analyse one capture file, adding the bytes read so far to `progress` as it goes (about once
@@ -68,7 +83,7 @@ pub fn analyze_file_reporting(
                 pending = 0;
             }
         }),
-        |on_frame| capture::read_file(path, on_frame),
+        |on_frame| read_file(path, opts, on_frame),
     );
     progress.fetch_add(size - reported, Ordering::Relaxed);
     result

@@ -174,12 +174,16 @@ fn main() -> ExitCode {
             };
             let quiet = judging.quiet;
             if let Some(dir) = out_dir {
+                let jobs = jobs
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
                 let batch = BatchOptions {
                     out_dir: &dir,
-                    jobs: jobs.unwrap_or_else(|| {
-                        std::thread::available_parallelism().map_or(1, |n| n.get())
-                    }),
-                    analysis: opts,
+                    jobs,
+                    // with several jobs the cores are taken: no hashing thread per capture
+                    analysis: Options {
+                        hash_inline: jobs > 1,
+                        ..opts
+                    },
                     geo: &geo,
                     catalogue: &catalogue,
                     progress: batch::Progress::for_stderr(quiet),
@@ -367,6 +371,7 @@ fn prepare(j: &Judging) -> Result<(Options, GeoData, Catalogue, Option<Severity>
             max_flows: j.max_flows.max(1),
             max_live_flows: j.max_live_flows.max(1),
         },
+        hash_inline: false,
     };
     let catalogue = match &j.vendors {
         Some(path) => Catalogue::embedded().with_file(path).map_err(|e| {

@@ -190,6 +190,28 @@ pub fn read_file(
     })
 }
 
+/// As [`read_file`], hashing on the calling thread (for batch mode, where other captures keep
+/// the other cores busy and a hashing thread per capture would only add copies and switches).
+pub fn read_file_hashing_inline(
+    path: &Path,
+    on_frame: impl FnMut(&Frame<'_>),
+) -> Result<CaptureSummary, CaptureError> {
+    let meta = std::fs::metadata(path).map_err(|source| CaptureError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if meta.is_dir() {
+        return Err(CaptureError::IsDirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    let file = File::open(path).map_err(|source| CaptureError::Open {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    read_from(path, file, meta.len(), on_frame)
+}
+
 /// Read a capture from any reader (`label` names it in errors and the summary); `len` is its
 /// size if known. The same path as [`read_file`], hashing inline, for stdin, tests and fuzzing.
 pub fn read_from(
