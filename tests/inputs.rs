@@ -630,3 +630,22 @@ fn record_larger_than_the_read_buffer_is_read() {
     assert_eq!(v.inputs[0].frames, frames.len() as u64);
     assert!(v.inputs[0].damage.is_empty(), "{:?}", v.inputs[0].damage);
 }
+
+/// Both ways of hashing a file (a hashing thread fed by the parser; inline, for batch jobs)
+/// give the file's SHA-256 as computed independently, and the same frames.
+#[test]
+fn hashing_thread_and_inline_hashing_agree() {
+    use sha2::Digest;
+    for src in ["zeek/tls1.2.pcap", "ndpi/google_meet.pcapng"] {
+        let path = capture(src);
+        let bytes = std::fs::read(&path).unwrap();
+        let want = hex::encode(sha2::Sha256::digest(&bytes));
+        let (mut a, mut b) = (0u64, 0u64);
+        let threaded = callproof::capture::read_file(&path, |_| a += 1).unwrap();
+        let inline = callproof::capture::read_file_hashing_inline(&path, |_| b += 1).unwrap();
+        assert_eq!(threaded.sha256, want, "{src}");
+        assert_eq!(inline.sha256, want, "{src}");
+        assert_eq!((a, threaded.bytes), (b, inline.bytes), "{src}");
+        assert_eq!(threaded.bytes, bytes.len() as u64, "{src}");
+    }
+}
