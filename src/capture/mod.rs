@@ -151,27 +151,13 @@ pub fn read_file(
     path: &Path,
     on_frame: impl FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, CaptureError> {
-    let pathbuf = path.to_path_buf();
-    let meta = std::fs::metadata(path).map_err(|source| CaptureError::Open {
-        path: pathbuf.clone(),
-        source,
-    })?;
-    if meta.is_dir() {
-        return Err(CaptureError::IsDirectory { path: pathbuf });
-    }
-    let open = || {
-        File::open(path).map_err(|source| CaptureError::Open {
-            path: pathbuf.clone(),
-            source,
-        })
-    };
-    let file = open()?;
+    let (file, len) = open_file(path)?;
     let (chunks, for_hasher) = std::sync::mpsc::sync_channel::<Vec<u8>>(HASH_CHUNKS_IN_FLIGHT);
     let (spent, for_reader) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         let hasher = scope.spawn(move || hashing::hash_chunks(for_hasher, spent));
         let mut tee = hashing::TeeReader::new(file, chunks, for_reader);
-        let mut parsed = parse(path, &mut tee, meta.len(), on_frame);
+        let mut parsed = parse(path, &mut tee, len, on_frame);
         if parsed.is_ok() {
             // parsing may stop early (damage): the digest still covers the whole file
             if let Err(e) = std::io::copy(&mut tee, &mut std::io::sink()) {
@@ -196,20 +182,23 @@ pub fn read_file_hashing_inline(
     path: &Path,
     on_frame: impl FnMut(&Frame<'_>),
 ) -> Result<CaptureSummary, CaptureError> {
-    let meta = std::fs::metadata(path).map_err(|source| CaptureError::Open {
+    let (file, len) = open_file(path)?;
+    read_from(path, file, len, on_frame)
+}
+
+/// Open a capture file: the handle and the file's size; a directory is an error of its own.
+fn open_file(path: &Path) -> Result<(File, u64), CaptureError> {
+    let open_error = |source| CaptureError::Open {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(open_error)?;
     if meta.is_dir() {
         return Err(CaptureError::IsDirectory {
             path: path.to_path_buf(),
         });
     }
-    let file = File::open(path).map_err(|source| CaptureError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    read_from(path, file, meta.len(), on_frame)
+    Ok((File::open(path).map_err(open_error)?, meta.len()))
 }
 
 /// Read a capture from any reader (`label` names it in errors and the summary); `len` is its
