@@ -312,12 +312,17 @@ pub fn method_name(m: u16) -> String {
 
 /// A TURN ChannelData message (RFC 8656 §12): channel 0x4000–0x4FFF and a length that fits.
 pub fn is_channel_data(b: &[u8]) -> bool {
+    channel_data(b).is_some()
+}
+
+/// The datagram a TURN ChannelData message carries, if `b` is one.
+pub fn channel_data(b: &[u8]) -> Option<&[u8]> {
     if b.len() < 4 || !(0x40..=0x4F).contains(&b[0]) {
-        return false;
+        return None;
     }
     let len = usize::from(u16::from_be_bytes([b[2], b[3]]));
     // over UDP the padding to 4 bytes is optional
-    4 + len <= b.len() && b.len() <= 4 + len.div_ceil(4) * 4
+    (4 + len <= b.len() && b.len() <= 4 + len.div_ceil(4) * 4).then(|| &b[4..4 + len])
 }
 
 /// Microsoft's multiplexed TURN framing ([MS-TURN] 2.2.3): `FF 10`, length, session id.

@@ -102,11 +102,14 @@ impl UdpDissector {
             // Decided: only keep following RTP streams (cheap) for their packet counts, inside
             // TURN ChannelData too (and counting what the relay carried).
             let mut inner = payload;
-            if self.stun.is_some() && stun::is_channel_data(payload) {
+            if self.stun.is_some()
+                && let Some(carried) = stun::channel_data(payload)
+            {
                 self.counts.channel_data += 1;
-                self.counts.relayed_datagrams += 1;
-                let len = usize::from(u16::from_be_bytes([payload[2], payload[3]]));
-                inner = &payload[4..4 + len];
+                if !carried.is_empty() {
+                    self.counts.relayed_datagrams += 1;
+                }
+                inner = carried;
             }
             if let Some(r) = self.rtp.as_mut()
                 && let Some(h) = rtp::parse(inner)
@@ -168,8 +171,7 @@ impl UdpDissector {
             }
             64..=79 if self.stun.is_some() && stun::is_channel_data(b) => {
                 self.counts.channel_data += 1;
-                let len = usize::from(u16::from_be_bytes([b[2], b[3]]));
-                let inner = &b[4..4 + len];
+                let inner = stun::channel_data(b).unwrap_or_default();
                 if depth < MAX_NESTING && !inner.is_empty() {
                     self.counts.relayed_datagrams += 1;
                     self.by_first_byte(dir, frame, ts_ns, inner, depth + 1);
