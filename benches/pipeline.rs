@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use callproof::analyze::{Options, VerdictBuilder, analyze_file};
+use callproof::vendor::Catalogue;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 /// The capture `name` in benches/data, built by the script (with `extra` arguments) if missing.
@@ -52,15 +53,16 @@ fn measure(c: &mut Criterion, label: &str, path: &Path) {
         bytes as f64 / 1e6,
         probe.flows.len()
     );
+    let catalogue = Catalogue::embedded();
     let mut group = c.benchmark_group("pipeline");
     group.sample_size(10);
     group.throughput(Throughput::Elements(frames));
     group.bench_function(label, |b| {
         b.iter(|| {
             let a = analyze_file(&path, &opts).unwrap();
-            let mut builder = VerdictBuilder::default();
-            builder.add(a);
-            let verdict = builder.finish();
+            let mut builder = VerdictBuilder::new(None, &catalogue, false);
+            builder.add(a).unwrap();
+            let verdict = builder.finish().unwrap();
             std::hint::black_box(serde_json::to_vec(&verdict).unwrap().len())
         })
     });

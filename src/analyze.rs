@@ -29,6 +29,9 @@ pub struct Options {
     /// Hash a capture file on the thread that parses it rather than on a thread of its own
     /// (batch mode with several jobs: the cores are busy with other captures already).
     pub hash_inline: bool,
+    /// Keep the complete flow records of a verdict in a temporary file until it is written,
+    /// rather than in memory (see [`VerdictBuilder`]).
+    pub spill_flows: bool,
 }
 
 /// The result of analysing one file.
@@ -176,19 +179,19 @@ impl Analyzer {
     /// A verdict of the flows so far, judged as a finished one would be (for the live view:
     /// flows still open show what they have decided, so their findings can only grow).
     pub fn snapshot(&self, geo: &GeoData, catalogue: &Catalogue) -> Verdict {
-        let mut builder = VerdictBuilder::default();
+        const IN_MEMORY: &str = "a verdict held in memory has no spill file to fail";
+        let mut builder = VerdictBuilder::new(Some(geo), catalogue, false);
         builder.inputs.push(verdict::Input {
             path: "(live)".into(),
             ..Default::default()
         });
-        builder.flows = self
-            .table
-            .flows()
-            .iter()
-            .enumerate()
-            .map(|(id, f)| flow_record(id as u32, 0, f, None))
-            .collect();
-        builder.finish_with(geo, catalogue)
+        builder.add_dns_answers(self.table.flows());
+        for (id, f) in self.table.flows().iter().enumerate() {
+            builder
+                .judge(flow_record(id as u32, 0, f, None))
+                .expect(IN_MEMORY);
+        }
+        builder.finish().expect(IN_MEMORY)
     }
 
     /// End the analysis: close every flow and make the input's record from `summary`.
@@ -397,19 +400,21 @@ pub fn failed_input(path: &Path, e: &CaptureError) -> verdict::Input {
 }
 
 /// Analyse every input into one verdict. Unreadable inputs are listed with their error;
-/// skipped ones (see `analyze_input`) in `skipped`.
+/// skipped ones (see `analyze_input`) in `skipped`. With `opts.spill_flows` the flow records
+/// wait for the verdict's writing in a temporary file (see [`VerdictBuilder`]); an error of that
+/// file is the `Err`.
 pub fn analyze_paths(
     paths: &[PathBuf],
     opts: &Options,
     geo: &GeoData,
     catalogue: &Catalogue,
-) -> (Verdict, Vec<CaptureError>) {
-    let mut builder = VerdictBuilder::default();
+) -> std::io::Result<(Verdict, Vec<CaptureError>)> {
+    let mut builder = VerdictBuilder::new(Some(geo), catalogue, opts.spill_flows);
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
     for input in expand_inputs(paths) {
         match analyze_input(&input, opts, None) {
-            InputOutcome::Analysed(a) => builder.add(*a),
+            InputOutcome::Analysed(a) => builder.add(*a)?,
             InputOutcome::Skipped(s) => skipped.push(s),
             InputOutcome::Failed(e) => {
                 builder.inputs.push(failed_input(&input.path, &e));
@@ -417,20 +422,56 @@ pub fn analyze_paths(
             }
         }
     }
-    let mut v = builder.finish_with(geo, catalogue);
+    let mut v = builder.finish()?;
     v.skipped = skipped;
-    (v, errors)
+    Ok((v, errors))
 }
 
-/// Accumulates inputs and flows, then derives endpoints.
-#[derive(Default)]
-pub struct VerdictBuilder {
+/// Builds a verdict from analysed inputs. Each flow is judged as its record is made — vendor
+/// attribution, media path, protection findings — and added to its server endpoint; what
+/// needs all flows (locations, claims, the summary) is judged by [`VerdictBuilder::finish`].
+/// With a spill file, each complete record is written to it once judged and only a slim copy
+/// (`verdict::slim`) is kept, so the memory a verdict holds per flow is a few hundred bytes.
+pub struct VerdictBuilder<'a> {
+    geo: Option<&'a GeoData>,
+    catalogue: &'a Catalogue,
     inputs: Vec<verdict::Input>,
     flows: Vec<verdict::Flow>,
+    spill: Option<verdict::Spill>,
+    /// Names the DNS answers of the inputs so far give each address.
+    dns: vendor::DnsNames,
+    /// Server endpoints in the order first seen: flows, ports, names from SNI and certificates,
+    /// round trip, location when `geo` is given; and where each address is in that list.
+    endpoints: Vec<verdict::Endpoint>,
+    endpoint_at: HashMap<String, usize>,
+    vendors: vendor::Attributor,
+    protection: protection::Collector,
+    /// (input, country) → how often a STUN server reported a client address there.
+    vantage: BTreeMap<(usize, String), usize>,
 }
 
-impl VerdictBuilder {
-    pub fn add(&mut self, a: FileAnalysis) {
+impl<'a> VerdictBuilder<'a> {
+    /// A builder locating endpoints with `geo` (none: no `data` section, endpoints without
+    /// locations) and attributing vendors by `catalogue`; `spill`: keep complete flow records in
+    /// a temporary file rather than in memory (in memory when no temporary file can be made).
+    pub fn new(geo: Option<&'a GeoData>, catalogue: &'a Catalogue, spill: bool) -> Self {
+        Self {
+            geo,
+            catalogue,
+            inputs: Vec::new(),
+            flows: Vec::new(),
+            spill: spill.then(verdict::Spill::new).and_then(Result::ok),
+            dns: vendor::DnsNames::new(),
+            endpoints: Vec::new(),
+            endpoint_at: HashMap::new(),
+            vendors: vendor::Attributor::default(),
+            protection: protection::Collector::default(),
+            vantage: BTreeMap::new(),
+        }
+    }
+
+    /// Add an analysed input: its record and its flows, each judged as it is made.
+    pub fn add(&mut self, a: FileAnalysis) -> std::io::Result<()> {
         let input = self.inputs.len();
         self.inputs.push(a.input);
         // Media addresses announced by clear SIP/SDP anywhere in this capture.
@@ -444,6 +485,7 @@ impl VerdictBuilder {
                 }
             }
         }
+        self.add_dns_answers(&a.flows);
         self.flows.reserve_exact(a.flows.len());
         // Each flow's dissection state is dropped as soon as its record is made, so the two
         // forms of all flows are never held at once.
@@ -452,103 +494,192 @@ impl VerdictBuilder {
                 .iter()
                 .find_map(|e| announced.get(&(e.ip, e.port)));
             let id = self.flows.len() as u32;
-            self.flows.push(flow_record(id, input, &f, signalled));
+            let record = flow_record(id, input, &f, signalled);
+            drop(f);
+            self.judge(record)?;
+        }
+        Ok(())
+    }
+
+    /// The DNS answers of these flows, for vendor attribution and endpoint names.
+    fn add_dns_answers(&mut self, flows: &[flow::Flow]) {
+        for f in flows {
+            for (name, ip) in f.dns().iter().flat_map(|d| &d.answers) {
+                vendor::add_dns_name(&mut self.dns, &ip.to_string(), name);
+            }
         }
     }
 
-    /// The verdict without geolocation (no `data` section, endpoints without locations), with
-    /// vendors attributed by the built-in catalogue.
-    pub fn finish(self) -> Verdict {
-        let mut v = self.facts();
-        let catalogue = Catalogue::embedded();
-        vendor::attribute(&mut v, &catalogue);
-        assess(&mut v, Vec::new(), &catalogue);
-        v
+    /// The judgements on one flow alone; then the record is kept (slim when spilled).
+    fn judge(&mut self, mut f: verdict::Flow) -> std::io::Result<()> {
+        let endpoint = self.endpoint(&f.server.ip);
+        let asn = self.endpoints[endpoint].asn;
+        self.vendors.flow(self.catalogue, &mut f, &self.dns, asn);
+        media_path::assess_flow(&mut f);
+        self.protection.check_flow(&f);
+        add_to_endpoint(&mut self.endpoints[endpoint], &f);
+        if let Some(geo) = self.geo {
+            for a in f.stun.iter().flat_map(|s| &s.mapped_addresses) {
+                let Ok(sa) = a.parse::<std::net::SocketAddr>() else {
+                    continue;
+                };
+                if let Some(cc) = geo.lookup(sa.ip()).country {
+                    *self.vantage.entry((f.input, cc)).or_default() += 1;
+                }
+            }
+        }
+        if let Some(spill) = self.spill.as_mut() {
+            spill.push(&f)?;
+            verdict::slim(&mut f);
+        }
+        self.flows.push(f);
+        Ok(())
     }
 
-    /// The facts only: flows and endpoints, nothing judged.
-    fn facts(self) -> Verdict {
-        let endpoints = endpoints(&self.flows);
-        Verdict {
+    /// Where the server endpoint at `ip` is in `endpoints`; made (and located) when first seen.
+    fn endpoint(&mut self, ip: &str) -> usize {
+        if let Some(&at) = self.endpoint_at.get(ip) {
+            return at;
+        }
+        let mut e = new_endpoint(ip);
+        if let (Some(geo), Ok(addr)) = (self.geo, ip.parse::<IpAddr>()) {
+            enrich_endpoint(&mut e, &geo.lookup(addr));
+        }
+        let at = self.endpoints.len();
+        self.endpoints.push(e);
+        self.endpoint_at.insert(ip.to_string(), at);
+        at
+    }
+
+    /// The verdict: endpoints named and checked, every finding raised, the vendors' claims
+    /// checked and the summary decided.
+    pub fn finish(self) -> std::io::Result<Verdict> {
+        let Self {
+            geo,
+            catalogue,
+            inputs,
+            flows,
+            spill,
+            dns,
+            mut endpoints,
+            endpoint_at,
+            vendors,
+            protection,
+            vantage,
+        } = self;
+        drop(endpoint_at);
+        let flows = match spill {
+            Some(spill) => verdict::Flows::spilled(flows, spill.finish()?),
+            None => verdict::Flows::new(flows),
+        };
+        // listed by address (as text), as callproof always has
+        endpoints.sort_unstable_by(|a, b| a.ip.cmp(&b.ip));
+        endpoints.shrink_to_fit();
+        for e in &mut endpoints {
+            e.flows.shrink_to_fit();
+            for name in dns.get(e.ip.as_str()).into_iter().flatten() {
+                if !e.names.iter().any(|n| n == name) {
+                    e.names.push(name.clone());
+                }
+            }
+            e.ports.sort_unstable();
+            e.names.sort();
+        }
+        drop(dns);
+        let mut v = Verdict {
             schema: verdict::SCHEMA.into(),
             tool: verdict::Tool::this(),
             generated_at: verdict::now_rfc3339(),
-            inputs: self.inputs,
+            inputs,
             data: None,
             endpoints,
-            flows: self.flows,
+            flows,
             findings: Vec::new(),
             summary: None,
             skipped: Vec::new(),
             vendors: Vec::new(),
             claims: Vec::new(),
+        };
+        let mut located = Vec::new();
+        if let Some(geo) = geo {
+            check_plausibility(&mut v, &vantage_countries(vantage));
+            v.data = Some(data_section(geo));
+            located = findings::location_findings(&v, |cc| {
+                Some(geo.policy.region(cc).0.as_str().to_string())
+            });
         }
-    }
-
-    /// The verdict with every server endpoint geolocated and the data named, vendors attributed
-    /// by `catalogue`.
-    pub fn finish_with(self, geo: &GeoData, catalogue: &Catalogue) -> Verdict {
-        let mut v = self.facts();
-        for e in &mut v.endpoints {
-            let Ok(ip) = e.ip.parse::<IpAddr>() else {
-                continue;
-            };
-            enrich_endpoint(e, &geo.lookup(ip));
-        }
-        let vantage = vantage_countries(&v, geo);
-        for e in &mut v.endpoints {
-            // per capture: its own capture point, its own round trips
-            let mut checks: Vec<(bool, String)> = Vec::new();
-            for (input, cc) in &vantage {
-                let rtt = e
-                    .flows
-                    .iter()
-                    .filter_map(|&id| verdict::flow_by_id(&v.flows, id))
-                    .filter(|f| f.input == *input)
-                    .filter_map(flow_rtt_ms)
-                    .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
-                if let (Some(rtt), Some(country)) = (rtt, e.country.as_deref())
-                    && let Some(check) = plausibility(country, e.region.as_deref(), rtt, cc)
-                {
-                    checks.push(check);
-                }
-            }
-            let worst = checks.iter().find(|(ok, _)| !ok).or(checks.first());
-            if let Some((ok, why)) = worst {
-                e.location_plausible = Some(*ok);
-                e.location_check = Some(why.clone());
-            }
-        }
-        v.data = Some(data_section(geo));
-        let located = findings::location_findings(&v, |cc| {
-            Some(geo.policy.region(cc).0.as_str().to_string())
-        });
-        vendor::attribute(&mut v, catalogue);
-        assess(&mut v, located, catalogue);
-        v
+        vendors.endpoints(catalogue, &mut v.endpoints);
+        drop(vendors);
+        v.vendors = vendor::vendors_seen(&v.flows, catalogue);
+        assess(&mut v, protection, located, catalogue);
+        Ok(v)
     }
 }
 
-/// Decide media paths, raise every finding (the location ones are given), check the vendors'
-/// claims and decide the summary from them.
-fn assess(v: &mut Verdict, location: Vec<verdict::Finding>, catalogue: &Catalogue) {
-    media_path::assess(v);
-    let mut all = protection::protection_findings(v);
+/// Check each located endpoint's location against the round trips measured from each capture
+/// point.
+fn check_plausibility(v: &mut Verdict, vantage: &BTreeMap<usize, String>) {
+    for e in &mut v.endpoints {
+        // per capture: its own capture point, its own round trips
+        let mut checks: Vec<(bool, String)> = Vec::new();
+        for (input, cc) in vantage {
+            let rtt = e
+                .flows
+                .iter()
+                .filter_map(|&id| verdict::flow_by_id(&v.flows, id))
+                .filter(|f| f.input == *input)
+                .filter_map(flow_rtt_ms)
+                .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
+            if let (Some(rtt), Some(country)) = (rtt, e.country.as_deref())
+                && let Some(check) = plausibility(country, e.region.as_deref(), rtt, cc)
+            {
+                checks.push(check);
+            }
+        }
+        let worst = checks.iter().find(|(ok, _)| !ok).or(checks.first());
+        if let Some((ok, why)) = worst {
+            e.location_plausible = Some(*ok);
+            e.location_check = Some(why.clone());
+        }
+    }
+}
+
+/// Raise the findings (the protection ones collected flow by flow, the location ones given),
+/// check the vendors' claims and decide the summary from them.
+fn assess(
+    v: &mut Verdict,
+    protection: protection::Collector,
+    location: Vec<verdict::Finding>,
+    catalogue: &Catalogue,
+) {
+    let raised = protection.into_findings();
+    let evidence = protection::evidence_findings(v);
+    // sized once: a verdict may hold a hundred thousand findings
+    let mut all = Vec::with_capacity(raised.len() + location.len() + evidence.len());
+    all.extend(raised);
     all.extend(location);
-    all.extend(protection::evidence_findings(v));
+    all.extend(evidence);
+    for f in &mut all {
+        // the texts are made with format!, whose buffers grow by doubling
+        f.detail.shrink_to_fit();
+    }
     most_severe_first(&mut all);
     v.findings = all;
     v.claims = claims::check(v, catalogue);
     // claims are checked against the findings above; a contradicted one is a finding of its own
     let contradicted = claims::contradiction_findings(v);
-    v.findings.extend(contradicted);
-    most_severe_first(&mut v.findings);
+    if !contradicted.is_empty() {
+        v.findings.reserve_exact(contradicted.len());
+        v.findings.extend(contradicted);
+        most_severe_first(&mut v.findings);
+    }
     v.summary = Some(summary::summarize(v));
 }
 
 /// Most severe first; within a severity, in the order the checks raised them (a stable sort).
+/// (A cached-key sort is stable and permutes in place: no merge buffer of half the findings.)
 fn most_severe_first(found: &mut [verdict::Finding]) {
-    found.sort_by_key(|f| {
+    found.sort_by_cached_key(|f| {
         std::cmp::Reverse(findings::severity_named(&f.severity).unwrap_or(findings::Severity::Info))
     });
 }
@@ -975,18 +1106,8 @@ fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo) {
 
 /// Each capture's capture-point country: where the public addresses STUN servers reported for
 /// its client (XOR-MAPPED-ADDRESS) are, by the country database; the most frequent one wins.
-fn vantage_countries(v: &Verdict, geo: &GeoData) -> BTreeMap<usize, String> {
-    let mut counts: BTreeMap<(usize, String), usize> = BTreeMap::new();
-    for f in &v.flows {
-        for a in f.stun.iter().flat_map(|s| &s.mapped_addresses) {
-            let Ok(sa) = a.parse::<std::net::SocketAddr>() else {
-                continue;
-            };
-            if let Some(cc) = geo.lookup(sa.ip()).country {
-                *counts.entry((f.input, cc)).or_default() += 1;
-            }
-        }
-    }
+/// `counts`: (input, country) → reports.
+fn vantage_countries(counts: BTreeMap<(usize, String), usize>) -> BTreeMap<usize, String> {
     let mut best: BTreeMap<usize, (String, usize)> = BTreeMap::new();
     for ((input, cc), n) in counts {
         let e = best.entry(input).or_insert((cc.clone(), 0));
@@ -1087,76 +1208,55 @@ fn data_section(geo: &GeoData) -> verdict::Data {
     }
 }
 
-fn endpoints(flows: &[verdict::Flow]) -> Vec<verdict::Endpoint> {
-    // Names the capture's own DNS answers gave each address.
-    let mut dns_names: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for f in flows {
-        for a in f.dns.iter().flat_map(|d| &d.answers) {
-            let names = dns_names.entry(a.ip.as_str()).or_default();
-            if !names.contains(&a.name.as_str()) {
-                names.push(&a.name);
-            }
-        }
+fn new_endpoint(ip: &str) -> verdict::Endpoint {
+    verdict::Endpoint {
+        ip: ip.to_string(),
+        flows: Vec::new(),
+        names: Vec::new(),
+        ports: Vec::new(),
+        country: None,
+        location_source: None,
+        region: None,
+        region_scope: None,
+        region_reason: None,
+        asn: None,
+        as_org: None,
+        as_country: None,
+        operator: None,
+        rtt_ms: None,
+        location_plausible: None,
+        location_check: None,
+        vendor: None,
     }
-    let mut by_ip: BTreeMap<String, verdict::Endpoint> = BTreeMap::new();
-    for f in flows {
-        let e = by_ip
-            .entry(f.server.ip.clone())
-            .or_insert_with(|| verdict::Endpoint {
-                ip: f.server.ip.clone(),
-                flows: Vec::new(),
-                names: Vec::new(),
-                ports: Vec::new(),
-                country: None,
-                location_source: None,
-                region: None,
-                region_scope: None,
-                region_reason: None,
-                asn: None,
-                as_org: None,
-                as_country: None,
-                operator: None,
-                rtt_ms: None,
-                location_plausible: None,
-                location_check: None,
-                vendor: None,
-            });
-        e.flows.push(f.id);
-        if let Some(r) = flow_rtt_ms(f) {
-            e.rtt_ms = Some(e.rtt_ms.map_or(r, |m| m.min(r)));
-        }
-        if !e.ports.contains(&f.server.port) {
-            e.ports.push(f.server.port);
-        }
-        if let Some(sni) = f.tls.as_ref().and_then(|t| t.sni.as_ref())
-            && !e.names.contains(sni)
+}
+
+/// Add a flow to its server endpoint: its id, port, round trip, and the names its TLS
+/// handshake gives the server (SNI, a few of the certificate's names).
+fn add_to_endpoint(e: &mut verdict::Endpoint, f: &verdict::Flow) {
+    e.flows.push(f.id);
+    if let Some(r) = flow_rtt_ms(f) {
+        e.rtt_ms = Some(e.rtt_ms.map_or(r, |m| m.min(r)));
+    }
+    if !e.ports.contains(&f.server.port) {
+        e.ports.push(f.server.port);
+    }
+    if let Some(sni) = f.tls.as_ref().and_then(|t| t.sni.as_ref())
+        && !e.names.contains(sni)
+    {
+        e.names.push(sni.clone());
+    }
+    // the names the server's own certificate claims (leaf SANs, a few)
+    for t in [f.tls.as_ref(), f.dtls.as_ref()].into_iter().flatten() {
+        for san in t
+            .certificates
+            .first()
+            .iter()
+            .flat_map(|c| c.san.iter())
+            .take(8)
         {
-            e.names.push(sni.clone());
-        }
-        // the names the server's own certificate claims (leaf SANs, a few)
-        for t in [f.tls.as_ref(), f.dtls.as_ref()].into_iter().flatten() {
-            for san in t
-                .certificates
-                .first()
-                .iter()
-                .flat_map(|c| c.san.iter())
-                .take(8)
-            {
-                if san.parse::<IpAddr>().is_err() && !e.names.contains(san) {
-                    e.names.push(san.clone());
-                }
+            if san.parse::<IpAddr>().is_err() && !e.names.contains(san) {
+                e.names.push(san.clone());
             }
         }
     }
-    let mut v: Vec<_> = by_ip.into_values().collect();
-    for e in &mut v {
-        for name in dns_names.get(e.ip.as_str()).into_iter().flatten() {
-            if !e.names.iter().any(|n| n == name) {
-                e.names.push((*name).to_string());
-            }
-        }
-        e.ports.sort_unstable();
-        e.names.sort();
-    }
-    v
 }

@@ -267,12 +267,22 @@ fn analyse_one(
             Done::Failed(e, err.to_string())
         }
         InputOutcome::Analysed(a) => {
-            let mut builder = VerdictBuilder::default();
-            builder.add(*a);
-            let v = builder.finish_with(o.geo, o.catalogue);
+            let mut builder = VerdictBuilder::new(Some(o.geo), o.catalogue, o.analysis.spill_flows);
+            let v = match builder.add(*a).and_then(|()| builder.finish()) {
+                Ok(v) => v,
+                Err(err) => {
+                    let mut e = entry(&input.path, "failed");
+                    let msg = format!(
+                        "{}: cannot write flow records to a temporary file: {err}",
+                        input.path.display()
+                    );
+                    e.reason = Some(msg.clone());
+                    return Done::Failed(e, msg);
+                }
+            };
             let path = o.out_dir.join(name);
             let write = verdict::write_atomically_with(&path, |w| {
-                crate::verdict::to_writer_records(&mut *w, &v)?;
+                crate::verdict::write_verdict(w, &v)?;
                 w.write_all(b"\n")
             });
             let mut e = entry(&input.path, "analysed");

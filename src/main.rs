@@ -372,6 +372,7 @@ fn prepare(j: &Judging) -> Result<(Options, GeoData, Catalogue, Option<Severity>
             max_live_flows: j.max_live_flows.max(1),
         },
         hash_inline: false,
+        spill_flows: true,
     };
     let catalogue = match &j.vendors {
         Some(path) => Catalogue::embedded().with_file(path).map_err(|e| {
@@ -439,9 +440,12 @@ fn run_live(
             return ExitCode::from(exit::INPUT);
         }
     };
-    let mut builder = analyze::VerdictBuilder::default();
-    builder.add(run.analysis);
-    let verdict = builder.finish_with(geo, catalogue);
+    // held in memory: a live capture's verdict must not depend on a temporary file
+    let mut builder = analyze::VerdictBuilder::new(Some(geo), catalogue, false);
+    let verdict = builder
+        .add(run.analysis)
+        .and_then(|()| builder.finish())
+        .expect("a verdict held in memory has no spill file to fail");
     if let Some(e) = &run.error {
         eprintln!("callproof: {e}");
     }
@@ -481,7 +485,13 @@ fn run_analyze(
     quiet: bool,
     fail_on: Option<Severity>,
 ) -> ExitCode {
-    let (verdict, errors) = analyze::analyze_paths(paths, opts, geo, catalogue);
+    let (verdict, errors) = match analyze::analyze_paths(paths, opts, geo, catalogue) {
+        Ok(done) => done,
+        Err(e) => {
+            eprintln!("callproof: cannot write flow records to a temporary file: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
     // The process ends after this function: freeing a verdict of a million flows piece by piece
     // would only cost time (8 % of a 1 GB run's profile was the allocator, much of it here).
     let verdict = std::mem::ManuallyDrop::new(verdict);
@@ -510,7 +520,7 @@ fn deliver(
     fail_on: Option<Severity>,
 ) -> ExitCode {
     let write_json = |w: &mut dyn Write| -> std::io::Result<()> {
-        verdict::to_writer_records(&mut *w, verdict)?;
+        verdict::write_verdict(w, verdict)?;
         w.write_all(b"\n")
     };
     match out {

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::verdict::{Flow, VendorRef, VendorSeen, Verdict};
+use crate::verdict::{Endpoint, Flow, VendorRef, VendorSeen};
 
 const EMBEDDED: &str = include_str!("../vendors/catalogue.json");
 
@@ -167,9 +167,20 @@ fn add(m: &mut Matches, vendor: usize, strength: Strength, why: String) {
 struct Context<'a> {
     catalogue: &'a Catalogue,
     /// Names the capture's DNS answers give each address.
-    dns: HashMap<String, Vec<String>>,
-    /// AS number of each server endpoint.
-    asn: HashMap<String, u32>,
+    dns: &'a DnsNames,
+    /// AS number of the flow's server.
+    asn: Option<u32>,
+}
+
+/// Names the DNS answers of a capture give each address, in the order they were first seen.
+pub type DnsNames = HashMap<String, Vec<String>>;
+
+/// Add a DNS answer to `names`.
+pub fn add_dns_name(names: &mut DnsNames, ip: &str, name: &str) {
+    let known = names.entry(ip.to_string()).or_default();
+    if !known.iter().any(|n| n == name) {
+        known.push(name.to_string());
+    }
 }
 
 impl Context<'_> {
@@ -213,7 +224,7 @@ impl Context<'_> {
             self.names(&mut m, "DNS answer", &names);
         }
         let ip: Option<IpAddr> = f.server.ip.parse().ok();
-        let asn = self.asn.get(&f.server.ip).copied();
+        let asn = self.asn;
         for (i, v) in self.catalogue.vendors.iter().enumerate() {
             if let Some(ip) = ip
                 && let Some(net) = v.ip_ranges.iter().find(|n| n.contains(&ip))
@@ -305,43 +316,49 @@ fn decide(catalogue: &Catalogue, m: &Matches) -> Option<VendorRef> {
     })
 }
 
-/// Attribute every flow and server endpoint, and list the vendors seen.
-pub fn attribute(v: &mut Verdict, catalogue: &Catalogue) {
-    let mut dns: HashMap<String, Vec<String>> = HashMap::new();
-    for f in &v.flows {
-        for a in f.dns.iter().flat_map(|d| &d.answers) {
-            let names = dns.entry(a.ip.clone()).or_default();
-            if !names.contains(&a.name) {
-                names.push(a.name.clone());
-            }
-        }
-    }
-    let asn = v
-        .endpoints
-        .iter()
-        .filter_map(|e| e.asn.map(|a| (e.ip.clone(), a)))
-        .collect();
-    let cx = Context {
-        catalogue,
-        dns,
-        asn,
-    };
-    let mut per_endpoint: HashMap<String, Matches> = HashMap::new();
-    for f in &mut v.flows {
+/// Vendor attribution flow by flow (a verdict's flows are judged as they are made), then of the
+/// server endpoints from the evidence of all their flows.
+#[derive(Default)]
+pub struct Attributor {
+    per_endpoint: HashMap<String, Matches>,
+}
+
+impl Attributor {
+    /// Attribute one flow, given the capture's DNS names and its server's AS number.
+    pub fn flow(&mut self, catalogue: &Catalogue, f: &mut Flow, dns: &DnsNames, asn: Option<u32>) {
+        let cx = Context {
+            catalogue,
+            dns,
+            asn,
+        };
         let m = cx.flow(f);
         f.vendor = decide(catalogue, &m).map(Box::new);
-        let e = per_endpoint.entry(f.server.ip.clone()).or_default();
+        let e = match self.per_endpoint.get_mut(f.server.ip.as_str()) {
+            Some(e) => e,
+            None => self.per_endpoint.entry(f.server.ip.clone()).or_default(),
+        };
         for (i, (s, why)) in m {
             for w in why {
                 add(e, i, s, w);
             }
         }
     }
-    for e in &mut v.endpoints {
-        e.vendor = per_endpoint.get(&e.ip).and_then(|m| decide(catalogue, m));
+
+    /// Attribute each server endpoint by the evidence of all its flows.
+    pub fn endpoints(&self, catalogue: &Catalogue, endpoints: &mut [Endpoint]) {
+        for e in endpoints {
+            e.vendor = self
+                .per_endpoint
+                .get(&e.ip)
+                .and_then(|m| decide(catalogue, m));
+        }
     }
+}
+
+/// The vendors whose flows the verdict lists.
+pub fn vendors_seen(flows: &[Flow], catalogue: &Catalogue) -> Vec<VendorSeen> {
     let mut seen: BTreeMap<String, VendorSeen> = BTreeMap::new();
-    for f in &v.flows {
+    for f in flows {
         if let Some(r) = &f.vendor {
             let vendor = catalogue.vendors.iter().find(|x| x.id == r.id);
             let s = seen.entry(r.id.clone()).or_insert_with(|| VendorSeen {
@@ -359,7 +376,7 @@ pub fn attribute(v: &mut Verdict, catalogue: &Catalogue) {
             }
         }
     }
-    v.vendors = seen.into_values().collect();
+    seen.into_values().collect()
 }
 
 #[cfg(test)]

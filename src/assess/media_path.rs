@@ -64,13 +64,19 @@ fn decide(f: &Flow) -> Option<(&'static str, String)> {
 
 /// Decide the media path of every media flow not already known to be relayed.
 pub fn assess(v: &mut Verdict) {
-    for f in v.flows.iter_mut().filter(|f| f.media_path.is_none()) {
-        if !is_media(f) {
-            continue;
-        }
-        if let Some((path, basis)) = decide(f) {
-            f.media_path = Some(path.into());
-            f.media_path_basis = Some(basis);
-        }
+    for f in &mut v.flows {
+        assess_flow(f);
+    }
+}
+
+/// Decide the media path of one flow (after its vendor attribution), unless it is not a media
+/// flow or already known to be relayed.
+pub fn assess_flow(f: &mut Flow) {
+    if f.media_path.is_some() || !is_media(f) {
+        return;
+    }
+    if let Some((path, basis)) = decide(f) {
+        f.media_path = Some(path.into());
+        f.media_path_basis = Some(basis);
     }
 }

@@ -17,9 +17,9 @@ use crate::verdict::{Certificate, Finding, Flow, Tls, Verdict};
 type GroupKey = (&'static str, String, String);
 
 /// Collects findings, merging those with the same rule, server and reason: the rule, the flows
-/// and the first frame.
+/// and the first frame. Fed flow by flow ([`Collector::check_flow`]).
 #[derive(Default)]
-struct Collector {
+pub struct Collector {
     groups: BTreeMap<GroupKey, (Rule, Vec<u32>, u64)>,
 }
 
@@ -33,7 +33,20 @@ impl Collector {
         entry.2 = entry.2.min(f.first_frame);
     }
 
-    fn into_findings(self) -> Vec<Finding> {
+    /// Raise the protection findings of one flow.
+    pub fn check_flow(&mut self, f: &Flow) {
+        if let Some(t) = &f.tls {
+            check_handshake(self, f, t, false);
+        }
+        if let Some(t) = &f.dtls {
+            check_handshake(self, f, t, true);
+        }
+        check_media(self, f);
+        check_http(self, f);
+    }
+
+    /// The findings, grouped, in rule, server and reason order.
+    pub fn into_findings(self) -> Vec<Finding> {
         self.groups
             .into_iter()
             .map(
@@ -449,14 +462,7 @@ fn check_http(c: &mut Collector, f: &Flow) {
 pub fn protection_findings(v: &Verdict) -> Vec<Finding> {
     let mut c = Collector::default();
     for f in &v.flows {
-        if let Some(t) = &f.tls {
-            check_handshake(&mut c, f, t, false);
-        }
-        if let Some(t) = &f.dtls {
-            check_handshake(&mut c, f, t, true);
-        }
-        check_media(&mut c, f);
-        check_http(&mut c, f);
+        c.check_flow(f);
     }
     c.into_findings()
 }

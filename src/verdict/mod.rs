@@ -4,12 +4,16 @@
 //! versions, ciphers, link types; RFC 3339 times), and the atomic writer. Nothing else in the
 //! program writes JSON. Field names here are a public contract: add, never rename.
 
+mod flows;
 pub mod traffic;
 mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use write::{make_readable, to_writer_records, write_atomically, write_atomically_with};
+pub use flows::{Flows, Spill, SpillFile, slim};
+pub use write::{
+    make_readable, to_writer_records, write_atomically, write_atomically_with, write_verdict,
+};
 
 /// A name from a fixed vocabulary (a protocol, a rule id, a state): borrowed from the program
 /// when it is one of ours, so a verdict with a million flows does not hold a million copies.
@@ -28,7 +32,7 @@ pub struct Verdict {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Data>,
     pub endpoints: Vec<Endpoint>,
-    pub flows: Vec<Flow>,
+    pub flows: Flows,
     #[serde(default)]
     pub findings: Vec<Finding>,
     /// The five questions a data-protection officer asks, each answered from the findings.

@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::Path;
 
+use super::Verdict;
+
 /// Serialize `value` as JSON with one record per line: the top-level object and the arrays and
 /// objects directly in it are indented, everything nested deeper (each flow, endpoint, finding,
 /// summary answer) is written compactly on its own line. `grep` on a verdict then shows whole
@@ -16,11 +18,67 @@ pub fn to_writer_records<W: Write, T: serde::Serialize + ?Sized>(
     value.serialize(&mut ser)
 }
 
-/// Indented down to [`RecordsFormatter::INDENTED_DEPTH`] open containers, compact below.
+/// Write a verdict as [`to_writer_records`] does. The flow records of a spilled verdict (see
+/// `Flows`) are copied from their file, already in this layout, rather than parsed back.
+pub fn write_verdict<W: Write + ?Sized>(w: &mut W, v: &Verdict) -> std::io::Result<()> {
+    let Some(spilled) = v.flows.spill_file() else {
+        return to_writer_records(w, v).map_err(std::io::Error::from);
+    };
+    // The fields of `Verdict` in their order, with its skip rules (checked against the derived
+    // form by the tests).
+    w.write_all(b"{")?;
+    field(w, true, "schema", &v.schema)?;
+    field(w, false, "tool", &v.tool)?;
+    field(w, false, "generated_at", &v.generated_at)?;
+    field(w, false, "inputs", &v.inputs)?;
+    if let Some(data) = &v.data {
+        field(w, false, "data", data)?;
+    }
+    field(w, false, "endpoints", &v.endpoints)?;
+    w.write_all(b",\n  \"flows\": [")?;
+    if spilled.lines() > 0 {
+        spilled.copy_to(w)?;
+        w.write_all(b"\n  ")?;
+    }
+    w.write_all(b"]")?;
+    field(w, false, "findings", &v.findings)?;
+    if let Some(summary) = &v.summary {
+        field(w, false, "summary", summary)?;
+    }
+    if !v.skipped.is_empty() {
+        field(w, false, "skipped", &v.skipped)?;
+    }
+    field(w, false, "vendors", &v.vendors)?;
+    field(w, false, "claims", &v.claims)?;
+    w.write_all(b"\n}")
+}
+
+/// One member of the top-level object, as `to_writer_records` writes it.
+fn field<W: Write + ?Sized, T: serde::Serialize + ?Sized>(
+    w: &mut W,
+    first: bool,
+    key: &str,
+    value: &T,
+) -> std::io::Result<()> {
+    w.write_all(if first { b"\n  \"" } else { b",\n  \"" })?;
+    w.write_all(key.as_bytes())?;
+    w.write_all(b"\": ")?;
+    let formatter = RecordsFormatter {
+        depth: 1,
+        has_value: false,
+    };
+    let mut ser = serde_json::Serializer::with_formatter(&mut *w, formatter);
+    value.serialize(&mut ser).map_err(std::io::Error::from)
+}
+
+/// Indented (two spaces a level, as serde_json's pretty printer) down to
+/// [`RecordsFormatter::INDENTED_DEPTH`] open containers, compact below.
 #[derive(Default)]
 struct RecordsFormatter {
-    pretty: serde_json::ser::PrettyFormatter<'static>,
+    /// Containers open.
     depth: usize,
+    /// Whether the innermost indented container has a value yet (an empty one stays `[]`).
+    has_value: bool,
 }
 
 impl RecordsFormatter {
@@ -29,28 +87,52 @@ impl RecordsFormatter {
     fn indented(&self) -> bool {
         self.depth <= Self::INDENTED_DEPTH
     }
-}
 
-/// Calls for containers up to the indented depth go to the pretty formatter (all of them, so its
-/// indentation state stays consistent); the rest use the compact defaults.
-impl serde_json::ser::Formatter for RecordsFormatter {
-    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.depth += 1;
-        if self.indented() {
-            self.pretty.begin_array(w)
-        } else {
-            w.write_all(b"[")
+    fn indent<W: ?Sized + Write>(&self, w: &mut W, depth: usize) -> std::io::Result<()> {
+        for _ in 0..depth {
+            w.write_all(b"  ")?;
         }
+        Ok(())
     }
 
-    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        let r = if self.indented() {
-            self.pretty.end_array(w)
+    fn begin<W: ?Sized + Write>(&mut self, w: &mut W, open: &[u8]) -> std::io::Result<()> {
+        self.depth += 1;
+        self.has_value = false;
+        w.write_all(open)
+    }
+
+    fn end<W: ?Sized + Write>(&mut self, w: &mut W, close: &[u8]) -> std::io::Result<()> {
+        let r = if self.indented() && self.has_value {
+            w.write_all(b"\n")
+                .and_then(|()| self.indent(w, self.depth - 1))
+                .and_then(|()| w.write_all(close))
         } else {
-            w.write_all(b"]")
+            w.write_all(close)
         };
         self.depth -= 1;
         r
+    }
+
+    fn begin_member<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if self.indented() {
+            w.write_all(if first { b"\n" } else { b",\n" })?;
+            self.indent(w, self.depth)
+        } else if first {
+            Ok(())
+        } else {
+            w.write_all(b",")
+        }
+    }
+}
+
+/// serde_json's pretty layout for containers up to the indented depth, its compact one below.
+impl serde_json::ser::Formatter for RecordsFormatter {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.begin(w, b"[")
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.end(w, b"]")
     }
 
     fn begin_array_value<W: ?Sized + Write>(
@@ -58,40 +140,20 @@ impl serde_json::ser::Formatter for RecordsFormatter {
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if self.indented() {
-            self.pretty.begin_array_value(w, first)
-        } else if first {
-            Ok(())
-        } else {
-            w.write_all(b",")
-        }
+        self.begin_member(w, first)
     }
 
-    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        if self.indented() {
-            self.pretty.end_array_value(w)
-        } else {
-            Ok(())
-        }
+    fn end_array_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 
     fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        self.depth += 1;
-        if self.indented() {
-            self.pretty.begin_object(w)
-        } else {
-            w.write_all(b"{")
-        }
+        self.begin(w, b"{")
     }
 
     fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        let r = if self.indented() {
-            self.pretty.end_object(w)
-        } else {
-            w.write_all(b"}")
-        };
-        self.depth -= 1;
-        r
+        self.end(w, b"}")
     }
 
     fn begin_object_key<W: ?Sized + Write>(
@@ -99,29 +161,16 @@ impl serde_json::ser::Formatter for RecordsFormatter {
         w: &mut W,
         first: bool,
     ) -> std::io::Result<()> {
-        if self.indented() {
-            self.pretty.begin_object_key(w, first)
-        } else if first {
-            Ok(())
-        } else {
-            w.write_all(b",")
-        }
+        self.begin_member(w, first)
     }
 
     fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        if self.indented() {
-            self.pretty.begin_object_value(w)
-        } else {
-            w.write_all(b":")
-        }
+        w.write_all(if self.indented() { b": " } else { b":" })
     }
 
-    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-        if self.indented() {
-            self.pretty.end_object_value(w)
-        } else {
-            Ok(())
-        }
+    fn end_object_value<W: ?Sized + Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
     }
 }
 
