@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::assess::brief::{self, FlowBrief};
 use crate::assess::{claims, encryption, findings, media_path, protection, summary};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
@@ -436,8 +437,12 @@ pub struct VerdictBuilder<'a> {
     geo: Option<&'a GeoData>,
     catalogue: &'a Catalogue,
     inputs: Vec<verdict::Input>,
+    /// The complete flow records, when they are not spilled.
     flows: Vec<verdict::Flow>,
     spill: Option<verdict::Spill>,
+    /// Every flow's brief, in id order: what the judgements across flows read.
+    briefs: Vec<FlowBrief>,
+    interner: brief::Interner,
     /// Names the DNS answers of the inputs so far give each address.
     dns: vendor::DnsNames,
     /// Server endpoints in the order first seen: flows, ports, names from SNI and certificates,
@@ -461,6 +466,8 @@ impl<'a> VerdictBuilder<'a> {
             inputs: Vec::new(),
             flows: Vec::new(),
             spill: spill.then(verdict::Spill::new).and_then(Result::ok),
+            briefs: Vec::new(),
+            interner: brief::Interner::default(),
             dns: vendor::DnsNames::new(),
             endpoints: Vec::new(),
             endpoint_at: HashMap::new(),
@@ -486,14 +493,17 @@ impl<'a> VerdictBuilder<'a> {
             }
         }
         self.add_dns_answers(&a.flows);
-        self.flows.reserve_exact(a.flows.len());
+        self.briefs.reserve_exact(a.flows.len());
+        if self.spill.is_none() {
+            self.flows.reserve_exact(a.flows.len());
+        }
         // Each flow's dissection state is dropped as soon as its record is made, so the two
         // forms of all flows are never held at once.
         for f in a.flows {
             let signalled = [f.client, f.server]
                 .iter()
                 .find_map(|e| announced.get(&(e.ip, e.port)));
-            let id = self.flows.len() as u32;
+            let id = self.briefs.len() as u32;
             let record = flow_record(id, input, &f, signalled);
             drop(f);
             self.judge(record)?;
@@ -510,7 +520,7 @@ impl<'a> VerdictBuilder<'a> {
         }
     }
 
-    /// The judgements on one flow alone; then the record is kept (slim when spilled).
+    /// The judgements on one flow alone; then the record is kept, or spilled, and its brief kept.
     fn judge(&mut self, mut f: verdict::Flow) -> std::io::Result<()> {
         let endpoint = self.endpoint(&f.server.ip);
         let asn = self.endpoints[endpoint].asn;
@@ -528,11 +538,11 @@ impl<'a> VerdictBuilder<'a> {
                 }
             }
         }
-        if let Some(spill) = self.spill.as_mut() {
-            spill.push(&f)?;
-            verdict::slim(&mut f);
+        self.briefs.push(FlowBrief::of(&f, &mut self.interner));
+        match self.spill.as_mut() {
+            Some(spill) => spill.push(&f)?,
+            None => self.flows.push(f),
         }
-        self.flows.push(f);
         Ok(())
     }
 
@@ -560,6 +570,8 @@ impl<'a> VerdictBuilder<'a> {
             inputs,
             flows,
             spill,
+            briefs,
+            interner,
             dns,
             mut endpoints,
             endpoint_at,
@@ -567,9 +579,15 @@ impl<'a> VerdictBuilder<'a> {
             protection,
             vantage,
         } = self;
-        drop(endpoint_at);
+        drop((endpoint_at, interner));
         let flows = match spill {
-            Some(spill) => verdict::Flows::spilled(flows, spill.finish()?),
+            Some(spill) => {
+                let traffic = briefs
+                    .iter()
+                    .map(|b| (b.server_ip.clone(), b.bytes))
+                    .collect();
+                verdict::Flows::spilled(spill.finish()?, traffic)
+            }
             None => verdict::Flows::new(flows),
         };
         // listed by address (as text), as callproof always has
@@ -602,23 +620,23 @@ impl<'a> VerdictBuilder<'a> {
         };
         let mut located = Vec::new();
         if let Some(geo) = geo {
-            check_plausibility(&mut v, &vantage_countries(vantage));
+            check_plausibility(&mut v, &briefs, &vantage_countries(vantage));
             v.data = Some(data_section(geo));
-            located = findings::location_findings(&v, |cc| {
+            located = findings::location_findings(&v, &briefs, |cc| {
                 Some(geo.policy.region(cc).0.as_str().to_string())
             });
         }
         vendors.endpoints(catalogue, &mut v.endpoints);
         drop(vendors);
-        v.vendors = vendor::vendors_seen(&v.flows, catalogue);
-        assess(&mut v, protection, located, catalogue);
+        v.vendors = vendor::vendors_seen(&briefs, catalogue);
+        assess(&mut v, &briefs, protection, located, catalogue);
         Ok(v)
     }
 }
 
 /// Check each located endpoint's location against the round trips measured from each capture
 /// point.
-fn check_plausibility(v: &mut Verdict, vantage: &BTreeMap<usize, String>) {
+fn check_plausibility(v: &mut Verdict, briefs: &[FlowBrief], vantage: &BTreeMap<usize, String>) {
     for e in &mut v.endpoints {
         // per capture: its own capture point, its own round trips
         let mut checks: Vec<(bool, String)> = Vec::new();
@@ -626,9 +644,9 @@ fn check_plausibility(v: &mut Verdict, vantage: &BTreeMap<usize, String>) {
             let rtt = e
                 .flows
                 .iter()
-                .filter_map(|&id| verdict::flow_by_id(&v.flows, id))
+                .filter_map(|&id| brief::by_id(briefs, id))
                 .filter(|f| f.input == *input)
-                .filter_map(flow_rtt_ms)
+                .filter_map(|f| f.rtt_ms)
                 .fold(None, |m: Option<f64>, r| Some(m.map_or(r, |m| m.min(r))));
             if let (Some(rtt), Some(country)) = (rtt, e.country.as_deref())
                 && let Some(check) = plausibility(country, e.region.as_deref(), rtt, cc)
@@ -648,12 +666,13 @@ fn check_plausibility(v: &mut Verdict, vantage: &BTreeMap<usize, String>) {
 /// check the vendors' claims and decide the summary from them.
 fn assess(
     v: &mut Verdict,
+    briefs: &[FlowBrief],
     protection: protection::Collector,
     location: Vec<verdict::Finding>,
     catalogue: &Catalogue,
 ) {
     let raised = protection.into_findings();
-    let evidence = protection::evidence_findings(v);
+    let evidence = protection::evidence_findings(v, briefs);
     // sized once: a verdict may hold a hundred thousand findings
     let mut all = Vec::with_capacity(raised.len() + location.len() + evidence.len());
     all.extend(raised);
@@ -665,15 +684,15 @@ fn assess(
     }
     most_severe_first(&mut all);
     v.findings = all;
-    v.claims = claims::check(v, catalogue);
+    v.claims = claims::check(v, briefs, catalogue);
     // claims are checked against the findings above; a contradicted one is a finding of its own
-    let contradicted = claims::contradiction_findings(v);
+    let contradicted = claims::contradiction_findings(v, briefs);
     if !contradicted.is_empty() {
         v.findings.reserve_exact(contradicted.len());
         v.findings.extend(contradicted);
         most_severe_first(&mut v.findings);
     }
-    v.summary = Some(summary::summarize(v));
+    v.summary = Some(summary::summarize(v, briefs));
 }
 
 /// Most severe first; within a severity, in the order the checks raised them (a stable sort).
@@ -1118,16 +1137,6 @@ fn vantage_countries(counts: BTreeMap<(usize, String), usize>) -> BTreeMap<usize
     best.into_iter().map(|(i, (cc, _))| (i, cc)).collect()
 }
 
-/// The smallest round trip a flow shows: TCP handshake or STUN transaction.
-fn flow_rtt_ms(f: &verdict::Flow) -> Option<f64> {
-    let tcp = f.tcp.as_ref().and_then(|t| t.rtt_ms);
-    let stun = f.stun.as_ref().and_then(|s| s.rtt_ms);
-    match (tcp, stun) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 /// Countries of geographic Europe (the EEA, the adequate European states and their neighbours):
 /// a round trip between Europe and another continent takes tens of milliseconds at least.
 fn in_europe(cc: &str) -> bool {
@@ -1234,7 +1243,7 @@ fn new_endpoint(ip: &str) -> verdict::Endpoint {
 /// handshake gives the server (SNI, a few of the certificate's names).
 fn add_to_endpoint(e: &mut verdict::Endpoint, f: &verdict::Flow) {
     e.flows.push(f.id);
-    if let Some(r) = flow_rtt_ms(f) {
+    if let Some(r) = brief::flow_rtt_ms(f) {
         e.rtt_ms = Some(e.rtt_ms.map_or(r, |m| m.min(r)));
     }
     if !e.ports.contains(&f.server.port) {

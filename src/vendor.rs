@@ -15,6 +15,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::assess::brief::FlowBrief;
 use crate::verdict::{Endpoint, Flow, VendorRef, VendorSeen};
 
 const EMBEDDED: &str = include_str!("../vendors/catalogue.json");
@@ -355,8 +356,8 @@ impl Attributor {
     }
 }
 
-/// The vendors whose flows the verdict lists.
-pub fn vendors_seen(flows: &[Flow], catalogue: &Catalogue) -> Vec<VendorSeen> {
+/// The vendors whose flows the verdict lists (`flows`: their briefs).
+pub fn vendors_seen(flows: &[FlowBrief], catalogue: &Catalogue) -> Vec<VendorSeen> {
     let mut seen: BTreeMap<String, VendorSeen> = BTreeMap::new();
     for f in flows {
         if let Some(r) = &f.vendor {
@@ -371,8 +372,8 @@ pub fn vendors_seen(flows: &[Flow], catalogue: &Catalogue) -> Vec<VendorSeen> {
                 sources: vendor.map(|x| x.sources.clone()).unwrap_or_default(),
             });
             s.flows.push(f.id);
-            if !s.endpoints.contains(&f.server.ip) {
-                s.endpoints.push(f.server.ip.clone());
+            if !s.endpoints.iter().any(|e| **e == *f.server_ip) {
+                s.endpoints.push(f.server_ip.to_string());
             }
         }
     }

@@ -12,10 +12,10 @@
 
 use std::collections::BTreeSet;
 
+use super::brief::{self, FlowBrief};
 use super::findings::CLAIM_CONTRADICTED;
-use super::media_path::is_media;
 use crate::vendor::{Catalogue, ClaimDef};
-use crate::verdict::{Claim, Finding, Flow, Verdict};
+use crate::verdict::{Claim, Finding, Verdict};
 
 const TRANSPORT_CONTRADICTING: &[&str] = &[
     "obsolete-tls",
@@ -32,12 +32,12 @@ struct Check {
     flows: Vec<u32>,
 }
 
-fn ids(flows: &[&Flow]) -> Vec<u32> {
+fn ids(flows: &[&FlowBrief]) -> Vec<u32> {
     flows.iter().map(|f| f.id).collect()
 }
 
 /// Findings of these rules that touch these flows: "rule: detail" lines.
-fn findings_on(v: &Verdict, rules: &[&str], flows: &[&Flow]) -> Vec<String> {
+fn findings_on(v: &Verdict, rules: &[&str], flows: &[&FlowBrief]) -> Vec<String> {
     let ids: BTreeSet<u32> = flows.iter().map(|f| f.id).collect();
     v.findings
         .iter()
@@ -47,15 +47,11 @@ fn findings_on(v: &Verdict, rules: &[&str], flows: &[&Flow]) -> Vec<String> {
         .collect()
 }
 
-fn transport(v: &Verdict, flows: &[&Flow]) -> Check {
-    let handshakes: Vec<&Flow> = flows
-        .iter()
-        .copied()
-        .filter(|f| f.tls.is_some() || f.quic.is_some())
-        .collect();
+fn transport(v: &Verdict, flows: &[&FlowBrief]) -> Check {
+    let handshakes: Vec<&FlowBrief> = flows.iter().copied().filter(|f| f.tls || f.quic).collect();
     let protections: BTreeSet<&str> = handshakes
         .iter()
-        .filter_map(|f| f.encryption.protection.as_deref())
+        .filter_map(|f| f.protection.as_deref())
         .collect();
     let observed = format!(
         "{} TLS/QUIC connection(s) to the vendor; negotiated: {}",
@@ -75,10 +71,7 @@ fn transport(v: &Verdict, flows: &[&Flow]) -> Check {
             flows: ids(&handshakes),
         };
     }
-    let encrypted = handshakes
-        .iter()
-        .filter(|f| f.encryption.state == "encrypted")
-        .count();
+    let encrypted = handshakes.iter().filter(|f| f.state == "encrypted").count();
     if encrypted == 0 {
         return Check {
             observed,
@@ -98,11 +91,11 @@ fn transport(v: &Verdict, flows: &[&Flow]) -> Check {
     }
 }
 
-fn media(v: &Verdict, flows: &[&Flow]) -> Check {
-    let media: Vec<&Flow> = flows.iter().copied().filter(|f| is_media(f)).collect();
+fn media(v: &Verdict, flows: &[&FlowBrief]) -> Check {
+    let media: Vec<&FlowBrief> = flows.iter().copied().filter(|f| f.media).collect();
     let protections: BTreeSet<&str> = media
         .iter()
-        .filter_map(|f| f.encryption.protection.as_deref())
+        .filter_map(|f| f.protection.as_deref())
         .collect();
     let observed = format!(
         "{} media flow(s) of the vendor{}",
@@ -125,10 +118,7 @@ fn media(v: &Verdict, flows: &[&Flow]) -> Check {
             flows: ids(&media),
         };
     }
-    let encrypted = media
-        .iter()
-        .filter(|f| f.encryption.state == "encrypted")
-        .count();
+    let encrypted = media.iter().filter(|f| f.state == "encrypted").count();
     let (status, reason) = match (media.len(), encrypted) {
         (0, _) => (
             "unverifiable",
@@ -151,24 +141,27 @@ fn media(v: &Verdict, flows: &[&Flow]) -> Check {
     }
 }
 
-fn e2ee(v: &Verdict, vendor: &str, flows: &[&Flow], condition: Option<&str>) -> Check {
+fn e2ee(
+    v: &Verdict,
+    all: &[FlowBrief],
+    vendor: &str,
+    flows: &[&FlowBrief],
+    condition: Option<&str>,
+) -> Check {
     let inputs: BTreeSet<usize> = flows.iter().map(|f| f.input).collect();
-    let media: Vec<&Flow> = v
-        .flows
+    let media: Vec<&FlowBrief> = all
         .iter()
-        .filter(|f| inputs.contains(&f.input) && is_media(f))
+        .filter(|f| inputs.contains(&f.input) && f.media)
         .collect();
-    let at_server: Vec<&Flow> = media
+    let at_server: Vec<&FlowBrief> = media
         .iter()
         .copied()
         .filter(|f| f.media_path.as_deref() == Some("server"))
         .collect();
-    let p2p: Vec<&Flow> = media
+    let p2p: Vec<&FlowBrief> = media
         .iter()
         .copied()
-        .filter(|f| {
-            f.media_path.as_deref() == Some("peer-to-peer") && f.encryption.state == "encrypted"
-        })
+        .filter(|f| f.media_path.as_deref() == Some("peer-to-peer") && f.state == "encrypted")
         .collect();
     let observed = format!(
         "{} media flow(s) in the capture(s) of this vendor: {} at a media server, {} \
@@ -179,11 +172,7 @@ fn e2ee(v: &Verdict, vendor: &str, flows: &[&Flow], condition: Option<&str>) -> 
     );
     let condition = condition.map_or(String::new(), |c| format!(" (the claim holds: {c})"));
     // SDES keys travel in the signalling flows, media in clear in the media flows
-    let in_captures: Vec<&Flow> = v
-        .flows
-        .iter()
-        .filter(|f| inputs.contains(&f.input))
-        .collect();
+    let in_captures: Vec<&FlowBrief> = all.iter().filter(|f| inputs.contains(&f.input)).collect();
     let bad = findings_on(
         v,
         &["plaintext-rtp", "null-srtp-profile", "sdes-keys-in-clear"],
@@ -206,7 +195,7 @@ fn e2ee(v: &Verdict, vendor: &str, flows: &[&Flow], condition: Option<&str>) -> 
             .map(|f| {
                 format!(
                     "{} ({})",
-                    f.server.ip,
+                    f.server_ip,
                     f.vendor.as_ref().map_or(vendor, |r| r.name.as_str())
                 )
             })
@@ -317,30 +306,35 @@ fn location(v: &Verdict, vendor: &str, region: &str, condition: Option<&str>) ->
     }
 }
 
-fn check_one(v: &Verdict, vendor: &str, flows: &[&Flow], c: &ClaimDef) -> Option<Check> {
+fn check_one(
+    v: &Verdict,
+    all: &[FlowBrief],
+    vendor: &str,
+    flows: &[&FlowBrief],
+    c: &ClaimDef,
+) -> Option<Check> {
     Some(match c.claim.as_str() {
         "transport-encryption" => transport(v, flows),
         "media-encryption" => media(v, flows),
-        "e2ee" => e2ee(v, vendor, flows, c.condition.as_deref()),
+        "e2ee" => e2ee(v, all, vendor, flows, c.condition.as_deref()),
         "server-location" => location(v, vendor, c.region.as_deref()?, c.condition.as_deref()),
         _ => return None,
     })
 }
 
-/// Check every claim of every vendor seen in the verdict.
-pub fn check(v: &Verdict, catalogue: &Catalogue) -> Vec<Claim> {
+/// Check every claim of every vendor seen in the verdict; `all`: the briefs of its flows.
+pub fn check(v: &Verdict, all: &[FlowBrief], catalogue: &Catalogue) -> Vec<Claim> {
     let mut out = Vec::new();
     for seen in &v.vendors {
         let Some(vendor) = catalogue.vendors.iter().find(|x| x.id == seen.id) else {
             continue;
         };
-        let flows: Vec<&Flow> = v
-            .flows
+        let flows: Vec<&FlowBrief> = all
             .iter()
             .filter(|f| f.vendor.as_ref().is_some_and(|r| r.id == seen.id))
             .collect();
         for c in &vendor.claims {
-            let Some(check) = check_one(v, &seen.id, &flows, c) else {
+            let Some(check) = check_one(v, all, &seen.id, &flows, c) else {
                 continue;
             };
             out.push(Claim {
@@ -361,7 +355,7 @@ pub fn check(v: &Verdict, catalogue: &Catalogue) -> Vec<Claim> {
 }
 
 /// One `claim-contradicted` finding per contradicted claim, on the flows the check rests on.
-pub fn contradiction_findings(v: &Verdict) -> Vec<Finding> {
+pub fn contradiction_findings(v: &Verdict, all: &[FlowBrief]) -> Vec<Finding> {
     v.claims
         .iter()
         .filter(|c| c.status == "contradicted")
@@ -372,8 +366,13 @@ pub fn contradiction_findings(v: &Verdict) -> Vec<Finding> {
                 .find(|s| s.id == c.vendor)
                 .map_or(c.vendor.as_str(), |s| s.name.as_str());
             // flow ids are indices into flows[]
-            let flows: Vec<&Flow> = c.flows.iter().filter_map(|&id| v.flow(id)).collect();
-            let endpoints: BTreeSet<String> = flows.iter().map(|f| f.server.ip.clone()).collect();
+            let flows: Vec<&FlowBrief> = c
+                .flows
+                .iter()
+                .filter_map(|&id| brief::by_id(all, id))
+                .collect();
+            let endpoints: BTreeSet<String> =
+                flows.iter().map(|f| f.server_ip.to_string()).collect();
             Finding {
                 rule: CLAIM_CONTRADICTED.id.into(),
                 severity: CLAIM_CONTRADICTED.severity.as_str().into(),

@@ -6,7 +6,8 @@
 //! what the capture itself lacks (checked in `assess::protection`). Claim rules join it with
 //! vendor attribution.
 
-use crate::verdict::{Endpoint, Finding, Flow, Verdict};
+use super::brief::{self, FlowBrief};
+use crate::verdict::{Endpoint, Finding, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -305,18 +306,10 @@ fn domestic_jurisdiction(region_of: impl Fn(&str) -> Option<String>, cc: &str) -
 }
 
 /// What the flows to an endpoint carried.
-fn carried(flows: &[&Flow]) -> &'static str {
-    let has = |names: &[&str]| {
-        flows
-            .iter()
-            .any(|f| f.protocols.iter().any(|p| names.contains(&p.as_ref())))
-    };
+fn carried(flows: &[&FlowBrief]) -> &'static str {
     match (
-        has(&["rtp", "srtp", "rtcp", "srtcp", "zoom"])
-            || flows
-                .iter()
-                .any(|f| f.dtls.as_ref().is_some_and(|d| d.srtp_profile.is_some())),
-        has(&["tls", "quic", "sip", "http", "stun", "turn", "dtls", "dns"]),
+        flows.iter().any(|f| f.carries_media),
+        flows.iter().any(|f| f.carries_signalling),
     ) {
         (true, true) => "media and signalling",
         (true, false) => "media",
@@ -333,15 +326,21 @@ fn names(e: &Endpoint) -> String {
     }
 }
 
-/// Raise the location findings of a verdict. `region_of` gives the policy region of a country.
-pub fn location_findings(v: &Verdict, region_of: impl Fn(&str) -> Option<String>) -> Vec<Finding> {
+/// Raise the location findings of a verdict (`all`: the briefs of its flows). `region_of` gives
+/// the policy region of a country.
+pub fn location_findings(
+    v: &Verdict,
+    all: &[FlowBrief],
+    region_of: impl Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     for e in &v.endpoints {
-        let flows: Vec<&Flow> = e.flows.iter().filter_map(|&id| v.flow(id)).collect();
-        let bytes: u64 = flows
+        let flows: Vec<&FlowBrief> = e
+            .flows
             .iter()
-            .map(|f| f.bytes_client_to_server + f.bytes_server_to_client)
-            .sum();
+            .filter_map(|&id| brief::by_id(all, id))
+            .collect();
+        let bytes: u64 = flows.iter().map(|f| f.bytes).sum();
         let first_frame = flows.iter().map(|f| f.first_frame).min();
         let traffic = format!(
             "{bytes} bytes in {} flow(s), carrying {}",

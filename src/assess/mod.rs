@@ -4,6 +4,7 @@
 //! table of finding rules with the checks that raise them, and the summary. Must not
 //! parse bytes (that is `dissect`) or format JSON (that is `verdict`).
 
+pub mod brief;
 pub mod claims;
 pub mod encryption;
 pub mod findings;

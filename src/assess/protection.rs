@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tls_parser::{TlsCipherAu, TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
 
+use super::brief::FlowBrief;
 use super::findings::{self, Rule};
 use crate::verdict::{Certificate, Finding, Flow, Tls, Verdict};
 
@@ -467,8 +468,9 @@ pub fn protection_findings(v: &Verdict) -> Vec<Finding> {
     c.into_findings()
 }
 
-/// What each input does not show: one `capture-incomplete` finding per input that lacks something.
-pub fn evidence_findings(v: &Verdict) -> Vec<Finding> {
+/// What each input does not show: one `capture-incomplete` finding per input that lacks something
+/// (`all`: the briefs of the verdict's flows).
+pub fn evidence_findings(v: &Verdict, all: &[FlowBrief]) -> Vec<Finding> {
     let mut out = Vec::new();
     for (index, input) in v.inputs.iter().enumerate() {
         let mut missing: Vec<String> = Vec::new();
@@ -508,14 +510,9 @@ pub fn evidence_findings(v: &Verdict) -> Vec<Finding> {
                 ));
             }
         }
-        let flows: Vec<&Flow> = v.flows.iter().filter(|f| f.input == index).collect();
-        let unseen: Vec<&&Flow> = flows
+        let unseen: Vec<&FlowBrief> = all
             .iter()
-            .filter(|f| {
-                f.tls.as_ref().is_some_and(|t| {
-                    t.gap_in_handshake || (t.version.is_none() && t.client_hello_frame.is_none())
-                })
-            })
+            .filter(|f| f.input == index && f.tls_unseen)
             .collect();
         if !unseen.is_empty() {
             missing.push(format!(

@@ -7,8 +7,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::media_path::is_media;
-use crate::verdict::{Finding, Flow, Status, Summary, Verdict};
+use super::brief::FlowBrief;
+use crate::verdict::{Finding, Status, Summary, Verdict};
 
 const TRANSPORT_FAIL: &[&str] = &["null-cipher", "weak-cipher", "plaintext-signalling"];
 const TRANSPORT_WARN: &[&str] = &[
@@ -90,12 +90,11 @@ fn fired(findings: &[Finding], rules: &[&str]) -> Option<String> {
     Some(parts.join("; "))
 }
 
-fn is_secured_signalling(f: &Flow) -> bool {
-    (f.tls.is_some() || f.quic.is_some() || (f.dtls.is_some() && !is_media(f)))
-        && f.encryption.state == "encrypted"
+fn is_secured_signalling(f: &FlowBrief) -> bool {
+    (f.tls || f.quic || (f.dtls && !f.media)) && f.state == "encrypted"
 }
 
-fn transport(v: &Verdict) -> Status {
+fn transport(v: &Verdict, flows: &[FlowBrief]) -> Status {
     if let Some(why) = fired(&v.findings, TRANSPORT_FAIL) {
         return status("fail", why);
     }
@@ -105,12 +104,8 @@ fn transport(v: &Verdict) -> Status {
     if let Some(why) = fired(&v.findings, TRANSPORT_WARN) {
         return status("warn", why);
     }
-    let handshakes: Vec<&Flow> = v
-        .flows
-        .iter()
-        .filter(|f| f.tls.is_some() || f.quic.is_some())
-        .collect();
-    let encrypted = v.flows.iter().filter(|f| is_secured_signalling(f)).count();
+    let handshakes: Vec<&FlowBrief> = flows.iter().filter(|f| f.tls || f.quic).collect();
+    let encrypted = flows.iter().filter(|f| is_secured_signalling(f)).count();
     if encrypted == 0 {
         return status(
             "unknown",
@@ -126,10 +121,7 @@ fn transport(v: &Verdict) -> Status {
             },
         );
     }
-    let unknown = handshakes
-        .iter()
-        .filter(|f| f.encryption.state == "unknown")
-        .count();
+    let unknown = handshakes.iter().filter(|f| f.state == "unknown").count();
     status(
         "pass",
         format!(
@@ -143,18 +135,15 @@ fn transport(v: &Verdict) -> Status {
     )
 }
 
-fn media(v: &Verdict) -> Status {
+fn media(v: &Verdict, flows: &[FlowBrief]) -> Status {
     if let Some(why) = fired(&v.findings, MEDIA_FAIL) {
         return status("fail", why);
     }
     if let Some(why) = claims_contradicted(v, "media-encryption") {
         return status("fail", why);
     }
-    let media: Vec<&Flow> = v.flows.iter().filter(|f| is_media(f)).collect();
-    let encrypted = media
-        .iter()
-        .filter(|f| f.encryption.state == "encrypted")
-        .count();
+    let media: Vec<&FlowBrief> = flows.iter().filter(|f| f.media).collect();
+    let encrypted = media.iter().filter(|f| f.state == "encrypted").count();
     let unknown = media.len() - encrypted;
     if let Some(why) = fired(&v.findings, MEDIA_WARN) {
         return status(
@@ -185,7 +174,7 @@ fn media(v: &Verdict) -> Status {
     }
 }
 
-fn e2ee(v: &Verdict) -> Status {
+fn e2ee(v: &Verdict, flows: &[FlowBrief]) -> Status {
     if let Some(why) = fired(&v.findings, E2EE_FAIL) {
         return status(
             "fail",
@@ -195,16 +184,14 @@ fn e2ee(v: &Verdict) -> Status {
     if let Some(why) = claims_contradicted(v, "e2ee") {
         return status("fail", why);
     }
-    let media: Vec<&Flow> = v
-        .flows
+    let media: Vec<&FlowBrief> = flows
         .iter()
-        .filter(|f| is_media(f) && f.encryption.state == "encrypted")
+        .filter(|f| f.media && f.state == "encrypted")
         .collect();
     if media.is_empty() {
-        let at_server = v
-            .flows
+        let at_server = flows
             .iter()
-            .filter(|f| is_media(f) && f.media_path.as_deref() == Some("server"))
+            .filter(|f| f.media && f.media_path.as_deref() == Some("server"))
             .count();
         return status(
             "unknown",
@@ -329,12 +316,12 @@ fn evidence(v: &Verdict) -> Status {
     )
 }
 
-/// The summary of a verdict whose findings are complete.
-pub fn summarize(v: &Verdict) -> Summary {
+/// The summary of a verdict whose findings are complete; `flows`: the briefs of its flows.
+pub fn summarize(v: &Verdict, flows: &[FlowBrief]) -> Summary {
     Summary {
-        transport_encryption: transport(v),
-        media_encryption: media(v),
-        e2ee: e2ee(v),
+        transport_encryption: transport(v, flows),
+        media_encryption: media(v, flows),
+        e2ee: e2ee(v, flows),
         third_country_transfer: transfer(v),
         evidence_quality: evidence(v),
     }

@@ -1,12 +1,12 @@
 //! A verdict's flow list, held in memory or spilled to a temporary file.
 //!
 //! Owns: where flow records live while a verdict is judged and written. A verdict of a large
-//! capture lists tens of thousands of flows and most of each record (certificate chains, SDP
-//! media lines, RTP streams, evidence texts) matters only for the judgements made on that flow
-//! alone. The builder writes each complete record to the spill file as soon as those judgements
-//! are made and keeps a slim copy ([`slim`]) for the judgements across flows (endpoints,
-//! claims, the summary); serializing the verdict writes the complete records back from the
-//! spill, so the output is the same as if all of them had been kept.
+//! capture lists tens of thousands of flows, each record a kilobyte or more in memory
+//! (certificate chains, SDP media lines, RTP streams, evidence texts). The builder makes each
+//! flow's own judgements as its record is made, writes the complete record to the spill file
+//! and keeps only the flow's brief (`assess::brief`) for the judgements across flows;
+//! writing the verdict copies the records from the spill, so the output is the same as if all
+//! of them had been kept.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -18,13 +18,17 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::Flow;
 
-/// The flows of a verdict, in id order.
+/// The flows of a verdict, in id order. A spilled list holds no records in memory: it derefs
+/// to an empty list; serializing it, [`Flows::len`] and [`Flows::traffic`] see its records.
+/// Verdicts read back from JSON, and those built in memory (the live view), hold theirs.
 #[derive(Debug, Clone, Default)]
 pub struct Flows {
+    /// The records, when not spilled.
     records: Vec<Flow>,
-    /// When set, `records` are slim copies and the complete records are in the file, one
-    /// compact JSON line each, in the same order.
+    /// The records, one compact JSON line each, in id order.
     spill: Option<Arc<SpillFile>>,
+    /// For spilled records: each flow's server address and payload bytes, in id order.
+    traffic: Vec<(Arc<str>, u64)>,
 }
 
 /// The complete flow records, in the layout `to_writer_records` gives the members of the
@@ -95,19 +99,41 @@ impl Flows {
         Self {
             records,
             spill: None,
+            traffic: Vec::new(),
         }
     }
 
-    /// Slim records whose complete forms are in `spill`, line for line.
-    pub fn spilled(records: Vec<Flow>, spill: SpillFile) -> Self {
-        debug_assert_eq!(records.len(), spill.lines);
+    /// Records held only in `spill`, with each flow's server address and payload bytes.
+    pub fn spilled(spill: SpillFile, traffic: Vec<(Arc<str>, u64)>) -> Self {
         Self {
-            records,
+            records: Vec::new(),
             spill: Some(Arc::new(spill)),
+            traffic,
         }
     }
 
-    /// The complete records, when the records held are slim copies (see [`slim`]).
+    /// Each flow's server address and transport payload bytes (both directions), in id order,
+    /// whether the records are in memory or spilled.
+    pub fn traffic(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        let held = self.records.iter().map(|f| {
+            (
+                f.server.ip.as_str(),
+                f.bytes_client_to_server + f.bytes_server_to_client,
+            )
+        });
+        held.chain(self.traffic.iter().map(|(ip, bytes)| (&**ip, *bytes)))
+    }
+
+    /// How many flows the list has (in memory or spilled).
+    pub fn len(&self) -> usize {
+        self.spill.as_ref().map_or(self.records.len(), |s| s.lines)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The file holding the records, when they are not in memory.
     pub fn spill_file(&self) -> Option<&SpillFile> {
         self.spill.as_deref()
     }
@@ -148,7 +174,7 @@ impl From<Vec<Flow>> for Flows {
     }
 }
 
-/// Two flow lists are equal when their records are (a spilled list compares its slim copies).
+/// Two flow lists are equal when their records in memory are (a spilled list has none).
 impl PartialEq for Flows {
     fn eq(&self, other: &Self) -> bool {
         self.records == other.records
@@ -191,52 +217,4 @@ impl<'de> Deserialize<'de> for Flows {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Vec::<Flow>::deserialize(d).map(Flows::new)
     }
-}
-
-/// Drop from a record what only the judgements on the flow itself read (they have been made):
-/// certificate chains, offered cipher lists, alerts, SDP media lines, STUN address lists, RTP and
-/// Zoom stream lists, DNS answers (kept by the builder), evidence and basis texts. Kept: what the
-/// judgements across flows read — ids, addresses, counters, protocols, the vendor's name,
-/// media path, encryption state and protection, handshake versions and frames, round trips,
-/// DTLS-SRTP profile.
-pub fn slim(f: &mut Flow) {
-    f.first_timestamp = None;
-    f.last_timestamp = None;
-    f.media_path_basis = None;
-    if let Some(v) = f.vendor.as_mut() {
-        v.evidence = Vec::new();
-    }
-    for t in [f.tls.as_mut(), f.dtls.as_mut()].into_iter().flatten() {
-        t.certificates = Vec::new();
-        t.offered_ciphers = Vec::new();
-        t.offered_versions = Vec::new();
-        t.alerts = Vec::new();
-        t.alpn = Vec::new();
-        t.srtp_profiles_offered = Vec::new();
-    }
-    if let Some(s) = f.stun.as_mut() {
-        s.mapped_addresses = Vec::new();
-        s.relayed_addresses = Vec::new();
-        s.peer_addresses = Vec::new();
-        s.vendor_attributes = Vec::new();
-        s.vendor_attribute_names = Vec::new();
-        s.methods = Vec::new();
-        s.software = None;
-    }
-    if let Some(r) = f.rtp.as_mut() {
-        r.streams = Vec::new();
-        r.clear_header_extensions = Vec::new();
-    }
-    if let Some(z) = f.zoom.as_mut() {
-        z.streams = Vec::new();
-        z.evidence = Vec::new();
-    }
-    if let Some(s) = f.sip.as_mut() {
-        s.media = Vec::new();
-        s.methods = Vec::new();
-    }
-    if let Some(d) = f.dns.as_mut() {
-        d.answers = Vec::new();
-    }
-    f.encryption.basis = Vec::new();
 }

@@ -10,7 +10,7 @@ mod write;
 
 use serde::{Deserialize, Serialize};
 
-pub use flows::{Flows, Spill, SpillFile, slim};
+pub use flows::{Flows, Spill, SpillFile};
 pub use write::{
     make_readable, to_writer_records, write_atomically, write_atomically_with, write_verdict,
 };

@@ -27,8 +27,8 @@ pub fn destinations(v: &Verdict) -> Vec<Destination> {
     let by_ip: HashMap<&str, &Endpoint> = v.endpoints.iter().map(|e| (e.ip.as_str(), e)).collect();
     type Key = (Option<String>, String, Option<String>, Option<String>);
     let mut sums: BTreeMap<Key, (usize, u64)> = BTreeMap::new();
-    for f in &v.flows {
-        let ep = by_ip.get(f.server.ip.as_str());
+    for (server, bytes) in v.flows.traffic() {
+        let ep = by_ip.get(server);
         let key: Key = match ep {
             Some(e) => (
                 e.country.clone(),
@@ -45,7 +45,7 @@ pub fn destinations(v: &Verdict) -> Vec<Destination> {
         };
         let slot = sums.entry(key).or_default();
         slot.0 += 1;
-        slot.1 += f.bytes_client_to_server + f.bytes_server_to_client;
+        slot.1 += bytes;
     }
     sums.into_iter()
         .map(
