@@ -19,7 +19,7 @@ use crate::dissect::tls::cert::CertFacts;
 use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::{quic, rtp, stun};
 use crate::enrich::{EndpointGeo, GeoData};
-use crate::flow::{self, FlowTable, L4, RoleBasis};
+use crate::flow::{self, FlowTable, L4, RoleBasis, TableEvent};
 use crate::vendor::{self, Catalogue};
 use crate::verdict::{self, Verdict};
 
@@ -51,8 +51,11 @@ struct Counters {
 
 /// Analyse one capture file.
 pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, CaptureError> {
-    analyze_with(opts, None, |on_frame| read_file(path, opts, on_frame))
+    analyze_with(opts, None, None, |on_frame| read_file(path, opts, on_frame))
 }
+
+/// Where a file's flows go as they close: the builder, and the file's input index in it.
+type Sink<'s, 'a> = Option<(&'s mut VerdictBuilder<'a>, usize)>;
 
 fn read_file(
     path: &Path,
@@ -67,11 +70,13 @@ fn read_file(
 }
 
 /// Analyse one capture file, adding the bytes read so far to `progress` as it goes (about once
-/// per MiB; for a compressed file, at most the file's size).
-pub fn analyze_file_reporting(
+/// per MiB; for a compressed file, at most the file's size). With a sink, each flow goes to the
+/// builder as it closes (the result then holds no flows).
+fn analyze_file_reporting(
     path: &Path,
     opts: &Options,
     progress: &AtomicU64,
+    sink: Sink<'_, '_>,
 ) -> Result<FileAnalysis, CaptureError> {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let mut reported = 0u64;
@@ -87,6 +92,7 @@ pub fn analyze_file_reporting(
                 pending = 0;
             }
         }),
+        sink,
         |on_frame| read_file(path, opts, on_frame),
     );
     progress.fetch_add(size - reported, Ordering::Relaxed);
@@ -99,7 +105,7 @@ pub fn analyze_reader(
     input: impl std::io::Read + Send,
     opts: &Options,
 ) -> Result<FileAnalysis, CaptureError> {
-    analyze_with(opts, None, |on_frame| {
+    analyze_with(opts, None, None, |on_frame| {
         capture::read_from(label, input, 0, on_frame)
     })
 }
@@ -107,16 +113,31 @@ pub fn analyze_reader(
 fn analyze_with(
     opts: &Options,
     mut progress: Option<&mut dyn FnMut(u64)>,
+    mut sink: Sink<'_, '_>,
     read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
 ) -> Result<FileAnalysis, CaptureError> {
-    let mut analyzer = Analyzer::new(opts);
+    let mut analyzer = match sink {
+        Some(_) => Analyzer::releasing(opts),
+        None => Analyzer::new(opts),
+    };
     let summary = read(&mut |frame: &capture::Frame<'_>| {
         if let Some(report) = progress.as_mut() {
             // the record header (16 bytes in pcap; pcapng's are larger) and the data
             report(frame.data.len() as u64 + 16);
         }
         analyzer.frame(frame);
+        if let Some((builder, input)) = sink.as_mut() {
+            for e in analyzer.table.drain_events() {
+                builder.event(*input, e);
+            }
+        }
     })?;
+    if let Some((builder, input)) = sink.as_mut() {
+        analyzer.table.close_all();
+        for e in analyzer.table.drain_events() {
+            builder.event(*input, e);
+        }
+    }
     Ok(analyzer.finish(&summary))
 }
 
@@ -139,6 +160,14 @@ impl Analyzer {
             table: FlowTable::new(opts.limits),
             counters: Counters::default(),
             last_ts: 0,
+        }
+    }
+
+    /// An analysis whose flow table hands each flow out as it closes (`FlowTable::releasing`).
+    fn releasing(opts: &Options) -> Self {
+        Self {
+            table: FlowTable::releasing(opts.limits),
+            ..Self::new(opts)
         }
     }
 
@@ -186,11 +215,12 @@ impl Analyzer {
             path: "(live)".into(),
             ..Default::default()
         });
-        builder.add_dns_answers(self.table.flows());
-        for (id, f) in self.table.flows().iter().enumerate() {
-            builder
-                .judge(flow_record(id as u32, 0, f, None))
-                .expect(IN_MEMORY);
+        for f in self.table.flows() {
+            builder.learn(0, f);
+        }
+        // as the live view has always judged them: without the SDP announcements
+        for f in self.table.flows() {
+            builder.close(0, f, false);
         }
         builder.finish().expect(IN_MEMORY)
     }
@@ -199,13 +229,14 @@ impl Analyzer {
     pub fn finish(self, summary: &CaptureSummary) -> FileAnalysis {
         let mut c = self.counters;
         let defrag = self.decoder.defrag_stats();
+        let recorded = self.table.recorded();
         let (flows, table_stats) = self.table.finish();
         c.stats.other_ip_packets = table_stats.other_ip_packets;
         c.stats.snaplen_truncated_frames = summary.frames_snaplen_truncated;
         c.stats.ip_fragments = defrag.fragments;
         c.stats.ip_datagrams_reassembled = defrag.reassembled;
         c.stats.ip_datagrams_abandoned = defrag.abandoned;
-        c.stats.flows = flows.len() as u64;
+        c.stats.flows = recorded as u64;
         c.stats.flows_evicted = table_stats.evicted_live;
         c.stats.untracked_packets = table_stats.untracked_packets;
         let input = input_record(summary, c, &self.opts);
@@ -374,9 +405,39 @@ pub fn analyze_input(
     progress: Option<&AtomicU64>,
 ) -> InputOutcome {
     let result = match progress {
-        Some(p) => analyze_file_reporting(&input.path, opts, p),
+        Some(p) => analyze_file_reporting(&input.path, opts, p, None),
         None => analyze_file(&input.path, opts),
     };
+    outcome(input, result)
+}
+
+/// Analyse one input into `builder`: each flow is judged as it closes and the flow table holds
+/// only the flows open at once. The input's record (or, when it fails, its error) is added to
+/// the builder; flows it handed over before failing stay, under that record.
+pub fn analyze_input_into(
+    input: &InputPath,
+    opts: &Options,
+    progress: Option<&AtomicU64>,
+    builder: &mut VerdictBuilder<'_>,
+) -> InputOutcome {
+    let index = builder.begin_input();
+    let sink = Some((&mut *builder, index));
+    let result = match progress {
+        Some(p) => analyze_file_reporting(&input.path, opts, p, sink),
+        None => analyze_with(opts, None, sink, |on_frame| {
+            read_file(&input.path, opts, on_frame)
+        }),
+    };
+    let outcome = outcome(input, result);
+    match &outcome {
+        InputOutcome::Analysed(a) => builder.add_input(a.input.clone()),
+        InputOutcome::Failed(e) => builder.add_input(failed_input(&input.path, e)),
+        InputOutcome::Skipped(_) => {}
+    }
+    outcome
+}
+
+fn outcome(input: &InputPath, result: Result<FileAnalysis, CaptureError>) -> InputOutcome {
     match result {
         Ok(a) => InputOutcome::Analysed(Box::new(a)),
         Err(e @ CaptureError::NotACapture { .. })
@@ -414,13 +475,10 @@ pub fn analyze_paths(
     let mut errors = Vec::new();
     let mut skipped = Vec::new();
     for input in expand_inputs(paths) {
-        match analyze_input(&input, opts, None) {
-            InputOutcome::Analysed(a) => builder.add(*a)?,
+        match analyze_input_into(&input, opts, None, &mut builder) {
+            InputOutcome::Analysed(_) => {}
             InputOutcome::Skipped(s) => skipped.push(s),
-            InputOutcome::Failed(e) => {
-                builder.inputs.push(failed_input(&input.path, &e));
-                errors.push(e);
-            }
+            InputOutcome::Failed(e) => errors.push(e),
         }
     }
     let mut v = builder.finish()?;
@@ -428,11 +486,17 @@ pub fn analyze_paths(
     Ok((v, errors))
 }
 
+/// Media addresses announced in clear SDP: (address, port) → ((flow, line), the media line).
+type Announced = HashMap<(IpAddr, u16), ((u32, u32), Media)>;
+
 /// Builds a verdict from analysed inputs. Each flow is judged as its record is made — vendor
 /// attribution, media path, protection findings — and added to its server endpoint; what
-/// needs all flows (locations, claims, the summary) is judged by [`VerdictBuilder::finish`].
-/// With a spill file, each complete record is written to it once judged and only a slim copy
-/// (`verdict::slim`) is kept, so the memory a verdict holds per flow is a few hundred bytes.
+/// needs all flows (locations, claims, the summary) is judged by [`VerdictBuilder::finish`]
+/// from the flows' briefs (`assess::brief`). Flows may come as they close (`event`, from a
+/// releasing flow table), in any order, with the DNS answers and SDP seen until then; the
+/// verdict lists and judges them as if they had come in id order. With a spill file, each
+/// complete record is written to it once judged and only its brief is kept, so the memory a
+/// verdict holds per flow is about a hundred bytes.
 pub struct VerdictBuilder<'a> {
     geo: Option<&'a GeoData>,
     catalogue: &'a Catalogue,
@@ -440,9 +504,16 @@ pub struct VerdictBuilder<'a> {
     /// The complete flow records, when they are not spilled.
     flows: Vec<verdict::Flow>,
     spill: Option<verdict::Spill>,
-    /// Every flow's brief, in id order: what the judgements across flows read.
+    /// The first error of the spill file, reported by `finish`.
+    spill_error: Option<std::io::Error>,
+    /// Every flow's brief: what the judgements across flows read.
     briefs: Vec<FlowBrief>,
     interner: brief::Interner,
+    /// The id of the current input's first flow (flows are numbered across inputs).
+    id_base: u32,
+    /// The current input and the media addresses its clear SIP/SDP announced so far, each with
+    /// the announcing flow and the line's place in it (the earliest announcement counts).
+    announced: (usize, Announced),
     /// Names the DNS answers of the inputs so far give each address.
     dns: vendor::DnsNames,
     /// Server endpoints in the order first seen: flows, ports, names from SNI and certificates,
@@ -466,9 +537,12 @@ impl<'a> VerdictBuilder<'a> {
             inputs: Vec::new(),
             flows: Vec::new(),
             spill: spill.then(verdict::Spill::new).and_then(Result::ok),
+            spill_error: None,
             briefs: Vec::new(),
             interner: brief::Interner::default(),
-            dns: vendor::DnsNames::new(),
+            id_base: 0,
+            announced: (0, HashMap::new()),
+            dns: vendor::DnsNames::default(),
             endpoints: Vec::new(),
             endpoint_at: HashMap::new(),
             vendors: vendor::Attributor::default(),
@@ -477,22 +551,14 @@ impl<'a> VerdictBuilder<'a> {
         }
     }
 
-    /// Add an analysed input: its record and its flows, each judged as it is made.
+    /// Add an analysed input whose flows were all kept: its record and its flows, each judged
+    /// as its record is made, with the DNS answers and SDP of all of them.
     pub fn add(&mut self, a: FileAnalysis) -> std::io::Result<()> {
-        let input = self.inputs.len();
+        let input = self.begin_input();
         self.inputs.push(a.input);
-        // Media addresses announced by clear SIP/SDP anywhere in this capture.
-        let mut announced: HashMap<(IpAddr, u16), Media> = HashMap::new();
         for f in &a.flows {
-            for m in f.sip().iter().flat_map(|s| &s.media) {
-                if let Some(ip) = m.address
-                    && m.port != 0
-                {
-                    announced.entry((ip, m.port)).or_insert_with(|| m.clone());
-                }
-            }
+            self.learn(input, f);
         }
-        self.add_dns_answers(&a.flows);
         self.briefs.reserve_exact(a.flows.len());
         if self.spill.is_none() {
             self.flows.reserve_exact(a.flows.len());
@@ -500,23 +566,89 @@ impl<'a> VerdictBuilder<'a> {
         // Each flow's dissection state is dropped as soon as its record is made, so the two
         // forms of all flows are never held at once.
         for f in a.flows {
-            let signalled = [f.client, f.server]
-                .iter()
-                .find_map(|e| announced.get(&(e.ip, e.port)));
-            let id = self.briefs.len() as u32;
-            let record = flow_record(id, input, &f, signalled);
-            drop(f);
-            self.judge(record)?;
+            self.close(input, &f, true);
         }
-        Ok(())
+        self.end_input();
+        self.take_error()
     }
 
-    /// The DNS answers of these flows, for vendor attribution and endpoint names.
-    fn add_dns_answers(&mut self, flows: &[flow::Flow]) {
-        for f in flows {
-            for (name, ip) in f.dns().iter().flat_map(|d| &d.answers) {
-                vendor::add_dns_name(&mut self.dns, &ip.to_string(), name);
+    /// The next input's index; its flows come as `event`s, then its record (`add_input`).
+    pub fn begin_input(&mut self) -> usize {
+        self.id_base = self.briefs.len() as u32;
+        self.inputs.len()
+    }
+
+    /// What a table releasing its flows handed out for input `input`, in order.
+    pub fn event(&mut self, input: usize, e: TableEvent) {
+        match e {
+            TableEvent::DnsAnswer {
+                flow,
+                seq,
+                name,
+                ip,
+            } => self.dns.add(&ip.to_string(), &name, (input, flow, seq)),
+            TableEvent::Announced { flow, seq, media } => self.announce(input, (flow, seq), &media),
+            TableEvent::Closed(f) => self.close(input, &f, true),
+        }
+    }
+
+    /// The record of an input whose flows came as events (or of one that failed).
+    pub fn add_input(&mut self, record: verdict::Input) {
+        self.inputs.push(record);
+        self.end_input();
+    }
+
+    fn end_input(&mut self) {
+        self.announced.1.clear();
+    }
+
+    fn take_error(&mut self) -> std::io::Result<()> {
+        self.spill_error.take().map_or(Ok(()), Err)
+    }
+
+    /// The DNS answers and SDP media lines of a whole flow.
+    fn learn(&mut self, input: usize, f: &flow::Flow) {
+        for (seq, (name, ip)) in f.dns().iter().flat_map(|d| &d.answers).enumerate() {
+            self.dns
+                .add(&ip.to_string(), name, (input, f.id, seq as u32));
+        }
+        for (seq, m) in f.sip().iter().flat_map(|s| &s.media).enumerate() {
+            self.announce(input, (f.id, seq as u32), m);
+        }
+    }
+
+    /// A media address announced in clear SDP: the earliest announcement counts.
+    fn announce(&mut self, input: usize, order: (u32, u32), m: &Media) {
+        if self.announced.0 != input {
+            self.announced = (input, HashMap::new());
+        }
+        let Some(ip) = m.address.filter(|_| m.port != 0) else {
+            return;
+        };
+        match self.announced.1.get_mut(&(ip, m.port)) {
+            Some(known) if known.0 <= order => {}
+            Some(known) => *known = (order, m.clone()),
+            None => {
+                self.announced.1.insert((ip, m.port), (order, m.clone()));
             }
+        }
+    }
+
+    /// Make the record of a closed flow and judge it (a spill error is kept for `finish`).
+    fn close(&mut self, input: usize, f: &flow::Flow, signalling: bool) {
+        let signalled = if signalling && self.announced.0 == input {
+            [f.client, f.server]
+                .iter()
+                .find_map(|e| self.announced.1.get(&(e.ip, e.port)))
+                .map(|(_, m)| m)
+        } else {
+            None
+        };
+        let record = flow_record(self.id_base + f.id, input, f, signalled);
+        if let Err(e) = self.judge(record)
+            && self.spill_error.is_none()
+        {
+            self.spill_error = Some(e);
         }
     }
 
@@ -568,10 +700,13 @@ impl<'a> VerdictBuilder<'a> {
             geo,
             catalogue,
             inputs,
-            flows,
+            mut flows,
             spill,
-            briefs,
+            spill_error,
+            mut briefs,
             interner,
+            id_base: _,
+            announced: _,
             dns,
             mut endpoints,
             endpoint_at,
@@ -580,6 +715,12 @@ impl<'a> VerdictBuilder<'a> {
             vantage,
         } = self;
         drop((endpoint_at, interner));
+        if let Some(e) = spill_error {
+            return Err(e);
+        }
+        // flows closed in any order; listed by id
+        briefs.sort_unstable_by_key(|b| b.id);
+        flows.sort_unstable_by_key(|f| f.id);
         let flows = match spill {
             Some(spill) => {
                 let traffic = briefs
@@ -594,10 +735,11 @@ impl<'a> VerdictBuilder<'a> {
         endpoints.sort_unstable_by(|a, b| a.ip.cmp(&b.ip));
         endpoints.shrink_to_fit();
         for e in &mut endpoints {
+            e.flows.sort_unstable();
             e.flows.shrink_to_fit();
-            for name in dns.get(e.ip.as_str()).into_iter().flatten() {
+            for name in dns.names(e.ip.as_str()) {
                 if !e.names.iter().any(|n| n == name) {
-                    e.names.push(name.clone());
+                    e.names.push(name.to_string());
                 }
             }
             e.ports.sort_unstable();
@@ -1266,6 +1408,80 @@ fn add_to_endpoint(e: &mut verdict::Endpoint, f: &verdict::Flow) {
             if san.parse::<IpAddr>().is_err() && !e.names.contains(san) {
                 e.names.push(san.clone());
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The events a releasing analysis of `path` hands out, and the input's record.
+    fn released(path: &Path) -> (Vec<TableEvent>, verdict::Input) {
+        let opts = Options::default();
+        let mut analyzer = Analyzer::releasing(&opts);
+        let summary = capture::read_file(path, |frame| analyzer.frame(frame)).unwrap();
+        analyzer.table.close_all();
+        let events: Vec<TableEvent> = analyzer.table.drain_events().collect();
+        (events, analyzer.finish(&summary).input)
+    }
+
+    fn written(v: &Verdict) -> String {
+        let mut out = Vec::new();
+        verdict::write_verdict(&mut out, v).unwrap();
+        String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.contains("\"generated_at\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Flows close in any order (idle sweeps, evictions, FIN): the verdict lists and judges them
+    /// as if they had come in id order — DNS names, SDP announcements, endpoint evidence,
+    /// grouped findings, spilled records.
+    #[test]
+    fn flows_closing_in_any_order_give_the_same_verdict() {
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures");
+        let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let geo = GeoData::embedded();
+        let catalogue = Catalogue::embedded();
+        for path in [
+            shared.join("ndpi/zoom.pcap"),
+            shared.join("ndpi/webex.pcap"),
+            shared.join("ndpi/sip.pcap"),
+            own.join("http-signalling.pcap"),
+            own.join("baresip-sip-vp8-audiolevel.pcap"),
+        ] {
+            let mut verdicts = Vec::new();
+            for reverse in [false, true] {
+                let (events, input) = released(&path);
+                // the DNS answers and SDP first, then the flows: in id order, or reversed
+                let (context, mut closed): (Vec<TableEvent>, Vec<TableEvent>) = events
+                    .into_iter()
+                    .partition(|e| !matches!(e, TableEvent::Closed(_)));
+                let id = |e: &TableEvent| match e {
+                    TableEvent::Closed(f) => f.id,
+                    _ => u32::MAX,
+                };
+                closed.sort_by_key(id);
+                if reverse {
+                    closed.reverse();
+                }
+                assert!(closed.len() >= 2, "{}", path.display());
+                let mut builder = VerdictBuilder::new(Some(&geo), &catalogue, reverse);
+                let index = builder.begin_input();
+                for e in context.into_iter().chain(closed) {
+                    builder.event(index, e);
+                }
+                builder.add_input(input);
+                verdicts.push(written(&builder.finish().unwrap()));
+            }
+            assert!(
+                verdicts[0] == verdicts[1],
+                "{}: flows judged in reverse order give another verdict",
+                path.display()
+            );
         }
     }
 }

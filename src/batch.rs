@@ -255,7 +255,8 @@ fn analyse_one(
     read: &AtomicU64,
     tally: &Mutex<Tally>,
 ) -> Done {
-    match analyze::analyze_input(input, &o.analysis, Some(read)) {
+    let mut builder = VerdictBuilder::new(Some(o.geo), o.catalogue, o.analysis.spill_flows);
+    match analyze::analyze_input_into(input, &o.analysis, Some(read), &mut builder) {
         InputOutcome::Skipped(s) => {
             let mut e = entry(&input.path, "skipped");
             e.reason = Some(s.reason);
@@ -266,9 +267,8 @@ fn analyse_one(
             e.reason = Some(err.to_string());
             Done::Failed(e, err.to_string())
         }
-        InputOutcome::Analysed(a) => {
-            let mut builder = VerdictBuilder::new(Some(o.geo), o.catalogue, o.analysis.spill_flows);
-            let v = match builder.add(*a).and_then(|()| builder.finish()) {
+        InputOutcome::Analysed(_) => {
+            let v = match builder.finish() {
                 Ok(v) => v,
                 Err(err) => {
                     let mut e = entry(&input.path, "failed");

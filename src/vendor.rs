@@ -173,14 +173,40 @@ struct Context<'a> {
     asn: Option<u32>,
 }
 
-/// Names the DNS answers of a capture give each address, in the order they were first seen.
-pub type DnsNames = HashMap<String, Vec<String>>;
+/// Names the DNS answers of the captures give each address, in the order of the flows that
+/// carried them (input, flow id, place in the flow's answers), whatever order they are added in.
+#[derive(Debug, Default)]
+pub struct DnsNames {
+    by_ip: HashMap<String, Vec<(AnswerOrder, String)>>,
+}
 
-/// Add a DNS answer to `names`.
-pub fn add_dns_name(names: &mut DnsNames, ip: &str, name: &str) {
-    let known = names.entry(ip.to_string()).or_default();
-    if !known.iter().any(|n| n == name) {
-        known.push(name.to_string());
+/// (input, flow id, index in the flow's answers).
+pub type AnswerOrder = (usize, u32, u32);
+
+impl DnsNames {
+    /// Add an answer; a name already known keeps its earliest place.
+    pub fn add(&mut self, ip: &str, name: &str, order: AnswerOrder) {
+        let names = match self.by_ip.get_mut(ip) {
+            Some(n) => n,
+            None => self.by_ip.entry(ip.to_string()).or_default(),
+        };
+        if let Some(at) = names.iter().position(|(_, n)| n == name) {
+            if names[at].0 <= order {
+                return;
+            }
+            names.remove(at);
+        }
+        let at = names.partition_point(|(o, _)| *o < order);
+        names.insert(at, (order, name.to_string()));
+    }
+
+    /// The names of `ip`, in order.
+    pub fn names(&self, ip: &str) -> impl Iterator<Item = &str> {
+        self.by_ip
+            .get(ip)
+            .into_iter()
+            .flatten()
+            .map(|(_, n)| n.as_str())
     }
 }
 
@@ -220,8 +246,8 @@ impl Context<'_> {
             .flat_map(|c| c.san.iter().map(String::as_str))
             .collect();
         self.names(&mut m, "certificate name", &certificate);
-        if let Some(names) = self.dns.get(&f.server.ip) {
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let names: Vec<&str> = self.dns.names(&f.server.ip).collect();
+        if !names.is_empty() {
             self.names(&mut m, "DNS answer", &names);
         }
         let ip: Option<IpAddr> = f.server.ip.parse().ok();
@@ -321,11 +347,20 @@ fn decide(catalogue: &Catalogue, m: &Matches) -> Option<VendorRef> {
 /// server endpoints from the evidence of all their flows.
 #[derive(Default)]
 pub struct Attributor {
-    per_endpoint: HashMap<String, Matches>,
+    /// Per server address: vendor index → (strength, reasons with the place they were first
+    /// given: flow order, then order within the flow).
+    per_endpoint: HashMap<String, EndpointMatches>,
 }
 
+/// Evidence for each vendor on one endpoint: vendor index → (strength, ordered reasons).
+type EndpointMatches = BTreeMap<usize, (Strength, Vec<(EvidenceOrder, String)>)>;
+
+/// (input, flow id, index of the reason on that flow).
+type EvidenceOrder = (usize, u32, usize);
+
 impl Attributor {
-    /// Attribute one flow, given the capture's DNS names and its server's AS number.
+    /// Attribute one flow, given the capture's DNS names and its server's AS number. Flows may
+    /// come in any order: an endpoint's evidence is listed in flow order.
     pub fn flow(&mut self, catalogue: &Catalogue, f: &mut Flow, dns: &DnsNames, asn: Option<u32>) {
         let cx = Context {
             catalogue,
@@ -338,9 +373,17 @@ impl Attributor {
             Some(e) => e,
             None => self.per_endpoint.entry(f.server.ip.clone()).or_default(),
         };
+        let mut n = 0;
         for (i, (s, why)) in m {
+            let entry = e.entry(i).or_insert((s, Vec::new()));
+            entry.0 = entry.0.max(s);
             for w in why {
-                add(e, i, s, w);
+                let order = (f.input, f.id, n);
+                n += 1;
+                match entry.1.iter_mut().find(|(_, known)| *known == w) {
+                    Some(known) => known.0 = known.0.min(order),
+                    None => entry.1.push((order, w)),
+                }
             }
         }
     }
@@ -348,10 +391,17 @@ impl Attributor {
     /// Attribute each server endpoint by the evidence of all its flows.
     pub fn endpoints(&self, catalogue: &Catalogue, endpoints: &mut [Endpoint]) {
         for e in endpoints {
-            e.vendor = self
-                .per_endpoint
-                .get(&e.ip)
-                .and_then(|m| decide(catalogue, m));
+            e.vendor = self.per_endpoint.get(&e.ip).and_then(|by_vendor| {
+                let m: Matches = by_vendor
+                    .iter()
+                    .map(|(&i, (s, why))| {
+                        let mut why = why.clone();
+                        why.sort_by_key(|(order, _)| *order);
+                        (i, (*s, why.into_iter().map(|(_, w)| w).collect()))
+                    })
+                    .collect();
+                decide(catalogue, &m)
+            });
         }
     }
 }

@@ -51,12 +51,16 @@ impl Collector {
         self.groups
             .into_iter()
             .map(
-                |((_, server, reason), (rule, flows, first_frame))| Finding {
+                |((_, server, reason), (rule, mut flows, first_frame))| Finding {
                     rule: rule.id.into(),
                     severity: rule.severity.as_str().into(),
                     title: rule.title.into(),
                     detail: format!("{reason} (server {server}, {} flow(s)).", flows.len()),
-                    flows,
+                    flows: {
+                        // flows may be checked in any order (as they close)
+                        flows.sort_unstable();
+                        flows
+                    },
                     endpoints: vec![server],
                     first_frame: Some(first_frame),
                 },

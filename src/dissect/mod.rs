@@ -618,6 +618,16 @@ impl TcpDissector {
         self.tls.is_tls.then_some(&self.tls.facts)
     }
 
+    /// DNS carried in clear, so far.
+    pub fn dns_so_far(&self) -> Option<&DnsFacts> {
+        self.clear.dns.as_ref()
+    }
+
+    /// SIP/SDP carried in clear (also over WebSocket), so far.
+    pub fn sip_so_far(&self) -> Option<&SipFacts> {
+        self.clear.sip.as_ref()
+    }
+
     /// Deliver what still waits behind holes and return the facts.
     pub fn finish(&mut self) -> TcpOutcome {
         for dir in 0..2 {

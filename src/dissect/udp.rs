@@ -247,6 +247,16 @@ impl UdpDissector {
         }
     }
 
+    /// The DNS facts found so far, while the flow is still being dissected.
+    pub fn dns_so_far(&self) -> Option<&DnsFacts> {
+        self.dns.as_deref()
+    }
+
+    /// The SIP/SDP facts found so far, while the flow is still being dissected.
+    pub fn sip_so_far(&self) -> Option<&SipFacts> {
+        self.sip.as_deref()
+    }
+
     /// The protocols established and their facts.
     /// What the datagrams so far suggest, while the flow is still being dissected (the live
     /// view): the protocol and, where a handshake shows it, the protection. Only `finish`

@@ -122,6 +122,9 @@ pub struct Flow {
     pub reassembly_capped: bool,
     dissector: Option<Dissector>,
     live: bool,
+    /// DNS answers and SDP media lines already published (release mode, see `TableEvent`).
+    published_answers: u32,
+    published_media: u32,
 }
 
 /// The live dissection state of a flow, dropped once the flow is decided or closed.
@@ -133,6 +136,19 @@ enum Dissector {
 
 impl Flow {
     fn new(id: u32, l4: L4, client: Endpoint, server: Endpoint, basis: RoleBasis) -> Self {
+        Self {
+            dissector: Some(match l4 {
+                L4::Tcp => Dissector::Tcp(Box::new(TcpDissector::new(client.port, server.port))),
+                L4::Udp => Dissector::Udp(Box::default()),
+            }),
+            live: true,
+            ..Self::vacant(id, l4, client, server, basis)
+        }
+    }
+
+    /// A flow without state, not live: what is left in a table slot when its flow has been
+    /// handed out.
+    fn vacant(id: u32, l4: L4, client: Endpoint, server: Endpoint, basis: RoleBasis) -> Self {
         Self {
             id,
             l4,
@@ -158,12 +174,29 @@ impl Flow {
             midstream: false,
             gap_bytes: [0; 2],
             reassembly_capped: false,
-            dissector: Some(match l4 {
-                L4::Tcp => Dissector::Tcp(Box::new(TcpDissector::new(client.port, server.port))),
-                L4::Udp => Dissector::Udp(Box::default()),
-            }),
-            live: true,
+            dissector: None,
+            live: false,
+            published_answers: 0,
+            published_media: 0,
         }
+    }
+
+    /// DNS facts so far: the finished dissection's, or the dissector's while it runs.
+    fn dns_current(&self) -> Option<&DnsFacts> {
+        self.dns().or_else(|| match &self.dissector {
+            Some(Dissector::Tcp(d)) => d.dns_so_far(),
+            Some(Dissector::Udp(d)) => d.dns_so_far(),
+            None => None,
+        })
+    }
+
+    /// SIP/SDP facts so far: the finished dissection's, or the dissector's while it runs.
+    fn sip_current(&self) -> Option<&SipFacts> {
+        self.sip().or_else(|| match &self.dissector {
+            Some(Dissector::Tcp(d)) => d.sip_so_far(),
+            Some(Dissector::Udp(d)) => d.sip_so_far(),
+            None => None,
+        })
     }
 
     /// DNS facts of the flow, over UDP or TCP.
@@ -305,9 +338,36 @@ pub struct TableStats {
     pub other_ip_packets: u64,
 }
 
+/// What a table in release mode hands out, in the order it happened: the DNS answers and the
+/// SDP media lines as they are parsed (each with its flow and its place in that flow's list,
+/// so a reader can order them as the flows are numbered), and each flow when it closes.
+#[derive(Debug)]
+pub enum TableEvent {
+    DnsAnswer {
+        flow: u32,
+        seq: u32,
+        name: String,
+        ip: IpAddr,
+    },
+    Announced {
+        flow: u32,
+        seq: u32,
+        media: crate::dissect::sip::Media,
+    },
+    Closed(Box<Flow>),
+}
+
 pub struct FlowTable {
+    /// Live flows: their slot in `flows`.
     live: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
+    /// Every flow in id order; in release mode, the slots of live flows (reused once vacant).
     flows: Vec<Flow>,
+    /// Release mode: closed flows are handed out (`events`) and their slots reused.
+    release: bool,
+    vacant: Vec<u32>,
+    events: Vec<TableEvent>,
+    /// Flows recorded so far (the next flow's id).
+    recorded: u32,
     limits: Limits,
     next_sweep_ts: Option<i64>,
     last_ts: Option<i64>,
@@ -319,11 +379,60 @@ impl FlowTable {
         Self {
             live: HashMap::default(),
             flows: Vec::new(),
+            release: false,
+            vacant: Vec::new(),
+            events: Vec::new(),
+            recorded: 0,
             limits,
             next_sweep_ts: None,
             last_ts: None,
             stats: TableStats::default(),
         }
+    }
+
+    /// A table that hands each flow out when it closes, with the DNS answers and SDP media
+    /// lines as they are parsed (`drain_events`), and keeps only live flows: its memory
+    /// follows the flows open at once, not the flows seen.
+    pub fn releasing(limits: Limits) -> Self {
+        Self {
+            release: true,
+            ..Self::new(limits)
+        }
+    }
+
+    /// The events since the last call (release mode; empty otherwise).
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, TableEvent> {
+        self.events.drain(..)
+    }
+
+    /// Publish the DNS answers and SDP media lines of the flow in `slot` not published yet.
+    fn publish(&mut self, slot: usize) {
+        let f = &mut self.flows[slot];
+        let id = f.id;
+        let (mut answers, mut media) = (f.published_answers, f.published_media);
+        if let Some(d) = f.dns_current() {
+            for (name, ip) in d.answers.iter().skip(answers as usize) {
+                self.events.push(TableEvent::DnsAnswer {
+                    flow: id,
+                    seq: answers,
+                    name: name.clone(),
+                    ip: *ip,
+                });
+                answers += 1;
+            }
+        }
+        if let Some(sip) = f.sip_current() {
+            for m in sip.media.iter().skip(media as usize) {
+                self.events.push(TableEvent::Announced {
+                    flow: id,
+                    seq: media,
+                    media: m.clone(),
+                });
+                media += 1;
+            }
+        }
+        f.published_answers = answers;
+        f.published_media = media;
     }
 
     /// Account one decoded packet.
@@ -370,7 +479,7 @@ impl FlowTable {
         let idx = match self.live.get(&key) {
             Some(&i) => i as usize,
             None => {
-                if self.flows.len() >= self.limits.max_flows {
+                if self.recorded as usize >= self.limits.max_flows {
                     self.stats.untracked_packets += 1;
                     return;
                 }
@@ -378,13 +487,23 @@ impl FlowTable {
                     self.evict_oldest();
                 }
                 let (client, server, basis) = decide_roles(l4, src, dst, flags);
-                let id = self.flows.len() as u32;
+                let id = self.recorded;
+                self.recorded += 1;
                 let mut flow = Flow::new(id, l4, client, server, basis);
                 flow.first_frame = frame;
                 flow.first_ts = ts;
-                self.flows.push(flow);
-                self.live.insert(key, id);
-                id as usize
+                let slot = match self.vacant.pop() {
+                    Some(slot) => {
+                        self.flows[slot as usize] = flow;
+                        slot
+                    }
+                    None => {
+                        self.flows.push(flow);
+                        (self.flows.len() - 1) as u32
+                    }
+                };
+                self.live.insert(key, slot);
+                slot as usize
             }
         };
         let flow = &mut self.flows[idx];
@@ -421,15 +540,37 @@ impl FlowTable {
         } else if let Some(Dissector::Udp(d)) = flow.dissector.as_mut() {
             d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
         }
+        if self.release {
+            self.publish(idx);
+        }
     }
 
-    /// Close every flow and return them, in order of first appearance.
-    /// Every flow so far, live and closed, in the order first seen.
+    /// Every flow so far, live and closed, in the order first seen (a table that releases its
+    /// flows holds only its live ones, in slots).
     pub fn flows(&self) -> &[Flow] {
         &self.flows
     }
 
+    /// How many flows have been recorded (listed in the verdict), open or closed.
+    pub fn recorded(&self) -> usize {
+        self.recorded as usize
+    }
+
+    /// Release mode: close every live flow, in id order, handing each out (`drain_events`).
+    pub fn close_all(&mut self) {
+        let mut slots: Vec<u32> = self.live.values().copied().collect();
+        slots.sort_unstable_by_key(|&s| self.flows[s as usize].id);
+        for slot in slots {
+            self.close(slot as usize);
+        }
+    }
+
+    /// Close every live flow. Returns every flow in id order; in release mode, none (each was
+    /// handed out as it closed: call `close_all` and `drain_events` first).
     pub fn finish(mut self) -> (Vec<Flow>, TableStats) {
+        if self.release {
+            return (Vec::new(), self.stats);
+        }
         for f in &mut self.flows {
             if f.live {
                 f.live = false;
@@ -439,6 +580,7 @@ impl FlowTable {
         (self.flows, self.stats)
     }
 
+    /// Close the flow in slot `idx`: in release mode, hand it out and free the slot.
     fn close(&mut self, idx: usize) {
         let f = &mut self.flows[idx];
         if !f.live {
@@ -448,10 +590,17 @@ impl FlowTable {
         f.finish_dissection();
         let key = FlowKey::new(f.l4, f.client, f.server);
         self.live.remove(&key);
+        if self.release {
+            self.publish(idx);
+            let vacant = Flow::vacant(u32::MAX, key.l4, key.a, key.b, RoleBasis::FirstPacket);
+            let flow = std::mem::replace(&mut self.flows[idx], vacant);
+            self.events.push(TableEvent::Closed(Box::new(flow)));
+            self.vacant.push(idx as u32);
+        }
     }
 
     fn sweep(&mut self, now: i64) {
-        let expired: Vec<usize> = self
+        let mut expired: Vec<usize> = self
             .live
             .values()
             .map(|&i| i as usize)
@@ -466,6 +615,8 @@ impl FlowTable {
                 idle > limit
             })
             .collect();
+        // in id order: a releasing table hands them out in the order they are listed
+        expired.sort_unstable_by_key(|&i| self.flows[i].id);
         for i in expired {
             self.close(i);
         }
@@ -485,7 +636,9 @@ impl FlowTable {
             .collect();
         let n = (by_age.len() / 8).max(1);
         by_age.select_nth_unstable(n - 1);
-        for &(_, i) in &by_age[..n] {
+        let oldest = &mut by_age[..n];
+        oldest.sort_unstable_by_key(|&(_, i)| self.flows[i].id);
+        for &(_, i) in oldest.iter() {
             self.close(i);
             self.stats.evicted_live += 1;
         }
@@ -561,5 +714,57 @@ mod tests {
             (client, basis),
             (ep("1.1.1.1", 40000), RoleBasis::FirstPacket)
         );
+    }
+
+    fn udp<'a>(src: &str, dst: &str, payload: &'a [u8]) -> Packet<'a> {
+        Packet {
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            transport: Transport::Udp {
+                src_port: 40000,
+                dst_port: 3478,
+                payload,
+            },
+            truncated: false,
+        }
+    }
+
+    /// A releasing table holds the flows open at once, not the flows seen: a thousand flows one
+    /// after another (each idle long before the next) leave a handful of slots, and every flow
+    /// is handed out once, closed, with its counters.
+    #[test]
+    fn a_releasing_table_holds_only_the_flows_open_at_once() {
+        let mut table = FlowTable::releasing(Limits::default());
+        let mut handed_out = Vec::new();
+        const FLOWS: u32 = 1000;
+        for n in 0..FLOWS {
+            let ts = i64::from(n) * 2 * IDLE_UDP_NS;
+            let client = format!("10.0.{}.{}", n / 250, n % 250 + 1);
+            for k in 0..3 {
+                table.packet(
+                    u64::from(n) * 3 + k,
+                    Some(ts + k as i64),
+                    &udp(&client, "192.0.2.1", b"x"),
+                );
+            }
+            assert!(table.flows().len() <= 2, "slots: {}", table.flows().len());
+            for e in table.drain_events() {
+                if let TableEvent::Closed(f) = e {
+                    handed_out.push(f);
+                }
+            }
+        }
+        table.close_all();
+        for e in table.drain_events() {
+            if let TableEvent::Closed(f) = e {
+                handed_out.push(f);
+            }
+        }
+        assert_eq!(table.recorded(), FLOWS as usize);
+        let ids: Vec<u32> = handed_out.iter().map(|f| f.id).collect();
+        assert_eq!(ids, (0..FLOWS).collect::<Vec<_>>());
+        assert!(handed_out.iter().all(|f| f.packets[0] == 3 && !f.live));
+        let (kept, _) = table.finish();
+        assert!(kept.is_empty());
     }
 }

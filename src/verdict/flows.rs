@@ -9,7 +9,7 @@
 //! of them had been kept.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 
@@ -31,27 +31,74 @@ pub struct Flows {
     traffic: Vec<(Arc<str>, u64)>,
 }
 
-/// The complete flow records, in the layout `to_writer_records` gives the members of the
-/// verdict's `flows` array: each record compact on its own line, indented by four spaces, the
-/// lines separated by commas (the file starts with the newline before the first record).
+/// The complete flow records, compact JSON each, in the order they were judged (flows close in
+/// any order), with where each flow's record is, by id.
 #[derive(Debug)]
 pub struct SpillFile {
     file: File,
-    lines: usize,
+    /// By flow id: (offset, length) of its record.
+    index: Vec<(u64, u32)>,
 }
+
+/// An index slot no record filled.
+const MISSING: (u64, u32) = (u64::MAX, 0);
 
 impl SpillFile {
     /// How many records the file holds.
     pub fn lines(&self) -> usize {
-        self.lines
+        self.index.len()
     }
 
-    /// Copy the records, as they are, to `w`.
-    pub fn copy_to<W: Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
-        let mut file = &self.file;
-        file.seek(SeekFrom::Start(0))?;
-        std::io::copy(&mut file, w)?;
+    /// Visit each record in id order.
+    fn each_record(
+        &self,
+        mut visit: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        // a window of the file: records judged one after another are read together
+        const WINDOW: usize = 1 << 20;
+        let mut window: Vec<u8> = Vec::new();
+        let mut window_at = 0u64;
+        for (id, &(offset, len)) in self.index.iter().enumerate() {
+            if (offset, len) == MISSING {
+                return Err(std::io::Error::other(format!(
+                    "the record of flow {id} was never written to the spill file"
+                )));
+            }
+            let len = len as usize;
+            let inside = offset >= window_at && (offset - window_at) as usize + len <= window.len();
+            if !inside {
+                window.resize(WINDOW.max(len), 0);
+                let mut file = &self.file;
+                file.seek(SeekFrom::Start(offset))?;
+                let mut got = 0;
+                while got < len {
+                    match file.read(&mut window[got..])? {
+                        0 => break,
+                        n => got += n,
+                    }
+                }
+                if got < len {
+                    return Err(std::io::Error::other("the flow spill file ended early"));
+                }
+                window.truncate(got);
+                window_at = offset;
+            }
+            let start = (offset - window_at) as usize;
+            visit(&window[start..start + len])?;
+        }
         Ok(())
+    }
+
+    /// Write the records to `w` in id order, as `to_writer_records` lays out the members of
+    /// the verdict's `flows` array: each on its own line, indented by four spaces, separated by
+    /// commas (starting with the newline before the first).
+    pub fn copy_to<W: Write + ?Sized>(&self, w: &mut W) -> std::io::Result<()> {
+        let mut first = true;
+        self.each_record(|record| {
+            w.write_all(if first { b"\n    " } else { b",\n    " })?;
+            first = false;
+            w.write_all(record)
+        })
     }
 }
 
@@ -59,7 +106,9 @@ impl SpillFile {
 /// closed, also after a crash).
 pub struct Spill {
     writer: BufWriter<File>,
-    lines: usize,
+    written: u64,
+    index: Vec<(u64, u32)>,
+    record: Vec<u8>,
 }
 
 impl Spill {
@@ -67,20 +116,25 @@ impl Spill {
     pub fn new() -> std::io::Result<Self> {
         Ok(Self {
             writer: BufWriter::with_capacity(1 << 16, tempfile::tempfile()?),
-            lines: 0,
+            written: 0,
+            index: Vec::new(),
+            record: Vec::new(),
         })
     }
 
-    /// Append one complete record.
+    /// Append one complete record (flows may come in any order).
     pub fn push(&mut self, f: &Flow) -> std::io::Result<()> {
-        let separator: &[u8] = if self.lines == 0 {
-            b"\n    "
-        } else {
-            b",\n    "
-        };
-        self.writer.write_all(separator)?;
-        serde_json::to_writer(&mut self.writer, f)?;
-        self.lines += 1;
+        self.record.clear();
+        serde_json::to_writer(&mut self.record, f)?;
+        let len = u32::try_from(self.record.len())
+            .map_err(|_| std::io::Error::other("a flow record over 4 GiB"))?;
+        self.writer.write_all(&self.record)?;
+        let id = f.id as usize;
+        if self.index.len() <= id {
+            self.index.resize(id + 1, MISSING);
+        }
+        self.index[id] = (self.written, len);
+        self.written += u64::from(len);
         Ok(())
     }
 
@@ -88,7 +142,7 @@ impl Spill {
         let file = self.writer.into_inner().map_err(|e| e.into_error())?;
         Ok(SpillFile {
             file,
-            lines: self.lines,
+            index: self.index,
         })
     }
 }
@@ -126,7 +180,9 @@ impl Flows {
 
     /// How many flows the list has (in memory or spilled).
     pub fn len(&self) -> usize {
-        self.spill.as_ref().map_or(self.records.len(), |s| s.lines)
+        self.spill
+            .as_ref()
+            .map_or(self.records.len(), |s| s.lines())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -186,29 +242,23 @@ impl Serialize for Flows {
         let Some(spill) = &self.spill else {
             return self.records.serialize(s);
         };
-        // Written by `to_writer_records` without parsing (`write_verdict`); any other
-        // serializer gets the records parsed back, as far as RawValue checks them.
-        let mut file = &spill.file;
-        file.seek(SeekFrom::Start(0)).map_err(S::Error::custom)?;
-        let mut reader = BufReader::with_capacity(1 << 16, file);
-        let mut seq = s.serialize_seq(Some(spill.lines))?;
-        let mut line = String::new();
-        let mut records = 0;
-        while records < spill.lines {
-            line.clear();
-            let n = reader.read_line(&mut line).map_err(S::Error::custom)?;
-            if n == 0 {
-                return Err(S::Error::custom("the flow spill file ended early"));
-            }
-            let record = line.trim_start_matches(' ').trim_end_matches(['\n', ',']);
-            if record.is_empty() {
-                continue;
-            }
+        // Written by `write_verdict` without parsing; any other serializer gets the records
+        // parsed back, as far as RawValue checks them.
+        let mut seq = s.serialize_seq(Some(spill.lines()))?;
+        let mut failed = None;
+        let read = spill.each_record(|record| {
+            let text = std::str::from_utf8(record).map_err(std::io::Error::other)?;
             let raw: &serde_json::value::RawValue =
-                serde_json::from_str(record).map_err(S::Error::custom)?;
-            seq.serialize_element(raw)?;
-            records += 1;
+                serde_json::from_str(text).map_err(std::io::Error::other)?;
+            seq.serialize_element(raw).map_err(|e| {
+                failed = Some(e);
+                std::io::Error::other("serializing a flow record")
+            })
+        });
+        if let Some(e) = failed {
+            return Err(e);
         }
+        read.map_err(S::Error::custom)?;
         seq.end()
     }
 }
