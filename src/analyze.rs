@@ -112,11 +112,74 @@ pub fn analyze_reader(
 
 fn analyze_with(
     opts: &Options,
-    mut progress: Option<&mut dyn FnMut(u64)>,
-    mut sink: Sink<'_, '_>,
+    progress: Option<&mut dyn FnMut(u64)>,
+    sink: Sink<'_, '_>,
     read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
 ) -> Result<FileAnalysis, CaptureError> {
-    let mut analyzer = match sink {
+    let Some((builder, input)) = sink else {
+        return run_analysis(opts, progress, None, read);
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if opts.hash_inline || cores < 2 {
+        return run_analysis(
+            opts,
+            progress,
+            Some(&mut |events| {
+                for e in events {
+                    builder.event(input, e);
+                }
+            }),
+            read,
+        );
+    }
+    // A core to spare: the closed flows are judged, and their records written, on a thread
+    // beside the packet path, in the order the table hands them out.
+    const BATCH: usize = 256;
+    std::thread::scope(|scope| {
+        let (batches, for_judge) = std::sync::mpsc::sync_channel::<Vec<TableEvent>>(16);
+        let judge = scope.spawn(move || {
+            for batch in for_judge {
+                for e in batch {
+                    builder.event(input, e);
+                }
+            }
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let result = run_analysis(
+            opts,
+            progress,
+            Some(&mut |events| {
+                batch.extend(events);
+                if batch.len() >= BATCH {
+                    // the judge ends only after the sender is dropped: sending cannot fail
+                    let _ = batches.send(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
+                }
+            }),
+            read,
+        );
+        if !batch.is_empty() {
+            let _ = batches.send(batch);
+        }
+        drop(batches);
+        if let Err(panic) = judge.join() {
+            std::panic::resume_unwind(panic);
+        }
+        result
+    })
+}
+
+/// Events the flow table hands out, as they come.
+type EventSink<'s> = Option<&'s mut dyn FnMut(std::vec::Drain<'_, TableEvent>)>;
+
+/// Read, decode and dissect; with `on_events`, the flow table releases each flow as it closes
+/// and hands it (and the DNS answers and SDP before it) to `on_events`.
+fn run_analysis(
+    opts: &Options,
+    mut progress: Option<&mut dyn FnMut(u64)>,
+    mut on_events: EventSink<'_>,
+    read: impl FnOnce(&mut dyn FnMut(&capture::Frame<'_>)) -> Result<CaptureSummary, CaptureError>,
+) -> Result<FileAnalysis, CaptureError> {
+    let mut analyzer = match on_events {
         Some(_) => Analyzer::releasing(opts),
         None => Analyzer::new(opts),
     };
@@ -126,17 +189,13 @@ fn analyze_with(
             report(frame.data.len() as u64 + 16);
         }
         analyzer.frame(frame);
-        if let Some((builder, input)) = sink.as_mut() {
-            for e in analyzer.table.drain_events() {
-                builder.event(*input, e);
-            }
+        if let Some(forward) = on_events.as_mut() {
+            forward(analyzer.table.drain_events());
         }
     })?;
-    if let Some((builder, input)) = sink.as_mut() {
+    if let Some(forward) = on_events.as_mut() {
         analyzer.table.close_all();
-        for e in analyzer.table.drain_events() {
-            builder.event(*input, e);
-        }
+        forward(analyzer.table.drain_events());
     }
     Ok(analyzer.finish(&summary))
 }
