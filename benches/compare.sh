@@ -7,7 +7,7 @@
 # real captures in ../shared/captures (TLS with certificate chains, STUN/DTLS/SRTP, Zoom UDP,
 # DNS, QUIC, SIP/RTP), repeated with rewritten addresses. Every tool runs pinned to one core
 # (taskset -c 0) under /usr/bin/time -v, after one untimed read to warm the page cache (callproof
-# also once unpinned, its analysis thread beside the thread hashing the file):
+# also once unpinned: its packet path beside the threads hashing the file and judging flows):
 #   dd bs=1M               reading the file (cat > /dev/null is no measure: it may not read)
 #   tcpdump -r -w /dev/null libpcap's read loop
 #   callproof analyze      the whole pipeline, verdict written
@@ -83,7 +83,7 @@ dd if="$capture" of=/dev/null bs=1M status=none # warm the page cache
 measure "dd bs=1M" dd if="$capture" of=/dev/null bs=1M status=none
 measure "tcpdump -r -w /dev/null (libpcap read loop)" tcpdump -r "$capture" -w /dev/null
 measure "callproof analyze" "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
-measure_unpinned "callproof analyze, 2 cores (SHA-256 thread on the other)" \
+measure_unpinned "callproof analyze, 2 cores (SHA-256 and flow judging on threads of their own)" \
   "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
 measure "ndpiReader -i -q" ndpiReader -i "$capture" -q
 measure "tshark TLS/DTLS handshake fields" tshark -r "$capture" -n \
