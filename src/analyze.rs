@@ -454,25 +454,12 @@ pub enum InputOutcome {
     Failed(CaptureError),
 }
 
-/// Analyse one input (adding the bytes read to `progress` when given). Files found in a
-/// directory that are not captures at all (notes, logs, expected-output files beside the
-/// captures) are skipped, as tcpdump users keep them together; one named on the command line,
-/// or named like a capture, is an error.
-pub fn analyze_input(
-    input: &InputPath,
-    opts: &Options,
-    progress: Option<&AtomicU64>,
-) -> InputOutcome {
-    let result = match progress {
-        Some(p) => analyze_file_reporting(&input.path, opts, p, None),
-        None => analyze_file(&input.path, opts),
-    };
-    outcome(input, result)
-}
-
-/// Analyse one input into `builder`: each flow is judged as it closes and the flow table holds
-/// only the flows open at once. The input's record (or, when it fails, its error) is added to
-/// the builder; flows it handed over before failing stay, under that record.
+/// Analyse one input into `builder` (adding the bytes read to `progress` when given): each flow
+/// is judged as it closes and the flow table holds only the flows open at once. The input's
+/// record (or, when it fails, its error) is added to the builder; flows it handed over before
+/// failing stay, under that record. Files found in a directory that are not captures at all
+/// (notes, logs, expected-output files beside the captures) are skipped, as tcpdump users keep
+/// them together; one named on the command line, or named like a capture, is an error.
 pub fn analyze_input_into(
     input: &InputPath,
     opts: &Options,
@@ -521,7 +508,7 @@ pub fn failed_input(path: &Path, e: &CaptureError) -> verdict::Input {
 }
 
 /// Analyse every input into one verdict. Unreadable inputs are listed with their error;
-/// skipped ones (see `analyze_input`) in `skipped`. With `opts.spill_flows` the flow records
+/// skipped ones (see `analyze_input_into`) in `skipped`. With `opts.spill_flows` the flow records
 /// wait for the verdict's writing in a temporary file (see [`VerdictBuilder`]); an error of that
 /// file is the `Err`.
 pub fn analyze_paths(
