@@ -141,10 +141,20 @@ impl Strength {
     }
 }
 
-/// Whether `name` (any case, possibly a `*.` wildcard or with a trailing dot) is `domain` (lower
-/// case) or under it. Allocation-free: it runs for every name of every flow against every domain.
-fn under_domain(name: &str, domain: &str) -> bool {
-    let name = name.trim_start_matches("*.").trim_end_matches('.');
+/// A name without its `*.` wildcard labels and trailing dot. (`strip_prefix` rather than
+/// `trim_start_matches("*.")`, which sets up a substring searcher on every call: a quarter of
+/// vendor matching's time on the 1 GB compare capture.)
+fn bare_name(name: &str) -> &str {
+    let mut name = name;
+    while let Some(rest) = name.strip_prefix("*.") {
+        name = rest;
+    }
+    name.trim_end_matches('.')
+}
+
+/// Whether a bare `name` (any case; see [`bare_name`]) is `domain` (lower case) or under it.
+/// Allocation-free: it runs for every name of every flow against every domain.
+fn under_domain_bare(name: &str, domain: &str) -> bool {
     let (n, d) = (name.as_bytes(), domain.as_bytes());
     if n.len() == d.len() {
         return n.eq_ignore_ascii_case(d);
@@ -214,7 +224,8 @@ impl Context<'_> {
     fn names(&self, m: &mut Matches, kind: &str, names: &[&str]) {
         for (i, v) in self.catalogue.vendors.iter().enumerate() {
             for name in names {
-                if let Some(d) = v.domains.iter().find(|d| under_domain(name, d)) {
+                let bare = bare_name(name);
+                if let Some(d) = v.domains.iter().find(|d| under_domain_bare(bare, d)) {
                     add(
                         m,
                         i,
@@ -467,12 +478,17 @@ mod tests {
         }
     }
 
+    fn under_domain(name: &str, domain: &str) -> bool {
+        under_domain_bare(bare_name(name), domain)
+    }
+
     #[test]
     fn domains_match_names_and_subdomains_only() {
         assert!(under_domain("zoom.us", "zoom.us"));
         assert!(under_domain("log.zoom.us", "zoom.us"));
         assert!(under_domain("*.zoom.us", "zoom.us"));
         assert!(under_domain("ZOOM.US.", "zoom.us"));
+        assert!(under_domain("*.*.zoom.us", "zoom.us"));
         assert!(!under_domain("notzoom.us", "zoom.us"));
         assert!(!under_domain("zoom.us.evil.example", "zoom.us"));
     }
