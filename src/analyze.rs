@@ -448,7 +448,8 @@ fn named_like_a_capture(path: &Path) -> bool {
 
 /// What became of one input.
 pub enum InputOutcome {
-    Analysed(Box<FileAnalysis>),
+    /// Read: its record and flows went to the builder.
+    Analysed,
     /// Found in a directory, not named like a capture, and not one: a note beside the captures.
     Skipped(verdict::Skipped),
     Failed(CaptureError),
@@ -474,19 +475,23 @@ pub fn analyze_input_into(
             read_file(&input.path, opts, on_frame)
         }),
     };
-    let outcome = outcome(input, result);
-    match &outcome {
-        InputOutcome::Analysed(a) => builder.add_input(a.input.clone()),
-        InputOutcome::Failed(e) => builder.add_input(failed_input(&input.path, e)),
-        InputOutcome::Skipped(_) => {}
+    let outcome = match result {
+        Ok(a) => {
+            builder.add_input(a.input);
+            return InputOutcome::Analysed;
+        }
+        Err(e) => failure(input, e),
+    };
+    if let InputOutcome::Failed(e) = &outcome {
+        builder.add_input(failed_input(&input.path, e));
     }
     outcome
 }
 
-fn outcome(input: &InputPath, result: Result<FileAnalysis, CaptureError>) -> InputOutcome {
-    match result {
-        Ok(a) => InputOutcome::Analysed(Box::new(a)),
-        Err(e @ CaptureError::NotACapture { .. })
+/// A file that could not be analysed: skipped (see `analyze_input_into`) or failed.
+fn failure(input: &InputPath, e: CaptureError) -> InputOutcome {
+    match e {
+        e @ CaptureError::NotACapture { .. }
             if input.from_directory && !named_like_a_capture(&input.path) =>
         {
             InputOutcome::Skipped(verdict::Skipped {
@@ -494,7 +499,7 @@ fn outcome(input: &InputPath, result: Result<FileAnalysis, CaptureError>) -> Inp
                 reason: e.to_string(),
             })
         }
-        Err(e) => InputOutcome::Failed(e),
+        e => InputOutcome::Failed(e),
     }
 }
 
@@ -522,7 +527,7 @@ pub fn analyze_paths(
     let mut skipped = Vec::new();
     for input in expand_inputs(paths) {
         match analyze_input_into(&input, opts, None, &mut builder) {
-            InputOutcome::Analysed(_) => {}
+            InputOutcome::Analysed => {}
             InputOutcome::Skipped(s) => skipped.push(s),
             InputOutcome::Failed(e) => errors.push(e),
         }

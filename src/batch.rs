@@ -267,7 +267,7 @@ fn analyse_one(
             e.reason = Some(err.to_string());
             Done::Failed(e, err.to_string())
         }
-        InputOutcome::Analysed(_) => {
+        InputOutcome::Analysed => {
             let v = match builder.finish() {
                 Ok(v) => v,
                 Err(err) => {

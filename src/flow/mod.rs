@@ -199,7 +199,6 @@ impl Flow {
         })
     }
 
-    /// DNS facts of the flow, over UDP or TCP.
     /// The TLS facts: those of the finished dissection, or while the flow is still being
     /// dissected, what its handshake has shown so far (the live view judges these).
     pub fn tls_so_far(&self) -> Option<&TlsFacts> {
@@ -221,6 +220,7 @@ impl Flow {
         }
     }
 
+    /// DNS facts of the flow, over UDP or TCP.
     pub fn dns(&self) -> Option<&DnsFacts> {
         self.tcp_dns
             .as_deref()
