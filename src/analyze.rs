@@ -54,6 +54,12 @@ pub fn analyze_file(path: &Path, opts: &Options) -> Result<FileAnalysis, Capture
     analyze_with(opts, None, None, |on_frame| read_file(path, opts, on_frame))
 }
 
+/// Cores this process may run on beside the one it runs on (none when pinned to one core, as
+/// under `taskset -c 0`): a hashing or judging thread pays only where one is free.
+fn spare_cores() -> usize {
+    std::thread::available_parallelism().map_or(0, |n| n.get() - 1)
+}
+
 /// Where a file's flows go as they close: the builder, and the file's input index in it.
 type Sink<'s, 'a> = Option<(&'s mut VerdictBuilder<'a>, usize)>;
 
@@ -62,7 +68,7 @@ fn read_file(
     opts: &Options,
     on_frame: &mut dyn FnMut(&capture::Frame<'_>),
 ) -> Result<CaptureSummary, CaptureError> {
-    if opts.hash_inline {
+    if opts.hash_inline || spare_cores() == 0 {
         capture::read_file_hashing_inline(path, on_frame)
     } else {
         capture::read_file(path, on_frame)
@@ -119,8 +125,7 @@ fn analyze_with(
     let Some((builder, input)) = sink else {
         return run_analysis(opts, progress, None, read);
     };
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if opts.hash_inline || cores < 2 {
+    if opts.hash_inline || spare_cores() == 0 {
         return run_analysis(
             opts,
             progress,

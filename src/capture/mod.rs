@@ -363,7 +363,10 @@ fn read_stream<R: Read + Send>(
                     }
                 }
                 offset += consumed as u64;
-                reader.consume(consumed);
+                // `consume` would move the unread half of the buffer to its front whenever
+                // more than half is consumed (a second copy of the whole file); `refill`
+                // moves only the partial record left at the end.
+                reader.consume_noshift(consumed);
             }
             Err(PcapError::Eof) => break,
             Err(PcapError::Incomplete(_)) => {
