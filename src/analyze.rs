@@ -4,7 +4,9 @@
 //! building the verdict's inputs, flows and endpoints from the facts. Stages never call each other
 //! backwards; this module is the only place that knows all of them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -597,10 +599,10 @@ impl<'a> VerdictBuilder<'a> {
             briefs: Vec::new(),
             interner: brief::Interner::default(),
             id_base: 0,
-            announced: (0, HashMap::new()),
+            announced: (0, HashMap::default()),
             dns: vendor::DnsNames::default(),
             endpoints: Vec::new(),
-            endpoint_at: HashMap::new(),
+            endpoint_at: HashMap::default(),
             vendors: vendor::Attributor::default(),
             protection: protection::Collector::default(),
             vantage: BTreeMap::new(),
@@ -676,7 +678,7 @@ impl<'a> VerdictBuilder<'a> {
     /// A media address announced in clear SDP: the earliest announcement counts.
     fn announce(&mut self, input: usize, order: (u32, u32), m: &Media) {
         if self.announced.0 != input {
-            self.announced = (input, HashMap::new());
+            self.announced = (input, HashMap::default());
         }
         let Some(ip) = m.address.filter(|_| m.port != 0) else {
             return;
@@ -1196,7 +1198,7 @@ const SHARED_CERTIFICATES: usize = 4096;
 
 thread_local! {
     static CERTIFICATES: std::cell::RefCell<HashMap<String, Arc<verdict::Certificate>>> =
-        std::cell::RefCell::new(HashMap::new());
+        std::cell::RefCell::new(HashMap::default());
 }
 
 /// The header extension IDs seen in clear, each named by the signalled `a=extmap` line when the

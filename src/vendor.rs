@@ -9,7 +9,9 @@
 //! decides only when nothing else does. Generic ports (3478) never decide. Reads the verdict's
 //! facts only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;

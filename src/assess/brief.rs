@@ -6,7 +6,7 @@
 //! wait for the writing in a spill file (`verdict::Flows`) and the memory a verdict holds per
 //! flow is this brief.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use super::media_path::is_media;

@@ -342,11 +342,14 @@ pub fn location_findings(
             .collect();
         let bytes: u64 = flows.iter().map(|f| f.bytes).sum();
         let first_frame = flows.iter().map(|f| f.first_frame).min();
-        let traffic = format!(
-            "{bytes} bytes in {} flow(s), carrying {}",
-            flows.len(),
-            carried(&flows)
-        );
+        // made only for an endpoint that raises a finding (most endpoints raise none)
+        let traffic = || {
+            format!(
+                "{bytes} bytes in {} flow(s), carrying {}",
+                flows.len(),
+                carried(&flows)
+            )
+        };
         let located = || {
             format!(
                 "{}{} is in {} according to {}",
@@ -374,7 +377,8 @@ pub fn location_findings(
                 THIRD_COUNTRY_TRANSFER,
                 format!(
                     "{}: a third country under the policy; {traffic}.",
-                    located()
+                    located(),
+                    traffic = traffic(),
                 ),
             ),
             Some("adequate-partial") if e.country.as_deref() == Some("US") => raise(
@@ -382,7 +386,8 @@ pub fn location_findings(
                 format!(
                     "{}; {traffic}. The operator is {}; its DPF certification is not visible on the wire.",
                     located(),
-                    e.operator.as_ref().map_or("unknown", |o| o.parent.as_str())
+                    e.operator.as_ref().map_or("unknown", |o| o.parent.as_str()),
+                    traffic = traffic(),
                 ),
             ),
             Some("adequate-partial") => raise(
@@ -392,7 +397,8 @@ pub fn location_findings(
                     located(),
                     e.region_scope
                         .as_deref()
-                        .unwrap_or("part of the recipients")
+                        .unwrap_or("part of the recipients"),
+                    traffic = traffic(),
                 ),
             ),
             Some("indeterminate") => raise(
@@ -400,7 +406,8 @@ pub fn location_findings(
                 format!(
                     "{}, but {}; {traffic}.",
                     located(),
-                    e.region_reason.as_deref().unwrap_or("no reliable location")
+                    e.region_reason.as_deref().unwrap_or("no reliable location"),
+                    traffic = traffic(),
                 ),
             ),
             _ => {}
@@ -411,7 +418,8 @@ pub fn location_findings(
                 format!(
                     "{}: {}; {traffic}.",
                     located(),
-                    e.location_check.as_deref().unwrap_or_default()
+                    e.location_check.as_deref().unwrap_or_default(),
+                    traffic = traffic(),
                 ),
             );
         }
@@ -428,7 +436,8 @@ pub fn location_findings(
                     op.name,
                     op.parent,
                     op.jurisdiction,
-                    op.source
+                    op.source,
+                    traffic = traffic(),
                 ),
             );
         }

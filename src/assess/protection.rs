@@ -4,8 +4,6 @@
 //! Reads only the verdict's facts, so a verdict written earlier can be re-assessed. Findings are
 //! grouped: one finding per rule, server address and distinct reason, listing every flow.
 
-use std::collections::BTreeMap;
-
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use tls_parser::{TlsCipherAu, TlsCipherEnc, TlsCipherKx, TlsCipherSuite};
@@ -21,7 +19,8 @@ type GroupKey = (&'static str, String, String);
 /// and the first frame. Fed flow by flow ([`Collector::check_flow`]).
 #[derive(Default)]
 pub struct Collector {
-    groups: BTreeMap<GroupKey, (Rule, Vec<u32>, u64)>,
+    // hashed while raising, sorted once at the end (a tree compared three strings per level)
+    groups: foldhash::HashMap<GroupKey, (Rule, Vec<u32>, u64)>,
 }
 
 impl Collector {
@@ -48,7 +47,9 @@ impl Collector {
 
     /// The findings, grouped, in rule, server and reason order.
     pub fn into_findings(self) -> Vec<Finding> {
-        self.groups
+        let mut groups: Vec<_> = self.groups.into_iter().collect();
+        groups.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        groups
             .into_iter()
             .map(
                 |((_, server, reason), (rule, mut flows, first_frame))| Finding {
