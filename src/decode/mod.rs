@@ -106,7 +106,7 @@ impl Decoder {
 enum Layer4<'a> {
     Tcp(TcpSlice<'a>),
     Udp(UdpSlice<'a>),
-    /// Another protocol's header (ICMP, IGMP, ...), parsed.
+    /// Another protocol (ICMP, IGMP, ...): decoded as such whether or not its header parses.
     Other,
     /// No header parsed: fragmented, cut short, malformed, or a protocol etherparse does not
     /// slice (IP-in-IP); `stopped` tells whether slicing stopped at an error.
