@@ -5,12 +5,12 @@
 //! backwards; this module is the only place that knows all of them.
 
 use std::collections::BTreeMap;
-
-use foldhash::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use foldhash::HashMap;
 
 use crate::assess::brief::{self, FlowBrief};
 use crate::assess::{claims, encryption, findings, media_path, protection, summary};

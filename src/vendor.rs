@@ -10,10 +10,9 @@
 //! facts only.
 
 use std::collections::BTreeMap;
-
-use foldhash::HashMap;
 use std::net::IpAddr;
 
+use foldhash::HashMap;
 use ipnet::IpNet;
 use serde::Deserialize;
 

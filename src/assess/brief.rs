@@ -6,8 +6,9 @@
 //! wait for the writing in a spill file (`verdict::Flows`) and the memory a verdict holds per
 //! flow is this brief.
 
-use foldhash::HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use super::media_path::is_media;
 use crate::verdict::{Flow, Name};

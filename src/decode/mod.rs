@@ -135,22 +135,7 @@ fn slice_ip_by_layer(bytes: &[u8]) -> Result<IpLayers<'_>, Decoded<'_>> {
     let Ok((ip, ext_error)) = LaxIpSlice::from_slice(bytes) else {
         return Err(Decoded::Malformed("ip"));
     };
-    let (src, dst) = match &ip {
-        LaxIpSlice::Ipv4(v4) => {
-            let h = v4.header();
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-            )
-        }
-        LaxIpSlice::Ipv6(v6) => {
-            let h = v6.header();
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-            )
-        }
-    };
+    let (src, dst) = addresses(&ip);
     let payload = ip.payload().clone();
     let layer4 = if payload.fragmented || ext_error.is_some() {
         Layer4::None {
@@ -171,6 +156,26 @@ fn slice_ip_by_layer(bytes: &[u8]) -> Result<IpLayers<'_>, Decoded<'_>> {
     Ok((src, dst, payload, layer4))
 }
 
+/// The source and destination addresses of an IP packet.
+fn addresses(ip: &LaxIpSlice<'_>) -> (IpAddr, IpAddr) {
+    match ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+            )
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let h = v6.header();
+            (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+            )
+        }
+    }
+}
+
 /// Any packet of `ether_type` (VLAN tags, ARP, ...) sliced by `LaxSlicedPacket`.
 fn slice_ip_whole(ether_type: u16, bytes: &[u8]) -> Result<IpLayers<'_>, Decoded<'_>> {
     let sliced = LaxSlicedPacket::from_ether_type(EtherType(ether_type), bytes);
@@ -180,25 +185,13 @@ fn slice_ip_whole(ether_type: u16, bytes: &[u8]) -> Result<IpLayers<'_>, Decoded
             _ => Decoded::NotIp,
         });
     };
-    let (src, dst, payload) = match net {
-        LaxNetSlice::Ipv4(v4) => {
-            let h = v4.header();
-            (
-                IpAddr::V4(h.source_addr()),
-                IpAddr::V4(h.destination_addr()),
-                v4.payload().clone(),
-            )
-        }
-        LaxNetSlice::Ipv6(v6) => {
-            let h = v6.header();
-            (
-                IpAddr::V6(h.source_addr()),
-                IpAddr::V6(h.destination_addr()),
-                v6.payload().clone(),
-            )
-        }
+    let ip = match net {
+        LaxNetSlice::Ipv4(v4) => LaxIpSlice::Ipv4(v4.clone()),
+        LaxNetSlice::Ipv6(v6) => LaxIpSlice::Ipv6(v6.clone()),
         LaxNetSlice::Arp(_) => return Err(Decoded::NotIp),
     };
+    let (src, dst) = addresses(&ip);
+    let payload = ip.payload().clone();
     let layer4 = match sliced.transport {
         Some(TransportSlice::Tcp(tcp)) => Layer4::Tcp(tcp),
         Some(TransportSlice::Udp(udp)) => Layer4::Udp(udp),
