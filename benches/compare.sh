@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
-# Compare callproof with its peers on the same capture, in the same run, on this machine.
+# Compare callproof with its peers on the same captures, in the same run, on this machine.
 #
-# usage: benches/compare.sh [CAPTURE]        (default: builds benches/data/compare-1g.pcap)
+# usage: benches/compare.sh [CAPTURE...]
+#   (default: benches/data/compare-1g.pcap and benches/data/compare-call-1g.pcap, built if missing)
 #
-# Without CAPTURE, benches/make-bench-capture.py builds a 1 GiB capture from every frame of the
-# real captures in ../shared/captures (TLS with certificate chains, STUN/DTLS/SRTP, Zoom UDP,
-# DNS, QUIC, SIP/RTP), repeated with rewritten addresses. Every tool runs pinned to one core
-# (taskset -c 0) under /usr/bin/time -v, after one untimed read to warm the page cache (callproof
-# also once unpinned: its packet path beside the threads hashing the file and judging flows):
+# Without CAPTURE, benches/make-bench-capture.py builds two captures of 1 GiB from the real
+# captures in ../shared/captures:
+#   mixed  every frame of every shared capture (TLS with certificate chains, STUN/DTLS/SRTP, Zoom
+#          UDP, DNS, QUIC, SIP/RTP), repeated with rewritten addresses: a new flow every 27
+#          frames, the worst case for per-flow work;
+#   call   the conferencing captures once, then their UDP media again and again on the same
+#          addresses: a few hundred long flows, what a long test call looks like.
+# On each capture every tool runs pinned to one core (taskset -c 0) under /usr/bin/time -v,
+# after one untimed read to warm the page cache (callproof also once unpinned: its packet path
+# beside the threads hashing the file and judging flows):
 #   dd bs=1M               reading the file (cat > /dev/null is no measure: it may not read)
 #   tcpdump -r -w /dev/null libpcap's read loop
+#   openssl dgst -sha256   the SHA-256 of the file, which callproof computes for the verdict
 #   callproof analyze      the whole pipeline, verdict written
 #   ndpiReader -i -q       nDPI's classification (Debian libndpi-bin)
 #   tshark -r -Y -T fields the TLS/DTLS handshake facts callproof reports (Debian tshark)
-# then batch scaling: 8 captures of 128 MB with --jobs 1 on one core, --jobs 1 and --jobs 2.
-# Prints frames/s, MB/s, peak memory and the ratios to callproof as a Markdown table.
+# then batch scaling: 8 captures of 128 MB (mixed) with --jobs 1 on one core, --jobs 1 and
+# --jobs 2. Prints frames/s, MB/s, peak memory and the ratios to callproof as Markdown tables.
 # Needs: python3, tcpdump, tshark, libndpi-bin, time (Debian packages), a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-for tool in python3 tcpdump tshark ndpiReader taskset /usr/bin/time; do
+for tool in python3 tcpdump tshark ndpiReader openssl taskset /usr/bin/time; do
   command -v "$tool" >/dev/null 2>&1 || {
     echo "compare.sh: $tool is missing (apt-get install tcpdump tshark libndpi-bin time)" >&2
     exit 1
@@ -31,14 +38,14 @@ callproof=target/release/callproof
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-capture=${1:-benches/data/compare-1g.pcap}
-if [ ! -f "$capture" ]; then
-  python3 benches/make-bench-capture.py --mb 1024 --out "$capture"
+if [ $# -eq 0 ]; then
+  set -- benches/data/compare-1g.pcap benches/data/compare-call-1g.pcap
+  [ -f "$1" ] || python3 benches/make-bench-capture.py --mb 1024 --out "$1"
+  [ -f "$2" ] || python3 benches/make-bench-capture.py --shape call --mb 1024 --out "$2"
 fi
-bytes=$(stat -L -c %s "$capture")
-"$callproof" analyze "$capture" --quiet --out "$work/frames.json"
-frames=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inputs"][0]["frames"])' "$work/frames.json")
-flows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["flows"]))' "$work/frames.json")
+for capture in "$@"; do
+  [ -f "$capture" ] || { echo "compare.sh: no capture $capture" >&2; exit 1; }
+done
 
 # (name, /usr/bin/time -v output) -> "name<TAB>wall seconds<TAB>peak RSS kB"
 cat >"$work/wall_and_rss.py" <<'EOF'
@@ -78,19 +85,55 @@ measure_unpinned() {
   python3 "$work/wall_and_rss.py" "$name" "$work/time.txt" >>"$results"
 }
 
-dd if="$capture" of=/dev/null bs=1M status=none # warm the page cache
-: >"$results"
-measure "dd bs=1M" dd if="$capture" of=/dev/null bs=1M status=none
-measure "tcpdump -r -w /dev/null (libpcap read loop)" tcpdump -r "$capture" -w /dev/null
-measure "callproof analyze" "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
-measure_unpinned "callproof analyze, 2 cores (SHA-256 and flow judging on threads of their own)" \
-  "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
-measure "ndpiReader -i -q" ndpiReader -i "$capture" -q
-measure "tshark TLS/DTLS handshake fields" tshark -r "$capture" -n \
-  -Y "tls.handshake.type == 1 or tls.handshake.type == 2 or dtls.handshake.type == 1 or dtls.handshake.type == 2" \
-  -T fields -e frame.number -e ip.src -e ip.dst -e tls.handshake.extensions_server_name \
-  -e tls.handshake.version -e tls.handshake.ciphersuite -e dtls.handshake.ciphersuite \
-  -e tls.handshake.extensions.supported_version
+# capture: the single-file rows of one capture, and their table
+compare_one() {
+  local capture=$1
+  local bytes frames flows
+  bytes=$(stat -L -c %s "$capture")
+  "$callproof" analyze "$capture" --quiet --out "$work/frames.json"
+  frames=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inputs"][0]["frames"])' "$work/frames.json")
+  flows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["flows"]))' "$work/frames.json")
+  dd if="$capture" of=/dev/null bs=1M status=none # warm the page cache
+  : >"$results"
+  measure "dd bs=1M" dd if="$capture" of=/dev/null bs=1M status=none
+  measure "tcpdump -r -w /dev/null (libpcap read loop)" tcpdump -r "$capture" -w /dev/null
+  measure "openssl dgst -sha256 (the SHA-256 every verdict records)" openssl dgst -sha256 "$capture"
+  measure "callproof analyze" "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
+  measure_unpinned "callproof analyze, 2 cores (SHA-256 and flow judging on threads of their own)" \
+    "$callproof" analyze "$capture" --quiet --out "$work/verdict.json"
+  measure "ndpiReader -i -q" ndpiReader -i "$capture" -q
+  measure "tshark TLS/DTLS handshake fields" tshark -r "$capture" -n \
+    -Y "tls.handshake.type == 1 or tls.handshake.type == 2 or dtls.handshake.type == 1 or dtls.handshake.type == 2" \
+    -T fields -e frame.number -e ip.src -e ip.dst -e tls.handshake.extensions_server_name \
+    -e tls.handshake.version -e tls.handshake.ciphersuite -e dtls.handshake.ciphersuite \
+    -e tls.handshake.extensions.supported_version
+  python3 "$work/table.py" "$results" "$bytes" "$frames" "$flows" "$capture"
+  echo
+}
+
+# the table of one capture's rows
+cat >"$work/table.py" <<'EOF'
+import sys, platform, datetime, os
+path, size, frames, flows, capture = sys.argv[1:]
+size, frames, flows = int(size), int(frames), int(flows)
+single = [(n, float(s), int(r)) for n, s, r in (l.rstrip("\n").split("\t") for l in open(path))]
+cp = next(s for n, s, _ in single if n == "callproof analyze")
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+print(f"Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC on {cpu}, "
+      f"{os.cpu_count()} cores, {platform.system()} {platform.release()}; capture {capture}: "
+      f"{size / 1e6:.0f} MB, {frames:,} frames, {flows:,} flows; one core each (taskset -c 0) "
+      f"unless the row says otherwise, page cache warm.\n")
+print("| tool | wall s | frames/s | MB/s | peak RSS MB | callproof is ×faster |")
+print("|---|---:|---:|---:|---:|---:|")
+for n, s, r in single:
+    s = max(s, 0.01)
+    ratio = "—" if n == "callproof analyze" else f"{s / cp:.2f}"
+    print(f"| {n} | {s:.2f} | {frames / s / 1e6:.2f} M | {size / s / 1e6:.0f} | {r / 1024:.0f} | {ratio} |")
+EOF
+
+for capture in "$@"; do
+  compare_one "$capture"
+done
 
 # batch scaling: 8 captures of 128 MB
 mkdir -p "$work/batch"
@@ -98,6 +141,8 @@ python3 benches/make-bench-capture.py --mb 128 --out "$work/batch/c0.pcap" >/dev
 for i in 1 2 3 4 5 6 7; do cp "$work/batch/c0.pcap" "$work/batch/c$i.pcap"; done
 batch_bytes=$(du -cb "$work"/batch/*.pcap | tail -1 | cut -f1)
 cat "$work"/batch/*.pcap >/dev/null
+results="$work/batch.tsv"
+: >"$results"
 # --jobs 1 on one core (the single-threaded baseline), --jobs 1 on all cores (the capture's
 # hashing and judging threads take the spare core), --jobs 2 on all cores
 /usr/bin/time -v -o "$work/time.txt" taskset -c 0 "$callproof" analyze "$work/batch" --quiet \
@@ -109,29 +154,14 @@ for jobs in 1 2; do
   python3 "$work/wall_and_rss.py" "batch 8 x 128 MB, --jobs $jobs" "$work/time.txt" >>"$results"
 done
 
-python3 - "$results" "$bytes" "$frames" "$flows" "$batch_bytes" "$capture" <<'EOF'
-import sys, platform, datetime, os
-path, size, frames, flows, batch_bytes, capture = sys.argv[1:]
-size, frames, flows, batch_bytes = int(size), int(frames), int(flows), int(batch_bytes)
-rows = [l.rstrip("\n").split("\t") for l in open(path)]
-single = [(n, float(s), int(r)) for n, s, r in rows if not n.startswith("batch")]
-batch = [(n, float(s), int(r)) for n, s, r in rows if n.startswith("batch")]
-cp = next(s for n, s, _ in single if n == "callproof analyze")
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-print(f"Measured {datetime.date.today()} on {cpu}, {os.cpu_count()} cores, {platform.system()} "
-      f"{platform.release()}; capture {capture}: {size / 1e6:.0f} MB, {frames:,} frames, "
-      f"{flows:,} flows; one core each (taskset -c 0) unless the row says otherwise, page cache warm.\n")
-print("| tool | wall s | frames/s | MB/s | peak RSS MB | callproof is ×faster |")
-print("|---|---:|---:|---:|---:|---:|")
-for n, s, r in single:
-    s = max(s, 0.01)
-    ratio = "—" if n == "callproof analyze" else f"{s / cp:.2f}"
-    print(f"| {n} | {s:.2f} | {frames / s / 1e6:.2f} M | {size / s / 1e6:.0f} | {r / 1024:.0f} | {ratio} |")
-if len(batch) == 3:
-    (_, s0, _), (n1, s1, r1), (n2, s2, r2) = batch
-    print(f"\nBatch of 8 captures ({batch_bytes / 1e6:.0f} MB): --jobs 1 on one core {s0:.2f} s, "
-          f"--jobs 1 {s1:.2f} s (peak {r1 / 1024:.0f} MB), --jobs 2 {s2:.2f} s "
-          f"(peak {r2 / 1024:.0f} MB): {s0 / s2:.2f}× with 2 jobs on {os.cpu_count()} cores "
-          f"against one core; {s1 / s2:.2f}× against --jobs 1 on {os.cpu_count()} cores "
-          f"(whose helper threads already use the spare core).")
+python3 - "$results" "$batch_bytes" <<'EOF'
+import sys, os
+path, batch_bytes = sys.argv[1], int(sys.argv[2])
+batch = [(n, float(s), int(r)) for n, s, r in (l.rstrip("\n").split("\t") for l in open(path))]
+(_, s0, _), (n1, s1, r1), (n2, s2, r2) = batch
+print(f"Batch of 8 captures ({batch_bytes / 1e6:.0f} MB): --jobs 1 on one core {s0:.2f} s, "
+      f"--jobs 1 {s1:.2f} s (peak {r1 / 1024:.0f} MB), --jobs 2 {s2:.2f} s "
+      f"(peak {r2 / 1024:.0f} MB): {s0 / s2:.2f}× with 2 jobs on {os.cpu_count()} cores "
+      f"against one core; {s1 / s2:.2f}× against --jobs 1 on {os.cpu_count()} cores "
+      f"(whose helper threads already use the spare core).")
 EOF

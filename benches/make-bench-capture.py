@@ -2,7 +2,7 @@
 """Build a large benchmark capture from the real captures in ../shared/captures.
 
 usage: benches/make-bench-capture.py [--mb 110] [--out benches/data/bench.pcap] [--shared ../shared]
-                                    [--only tcp|udp]
+                                    [--only tcp|udp] [--shape mixed|call]
 
 Every Ethernet frame of every shared capture (pcap, pcapng, gzip) is copied into one classic
 little-endian microsecond pcap, file after file, then the whole corpus again and again until
@@ -11,6 +11,14 @@ IPv4 addresses, the second byte of IPv6 addresses) so that every repetition adds
 rather than replaying old ones, and shifts time forward so that flows of one repetition are
 idle when the next begins, as in a long real capture. Payloads are untouched; IP checksums are
 not recomputed (callproof, like Zeek, does not verify them).
+
+--shape call builds what a long test call looks like instead: only the shared captures of
+conferencing clients (Zoom, Webex, Meet, Teams, WhatsApp, Signal, Snapchat, Viber, LINE, SIP/RTP,
+STUN/DTLS/SRTP), each frame once as captured (signalling, DNS, TLS handshakes), then their UDP
+frames again and again on the same addresses, time moving on, as a call's media flows go on:
+the flows stay those of the captures (a few hundred) and grow long. Each capture's frames are
+squeezed into at most two seconds a round, so that no flow idles out between rounds. RTP sequence numbers and
+timestamps repeat with each round; addresses and payloads are untouched.
 """
 import argparse, glob, gzip, os, struct, sys
 
@@ -91,17 +99,36 @@ def rewrite(frame, rep):
     return bytes(b)
 
 
+# file name parts of the shared captures made by conferencing clients or carrying their media
+CALL_CAPTURES = ("zoom", "webex", "meet", "teams", "msteams", "whatsapp", "wa_call", "signal",
+                 "snapchat", "viber", "line", "sip", "rtp", "stun", "dtls", "webrtc", "skype")
+
+
+# a conferencing capture's longest span in a call-shaped capture: its frames keep their order and
+# spacing, squeezed into this many microseconds (some test files span years)
+CALL_ROUND_SPAN_US = 2_000_000
+
+
+def is_call_capture(path):
+    name = os.path.basename(path).lower()
+    return any(part in name for part in CALL_CAPTURES)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=float, default=110)
     ap.add_argument("--out", default="benches/data/bench.pcap")
     ap.add_argument("--shared", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared"))
     ap.add_argument("--only", choices=("tcp", "udp"), help="keep only TCP or only UDP frames")
+    ap.add_argument("--shape", choices=("mixed", "call"), default="mixed",
+                    help="mixed: every capture, new addresses each round; call: see above")
     a = ap.parse_args()
+    call = a.shape == "call"
     corpus = []
     for sub in ("ndpi", "zeek", "wireshark", "other/zoom-analysis"):
         for p in sorted(glob.glob(os.path.join(a.shared, "captures", sub, "*"))):
-            if p.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")):
+            if p.endswith((".pcap", ".pcapng", ".pcap.gz", ".pcapng.gz")) and (
+                    not call or is_call_capture(p)):
                 fs = list(frames(p))
                 if a.only:
                     want = 6 if a.only == "tcp" else 17
@@ -109,9 +136,16 @@ def main():
                 if fs:
                     t0 = fs[0][0]
                     # clamp odd clocks (a few test files jump by years) to one day
-                    corpus.append([(min(max(t - t0, 0), 86_400_000_000), f) for t, f in fs])
+                    fs = [(min(max(t - t0, 0), 86_400_000_000), f) for t, f in fs]
+                    span = max(t for t, _ in fs)
+                    if call and span > CALL_ROUND_SPAN_US:
+                        # squeezed, so that no media flow idles out between two rounds
+                        fs = [(t * CALL_ROUND_SPAN_US // span, f) for t, f in fs]
+                    corpus.append(fs)
     if not corpus:
         sys.exit(f"no captures found under {a.shared}/captures")
+    if call and not any(transport(f) == 17 for fs in corpus for _, f in fs):
+        sys.exit("no UDP frames to repeat in the conferencing captures")
     os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
     limit = int(a.mb * 1_000_000)
     written, count, rep = 24, 0, 0
@@ -123,13 +157,19 @@ def main():
             for fs in corpus:
                 for rel, f in fs:
                     t = clock + max(rel, 0)
-                    f = rewrite(f, rep)
+                    if call:
+                        # after the first round, a call's media goes on: UDP only, same addresses
+                        if rep > 0 and transport(f) != 17:
+                            continue
+                    else:
+                        f = rewrite(f, rep)
                     out.write(struct.pack("<IIII", t // 1_000_000, t % 1_000_000, len(f), len(f)))
                     out.write(f)
                     written += 16 + len(f)
                     count += 1
                 clock += max(fs[-1][0], 0) + 1_000
-            clock += 3_600 * 1_000_000  # an hour between repetitions: old flows expire
+            # mixed: an hour between repetitions (old flows expire); call: the media goes on
+            clock += 1_000_000 if call else 3_600 * 1_000_000
             rep += 1
     os.replace(tmp, a.out)
     print(f"{a.out}: {count} frames, {written / 1e6:.1f} MB, {rep} repetitions of {len(corpus)} captures")
