@@ -20,8 +20,9 @@
 #   callproof analyze      the whole pipeline, verdict written
 #   ndpiReader -i -q       nDPI's classification (Debian libndpi-bin)
 #   tshark -r -Y -T fields the TLS/DTLS handshake facts callproof reports (Debian tshark)
-# then batch scaling: 8 captures of 128 MB (mixed) with --jobs 1 on one core, --jobs 1 and
-# --jobs 2. Prints frames/s, MB/s, peak memory and the ratios to callproof as Markdown tables.
+# then batch scaling: 8 captures of 128 MB (mixed, then call-shaped) with --jobs 1 on one core,
+# --jobs 1 and --jobs 2. Prints frames/s, MB/s, peak memory and the ratios to callproof as
+# Markdown tables.
 # Needs: python3, tcpdump, tshark, libndpi-bin, time (Debian packages), a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -135,33 +136,40 @@ for capture in "$@"; do
   compare_one "$capture"
 done
 
-# batch scaling: 8 captures of 128 MB
-mkdir -p "$work/batch"
-python3 benches/make-bench-capture.py --mb 128 --out "$work/batch/c0.pcap" >/dev/null
-for i in 1 2 3 4 5 6 7; do cp "$work/batch/c0.pcap" "$work/batch/c$i.pcap"; done
-batch_bytes=$(du -cb "$work"/batch/*.pcap | tail -1 | cut -f1)
-cat "$work"/batch/*.pcap >/dev/null
-results="$work/batch.tsv"
-: >"$results"
-# --jobs 1 on one core (the single-threaded baseline), --jobs 1 on all cores (the capture's
-# hashing and judging threads take the spare core), --jobs 2 on all cores
-/usr/bin/time -v -o "$work/time.txt" taskset -c 0 "$callproof" analyze "$work/batch" --quiet \
-  --out-dir "$work/out-pinned" --jobs 1 >/dev/null 2>"$work/stderr.txt"
-python3 "$work/wall_and_rss.py" "batch 8 x 128 MB, --jobs 1, one core" "$work/time.txt" >>"$results"
-for jobs in 1 2; do
-  /usr/bin/time -v -o "$work/time.txt" "$callproof" analyze "$work/batch" --quiet \
-    --out-dir "$work/out-$jobs" --jobs "$jobs" >/dev/null 2>"$work/stderr.txt"
-  python3 "$work/wall_and_rss.py" "batch 8 x 128 MB, --jobs $jobs" "$work/time.txt" >>"$results"
-done
-
-python3 - "$results" "$batch_bytes" <<'EOF'
+# batch scaling: 8 captures of 128 MB of one shape (mixed or call)
+batch_one() {
+  local shape=$1
+  rm -rf "$work/batch" "$work"/out-*
+  mkdir -p "$work/batch"
+  python3 benches/make-bench-capture.py --shape "$shape" --mb 128 --out "$work/batch/c0.pcap" >/dev/null
+  for i in 1 2 3 4 5 6 7; do cp "$work/batch/c0.pcap" "$work/batch/c$i.pcap"; done
+  local batch_bytes
+  batch_bytes=$(du -cb "$work"/batch/*.pcap | tail -1 | cut -f1)
+  cat "$work"/batch/*.pcap >/dev/null
+  results="$work/batch.tsv"
+  : >"$results"
+  # --jobs 1 on one core (the single-threaded baseline), --jobs 1 on all cores (the capture's
+  # hashing and judging threads take the spare core), --jobs 2 on all cores
+  /usr/bin/time -v -o "$work/time.txt" taskset -c 0 "$callproof" analyze "$work/batch" --quiet \
+    --out-dir "$work/out-pinned" --jobs 1 >/dev/null 2>"$work/stderr.txt"
+  python3 "$work/wall_and_rss.py" "batch, --jobs 1, one core" "$work/time.txt" >>"$results"
+  for jobs in 1 2; do
+    /usr/bin/time -v -o "$work/time.txt" "$callproof" analyze "$work/batch" --quiet \
+      --out-dir "$work/out-$jobs" --jobs "$jobs" >/dev/null 2>"$work/stderr.txt"
+    python3 "$work/wall_and_rss.py" "batch, --jobs $jobs" "$work/time.txt" >>"$results"
+  done
+  python3 - "$results" "$batch_bytes" "$shape" <<'EOF'
 import sys, os
-path, batch_bytes = sys.argv[1], int(sys.argv[2])
+path, batch_bytes, shape = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 batch = [(n, float(s), int(r)) for n, s, r in (l.rstrip("\n").split("\t") for l in open(path))]
 (_, s0, _), (n1, s1, r1), (n2, s2, r2) = batch
-print(f"Batch of 8 captures ({batch_bytes / 1e6:.0f} MB): --jobs 1 on one core {s0:.2f} s, "
+print(f"Batch of 8 {shape} captures ({batch_bytes / 1e6:.0f} MB): --jobs 1 on one core {s0:.2f} s, "
       f"--jobs 1 {s1:.2f} s (peak {r1 / 1024:.0f} MB), --jobs 2 {s2:.2f} s "
       f"(peak {r2 / 1024:.0f} MB): {s0 / s2:.2f}× with 2 jobs on {os.cpu_count()} cores "
       f"against one core; {s1 / s2:.2f}× against --jobs 1 on {os.cpu_count()} cores "
       f"(whose helper threads already use the spare core).")
 EOF
+}
+
+batch_one mixed
+batch_one call
