@@ -196,7 +196,9 @@ fn run_analysis(
             report(frame.data.len() as u64 + 16);
         }
         analyzer.frame(frame);
-        if let Some(forward) = on_events.as_mut() {
+        if let Some(forward) = on_events.as_mut()
+            && analyzer.table.has_events()
+        {
             forward(analyzer.table.drain_events());
         }
     })?;

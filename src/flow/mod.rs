@@ -54,21 +54,51 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// Direction-independent flow key: the lower endpoint first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Direction-independent flow key: the lower endpoint first. Each address is held as the bits
+/// of an IPv6 address (IPv4 as IPv4-mapped), so the key is compared and hashed as three plain
+/// integers per packet rather than field by field through `IpAddr`'s enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey {
-    l4: L4,
-    a: Endpoint,
-    b: Endpoint,
+    a: u128,
+    b: u128,
+    /// The lower endpoint's port, the higher's, and the transport.
+    ports_and_l4: u64,
 }
 
 impl FlowKey {
     fn new(l4: L4, x: Endpoint, y: Endpoint) -> Self {
-        if (x.ip, x.port) <= (y.ip, y.port) {
-            Self { l4, a: x, b: y }
+        let (x_bits, y_bits) = (address_bits(x.ip), address_bits(y.ip));
+        let ((a, a_port), (b, b_port)) = if (x_bits, x.port) <= (y_bits, y.port) {
+            ((x_bits, x.port), (y_bits, y.port))
         } else {
-            Self { l4, a: y, b: x }
+            ((y_bits, y.port), (x_bits, x.port))
+        };
+        let l4 = match l4 {
+            L4::Tcp => 6u64,
+            L4::Udp => 17,
+        };
+        Self {
+            a,
+            b,
+            ports_and_l4: u64::from(a_port) << 32 | u64::from(b_port) << 16 | l4,
         }
+    }
+}
+
+impl std::hash::Hash for FlowKey {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(self.a);
+        h.write_u128(self.b);
+        h.write_u64(self.ports_and_l4);
+    }
+}
+
+/// An address as IPv6 bits, IPv4 as IPv4-mapped (an IPv4-mapped IPv6 address is the same
+/// address as its IPv4 form; the table makes it IPv4 with `IpAddr::to_canonical` anyway).
+fn address_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().to_bits(),
+        IpAddr::V6(v6) => v6.to_bits(),
     }
 }
 
@@ -400,6 +430,11 @@ impl FlowTable {
         }
     }
 
+    /// Whether events wait to be drained (most packets make none).
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
+
     /// The events since the last call (release mode; empty otherwise).
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, TableEvent> {
         self.events.drain(..)
@@ -588,11 +623,11 @@ impl FlowTable {
         }
         f.live = false;
         f.finish_dissection();
-        let key = FlowKey::new(f.l4, f.client, f.server);
-        self.live.remove(&key);
+        let (l4, client, server) = (f.l4, f.client, f.server);
+        self.live.remove(&FlowKey::new(l4, client, server));
         if self.release {
             self.publish(idx);
-            let vacant = Flow::vacant(u32::MAX, key.l4, key.a, key.b, RoleBasis::FirstPacket);
+            let vacant = Flow::vacant(u32::MAX, l4, client, server, RoleBasis::FirstPacket);
             let flow = std::mem::replace(&mut self.flows[idx], vacant);
             self.events.push(TableEvent::Closed(Box::new(flow)));
             self.vacant.push(idx as u32);
@@ -696,6 +731,25 @@ mod tests {
             ip: ip.parse().unwrap(),
             port,
         }
+    }
+
+    #[test]
+    fn flow_key_is_the_same_both_ways_and_tells_flows_apart() {
+        let (c, s) = (ep("192.0.2.1", 50000), ep("198.51.100.7", 443));
+        let key = FlowKey::new(L4::Udp, c, s);
+        assert_eq!(key, FlowKey::new(L4::Udp, s, c));
+        assert_ne!(key, FlowKey::new(L4::Tcp, c, s));
+        // ports swapped between the two addresses: another flow
+        assert_ne!(
+            key,
+            FlowKey::new(L4::Udp, ep("192.0.2.1", 443), ep("198.51.100.7", 50000))
+        );
+        // an IPv6 address whose low bits are an IPv4 address's is not that address
+        let v6 = FlowKey::new(L4::Udp, ep("::c000:201", 50000), s);
+        assert_ne!(key, v6);
+        // the IPv4-mapped form is the same address
+        let mapped = ep("::ffff:192.0.2.1", 50000);
+        assert_eq!(key, FlowKey::new(L4::Udp, mapped, s));
     }
 
     #[test]
