@@ -86,6 +86,12 @@ fn is_dns_port(p: u16) -> bool {
 impl UdpDissector {
     /// One datagram in direction `dir` (0 = client to server).
     #[allow(clippy::too_many_arguments)]
+    /// Whether the flow is decided: further datagrams only follow its RTP streams and counts,
+    /// so they add no DNS answers or SDP media lines.
+    pub fn decided(&self) -> bool {
+        self.inspected >= INSPECT_LIMIT
+    }
+
     pub fn datagram(
         &mut self,
         dir: usize,
@@ -98,7 +104,7 @@ impl UdpDissector {
         if payload.is_empty() {
             return;
         }
-        if self.inspected >= INSPECT_LIMIT {
+        if self.decided() {
             // Decided: only keep following RTP streams (cheap) for their packet counts, inside
             // TURN ChannelData too (and counting what the relay carried).
             let mut inner = payload;

@@ -573,7 +573,12 @@ impl FlowTable {
                 }
             }
         } else if let Some(Dissector::Udp(d)) = flow.dissector.as_mut() {
+            // a decided flow's datagrams add no DNS answers or SDP: nothing new to publish
+            let decided = d.decided();
             d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
+            if decided {
+                return;
+            }
         }
         if self.release {
             self.publish(idx);
