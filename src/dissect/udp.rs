@@ -84,14 +84,14 @@ fn is_dns_port(p: u16) -> bool {
 }
 
 impl UdpDissector {
-    /// One datagram in direction `dir` (0 = client to server).
-    #[allow(clippy::too_many_arguments)]
     /// Whether the flow is decided: further datagrams only follow its RTP streams and counts,
     /// so they add no DNS answers or SDP media lines.
     pub fn decided(&self) -> bool {
         self.inspected >= INSPECT_LIMIT
     }
 
+    /// One datagram in direction `dir` (0 = client to server).
+    #[allow(clippy::too_many_arguments)]
     pub fn datagram(
         &mut self,
         dir: usize,
