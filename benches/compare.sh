@@ -23,13 +23,13 @@
 # then batch scaling: 8 captures of 128 MB (mixed, then call-shaped) with --jobs 1 on one core,
 # --jobs 1 and --jobs 2. Prints frames/s, MB/s, peak memory and the ratios to callproof as
 # Markdown tables.
-# Needs: python3, tcpdump, tshark, libndpi-bin, time (Debian packages), a release build.
+# Needs: python3, tcpdump, tshark, libndpi-bin, time, openssl (Debian packages), a release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 for tool in python3 tcpdump tshark ndpiReader openssl taskset /usr/bin/time; do
   command -v "$tool" >/dev/null 2>&1 || {
-    echo "compare.sh: $tool is missing (apt-get install tcpdump tshark libndpi-bin time)" >&2
+    echo "compare.sh: $tool is missing (apt-get install tcpdump tshark libndpi-bin time openssl)" >&2
     exit 1
   }
 done
