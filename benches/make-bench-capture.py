@@ -17,8 +17,8 @@ conferencing clients (Zoom, Webex, Meet, Teams, WhatsApp, Signal, Snapchat, Vibe
 STUN/DTLS/SRTP), each frame once as captured (signalling, DNS, TLS handshakes), then their UDP
 frames again and again on the same addresses, time moving on, as a call's media flows go on:
 the flows stay those of the captures (a few hundred) and grow long. Each capture's frames are
-squeezed into at most two seconds a round, so that no flow idles out between rounds. RTP sequence numbers and
-timestamps repeat with each round; addresses and payloads are untouched.
+squeezed into at most two seconds a round, so that no flow idles out between rounds. RTP
+sequence numbers and timestamps repeat with each round; addresses and payloads are untouched.
 """
 import argparse, glob, gzip, os, struct, sys
 
