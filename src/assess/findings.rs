@@ -342,13 +342,16 @@ pub fn location_findings(
             .collect();
         let bytes: u64 = flows.iter().map(|f| f.bytes).sum();
         let first_frame = flows.iter().map(|f| f.first_frame).min();
-        // made only for an endpoint that raises a finding (most endpoints raise none)
-        let traffic = || {
-            format!(
-                "{bytes} bytes in {} flow(s), carrying {}",
-                flows.len(),
-                carried(&flows)
-            )
+        // made once, and only for an endpoint that raises a finding (most endpoints raise none)
+        let traffic_text = std::cell::OnceCell::new();
+        let traffic = || -> &str {
+            traffic_text.get_or_init(|| {
+                format!(
+                    "{bytes} bytes in {} flow(s), carrying {}",
+                    flows.len(),
+                    carried(&flows)
+                )
+            })
         };
         let located = || {
             format!(

@@ -542,6 +542,7 @@ impl FlowTable {
             }
         };
         let flow = &mut self.flows[idx];
+        let mut may_publish = true;
         let dir = flow.direction_of(src);
         flow.packets[dir] += 1;
         flow.bytes[dir] += payload.len() as u64;
@@ -574,13 +575,10 @@ impl FlowTable {
             }
         } else if let Some(Dissector::Udp(d)) = flow.dissector.as_mut() {
             // a decided flow's datagrams add no DNS answers or SDP: nothing new to publish
-            let decided = d.decided();
+            may_publish = !d.decided();
             d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
-            if decided {
-                return;
-            }
         }
-        if self.release {
+        if self.release && may_publish {
             self.publish(idx);
         }
     }
