@@ -92,8 +92,8 @@ compare_one() {
   local bytes frames flows
   bytes=$(stat -L -c %s "$capture")
   "$callproof" analyze "$capture" --quiet --out "$work/frames.json"
-  frames=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["inputs"][0]["frames"])' "$work/frames.json")
-  flows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["flows"]))' "$work/frames.json")
+  read -r frames flows < <(python3 -c 'import json,sys; v = json.load(open(sys.argv[1]))
+print(v["inputs"][0]["frames"], len(v["flows"]))' "$work/frames.json")
   dd if="$capture" of=/dev/null bs=1M status=none # warm the page cache
   : >"$results"
   measure "dd bs=1M" dd if="$capture" of=/dev/null bs=1M status=none
