@@ -525,13 +525,15 @@ fn deliver(
     input_errors: bool,
     fail_on: Option<Severity>,
 ) -> ExitCode {
-    let write_json = |w: &mut dyn Write| -> std::io::Result<()> {
+    // generic rather than over `dyn Write`: serde_json's many small writes stay copies into the
+    // buffer instead of calls through a vtable
+    fn write_json<W: Write>(w: &mut W, verdict: &verdict::Verdict) -> std::io::Result<()> {
         verdict::write_verdict(w, verdict)?;
         w.write_all(b"\n")
-    };
+    }
     match out {
         Some(path) => {
-            if let Err(e) = verdict::write_atomically_with(path, write_json) {
+            if let Err(e) = verdict::write_atomically_with(path, |w| write_json(w, verdict)) {
                 eprintln!(
                     "callproof: {}: cannot write the verdict: {e}",
                     path.display()
@@ -541,7 +543,7 @@ fn deliver(
         }
         None => {
             let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            if let Err(e) = write_json(&mut stdout).and_then(|()| stdout.flush()) {
+            if let Err(e) = write_json(&mut stdout, verdict).and_then(|()| stdout.flush()) {
                 // A closed pipe (`| head`) is the reader's choice, not an error.
                 if e.kind() != std::io::ErrorKind::BrokenPipe {
                     eprintln!("callproof: cannot write the verdict: {e}");

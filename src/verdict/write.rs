@@ -21,15 +21,6 @@ pub fn to_writer_records<W: Write, T: serde::Serialize + ?Sized>(
 /// Write a verdict as [`to_writer_records`] does. The flow records of a spilled verdict (see
 /// `Flows`) are copied from their file, already in this layout, rather than parsed back.
 pub fn write_verdict<W: Write + ?Sized>(w: &mut W, v: &Verdict) -> std::io::Result<()> {
-    // serde_json writes a verdict in many small pieces (a quote, a key, a colon); through a
-    // `dyn Write` each is a call through the vtable. A buffer of a concrete type in front makes
-    // them copies into memory; writes of its size pass through the caller's buffer unbuffered.
-    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, w);
-    write_verdict_unbuffered(&mut buffered, v)?;
-    buffered.flush()
-}
-
-fn write_verdict_unbuffered<W: Write>(w: &mut W, v: &Verdict) -> std::io::Result<()> {
     let Some(spilled) = v.flows.spill_file() else {
         return to_writer_records(w, v).map_err(std::io::Error::from);
     };
@@ -188,10 +179,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomically_with(path, |w| w.write_all(bytes))
 }
 
+/// The buffered writer `write_atomically_with` hands out. A concrete type, not `dyn Write`:
+/// serde_json writes in many small pieces (a quote, a key, a colon), and through a vtable each
+/// would be a call rather than a copy into the buffer.
+pub type AtomicWriter<'a> = std::io::BufWriter<&'a mut std::fs::File>;
+
 /// Write to `path` atomically what `fill` writes (buffered), without holding it all in memory.
 pub fn write_atomically_with(
     path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    fill: impl FnOnce(&mut AtomicWriter<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
