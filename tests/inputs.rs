@@ -393,6 +393,65 @@ fn pcapng_with_two_interfaces_of_different_link_types() {
     );
 }
 
+/// pcapng timestamps are 64-bit ticks: the largest clamp to the end of i64 nanoseconds (the
+/// year 2262). Timestamp arithmetic there (the idle sweep's next time, round trips) must
+/// saturate, not overflow: found by `fuzz/` (`capture_file`), where a wrapped sweep time would
+/// sweep the flow table on every later packet. End to end here, in process and through the
+/// binary (a debug build panics without the fix; the release build wraps silently, so the
+/// flow table's unit test is the one `cargo test --release` fails on).
+#[test]
+fn timestamps_at_the_end_of_time_are_analysed() {
+    use callproof::analyze::{Options, analyze_reader};
+    let frames = real_frames();
+    let mut file = Vec::new();
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    file.extend(pcapng_block(0x0A0D_0D0A, &shb));
+    // Ethernet, if_tsresol = 9 (ns)
+    let mut idb = vec![1, 0, 0, 0, 0, 0, 4, 0];
+    idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    file.extend(pcapng_block(1, &idb));
+    for (i, (_, _, data)) in frames.iter().enumerate() {
+        // past i64::MAX ns, one second apart: every one clamps to the same instant
+        let ticks = u64::MAX - (frames.len() - i) as u64 * 1_000_000_000;
+        let mut epb = Vec::new();
+        epb.extend_from_slice(&0u32.to_le_bytes());
+        epb.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ticks as u32).to_le_bytes());
+        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        epb.extend_from_slice(data);
+        epb.resize(20 + data.len().div_ceil(4) * 4, 0);
+        file.extend(pcapng_block(6, &epb));
+    }
+    let a = analyze_reader(
+        std::path::Path::new("end-of-time.pcapng"),
+        &file[..],
+        &Options::default(),
+    )
+    .expect("a readable capture");
+    assert_eq!(a.input.frames, frames.len() as u64);
+    assert_eq!(a.flows.len(), 1);
+    let (_d, p) = temp_copy(&file, "end-of-time.pcapng");
+    let v = verdict_of(&p);
+    assert_eq!(v.flows.len(), 1);
+    assert_eq!(
+        v.flows[0].tls.as_ref().unwrap().cipher.as_deref(),
+        Some("TLS_RSA_WITH_RC4_128_MD5")
+    );
+    assert!(
+        v.inputs[0]
+            .last_timestamp
+            .as_deref()
+            .is_some_and(|t| t.starts_with("2262-04-11T23:47:16")),
+        "{:?}",
+        v.inputs[0].last_timestamp
+    );
+}
+
 /// A link type callproof does not decode is counted and named, not silently dropped.
 #[test]
 fn unsupported_link_type_is_named() {

@@ -476,10 +476,12 @@ impl FlowTable {
         if let Some(t) = ts {
             self.last_ts = Some(t);
             match self.next_sweep_ts {
-                None => self.next_sweep_ts = Some(t + SWEEP_INTERVAL_NS),
+                // saturating: a timestamp near the end of i64 (a damaged or crafted capture)
+                // must not wrap to a sweep on every packet
+                None => self.next_sweep_ts = Some(t.saturating_add(SWEEP_INTERVAL_NS)),
                 Some(next) if t >= next => {
                     self.sweep(t);
-                    self.next_sweep_ts = Some(t + SWEEP_INTERVAL_NS);
+                    self.next_sweep_ts = Some(t.saturating_add(SWEEP_INTERVAL_NS));
                 }
                 _ => {}
             }
@@ -556,7 +558,10 @@ impl FlowTable {
                 match (dir, flags & tcp_flags::ACK != 0, ts) {
                     (0, false, Some(t)) => flow.syn_ts = Some(t),
                     (1, true, Some(t)) if flow.tcp_rtt_ns.is_none() => {
-                        flow.tcp_rtt_ns = flow.syn_ts.map(|s| t - s).filter(|r| *r >= 0);
+                        flow.tcp_rtt_ns = flow
+                            .syn_ts
+                            .and_then(|s| t.checked_sub(s))
+                            .filter(|r| *r >= 0);
                     }
                     _ => {}
                 }
@@ -784,6 +789,22 @@ mod tests {
             },
             truncated: false,
         }
+    }
+
+    /// A timestamp at the end of i64 (pcapng's 64-bit ticks clamp there): the idle sweep's
+    /// next time saturates. It overflowed (found by `fuzz/`): a debug build panicked, a
+    /// release build wrapped to a time long past and swept the table on every later packet.
+    #[test]
+    fn a_timestamp_at_the_end_of_i64_saturates_the_next_sweep() {
+        let (c, s) = ("10.0.0.1", "10.0.0.2");
+        let mut table = FlowTable::new(Limits::default());
+        table.packet(1, Some(i64::MAX - 1), &udp(c, s, b"x"));
+        assert_eq!(table.next_sweep_ts, Some(i64::MAX));
+        table.packet(2, Some(i64::MAX), &udp(c, s, b"y"));
+        assert_eq!(table.next_sweep_ts, Some(i64::MAX));
+        let (flows, _) = table.finish();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].packets, [2, 0]);
     }
 
     /// A releasing table holds the flows open at once, not the flows seen: a thousand flows one
