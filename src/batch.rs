@@ -484,7 +484,7 @@ pub fn run(paths: &[PathBuf], o: &BatchOptions) -> Result<BatchRun, String> {
                 .map(|&i| {
                     let d = analyse_one(&inputs[i], &names[i], o, &read, &tally);
                     if let (Done::Failed(_, msg), Progress::Lines) = (&d, o.progress) {
-                        eprintln!("callproof: {msg}");
+                        eprintln!("callproof: {}", crate::report::terminal_safe(msg));
                     }
                     done.fetch_add(1, Ordering::Relaxed);
                     (i, d)

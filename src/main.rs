@@ -12,6 +12,7 @@ use callproof::assess::findings::{self, Severity};
 use callproof::batch::{self, BatchOptions};
 use callproof::enrich::GeoData;
 use callproof::flow::Limits;
+use callproof::report::terminal_safe;
 use callproof::vendor::Catalogue;
 use callproof::{report, verdict};
 
@@ -272,7 +273,7 @@ fn run_batch(paths: &[PathBuf], o: &BatchOptions, quiet: bool) -> ExitCode {
     // In line mode each failure was reported as it happened.
     if o.progress != batch::Progress::Lines {
         for e in &run.errors {
-            eprintln!("callproof: {e}");
+            eprintln!("callproof: {}", terminal_safe(&e.to_string()));
         }
     }
     if !quiet {
@@ -280,7 +281,7 @@ fn run_batch(paths: &[PathBuf], o: &BatchOptions, quiet: bool) -> ExitCode {
             if c.damaged {
                 eprintln!(
                     "callproof: {}: the capture file is damaged (see its verdict's inputs[].damage)",
-                    c.path
+                    terminal_safe(&c.path)
                 );
             }
         }
@@ -502,7 +503,8 @@ fn run_analyze(
     // would only cost time (8 % of a 1 GB run's profile was the allocator, much of it here).
     let verdict = std::mem::ManuallyDrop::new(verdict);
     for e in &errors {
-        eprintln!("callproof: {e}");
+        // errors name files, found in directories of captures from anywhere
+        eprintln!("callproof: {}", terminal_safe(&e.to_string()));
     }
     let readable = verdict.inputs.iter().filter(|i| i.error.is_none()).count();
     if readable == 0 {

@@ -174,6 +174,50 @@ fn a_mixed_folder_gives_one_verdict_per_capture_a_summary_and_names_the_bad_file
     );
 }
 
+/// File names in a folder of captures from elsewhere are not ours: one with terminal escape
+/// sequences is named escaped in the errors and damage lines, in batch mode and in a single
+/// verdict over the folder, never sent to the terminal.
+#[test]
+fn file_names_with_control_characters_are_shown_escaped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("from-the-vendor");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(bundled("openssl-tls.pcap"), dir.join("call.pcap")).unwrap();
+    std::fs::write(dir.join("bad\x1b]0;owned\x07.pcap"), b"never a capture\n").unwrap();
+    let whole = std::fs::read(bundled("aiortc-webrtc-call.pcap")).unwrap();
+    std::fs::write(dir.join("cut\x1b[2J.pcap"), &whole[..whole.len() / 2]).unwrap();
+    let out = tmp.path().join("out");
+    let batch_run = batch(&[&dir], &out, &[]);
+    let single = Command::new(bin())
+        .arg("analyze")
+        .arg(&dir)
+        .arg("--out")
+        .arg(tmp.path().join("v.json"))
+        .output()
+        .unwrap();
+    for o in [&batch_run, &single] {
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(r"bad\x1b]0;owned\x07.pcap: not a pcap or pcapng capture"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains(['\x1b', '\x07']), "{stderr:?}");
+    }
+    let stderr = String::from_utf8_lossy(&batch_run.stderr);
+    assert!(
+        stderr.contains(r"cut\x1b[2J.pcap: the capture file is damaged"),
+        "{stderr}"
+    );
+    // the summary keeps the exact names
+    let s = summary_of(&out);
+    assert!(
+        s.captures
+            .iter()
+            .any(|c| c.path.ends_with("cut\x1b[2J.pcap"))
+    );
+}
+
 #[test]
 fn a_batch_verdict_is_the_verdict_of_a_single_analysis() {
     let tmp = tempfile::tempdir().unwrap();

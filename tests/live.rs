@@ -287,6 +287,59 @@ fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with()
     assert_eq!(again.summary, v.summary);
 }
 
+/// A TLS server name is whatever a host on the network sends. One with terminal escape
+/// sequences (set the window title, clear the screen) is shown escaped in the live view's
+/// lines, never sent to the terminal or the log; the verdict keeps it exactly.
+#[test]
+fn hostile_server_names_are_shown_escaped_in_the_live_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/CN=live.callproof.test", "-keyout"])
+        .arg(dir.path().join("key.pem"))
+        .arg("-out")
+        .arg(dir.path().join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (Debian package openssl)");
+    assert!(made.success());
+    let port = free_tcp_port();
+    let out = dir.path().join("verdict.json");
+    let filter = format!("tcp port {port}");
+    let Some((mut live, lines)) =
+        start_live(&["-i", "lo", "-f", &filter, "-o", out.to_str().unwrap()])
+    else {
+        return;
+    };
+    // the shell makes the bytes: ESC ] 0 ; owned BEL  ESC [ 2 J
+    let hostile = r#""$(printf 'evil\033]0;owned\007\033[2J.callproof.test')""#;
+    openssl_session(dir.path(), port, "-tls1_2", hostile);
+    std::thread::sleep(Duration::from_millis(2500));
+    interrupt(&live);
+    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
+    let said: Vec<String> = lines.try_iter().collect();
+    assert!(
+        said.iter()
+            .any(|l| l.starts_with("callproof: new server 127.0.0.1")
+                && l.contains(r"evil\x1b]0;owned\x07\x1b[2J.callproof.test")),
+        "{said:#?}"
+    );
+    assert!(
+        !said
+            .iter()
+            .any(|l| l.contains('\x1b') || l.contains('\x07')),
+        "no control characters: {said:#?}"
+    );
+    let v = read_verdict(&out);
+    let sni = v.flows.iter().find_map(|f| f.tls.as_ref()?.sni.clone());
+    assert_eq!(
+        sni.as_deref(),
+        Some("evil\x1b]0;owned\x07\x1b[2J.callproof.test")
+    );
+}
+
 #[test]
 fn live_stops_by_itself_after_the_duration() {
     let dir = tempfile::tempdir().unwrap();

@@ -275,6 +275,25 @@ fn report_without_html_prints_the_terminal_summary() {
     assert!(out.contains(&format!("media encryption       FAIL     {}", media.reason)));
 }
 
+/// A verdict file may come from anyone: its texts reach the terminal with their control
+/// characters escaped.
+#[test]
+fn report_escapes_control_characters_of_a_verdict_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let vpath = verdict_file(dir.path(), &[bundled("baresip-sip-rtp.pcap")]);
+    let mut v = read_verdict(&vpath);
+    v.summary.as_mut().unwrap().media_encryption.reason = "plain\x1b[2J\x1b]0;owned\x07".into();
+    std::fs::write(&vpath, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = report(&[vpath.as_os_str()]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        out.contains(r"media encryption       FAIL     plain\x1b[2J\x1b]0;owned\x07"),
+        "{out}"
+    );
+    assert!(!out.contains(['\x1b', '\x07']), "{out:?}");
+}
+
 #[test]
 fn report_names_a_file_that_is_not_a_verdict() {
     let dir = tempfile::tempdir().unwrap();

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use crate::dissect::tls::names;
 use crate::enrich::GeoData;
 use crate::flow::{self, L4};
+use crate::report::terminal_safe;
 use crate::verdict::Verdict;
 
 /// One server endpoint as the view shows it.
@@ -208,7 +209,8 @@ pub fn row_line(row: &ServerRow, place: &str) -> String {
             row.names.iter().cloned().collect::<Vec<_>>().join(" ")
         );
     }
-    line
+    // the names are the clients' TLS server names: anything a host on the network sent
+    terminal_safe(&line).into_owned()
 }
 
 /// Findings raised so far, each reported once: by rule, servers and first flow (their details
@@ -239,6 +241,7 @@ impl Raised {
                 if !f.endpoints.is_empty() {
                     let _ = write!(line, " ({})", f.endpoints.join(", "));
                 }
+                let line = terminal_safe(&line).into_owned();
                 self.lines.push(line.clone());
                 new.push(line);
             }

@@ -7,4 +7,4 @@ mod html;
 mod terminal;
 
 pub use html::html_report;
-pub use terminal::terminal_summary;
+pub use terminal::{terminal_safe, terminal_summary};

@@ -1,9 +1,37 @@
 //! The terminal summary printed after every analysis (colours only when asked for, i.e. when
 //! standard error is a terminal and NO_COLOR is unset). The answers come from `assess::summary`.
 
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use crate::verdict::{Status, Verdict};
+
+/// `text` as it may be written to a terminal: control characters (C0, DEL, C1) and the Unicode
+/// bidirectional controls shown as escapes (`\x1b`, `\u{202e}`) rather than sent. Text from a
+/// capture — a TLS server name, a certificate name, a file name in a directory of strangers'
+/// captures, any string of a verdict file — could otherwise move the cursor, rewrite the
+/// screen, set the window title or reorder what is shown. tshark and `ls` escape the same way;
+/// the verdict keeps the exact text (JSON escapes it).
+pub fn terminal_safe(text: &str) -> Cow<'_, str> {
+    fn escaped(c: char) -> bool {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(escaped) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !escaped(c) {
+            out.push(c);
+        } else if (c as u32) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
+    }
+    Cow::Owned(out)
+}
 
 fn paint(text: &str, status: &str, colour: bool) -> String {
     if !colour {
@@ -56,7 +84,7 @@ pub fn terminal_summary(v: &Verdict, colour: bool) -> String {
                 out,
                 "  {label:<22} {}  {}",
                 paint(&tag, &st.status, colour),
-                st.reason
+                terminal_safe(&st.reason)
             );
         }
     }
@@ -70,4 +98,22 @@ pub fn terminal_summary(v: &Verdict, colour: bool) -> String {
         count("info")
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terminal_safe;
+
+    #[test]
+    fn control_and_bidi_characters_are_shown_as_escapes() {
+        assert!(matches!(
+            terminal_safe("zoom.us — Köln"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+        // clear screen, set the window title, a C1 CSI, a right-to-left override, a tab
+        assert_eq!(
+            terminal_safe("a\x1b[2Jb\x1b]0;t\x07c\u{9b}31md\u{202e}moc.e\tf"),
+            "a\\x1b[2Jb\\x1b]0;t\\x07c\\u{9b}31md\\u{202e}moc.e\\x09f"
+        );
+    }
 }
