@@ -321,25 +321,47 @@ fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
     v
 }
 
+/// A little-endian pcapng Section Header Block.
+fn pcapng_shb() -> Vec<u8> {
+    let mut shb = Vec::new();
+    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+    shb.extend_from_slice(&1u16.to_le_bytes());
+    shb.extend_from_slice(&0u16.to_le_bytes());
+    shb.extend_from_slice(&(-1i64).to_le_bytes());
+    pcapng_block(0x0A0D_0D0A, &shb)
+}
+
+/// An Interface Description Block of `link_type` with if_tsresol = 9 (ns).
+fn pcapng_idb_ns(link_type: u8) -> Vec<u8> {
+    let mut idb = vec![link_type, 0, 0, 0, 0, 0, 4, 0];
+    idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
+    pcapng_block(1, &idb)
+}
+
+/// An Enhanced Packet Block of `data` on interface `iface` at `ticks`.
+fn pcapng_epb(iface: u32, ticks: u64, data: &[u8]) -> Vec<u8> {
+    let mut epb = Vec::new();
+    epb.extend_from_slice(&iface.to_le_bytes());
+    epb.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
+    epb.extend_from_slice(&(ticks as u32).to_le_bytes());
+    epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    epb.extend_from_slice(data);
+    epb.resize(20 + data.len().div_ceil(4) * 4, 0);
+    pcapng_block(6, &epb)
+}
+
 /// A pcapng with two interfaces of different link types and timestamp resolutions: the same
 /// real frames once as Ethernet (µs) and once as raw IP (ns) decode to the same flow facts,
 /// with the same timestamps.
 #[test]
 fn pcapng_with_two_interfaces_of_different_link_types() {
     let frames = real_frames();
-    let mut file = Vec::new();
-    let mut shb = Vec::new();
-    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
-    shb.extend_from_slice(&1u16.to_le_bytes());
-    shb.extend_from_slice(&0u16.to_le_bytes());
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    file.extend(pcapng_block(0x0A0D_0D0A, &shb));
+    let mut file = pcapng_shb();
     // interface 0: Ethernet, default resolution (µs)
     file.extend(pcapng_block(1, &[1, 0, 0, 0, 0, 0, 4, 0]));
-    // interface 1: raw IP (101), if_tsresol = 9 (ns)
-    let mut idb1 = vec![101, 0, 0, 0, 0, 0, 4, 0];
-    idb1.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
-    file.extend(pcapng_block(1, &idb1));
+    // interface 1: raw IP (101), ns
+    file.extend(pcapng_idb_ns(101));
     for (iface, (s, us, data)) in frames
         .iter()
         .map(|f| (0u32, f))
@@ -353,15 +375,7 @@ fn pcapng_with_two_interfaces_of_different_link_types() {
                 (u64::from(*s) * 1_000_000 + u64::from(*us)) * 1000,
             )
         };
-        let mut epb = Vec::new();
-        epb.extend_from_slice(&iface.to_le_bytes());
-        epb.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
-        epb.extend_from_slice(&(ticks as u32).to_le_bytes());
-        epb.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        epb.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-        epb.extend_from_slice(payload);
-        epb.resize(20 + payload.len().div_ceil(4) * 4, 0);
-        file.extend(pcapng_block(6, &epb));
+        file.extend(pcapng_epb(iface, ticks, payload));
     }
     let (_d, p) = temp_copy(&file, "two-interfaces.pcapng");
     let v = verdict_of(&p);
@@ -403,29 +417,12 @@ fn pcapng_with_two_interfaces_of_different_link_types() {
 fn timestamps_at_the_end_of_time_are_analysed() {
     use callproof::analyze::{Options, analyze_reader};
     let frames = real_frames();
-    let mut file = Vec::new();
-    let mut shb = Vec::new();
-    shb.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
-    shb.extend_from_slice(&1u16.to_le_bytes());
-    shb.extend_from_slice(&0u16.to_le_bytes());
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    file.extend(pcapng_block(0x0A0D_0D0A, &shb));
-    // Ethernet, if_tsresol = 9 (ns)
-    let mut idb = vec![1, 0, 0, 0, 0, 0, 4, 0];
-    idb.extend_from_slice(&[9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0]);
-    file.extend(pcapng_block(1, &idb));
+    let mut file = pcapng_shb();
+    file.extend(pcapng_idb_ns(1));
     for (i, (_, _, data)) in frames.iter().enumerate() {
         // past i64::MAX ns, one second apart: every one clamps to the same instant
         let ticks = u64::MAX - (frames.len() - i) as u64 * 1_000_000_000;
-        let mut epb = Vec::new();
-        epb.extend_from_slice(&0u32.to_le_bytes());
-        epb.extend_from_slice(&((ticks >> 32) as u32).to_le_bytes());
-        epb.extend_from_slice(&(ticks as u32).to_le_bytes());
-        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        epb.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        epb.extend_from_slice(data);
-        epb.resize(20 + data.len().div_ceil(4) * 4, 0);
-        file.extend(pcapng_block(6, &epb));
+        file.extend(pcapng_epb(0, ticks, data));
     }
     let a = analyze_reader(
         std::path::Path::new("end-of-time.pcapng"),

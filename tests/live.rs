@@ -79,6 +79,22 @@ fn wait_for_exit(child: &mut Child) -> i32 {
     }
 }
 
+/// key.pem and cert.pem (CN=live.callproof.test) in `dir`, for `openssl_session`.
+fn self_signed_cert(dir: &Path) {
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", "/CN=live.callproof.test", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (Debian package openssl)");
+    assert!(made.success());
+}
+
 fn openssl_session(dir: &Path, port: u16, version_flag: &str, sni: &str) {
     let mut server = Command::new("openssl")
         .args(["s_server", "-naccept", "1", "-accept"])
@@ -163,18 +179,7 @@ fn read_verdict(path: &Path) -> Verdict {
 #[test]
 fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with() {
     let dir = tempfile::tempdir().unwrap();
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
-        .args(["-subj", "/CN=live.callproof.test", "-keyout"])
-        .arg(dir.path().join("key.pem"))
-        .arg("-out")
-        .arg(dir.path().join("cert.pem"))
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl (Debian package openssl)");
-    assert!(made.success());
+    self_signed_cert(dir.path());
     let (tls13, tls12) = (free_tcp_port(), free_tcp_port());
     let out = dir.path().join("verdict.json");
     // the UDP ports are chosen by replay_udp after the capture starts: filter on all UDP of lo
@@ -293,18 +298,7 @@ fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with()
 #[test]
 fn hostile_server_names_are_shown_escaped_in_the_live_view() {
     let dir = tempfile::tempdir().unwrap();
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
-        .args(["-subj", "/CN=live.callproof.test", "-keyout"])
-        .arg(dir.path().join("key.pem"))
-        .arg("-out")
-        .arg(dir.path().join("cert.pem"))
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl (Debian package openssl)");
-    assert!(made.success());
+    self_signed_cert(dir.path());
     let port = free_tcp_port();
     let out = dir.path().join("verdict.json");
     let filter = format!("tcp port {port}");
