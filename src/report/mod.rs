@@ -1,5 +1,6 @@
 //! Human-readable reports of a verdict. Owns: the terminal summary printed after every analysis
-//! (`terminal`) and the self-contained HTML page of `callproof report --html` (`html`).
+//! and the escaping of text from captures for terminals (`terminal`), and the self-contained
+//! HTML page of `callproof report --html` (`html`).
 //! Both read the verdict only and decide nothing: every status, finding and claim check they
 //! show was decided by `assess` when the verdict was made.
 

@@ -1,5 +1,7 @@
 //! The terminal summary printed after every analysis (colours only when asked for, i.e. when
-//! standard error is a terminal and NO_COLOR is unset). The answers come from `assess::summary`.
+//! standard error is a terminal and NO_COLOR is unset; the answers come from `assess::summary`),
+//! and `terminal_safe`, the form in which text from a capture or a verdict file reaches a
+//! terminal anywhere in callproof.
 
 use std::borrow::Cow;
 use std::fmt::Write;
