@@ -34,12 +34,15 @@ fn rows_left_out(out: &mut String, total: usize, what: &str, field: &str) {
     }
 }
 
-/// Text escaped for HTML content and double- or single-quoted attribute values.
+/// Text escaped for HTML content and double- or single-quoted attribute values. Control and
+/// bidirectional-override characters are shown as escapes, as on the terminal
+/// (`terminal_safe`): a server name with U+202E must not show its letters reordered.
 struct Esc<'a>(&'a str);
 
 impl Display for Esc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut rest = self.0;
+        let shown = super::terminal::terminal_safe(self.0);
+        let mut rest = &*shown;
         while let Some(i) = rest.find(['&', '<', '>', '"', '\'']) {
             f.write_str(&rest[..i])?;
             f.write_str(match rest.as_bytes()[i] {
@@ -753,6 +756,11 @@ mod tests {
             "&lt;script&gt;alert(&quot;x&quot;) &amp; &#39;y&#39;&lt;/script&gt;"
         );
         assert_eq!(esc("plain ünïcode").to_string(), "plain ünïcode");
+        // "evil" then a right-to-left override: a browser would show moc.elgoog reversed
+        assert_eq!(
+            esc("evil\u{202e}moc.elgoog\x1b<").to_string(),
+            "evil\\u{202e}moc.elgoog\\x1b&lt;"
+        );
     }
 
     #[test]
