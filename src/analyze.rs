@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use foldhash::HashMap;
 
-use crate::assess::brief::{self, FlowBrief};
+use crate::assess::brief::{self, FlowBrief, Interner};
 use crate::assess::{claims, encryption, findings, media_path, protection, summary};
 use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
@@ -579,7 +579,7 @@ pub struct VerdictBuilder<'a> {
     /// Server endpoints in the order first seen: flows, ports, names from SNI and certificates,
     /// round trip, location when `geo` is given; and where each address is in that list.
     endpoints: Vec<verdict::Endpoint>,
-    endpoint_at: HashMap<String, usize>,
+    endpoint_at: HashMap<Arc<str>, usize>,
     vendors: vendor::Attributor,
     protection: protection::Collector,
     /// (input, country) → how often a STUN server reported a client address there.
@@ -743,13 +743,14 @@ impl<'a> VerdictBuilder<'a> {
         if let Some(&at) = self.endpoint_at.get(ip) {
             return at;
         }
-        let mut e = new_endpoint(ip);
+        let ip = self.interner.text(ip);
+        let mut e = new_endpoint(ip.clone());
         if let (Some(geo), Ok(addr)) = (self.geo, ip.parse::<IpAddr>()) {
-            enrich_endpoint(&mut e, &geo.lookup(addr));
+            enrich_endpoint(&mut e, &geo.lookup(addr), &mut self.interner);
         }
         let at = self.endpoints.len();
         self.endpoints.push(e);
-        self.endpoint_at.insert(ip.to_string(), at);
+        self.endpoint_at.insert(ip, at);
         at
     }
 
@@ -797,7 +798,7 @@ impl<'a> VerdictBuilder<'a> {
         for e in &mut endpoints {
             e.flows.sort_unstable();
             e.flows.shrink_to_fit();
-            for name in dns.names(e.ip.as_str()) {
+            for name in dns.names(&e.ip) {
                 if !e.names.iter().any(|n| n == name) {
                     e.names.push(name.to_string());
                 }
@@ -875,14 +876,15 @@ fn assess(
 ) {
     let raised = protection.into_findings();
     let evidence = protection::evidence_findings(v, briefs);
-    // sized once: a verdict may hold a hundred thousand findings
-    let mut all = Vec::with_capacity(raised.len() + location.len() + evidence.len());
-    all.extend(raised);
-    all.extend(location);
+    // A verdict may hold hundreds of thousands of findings, most of them location findings:
+    // their list is extended in place rather than copied into a new one, so that the two are
+    // not held at once.
+    let mut all = location;
+    all.reserve_exact(raised.len() + evidence.len());
+    all.splice(0..0, raised);
     all.extend(evidence);
     for f in &mut all {
-        // the texts are made with format!, whose buffers grow by doubling
-        f.detail.shrink_to_fit();
+        f.detail = findings::exact_size(std::mem::take(&mut f.detail));
     }
     most_severe_first(&mut all);
     v.findings = all;
@@ -1307,21 +1309,26 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
     }
 }
 
-fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo) {
-    e.country = g.country.clone();
+/// Fill in what enrichment says of an endpoint; the texts many endpoints repeat (countries,
+/// AS organisations, operators, reasons) are shared through `interner`.
+fn enrich_endpoint(e: &mut verdict::Endpoint, g: &EndpointGeo, interner: &mut Interner) {
+    let mut text = |t: &Option<String>| t.as_deref().map(|t| interner.text(t));
+    e.country = text(&g.country);
     // which database was asked, also when it had no country (indeterminate)
     e.location_source = g.location_source.clone();
     e.region = g.region.map(|r| r.as_str().into());
     e.region_scope = g.region_scope.clone();
-    e.region_reason = g.region_reason.clone();
+    e.region_reason = text(&g.region_reason);
     e.asn = g.asn;
-    e.as_org = g.as_org.clone();
-    e.as_country = g.as_country.clone();
-    e.operator = g.operator.as_ref().map(|o| verdict::OperatorRef {
-        name: o.name.clone(),
-        parent: o.parent.clone(),
-        jurisdiction: o.jurisdiction.clone(),
-        source: g.operator_source.unwrap_or_default().into(),
+    e.as_org = text(&g.as_org);
+    e.as_country = text(&g.as_country);
+    e.operator = g.operator.as_ref().map(|o| {
+        interner.operator(verdict::OperatorRef {
+            name: o.name.clone(),
+            parent: o.parent.clone(),
+            jurisdiction: o.jurisdiction.clone(),
+            source: g.operator_source.unwrap_or_default().into(),
+        })
     });
 }
 
@@ -1419,9 +1426,9 @@ fn data_section(geo: &GeoData) -> verdict::Data {
     }
 }
 
-fn new_endpoint(ip: &str) -> verdict::Endpoint {
+fn new_endpoint(ip: Arc<str>) -> verdict::Endpoint {
     verdict::Endpoint {
-        ip: ip.to_string(),
+        ip,
         flows: Vec::new(),
         names: Vec::new(),
         ports: Vec::new(),

@@ -403,7 +403,7 @@ impl Attributor {
     /// Attribute each server endpoint by the evidence of all its flows.
     pub fn endpoints(&self, catalogue: &Catalogue, endpoints: &mut [Endpoint]) {
         for e in endpoints {
-            e.vendor = self.per_endpoint.get(&e.ip).and_then(|by_vendor| {
+            e.vendor = self.per_endpoint.get(&*e.ip).and_then(|by_vendor| {
                 let m: Matches = by_vendor
                     .iter()
                     .map(|(&i, (s, why))| {
@@ -412,7 +412,7 @@ impl Attributor {
                         (i, (*s, why.into_iter().map(|(_, w)| w).collect()))
                     })
                     .collect();
-                decide(catalogue, &m)
+                decide(catalogue, &m).map(Box::new)
             });
         }
     }

@@ -78,7 +78,7 @@ fn webex_obsolete_tls_rc4_and_static_rsa_as_ndpi_rates_them() {
     let weak = fires_on("weak-cipher", &webex, &good);
     let rc4: Vec<_> = weak
         .iter()
-        .filter(|w| w.endpoints == ["64.68.105.103"])
+        .filter(|w| w.endpoints.len() == 1 && &*w.endpoints[0] == "64.68.105.103")
         .collect();
     assert_eq!(rc4.len(), 1);
     assert!(rc4[0].detail.contains("TLS_RSA_WITH_RC4_128_MD5"));

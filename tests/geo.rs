@@ -8,7 +8,7 @@ use common::{capture, verdict_of};
 fn endpoint<'a>(v: &'a callproof::verdict::Verdict, ip: &str) -> &'a callproof::verdict::Endpoint {
     v.endpoints
         .iter()
-        .find(|e| e.ip == ip)
+        .find(|e| &*e.ip == ip)
         .unwrap_or_else(|| panic!("no endpoint {ip}"))
 }
 
@@ -144,7 +144,7 @@ fn findings_for<'a>(v: &'a callproof::verdict::Verdict, ip: &str) -> Vec<&'a str
     v.findings
         .iter()
         .filter(|f| LOCATION_RULES.contains(&f.rule.as_ref()))
-        .filter(|f| f.endpoints.iter().any(|e| e == ip))
+        .filter(|f| f.endpoints.iter().any(|e| &**e == ip))
         .map(|f| f.rule.as_ref())
         .collect()
 }

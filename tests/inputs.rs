@@ -287,7 +287,7 @@ fn verdict_describes_its_inputs() {
         Some("2013-01-04T19:47:28.512314Z")
     );
     assert_eq!(v.endpoints.len(), 1);
-    assert_eq!(v.endpoints[0].ip, "68.233.76.12");
+    assert_eq!(&*v.endpoints[0].ip, "68.233.76.12");
     assert_eq!(v.endpoints[0].flows, vec![0]);
     let f = &v.flows[0];
     assert_eq!(f.first_frame, 1);

@@ -119,8 +119,8 @@ fn html_report_shows_what_the_verdict_holds() {
     // bytes per country, summed here from the verdict's flows and endpoints
     let mut by_country: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     for f in &v.flows {
-        let ep = v.endpoints.iter().find(|e| e.ip == f.server.ip);
-        let country = match ep.and_then(|e| e.country.clone()) {
+        let ep = v.endpoints.iter().find(|e| *e.ip == *f.server.ip);
+        let country = match ep.and_then(|e| e.country.as_deref().map(str::to_string)) {
             Some(c) => c,
             None if ep.and_then(|e| e.region.as_deref()) == Some("private") => {
                 "private / local".into()

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 
 use super::media_path::is_media;
-use crate::verdict::{Flow, Name};
+use crate::verdict::{Flow, Name, OperatorRef};
 
 /// The vendor a flow is attributed to (id and name, shared by all its flows).
 #[derive(Debug, PartialEq, Eq)]
@@ -50,10 +50,12 @@ pub struct FlowBrief {
     pub rtt_ms: Option<f64>,
 }
 
-/// Shares the texts many briefs repeat (server addresses, protections, vendors).
+/// Shares the texts many briefs and endpoint records repeat (server addresses, protections,
+/// countries, AS organisations, operators, vendors): one allocation per distinct value.
 #[derive(Default)]
 pub struct Interner {
-    texts: HashMap<String, Arc<str>>,
+    texts: HashSet<Arc<str>>,
+    operators: HashSet<Arc<OperatorRef>>,
     vendors: HashMap<String, Arc<BriefVendor>>,
 }
 
@@ -63,8 +65,17 @@ impl Interner {
             return t.clone();
         }
         let t: Arc<str> = Arc::from(s);
-        self.texts.insert(s.to_string(), t.clone());
+        self.texts.insert(t.clone());
         t
+    }
+
+    pub fn operator(&mut self, o: OperatorRef) -> Arc<OperatorRef> {
+        if let Some(known) = self.operators.get(&o) {
+            return known.clone();
+        }
+        let o = Arc::new(o);
+        self.operators.insert(o.clone());
+        o
     }
 
     fn vendor(&mut self, id: &str, name: &str) -> Arc<BriefVendor> {

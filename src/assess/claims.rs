@@ -11,6 +11,7 @@
 //! - server-location: the located region of the vendor's server endpoints.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use super::brief::{self, FlowBrief};
 use super::findings::CLAIM_CONTRADICTED;
@@ -371,8 +372,7 @@ pub fn contradiction_findings(v: &Verdict, all: &[FlowBrief]) -> Vec<Finding> {
                 .iter()
                 .filter_map(|&id| brief::by_id(all, id))
                 .collect();
-            let endpoints: BTreeSet<String> =
-                flows.iter().map(|f| f.server_ip.to_string()).collect();
+            let endpoints: BTreeSet<Arc<str>> = flows.iter().map(|f| f.server_ip.clone()).collect();
             Finding {
                 rule: CLAIM_CONTRADICTED.id.into(),
                 severity: CLAIM_CONTRADICTED.severity.as_str().into(),

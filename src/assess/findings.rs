@@ -326,6 +326,17 @@ fn names(e: &Endpoint) -> String {
     }
 }
 
+/// `s` in an allocation of its length. A `format!` buffer grows by doubling, and shrinking it in
+/// place does not help with every allocator (mimalloc keeps a block that shrinks by less than
+/// half), while a verdict may hold hundreds of thousands of finding texts.
+pub fn exact_size(s: String) -> String {
+    if s.capacity() > s.len() {
+        s.as_str().to_owned()
+    } else {
+        s
+    }
+}
+
 /// Raise the location findings of a verdict (`all`: the briefs of its flows). `region_of` gives
 /// the policy region of a country.
 pub fn location_findings(
@@ -369,7 +380,7 @@ pub fn location_findings(
                 rule: rule.id.into(),
                 severity: rule.severity.as_str().into(),
                 title: rule.title.into(),
-                detail,
+                detail: exact_size(detail),
                 flows: e.flows.clone(),
                 endpoints: vec![e.ip.clone()],
                 first_frame,

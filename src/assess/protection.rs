@@ -62,7 +62,7 @@ impl Collector {
                         flows.sort_unstable();
                         flows
                     },
-                    endpoints: vec![server],
+                    endpoints: vec![server.into()],
                     first_frame: Some(first_frame),
                 },
             )

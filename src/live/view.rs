@@ -218,7 +218,7 @@ pub fn row_line(row: &ServerRow, place: &str) -> String {
 /// way is not missing); the verdict at the end has it.
 #[derive(Default)]
 pub struct Raised {
-    seen: HashSet<(String, Vec<String>, u32)>,
+    seen: HashSet<(String, Vec<std::sync::Arc<str>>, u32)>,
     /// The lines of the findings raised so far, in order.
     pub lines: Vec<String>,
 }

@@ -96,7 +96,7 @@ fn ids(list: &[u32]) -> String {
     shortened(list)
 }
 
-fn names(list: &[String]) -> String {
+fn names<T: Display>(list: &[T]) -> String {
     shortened(list)
 }
 

@@ -8,6 +8,8 @@ mod flows;
 pub mod traffic;
 mod write;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 pub use flows::{Flows, Spill, SpillFile};
@@ -147,7 +149,8 @@ pub struct Finding {
     pub title: Name,
     pub detail: String,
     pub flows: Vec<u32>,
-    pub endpoints: Vec<String>,
+    /// Server addresses (shared with `endpoints[].ip`).
+    pub endpoints: Vec<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_frame: Option<u64>,
 }
@@ -299,35 +302,35 @@ pub struct DecodeStats {
 /// A server endpoint and the flows that reach it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Endpoint {
-    pub ip: String,
+    pub ip: Arc<str>,
     pub flows: Vec<u32>,
     /// Names this endpoint was reached by (SNI, DNS answers in the capture).
     pub names: Vec<String>,
     pub ports: Vec<u16>,
     /// ISO country code from the country database (absent when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<Arc<str>>,
     /// The database (and its build date) that said so (one text shared by all endpoints).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location_source: Option<std::sync::Arc<str>>,
+    pub location_source: Option<Arc<str>>,
     /// "eea", "adequate", "adequate-partial", "third-country", "private" or "indeterminate".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<Name>,
     /// The scope of a partial adequacy decision (e.g. US: DPF-certified organisations only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region_scope: Option<std::sync::Arc<str>>,
+    pub region_scope: Option<Arc<str>>,
     /// Why the region is private or indeterminate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub region_reason: Option<String>,
+    pub region_reason: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub asn: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_org: Option<String>,
+    pub as_org: Option<Arc<str>>,
     /// Where the AS is registered: an operator signal, not a location.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub as_country: Option<String>,
+    pub as_country: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operator: Option<OperatorRef>,
+    pub operator: Option<Arc<OperatorRef>>,
     /// Smallest round trip measured to this endpoint (TCP handshake or STUN transaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
@@ -338,10 +341,10 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location_check: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vendor: Option<VendorRef>,
+    pub vendor: Option<Box<VendorRef>>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct OperatorRef {
     pub name: String,
     pub parent: String,

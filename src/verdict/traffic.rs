@@ -24,14 +24,14 @@ pub struct Destination {
 
 /// Bytes per (country, region, operator), in a stable order (by country, then operator).
 pub fn destinations(v: &Verdict) -> Vec<Destination> {
-    let by_ip: HashMap<&str, &Endpoint> = v.endpoints.iter().map(|e| (e.ip.as_str(), e)).collect();
+    let by_ip: HashMap<&str, &Endpoint> = v.endpoints.iter().map(|e| (&*e.ip, e)).collect();
     type Key = (Option<String>, String, Option<String>, Option<String>);
     let mut sums: BTreeMap<Key, (usize, u64)> = BTreeMap::new();
     for (server, bytes) in v.flows.traffic() {
         let ep = by_ip.get(server);
         let key: Key = match ep {
             Some(e) => (
-                e.country.clone(),
+                e.country.as_deref().map(str::to_string),
                 e.region.as_deref().unwrap_or("indeterminate").to_string(),
                 match (&e.operator, &e.as_org, e.asn) {
                     (Some(op), _, _) => Some(op.name.clone()),
