@@ -381,6 +381,10 @@ impl Attributor {
         };
         let m = cx.flow(f);
         f.vendor = decide(catalogue, &m).map(Box::new);
+        if m.is_empty() {
+            // most servers of a capture match no vendor: no entry (a key and an empty map) each
+            return;
+        }
         let e = match self.per_endpoint.get_mut(f.server.ip.as_str()) {
             Some(e) => e,
             None => self.per_endpoint.entry(f.server.ip.clone()).or_default(),
