@@ -705,3 +705,82 @@ fn hashing_thread_and_inline_hashing_agree() {
         assert_eq!(threaded.bytes, bytes.len() as u64, "{src}");
     }
 }
+
+/// The two flags that bound memory on captures from strangers (README, Memory and limits) lose
+/// nothing silently, on a real capture of 56 flows: `--max-flows 10` lists the same first ten
+/// flows as an unbounded run and counts every packet of the others as `flow-limit` damage;
+/// `--max-live-flows 5` closes flows early and splits them, but every packet stays in a listed
+/// flow. Both say so in the evidence answer.
+#[test]
+fn flow_limits_are_stated_not_silent() {
+    let path = capture("ndpi/whatsapp_login_call.pcap");
+    let full = verdict_of(&path);
+    let packets =
+        |f: &callproof::verdict::Flow| f.packets_client_to_server + f.packets_server_to_client;
+    let decode = |v: &callproof::verdict::Verdict| v.inputs[0].decode.clone().unwrap();
+    assert!(full.flows.len() > 10, "{} flows", full.flows.len());
+    assert!(full.inputs[0].damage.is_empty());
+    let incomplete = |v: &callproof::verdict::Verdict| {
+        v.findings
+            .iter()
+            .filter(|f| f.rule == "capture-incomplete")
+            .map(|f| f.detail.clone())
+            .collect::<String>()
+    };
+
+    let limited = common::verdict_with(&["--max-flows".as_ref(), "10".as_ref()], &path);
+    assert_eq!(decode(&limited).flows, 10);
+    let first: Vec<_> = full.flows.iter().filter(|f| f.id < 10).collect();
+    assert_eq!(limited.flows.len(), 10);
+    for (a, b) in first.iter().zip(limited.flows.iter()) {
+        assert_eq!((a.id, &a.client, &a.server), (b.id, &b.client, &b.server));
+        assert_eq!(packets(a), packets(b), "flow {}", a.id);
+    }
+    let mut servers: Vec<&str> = first.iter().map(|f| f.server.ip.as_str()).collect();
+    servers.sort_unstable();
+    servers.dedup();
+    let listed: Vec<&str> = limited.endpoints.iter().map(|e| &*e.ip).collect();
+    assert_eq!(listed, servers);
+    let beyond: u64 = full.flows.iter().filter(|f| f.id >= 10).map(packets).sum();
+    let damage = &limited.inputs[0].damage;
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert_eq!(
+        (damage[0].kind.as_str(), damage[0].count),
+        ("flow-limit", beyond)
+    );
+    assert_eq!(decode(&limited).untracked_packets, beyond);
+    assert_eq!(
+        decode(&limited).tcp_packets + decode(&limited).udp_packets,
+        decode(&full).tcp_packets + decode(&full).udp_packets
+    );
+    let summary = limited.summary.as_ref().unwrap();
+    assert_eq!(summary.evidence_quality.status, "warn");
+    assert!(
+        incomplete(&limited).contains(&format!(
+            "{beyond} packet(s) of flows beyond the flow limit"
+        )),
+        "{}",
+        incomplete(&limited)
+    );
+
+    let evicting = common::verdict_with(&["--max-live-flows".as_ref(), "5".as_ref()], &path);
+    let evicted = decode(&evicting).flows_evicted;
+    assert!(evicted > 0);
+    assert!(evicting.flows.len() > full.flows.len());
+    assert!(evicting.inputs[0].damage.is_empty());
+    assert_eq!(
+        evicting.flows.iter().map(packets).sum::<u64>(),
+        full.flows.iter().map(packets).sum::<u64>()
+    );
+    assert_eq!(
+        evicting.summary.as_ref().unwrap().evidence_quality.status,
+        "warn"
+    );
+    assert!(
+        incomplete(&evicting).contains(&format!(
+            "{evicted} flow(s) closed early at the live-flow limit"
+        )),
+        "{}",
+        incomplete(&evicting)
+    );
+}
