@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use foldhash::HashMap;
+use foldhash::{HashMap, HashSet};
 use ipnet::IpNet;
 use serde::Deserialize;
 
@@ -422,28 +422,33 @@ impl Attributor {
     }
 }
 
-/// The vendors whose flows the verdict lists (`flows`: their briefs).
+/// The vendors whose flows the verdict lists (`flows`: their briefs). A vendor's endpoints are
+/// listed in the order of their first flow; which are listed already is looked up in a set, as
+/// a vendor may have hundreds of thousands (a capture of a port scan on a vendor's ports).
 pub fn vendors_seen(flows: &[FlowBrief], catalogue: &Catalogue) -> Vec<VendorSeen> {
-    let mut seen: BTreeMap<String, VendorSeen> = BTreeMap::new();
+    let mut seen: BTreeMap<String, (VendorSeen, HashSet<&str>)> = BTreeMap::new();
     for f in flows {
         if let Some(r) = &f.vendor {
             let vendor = catalogue.vendors.iter().find(|x| x.id == r.id);
-            let s = seen.entry(r.id.clone()).or_insert_with(|| VendorSeen {
-                id: r.id.clone(),
-                name: r.name.clone(),
-                operator: vendor.map(|x| x.operator.clone()).unwrap_or_default(),
-                jurisdiction: vendor.map(|x| x.jurisdiction.clone()).unwrap_or_default(),
-                flows: Vec::new(),
-                endpoints: Vec::new(),
-                sources: vendor.map(|x| x.sources.clone()).unwrap_or_default(),
+            let (s, listed) = seen.entry(r.id.clone()).or_insert_with(|| {
+                let s = VendorSeen {
+                    id: r.id.clone(),
+                    name: r.name.clone(),
+                    operator: vendor.map(|x| x.operator.clone()).unwrap_or_default(),
+                    jurisdiction: vendor.map(|x| x.jurisdiction.clone()).unwrap_or_default(),
+                    flows: Vec::new(),
+                    endpoints: Vec::new(),
+                    sources: vendor.map(|x| x.sources.clone()).unwrap_or_default(),
+                };
+                (s, HashSet::default())
             });
             s.flows.push(f.id);
-            if !s.endpoints.iter().any(|e| **e == *f.server_ip) {
+            if listed.insert(&f.server_ip) {
                 s.endpoints.push(f.server_ip.to_string());
             }
         }
     }
-    seen.into_values().collect()
+    seen.into_values().map(|(s, _)| s).collect()
 }
 
 #[cfg(test)]

@@ -108,6 +108,14 @@ fn vendors_agree_with_ndpi_flow_by_flow() {
         let seen = v.vendors.iter().find(|s| s.id == id).expect("in vendors[]");
         assert_eq!(seen.flows.len(), ours.len());
         assert!(!seen.sources.is_empty());
+        // its endpoints: each server once, in the order of its first flow
+        let mut servers: Vec<&str> = Vec::new();
+        for f in &ours {
+            if !servers.contains(&f.server.ip.as_str()) {
+                servers.push(&f.server.ip);
+            }
+        }
+        assert_eq!(seen.endpoints, servers, "{cap}");
     }
 }
 
