@@ -799,6 +799,9 @@ impl<'a> VerdictBuilder<'a> {
             e.flows.sort_unstable();
             e.flows.shrink_to_fit();
             for name in dns.names(&e.ip) {
+                if e.names.len() >= vendor::MAX_NAMES_PER_ADDRESS {
+                    break;
+                }
                 if !e.names.iter().any(|n| n == name) {
                     e.names.push(name.to_string());
                 }
@@ -1458,7 +1461,10 @@ fn add_to_endpoint(e: &mut verdict::Endpoint, f: &verdict::Flow) {
     if !e.ports.contains(&f.server.port) {
         e.ports.push(f.server.port);
     }
+    // at most MAX_NAMES_PER_ADDRESS names: the SNIs and certificate names of the flows closed
+    // first (a crafted capture could give a server a million)
     if let Some(sni) = f.tls.as_ref().and_then(|t| t.sni.as_ref())
+        && e.names.len() < vendor::MAX_NAMES_PER_ADDRESS
         && !e.names.contains(sni)
     {
         e.names.push(sni.clone());
@@ -1472,7 +1478,10 @@ fn add_to_endpoint(e: &mut verdict::Endpoint, f: &verdict::Flow) {
             .flat_map(|c| c.san.iter())
             .take(8)
         {
-            if san.parse::<IpAddr>().is_err() && !e.names.contains(san) {
+            if e.names.len() < vendor::MAX_NAMES_PER_ADDRESS
+                && san.parse::<IpAddr>().is_err()
+                && !e.names.contains(san)
+            {
                 e.names.push(san.clone());
             }
         }

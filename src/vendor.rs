@@ -194,13 +194,25 @@ pub struct DnsNames {
 /// (input, flow id, index in the flow's answers).
 pub type AnswerOrder = (usize, u32, u32);
 
+/// Names kept per server address, from DNS answers and for `endpoints[].names`. A shared CDN
+/// address may legitimately have dozens; a capture crafted with a million answers for one
+/// address must not make every later lookup (one per flow) and every insertion scan them all.
+pub const MAX_NAMES_PER_ADDRESS: usize = 256;
+
 impl DnsNames {
-    /// Add an answer; a name already known keeps its earliest place.
+    /// Add an answer; a name already known keeps its earliest place. Of more names than
+    /// `MAX_NAMES_PER_ADDRESS`, the earliest (by answer order) are kept, whatever order the
+    /// answers are added in.
     pub fn add(&mut self, ip: &str, name: &str, order: AnswerOrder) {
         let names = match self.by_ip.get_mut(ip) {
             Some(n) => n,
             None => self.by_ip.entry(ip.to_string()).or_default(),
         };
+        if names.len() == MAX_NAMES_PER_ADDRESS
+            && names.last().is_some_and(|(last, _)| *last <= order)
+        {
+            return; // later than every name kept (and than a kept copy of this one)
+        }
         if let Some(at) = names.iter().position(|(_, n)| n == name) {
             if names[at].0 <= order {
                 return;
@@ -209,6 +221,7 @@ impl DnsNames {
         }
         let at = names.partition_point(|(o, _)| *o < order);
         names.insert(at, (order, name.to_string()));
+        names.truncate(MAX_NAMES_PER_ADDRESS);
     }
 
     /// The names of `ip`, in order.
@@ -454,6 +467,45 @@ pub fn vendors_seen(flows: &[FlowBrief], catalogue: &Catalogue) -> Vec<VendorSee
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Of more names than the cap, the earliest by answer order are kept, in order, whatever
+    /// order the answers arrive in (flows close in any order); a name seen again earlier moves up.
+    #[test]
+    fn dns_names_keep_the_earliest_up_to_the_cap() {
+        let n = MAX_NAMES_PER_ADDRESS as u32 + 100;
+        let answers: Vec<(String, AnswerOrder)> =
+            (0..n).map(|i| (format!("h{i}.example"), (0, i, 0))).collect();
+        let expected: Vec<String> = answers[..MAX_NAMES_PER_ADDRESS]
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut interleaved: Vec<usize> = (0..n as usize).step_by(2).collect();
+        interleaved.extend((1..n as usize).step_by(2).rev());
+        for order in [
+            (0..n as usize).collect::<Vec<_>>(),
+            (0..n as usize).rev().collect(),
+            interleaved,
+        ] {
+            let mut dns = DnsNames::default();
+            for &i in &order {
+                dns.add("192.0.2.1", &answers[i].0, answers[i].1);
+            }
+            let kept: Vec<&str> = dns.names("192.0.2.1").collect();
+            assert_eq!(kept, expected, "added in order {:?}…", &order[..4]);
+        }
+        // a name beyond the cap, answered again earlier than every kept one, is kept first
+        let mut dns = DnsNames::default();
+        for (name, at) in &answers {
+            dns.add("192.0.2.1", name, *at);
+        }
+        dns.add("192.0.2.1", "late.example", (0, n, 0));
+        dns.add("192.0.2.1", &answers[n as usize - 1].0, (0, 0, 0));
+        let kept: Vec<&str> = dns.names("192.0.2.1").collect();
+        assert_eq!(kept.len(), MAX_NAMES_PER_ADDRESS);
+        assert_eq!(kept[0], answers[n as usize - 1].0);
+        assert_eq!(kept[1], "h0.example");
+        assert!(!kept.contains(&"late.example"));
+    }
 
     #[test]
     fn the_embedded_catalogue_parses_and_ids_are_unique() {
