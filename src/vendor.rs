@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
 use ipnet::IpNet;
@@ -368,6 +369,22 @@ fn decide(catalogue: &Catalogue, m: &Matches) -> Option<VendorRef> {
     })
 }
 
+/// Add a reason to an endpoint's list, keeping each reason's earliest place and, of more than
+/// `MAX_REASONS_PER_ENDPOINT` reasons, the earliest ones, whatever order the flows come in.
+fn keep_earliest(reasons: &mut Vec<(EvidenceOrder, String)>, order: EvidenceOrder, why: String) {
+    if let Some(known) = reasons.iter_mut().find(|(_, known)| *known == why) {
+        known.0 = known.0.min(order);
+    } else if reasons.len() < MAX_REASONS_PER_ENDPOINT {
+        reasons.push((order, why));
+    } else if let Some(latest) = reasons
+        .iter_mut()
+        .max_by_key(|(at, _)| *at)
+        .filter(|(at, _)| *at > order)
+    {
+        *latest = (order, why);
+    }
+}
+
 /// Vendor attribution flow by flow (a verdict's flows are judged as they are made), then of the
 /// server endpoints from the evidence of all their flows.
 #[derive(Default)]
@@ -377,8 +394,15 @@ pub struct Attributor {
     per_endpoint: HashMap<String, EndpointMatches>,
 }
 
-/// Evidence for each vendor on one endpoint: vendor index → (strength, ordered reasons).
-type EndpointMatches = BTreeMap<usize, (Strength, Vec<(EvidenceOrder, String)>)>;
+/// Evidence for each vendor on one endpoint: (vendor index, (strength, reasons with their
+/// place)), by vendor index. A list rather than a map: an endpoint matches one or two vendors,
+/// and a capture may have a million endpoints (a B-tree's first node alone is 400 bytes).
+type EndpointMatches = Vec<(usize, (Strength, Vec<(EvidenceOrder, String)>))>;
+
+/// Reasons kept per vendor and endpoint: the earliest by flow order. The strength still counts
+/// every flow; a crafted capture of a million flows, each naming the server differently, must
+/// not list (and scan for every flow) a million reasons.
+pub const MAX_REASONS_PER_ENDPOINT: usize = 16;
 
 /// (input, flow id, index of the reason on that flow).
 type EvidenceOrder = (usize, u32, usize);
@@ -404,32 +428,44 @@ impl Attributor {
         };
         let mut n = 0;
         for (i, (s, why)) in m {
-            let entry = e.entry(i).or_insert((s, Vec::new()));
+            let at = match e.binary_search_by_key(&i, |(vendor, _)| *vendor) {
+                Ok(at) => at,
+                Err(at) => {
+                    e.insert(at, (i, (s, Vec::new())));
+                    at
+                }
+            };
+            let entry = &mut e[at].1;
             entry.0 = entry.0.max(s);
             for w in why {
                 let order = (f.input, f.id, n);
                 n += 1;
-                match entry.1.iter_mut().find(|(_, known)| *known == w) {
-                    Some(known) => known.0 = known.0.min(order),
-                    None => entry.1.push((order, w)),
-                }
+                keep_earliest(&mut entry.1, order, w);
             }
         }
     }
 
-    /// Attribute each server endpoint by the evidence of all its flows.
+    /// Attribute each server endpoint by the evidence of all its flows. Endpoints with the same
+    /// attribution and evidence (e.g. a vendor's port range only) share one record.
     pub fn endpoints(&self, catalogue: &Catalogue, endpoints: &mut [Endpoint]) {
+        let mut shared: HashSet<Arc<VendorRef>> = HashSet::default();
         for e in endpoints {
             e.vendor = self.per_endpoint.get(&*e.ip).and_then(|by_vendor| {
                 let m: Matches = by_vendor
                     .iter()
-                    .map(|(&i, (s, why))| {
+                    .map(|&(i, (s, ref why))| {
                         let mut why = why.clone();
                         why.sort_by_key(|(order, _)| *order);
-                        (i, (*s, why.into_iter().map(|(_, w)| w).collect()))
+                        (i, (s, why.into_iter().map(|(_, w)| w).collect()))
                     })
                     .collect();
-                decide(catalogue, &m).map(Box::new)
+                let decided = decide(catalogue, &m)?;
+                if let Some(known) = shared.get(&decided) {
+                    return Some(known.clone());
+                }
+                let decided = Arc::new(decided);
+                shared.insert(decided.clone());
+                Some(decided)
             });
         }
     }
@@ -468,13 +504,46 @@ pub fn vendors_seen(flows: &[FlowBrief], catalogue: &Catalogue) -> Vec<VendorSee
 mod tests {
     use super::*;
 
+    /// An endpoint's reasons: each kept at its earliest place, and of more than the cap the
+    /// earliest, whatever order the flows come in.
+    #[test]
+    fn endpoint_reasons_keep_the_earliest_up_to_the_cap() {
+        let n = MAX_REASONS_PER_ENDPOINT as u32 * 3;
+        let reasons: Vec<(EvidenceOrder, String)> = (0..n)
+            .map(|i| ((0, i, 0), format!("SNI h{i}.zoom.us is under zoom.us")))
+            .collect();
+        let earliest = |kept: &[(EvidenceOrder, String)]| {
+            let mut kept = kept.to_vec();
+            kept.sort();
+            kept
+        };
+        let expected = reasons[..MAX_REASONS_PER_ENDPOINT].to_vec();
+        for order in [
+            (0..n as usize).collect::<Vec<_>>(),
+            (0..n as usize).rev().collect(),
+        ] {
+            let mut kept = Vec::new();
+            for &i in &order {
+                keep_earliest(&mut kept, reasons[i].0, reasons[i].1.clone());
+            }
+            assert_eq!(earliest(&kept), expected);
+        }
+        // the same reason from a later flow keeps its first place; from an earlier one it moves
+        let mut kept = Vec::new();
+        keep_earliest(&mut kept, (0, 5, 0), "port".into());
+        keep_earliest(&mut kept, (0, 9, 1), "port".into());
+        keep_earliest(&mut kept, (0, 2, 3), "port".into());
+        assert_eq!(kept, vec![((0, 2, 3), "port".to_string())]);
+    }
+
     /// Of more names than the cap, the earliest by answer order are kept, in order, whatever
     /// order the answers arrive in (flows close in any order); a name seen again earlier moves up.
     #[test]
     fn dns_names_keep_the_earliest_up_to_the_cap() {
         let n = MAX_NAMES_PER_ADDRESS as u32 + 100;
-        let answers: Vec<(String, AnswerOrder)> =
-            (0..n).map(|i| (format!("h{i}.example"), (0, i, 0))).collect();
+        let answers: Vec<(String, AnswerOrder)> = (0..n)
+            .map(|i| (format!("h{i}.example"), (0, i, 0)))
+            .collect();
         let expected: Vec<String> = answers[..MAX_NAMES_PER_ADDRESS]
             .iter()
             .map(|(name, _)| name.clone())

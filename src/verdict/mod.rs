@@ -91,7 +91,7 @@ pub struct Claim {
 }
 
 /// Which vendor a flow or endpoint belongs to, and the evidence that decided it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
 pub struct VendorRef {
     /// Catalogue id, e.g. "zoom", "microsoft-teams".
     pub id: String,
@@ -341,7 +341,8 @@ pub struct Endpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location_check: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vendor: Option<Box<VendorRef>>,
+    /// Shared by the endpoints with the same attribution and evidence.
+    pub vendor: Option<Arc<VendorRef>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Hash)]
