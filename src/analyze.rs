@@ -798,11 +798,13 @@ impl<'a> VerdictBuilder<'a> {
         for e in &mut endpoints {
             e.flows.sort_unstable();
             e.flows.shrink_to_fit();
+            e.names_truncated |= dns.names_dropped(&e.ip);
             for name in dns.names(&e.ip) {
-                if e.names.len() >= vendor::MAX_NAMES_PER_ADDRESS {
-                    break;
-                }
                 if !e.names.iter().any(|n| n == name) {
+                    if e.names.len() >= vendor::MAX_NAMES_PER_ADDRESS {
+                        e.names_truncated = true;
+                        break;
+                    }
                     e.names.push(name.to_string());
                 }
             }
@@ -1086,6 +1088,7 @@ fn flow_record(
                         stream_record(s, encrypted, evidence)
                     })
                     .collect(),
+                untracked_packets: r.untracked_packets,
                 rtcp_packets: r.rtcp_packets,
                 rtcp_in_clear: r.rtcp_in_clear,
                 srtcp_encrypted: r.srtcp(),
@@ -1128,6 +1131,8 @@ fn flow_record(
             .map(|s| verdict::Sip {
                 messages: s.messages,
                 methods: s.methods.clone(),
+                unlisted_media: s.unlisted_media,
+                unlisted_media_keys_in_clear: s.unlisted_keys_in_clear,
                 media: s
                     .media
                     .iter()
@@ -1162,6 +1167,7 @@ fn flow_record(
             .map(|d| verdict::Dns {
                 queries: d.queries,
                 responses: d.responses,
+                answers_truncated: d.answers_truncated,
                 answers: d
                     .answers
                     .iter()
@@ -1434,6 +1440,7 @@ fn new_endpoint(ip: Arc<str>) -> verdict::Endpoint {
         ip,
         flows: Vec::new(),
         names: Vec::new(),
+        names_truncated: false,
         ports: Vec::new(),
         country: None,
         location_source: None,
@@ -1463,11 +1470,17 @@ fn add_to_endpoint(e: &mut verdict::Endpoint, f: &verdict::Flow) {
     }
     // at most MAX_NAMES_PER_ADDRESS names: the SNIs and certificate names of the flows closed
     // first (a crafted capture could give a server a million)
-    if let Some(sni) = f.tls.as_ref().and_then(|t| t.sni.as_ref())
-        && e.names.len() < vendor::MAX_NAMES_PER_ADDRESS
-        && !e.names.contains(sni)
-    {
-        e.names.push(sni.clone());
+    let mut add_name = |name: &String| {
+        if !e.names.contains(name) {
+            if e.names.len() < vendor::MAX_NAMES_PER_ADDRESS {
+                e.names.push(name.clone());
+            } else {
+                e.names_truncated = true;
+            }
+        }
+    };
+    if let Some(sni) = f.tls.as_ref().and_then(|t| t.sni.as_ref()) {
+        add_name(sni);
     }
     // the names the server's own certificate claims (leaf SANs, a few)
     for t in [f.tls.as_ref(), f.dtls.as_ref()].into_iter().flatten() {
@@ -1478,11 +1491,8 @@ fn add_to_endpoint(e: &mut verdict::Endpoint, f: &verdict::Flow) {
             .flat_map(|c| c.san.iter())
             .take(8)
         {
-            if e.names.len() < vendor::MAX_NAMES_PER_ADDRESS
-                && san.parse::<IpAddr>().is_err()
-                && !e.names.contains(san)
-            {
-                e.names.push(san.clone());
+            if san.parse::<IpAddr>().is_err() {
+                add_name(san);
             }
         }
     }

@@ -189,7 +189,15 @@ struct Context<'a> {
 /// carried them (input, flow id, place in the flow's answers), whatever order they are added in.
 #[derive(Debug, Default)]
 pub struct DnsNames {
-    by_ip: HashMap<String, Vec<(AnswerOrder, String)>>,
+    by_ip: HashMap<String, AddressNames>,
+}
+
+/// The names answered for one address, and whether more distinct names were answered than
+/// are kept.
+#[derive(Debug, Default)]
+struct AddressNames {
+    kept: Vec<(AnswerOrder, String)>,
+    dropped: bool,
 }
 
 /// (input, flow id, index in the flow's answers).
@@ -205,14 +213,17 @@ impl DnsNames {
     /// `MAX_NAMES_PER_ADDRESS`, the earliest (by answer order) are kept, whatever order the
     /// answers are added in.
     pub fn add(&mut self, ip: &str, name: &str, order: AnswerOrder) {
-        let names = match self.by_ip.get_mut(ip) {
+        let address = match self.by_ip.get_mut(ip) {
             Some(n) => n,
             None => self.by_ip.entry(ip.to_string()).or_default(),
         };
+        let names = &mut address.kept;
         if names.len() == MAX_NAMES_PER_ADDRESS
             && names.last().is_some_and(|(last, _)| *last <= order)
         {
-            return; // later than every name kept (and than a kept copy of this one)
+            // later than every name kept (and than a kept copy of this one)
+            address.dropped |= !names.iter().any(|(_, n)| n == name);
+            return;
         }
         if let Some(at) = names.iter().position(|(_, n)| n == name) {
             if names[at].0 <= order {
@@ -222,7 +233,15 @@ impl DnsNames {
         }
         let at = names.partition_point(|(o, _)| *o < order);
         names.insert(at, (order, name.to_string()));
-        names.truncate(MAX_NAMES_PER_ADDRESS);
+        if names.len() > MAX_NAMES_PER_ADDRESS {
+            names.truncate(MAX_NAMES_PER_ADDRESS);
+            address.dropped = true;
+        }
+    }
+
+    /// Whether more distinct names were answered for `ip` than `names` gives.
+    pub fn names_dropped(&self, ip: &str) -> bool {
+        self.by_ip.get(ip).is_some_and(|a| a.dropped)
     }
 
     /// The names of `ip`, in order.
@@ -230,7 +249,7 @@ impl DnsNames {
         self.by_ip
             .get(ip)
             .into_iter()
-            .flatten()
+            .flat_map(|a| a.kept.iter())
             .map(|(_, n)| n.as_str())
     }
 }
@@ -366,22 +385,33 @@ fn decide(catalogue: &Catalogue, m: &Matches) -> Option<VendorRef> {
         name: v.name.clone(),
         strength: strength.as_str().into(),
         evidence,
+        evidence_truncated: false,
     })
 }
 
 /// Add a reason to an endpoint's list, keeping each reason's earliest place and, of more than
 /// `MAX_REASONS_PER_ENDPOINT` reasons, the earliest ones, whatever order the flows come in.
-fn keep_earliest(reasons: &mut Vec<(EvidenceOrder, String)>, order: EvidenceOrder, why: String) {
+/// Returns true when a distinct reason was left out (this one or one it displaced).
+fn keep_earliest(
+    reasons: &mut Vec<(EvidenceOrder, String)>,
+    order: EvidenceOrder,
+    why: String,
+) -> bool {
     if let Some(known) = reasons.iter_mut().find(|(_, known)| *known == why) {
         known.0 = known.0.min(order);
+        false
     } else if reasons.len() < MAX_REASONS_PER_ENDPOINT {
         reasons.push((order, why));
-    } else if let Some(latest) = reasons
-        .iter_mut()
-        .max_by_key(|(at, _)| *at)
-        .filter(|(at, _)| *at > order)
-    {
-        *latest = (order, why);
+        false
+    } else {
+        if let Some(latest) = reasons
+            .iter_mut()
+            .max_by_key(|(at, _)| *at)
+            .filter(|(at, _)| *at > order)
+        {
+            *latest = (order, why);
+        }
+        true
     }
 }
 
@@ -397,7 +427,17 @@ pub struct Attributor {
 /// Evidence for each vendor on one endpoint: (vendor index, (strength, reasons with their
 /// place)), by vendor index. A list rather than a map: an endpoint matches one or two vendors,
 /// and a capture may have a million endpoints (a B-tree's first node alone is 400 bytes).
-type EndpointMatches = Vec<(usize, (Strength, Vec<(EvidenceOrder, String)>))>;
+type EndpointMatches = Vec<(usize, VendorEvidence)>;
+
+/// One vendor's evidence on one endpoint.
+#[derive(Debug)]
+struct VendorEvidence {
+    strength: Strength,
+    /// The reasons with the place they were first given.
+    reasons: Vec<(EvidenceOrder, String)>,
+    /// More distinct reasons were given than `reasons` keeps.
+    reasons_dropped: bool,
+}
 
 /// Reasons kept per vendor and endpoint: the earliest by flow order. The strength still counts
 /// every flow; a crafted capture of a million flows, each naming the server differently, must
@@ -431,16 +471,21 @@ impl Attributor {
             let at = match e.binary_search_by_key(&i, |(vendor, _)| *vendor) {
                 Ok(at) => at,
                 Err(at) => {
-                    e.insert(at, (i, (s, Vec::new())));
+                    let evidence = VendorEvidence {
+                        strength: s,
+                        reasons: Vec::new(),
+                        reasons_dropped: false,
+                    };
+                    e.insert(at, (i, evidence));
                     at
                 }
             };
             let entry = &mut e[at].1;
-            entry.0 = entry.0.max(s);
+            entry.strength = entry.strength.max(s);
             for w in why {
                 let order = (f.input, f.id, n);
                 n += 1;
-                keep_earliest(&mut entry.1, order, w);
+                entry.reasons_dropped |= keep_earliest(&mut entry.reasons, order, w);
             }
         }
     }
@@ -453,13 +498,17 @@ impl Attributor {
             e.vendor = self.per_endpoint.get(&*e.ip).and_then(|by_vendor| {
                 let m: Matches = by_vendor
                     .iter()
-                    .map(|&(i, (s, ref why))| {
-                        let mut why = why.clone();
+                    .map(|(i, evidence)| {
+                        let mut why = evidence.reasons.clone();
                         why.sort_by_key(|(order, _)| *order);
-                        (i, (s, why.into_iter().map(|(_, w)| w).collect()))
+                        let why = why.into_iter().map(|(_, w)| w).collect();
+                        (*i, (evidence.strength, why))
                     })
                     .collect();
-                let decided = decide(catalogue, &m)?;
+                let mut decided = decide(catalogue, &m)?;
+                decided.evidence_truncated = by_vendor
+                    .iter()
+                    .any(|(i, ev)| ev.reasons_dropped && catalogue.vendors[*i].id == decided.id);
                 if let Some(known) = shared.get(&decided) {
                     return Some(known.clone());
                 }
@@ -523,16 +572,20 @@ mod tests {
             (0..n as usize).rev().collect(),
         ] {
             let mut kept = Vec::new();
+            let mut dropped = 0;
             for &i in &order {
-                keep_earliest(&mut kept, reasons[i].0, reasons[i].1.clone());
+                dropped +=
+                    usize::from(keep_earliest(&mut kept, reasons[i].0, reasons[i].1.clone()));
             }
             assert_eq!(earliest(&kept), expected);
+            // every reason beyond the cap was left out, or displaced one that then was
+            assert_eq!(dropped, n as usize - MAX_REASONS_PER_ENDPOINT);
         }
         // the same reason from a later flow keeps its first place; from an earlier one it moves
         let mut kept = Vec::new();
-        keep_earliest(&mut kept, (0, 5, 0), "port".into());
-        keep_earliest(&mut kept, (0, 9, 1), "port".into());
-        keep_earliest(&mut kept, (0, 2, 3), "port".into());
+        assert!(!keep_earliest(&mut kept, (0, 5, 0), "port".into()));
+        assert!(!keep_earliest(&mut kept, (0, 9, 1), "port".into()));
+        assert!(!keep_earliest(&mut kept, (0, 2, 3), "port".into()));
         assert_eq!(kept, vec![((0, 2, 3), "port".to_string())]);
     }
 
@@ -561,6 +614,22 @@ mod tests {
             }
             let kept: Vec<&str> = dns.names("192.0.2.1").collect();
             assert_eq!(kept, expected, "added in order {:?}…", &order[..4]);
+            assert!(dns.names_dropped("192.0.2.1"));
+        }
+        // exactly the cap, each name answered twice and in any order: nothing dropped
+        for order in [
+            (0..MAX_NAMES_PER_ADDRESS).collect::<Vec<_>>(),
+            (0..MAX_NAMES_PER_ADDRESS).rev().collect(),
+        ] {
+            let mut dns = DnsNames::default();
+            for round in 0..2 {
+                for &i in &order {
+                    let (o0, o1, _) = answers[i].1;
+                    dns.add("192.0.2.1", &answers[i].0, (o0, o1, round));
+                }
+            }
+            assert_eq!(dns.names("192.0.2.1").count(), MAX_NAMES_PER_ADDRESS);
+            assert!(!dns.names_dropped("192.0.2.1"));
         }
         // a name beyond the cap, answered again earlier than every kept one, is kept first
         let mut dns = DnsNames::default();
@@ -570,6 +639,7 @@ mod tests {
         dns.add("192.0.2.1", "late.example", (0, n, 0));
         dns.add("192.0.2.1", &answers[n as usize - 1].0, (0, 0, 0));
         let kept: Vec<&str> = dns.names("192.0.2.1").collect();
+        assert!(dns.names_dropped("192.0.2.1"));
         assert_eq!(kept.len(), MAX_NAMES_PER_ADDRESS);
         assert_eq!(kept[0], answers[n as usize - 1].0);
         assert_eq!(kept[1], "h0.example");

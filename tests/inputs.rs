@@ -4,9 +4,8 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
-use common::{analyze, capture, shared, verdict_of};
+use common::{analyze, capture, pcap_bytes, pcap_frames, shared, temp_copy, verdict_of};
 
 /// Every capture in the shared corpus decodes: each link type present is decoded (none is
 /// named unsupported), and each carries IP packets.
@@ -111,13 +110,6 @@ fn long_certificate_chain_spanning_segments_parses() {
         tls.certificates[0].san.len() > 50,
         "the long SAN list is there"
     );
-}
-
-fn temp_copy(bytes: &[u8], name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join(name);
-    std::fs::write(&p, bytes).unwrap();
-    (dir, p)
 }
 
 /// A capture cut in the middle of a record: the verdict covers what was readable and names
@@ -297,16 +289,7 @@ fn verdict_describes_its_inputs() {
 
 /// Real frames from tls1.2.pcap (Zeek), as (seconds, microseconds, bytes).
 fn real_frames() -> Vec<(u32, u32, Vec<u8>)> {
-    let b = std::fs::read(capture("zeek/tls1.2.pcap")).unwrap();
-    let mut off = 24;
-    let mut out = Vec::new();
-    while off + 16 <= b.len() {
-        let le = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-        let (s, us, incl) = (le(off), le(off + 4), le(off + 8) as usize);
-        out.push((s, us, b[off + 16..off + 16 + incl].to_vec()));
-        off += 16 + incl;
-    }
-    out
+    pcap_frames(&capture("zeek/tls1.2.pcap"))
 }
 
 fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
@@ -540,40 +523,6 @@ fn mutated_captures_in_process_never_panic() {
     );
 }
 
-/// Write frames as a classic pcap with the given byte order and precision.
-fn pcap_bytes(frames: &[(u32, u32, Vec<u8>)], big_endian: bool, nanos: bool) -> Vec<u8> {
-    let w32 = |v: u32| {
-        if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
-    };
-    let w16 = |v: u16| {
-        if big_endian {
-            v.to_be_bytes()
-        } else {
-            v.to_le_bytes()
-        }
-    };
-    let mut f = Vec::new();
-    f.extend_from_slice(&w32(if nanos { 0xA1B2_3C4D } else { 0xA1B2_C3D4 }));
-    f.extend_from_slice(&w16(2));
-    f.extend_from_slice(&w16(4));
-    f.extend_from_slice(&w32(0));
-    f.extend_from_slice(&w32(0));
-    f.extend_from_slice(&w32(262_144));
-    f.extend_from_slice(&w32(1));
-    for (s, us, data) in frames {
-        let sub = if nanos { us * 1000 + 7 } else { *us };
-        for x in [*s, sub, data.len() as u32, data.len() as u32] {
-            f.extend_from_slice(&w32(x));
-        }
-        f.extend_from_slice(data);
-    }
-    f
-}
-
 /// Big-endian and nanosecond pcaps of the same frames give the same flows and TLS facts.
 #[test]
 fn pcap_byte_orders_and_precisions_agree() {
@@ -783,4 +732,129 @@ fn flow_limits_are_stated_not_silent() {
         "{}",
         incomplete(&evicting)
     );
+}
+
+/// A server's names are capped at 256 and the verdict says when some were left out: nDPI's
+/// wa_voice.pcap, with its real DNS answer for WhatsApp's media server 31.13.86.51 (frame 61)
+/// repeated under distinct names on the same resolver flow before the TLS flow to that server.
+/// 200 more names are all listed; of 300 more, the earliest are kept and `names_truncated` is
+/// set (and serialized). The DNS flow lists its first 64 answers and says it has more, yet
+/// every answer names the server, also after the 256 datagrams a UDP flow is inspected for.
+/// With WhatsApp added as a vendor, each name is a reason: the endpoint lists 16 and says so.
+#[test]
+fn capped_lists_say_so() {
+    struct Seen {
+        names: Vec<String>,
+        names_truncated: Option<serde_json::Value>,
+        /// responses, answers listed, answers_truncated
+        dns: (u64, usize, Option<serde_json::Value>),
+        evidence: Vec<String>,
+        evidence_truncated: Option<serde_json::Value>,
+    }
+    let yes = Some(serde_json::Value::Bool(true));
+    let frames = pcap_frames(&capture("ndpi/wa_voice.pcap"));
+    let answer = 60;
+    let first_label = 55..67; // after Ethernet, IPv4, UDP, the DNS header and a length byte
+    assert_eq!(&frames[answer].2[first_label.clone()], b"media-mxp1-1");
+    let copy_name = |i: usize| {
+        format!(
+            "{}{}dia-mxp1-1.cdn.whatsapp.net",
+            (b'a' + (i / 26) as u8) as char,
+            (b'a' + (i % 26) as u8) as char
+        )
+    };
+    let (_catalogue_dir, catalogue) = temp_copy(
+        br#"{"name": "test", "version": "1", "vendors": [{
+            "id": "whatsapp", "name": "WhatsApp", "operator": "Meta Platforms, Inc.",
+            "jurisdiction": "US", "domains": ["whatsapp.net"], "sources": ["test"]}]}"#,
+        "vendors.json",
+    );
+    let server = |copies: usize| {
+        let mut out = frames[..=answer].to_vec();
+        for i in 0..copies {
+            let (s, us, mut data) = frames[answer].clone();
+            data[first_label.start..first_label.start + 2]
+                .copy_from_slice(&copy_name(i).as_bytes()[..2]);
+            data[40..42].copy_from_slice(&[0, 0]); // UDP checksum: none
+            out.push((s, us, data));
+        }
+        out.extend_from_slice(&frames[answer + 1..]);
+        let (_dir, path) = temp_copy(&pcap_bytes(&out, false, false), "names.pcap");
+        let run = std::process::Command::new(common::bin())
+            .args(["analyze", "--quiet", "--vendors"])
+            .arg(&catalogue)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{run:?}");
+        let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let broken = common::schema_errors(&common::schema_validator(), &json);
+        assert!(broken.is_empty(), "{broken:?}");
+        let resolver = json["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["dns"]["answers"][0]["ip"] == "31.13.86.51")
+            .unwrap();
+        let e = json["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["ip"] == "31.13.86.51")
+            .unwrap();
+        let texts = |v: &serde_json::Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|n| n.as_str().unwrap().to_string())
+                .collect()
+        };
+        Seen {
+            names: texts(&e["names"]),
+            names_truncated: e.get("names_truncated").cloned(),
+            dns: (
+                resolver["dns"]["responses"].as_u64().unwrap(),
+                resolver["dns"]["answers"].as_array().unwrap().len(),
+                resolver["dns"].get("answers_truncated").cloned(),
+            ),
+            evidence: texts(&e["vendor"]["evidence"]),
+            evidence_truncated: e["vendor"].get("evidence_truncated").cloned(),
+        }
+    };
+    let max_reasons = callproof::vendor::MAX_REASONS_PER_ENDPOINT;
+
+    let original = server(0);
+    assert!(
+        original
+            .names
+            .contains(&"media-mxp1-1.cdn.whatsapp.net".to_string())
+    );
+    assert_eq!(original.names_truncated, None);
+    assert_eq!((original.dns.1, original.dns.2.clone()), (1, None));
+    assert!(
+        original.evidence.len() < max_reasons,
+        "{:?}",
+        original.evidence
+    );
+    assert_eq!(original.evidence_truncated, None);
+    let responses = original.dns.0;
+
+    let more = server(200);
+    assert_eq!(more.dns, (responses + 200, 64, yes.clone()));
+    assert_eq!(more.names_truncated, None);
+    assert_eq!(more.names.len(), original.names.len() + 200);
+    assert!((0..200).all(|i| more.names.contains(&copy_name(i))));
+    assert_eq!(more.evidence.len(), max_reasons);
+    assert_eq!(more.evidence_truncated, yes);
+
+    let too_many = server(300);
+    assert_eq!(too_many.dns, (responses + 300, 64, yes.clone()));
+    assert_eq!(too_many.names_truncated, yes);
+    let names = &too_many.names;
+    assert_eq!(names.len(), callproof::vendor::MAX_NAMES_PER_ADDRESS);
+    assert!(original.names.iter().all(|n| names.contains(n)));
+    let kept = callproof::vendor::MAX_NAMES_PER_ADDRESS - original.names.len();
+    assert!((0..kept).all(|i| names.contains(&copy_name(i))));
+    assert!((kept..300).all(|i| !names.contains(&copy_name(i))));
+    assert_eq!(too_many.evidence_truncated, yes);
 }

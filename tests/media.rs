@@ -555,3 +555,140 @@ fn stun_and_turn_over_tcp() {
         turn.encryption
     );
 }
+
+/// A flow carrying more SSRCs than the 32 streams followed (an SFU forwarding many
+/// participants on one port can): the further streams' packets are counted as
+/// `untracked_packets`, never silently dropped. This project's baresip-sip-opus-rtp.pcap, its
+/// plain Opus stream from port 20008 rewritten round-robin over 40 SSRCs.
+#[test]
+fn streams_beyond_the_followed_ones_are_counted() {
+    const SSRCS: u32 = 40;
+    let bundled =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-opus-rtp.pcap");
+    let mut frames = common::pcap_frames(&bundled);
+    let mut rewritten = 0u32;
+    let mut expected_untracked = 0u64;
+    for (_, _, data) in &mut frames {
+        // Ethernet, IPv4 without options, UDP from port 20008, RTP with SSRC 0x81f9ee63
+        let is_stream = data.len() > 54
+            && data[12..14] == [0x08, 0x00]
+            && data[14] == 0x45
+            && data[23] == 17
+            && data[34..36] == 20008u16.to_be_bytes()
+            && data[50..54] == 0x81f9_ee63u32.to_be_bytes();
+        if !is_stream {
+            continue;
+        }
+        let ssrc = 0x81f9_ee63u32 ^ (rewritten % SSRCS);
+        data[50..54].copy_from_slice(&ssrc.to_be_bytes());
+        data[40..42].copy_from_slice(&[0, 0]); // UDP checksum: none
+        // 32 streams per flow, both directions, by first packet: the reply stream's first
+        // packet (frame 8) comes after this stream's first (frame 7), so it takes the second slot
+        if rewritten % SSRCS >= 31 {
+            expected_untracked += 1;
+        }
+        rewritten += 1;
+    }
+    assert_eq!(rewritten, 501);
+    let (_dir, path) = common::temp_copy(&common::pcap_bytes(&frames, false, false), "ssrcs.pcap");
+    let v = verdict_of(&path);
+    let broken = common::schema_errors(
+        &common::schema_validator(),
+        &serde_json::to_value(&v).unwrap(),
+    );
+    assert!(broken.is_empty(), "{broken:?}");
+    let rtp = v
+        .flows
+        .iter()
+        .find_map(|f| f.rtp.as_ref().filter(|r| !r.streams.is_empty()))
+        .unwrap();
+    assert_eq!(rtp.untracked_packets, expected_untracked);
+    let followed: Vec<_> = rtp
+        .streams
+        .iter()
+        .filter(|s| s.ssrc != "0xe9d28cd5")
+        .collect();
+    assert_eq!(followed.len(), 31);
+    assert_eq!(rtp.streams.len(), 32);
+    assert_eq!(
+        followed.iter().map(|s| s.packets).sum::<u64>() + rtp.untracked_packets,
+        501
+    );
+    // as captured: two streams, nothing untracked
+    let original = verdict_of(&bundled);
+    let rtp = original
+        .flows
+        .iter()
+        .find_map(|f| f.rtp.as_ref().filter(|r| !r.streams.is_empty()))
+        .unwrap();
+    assert_eq!((rtp.streams.len(), rtp.untracked_packets), (2, 0));
+}
+
+/// A SIP trunk carries every call's signalling on one flow: SDP beyond the 32 media
+/// descriptions listed and beyond the 256 datagrams a UDP flow is inspected for still keys the
+/// media flows it describes, and SDES keys in clear there are still found. This project's
+/// baresip-sip-sdes-srtp.pcap with 150 copies of its INVITE and its 200 OK (each with one
+/// `m=audio` line, SDES keys in clear), their media ports rewritten to unused ones, before the
+/// call itself.
+#[test]
+fn sdp_beyond_the_listed_media_still_counts() {
+    const COPIES: usize = 150;
+    let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures/baresip-sip-sdes-srtp.pcap");
+    let frames = common::pcap_frames(&bundled);
+    let (invite, ok) = (&frames[0], &frames[4]);
+    let mut out = Vec::new();
+    for i in 0..COPIES {
+        for (n, (s, us, data)) in [invite, ok].into_iter().enumerate() {
+            let mut data = data.clone();
+            let at = data
+                .windows(13)
+                .position(|w| w.starts_with(b"m=audio 200"))
+                .unwrap();
+            let port = format!("{}", 30000 + 2 * i + n);
+            data[at + 8..at + 13].copy_from_slice(port.as_bytes());
+            data[40..42].copy_from_slice(&[0, 0]); // UDP checksum: none
+            out.push((*s, *us, data));
+        }
+    }
+    out.extend(frames.iter().cloned());
+    let (_dir, path) = common::temp_copy(&common::pcap_bytes(&out, false, false), "trunk.pcap");
+    let v = verdict_of(&path);
+    let broken = common::schema_errors(
+        &common::schema_validator(),
+        &serde_json::to_value(&v).unwrap(),
+    );
+    assert!(broken.is_empty(), "{broken:?}");
+
+    let trunk = v.flows.iter().find_map(|f| f.sip.as_ref()).unwrap();
+    let descriptions = 2 * COPIES as u32 + 2;
+    assert_eq!(trunk.messages, descriptions + 6); // and 180, ACK, 2 BYEs, 2 200 OKs
+    assert_eq!(trunk.media.len(), 32);
+    assert_eq!(trunk.unlisted_media, descriptions - 32);
+    assert_eq!(trunk.unlisted_media_keys_in_clear, descriptions - 32);
+    let keys_in_clear: Vec<&str> = v
+        .findings
+        .iter()
+        .filter(|f| f.rule == "sdes-keys-in-clear")
+        .map(|f| f.detail.as_str())
+        .collect();
+    assert!(
+        keys_in_clear.iter().any(|d| d.contains(&format!(
+            "{} SDP m-line(s) beyond the 32 listed carry keys in clear",
+            descriptions - 32
+        ))),
+        "{keys_in_clear:?}"
+    );
+    // the call's own SDP (the last two descriptions) still keys its media
+    let media = common::flow(&v, "udp", ("192.0.2.2", 20066), ("192.0.2.2", 20078));
+    assert_eq!(media.encryption.state, "encrypted");
+    assert!(
+        media
+            .encryption
+            .protection
+            .as_deref()
+            .is_some_and(|p| p.contains("SDES keys from clear SIP")),
+        "{:?}",
+        media.encryption
+    );
+}

@@ -6,21 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{analyze, capture, shared};
+use common::{analyze, capture, schema_errors as errors, schema_validator as validator, shared};
 use serde_json::Value;
-
-fn validator() -> jsonschema::Validator {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/verdict-1.json");
-    let schema: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    jsonschema::draft202012::new(&schema).expect("the schema is valid JSON Schema 2020-12")
-}
-
-fn errors(v: &jsonschema::Validator, instance: &Value) -> Vec<String> {
-    v.iter_errors(instance)
-        .take(20)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
-}
 
 fn verdict_json(paths: &[PathBuf]) -> Value {
     let (_, stderr, v) = analyze(paths);

@@ -418,6 +418,17 @@ fn check_media(c: &mut Collector, f: &Flow) {
                 );
             }
         }
+        if sip.unlisted_media_keys_in_clear > 0 {
+            c.raise(
+                findings::SDES_KEYS_IN_CLEAR,
+                f,
+                format!(
+                    "{} SDP m-line(s) beyond the {} listed carry keys in clear",
+                    sip.unlisted_media_keys_in_clear,
+                    sip.media.len()
+                ),
+            );
+        }
     }
 }
 

@@ -5,15 +5,26 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use simple_dns::{Packet, PacketFlag, rdata::RData};
 
-/// Answers kept per flow.
+/// Answers listed per flow (in the flow's record).
 const MAX_ANSWERS: usize = 64;
+
+/// Answers beyond the listed ones waiting to be handed to endpoint naming. A table that
+/// releases its flows takes them after every packet; one that keeps its flows (the live view)
+/// never does, so they stop here.
+const MAX_UNLISTED: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct DnsFacts {
     pub queries: u32,
     pub responses: u32,
-    /// (name asked for, address answered), CNAME chains resolved to the first question.
+    /// (name asked for, address answered), CNAME chains resolved to the first question: the
+    /// first `MAX_ANSWERS` distinct ones.
     pub answers: Vec<(String, IpAddr)>,
+    /// Further answers (a resolver's port reused for many lookups), not listed but still
+    /// naming their addresses: see `take_unlisted`.
+    unlisted: Vec<(String, IpAddr)>,
+    /// More distinct answers were seen than `answers` lists.
+    pub answers_truncated: bool,
 }
 
 /// Parse a DNS message; `None` if it is not one.
@@ -44,12 +55,23 @@ impl DnsFacts {
                 _ => continue,
             };
             let name = asked.clone().unwrap_or_else(|| rr.name.to_string());
-            if self.answers.len() < MAX_ANSWERS
-                && !self.answers.iter().any(|(n, i)| *n == name && *i == ip)
-            {
+            if self.answers.iter().any(|(n, i)| *n == name && *i == ip) {
+                continue;
+            }
+            if self.answers.len() < MAX_ANSWERS {
                 self.answers.push((name, ip));
+            } else {
+                self.answers_truncated = true;
+                if self.unlisted.len() < MAX_UNLISTED {
+                    self.unlisted.push((name, ip));
+                }
             }
         }
+    }
+
+    /// The answers beyond those listed, since the last call (possibly repeating each other).
+    pub fn take_unlisted(&mut self) -> std::vec::Drain<'_, (String, IpAddr)> {
+        self.unlisted.drain(..)
     }
 }
 

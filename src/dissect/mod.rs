@@ -623,9 +623,17 @@ impl TcpDissector {
         self.clear.dns.as_ref()
     }
 
+    pub fn dns_so_far_mut(&mut self) -> Option<&mut DnsFacts> {
+        self.clear.dns.as_mut()
+    }
+
     /// SIP/SDP carried in clear (also over WebSocket), so far.
     pub fn sip_so_far(&self) -> Option<&SipFacts> {
         self.clear.sip.as_ref()
+    }
+
+    pub fn sip_so_far_mut(&mut self) -> Option<&mut SipFacts> {
+        self.clear.sip.as_mut()
     }
 
     /// Deliver what still waits behind holes and return the facts.

@@ -6,7 +6,11 @@
 use std::net::IpAddr;
 
 const MAX_METHODS: usize = 16;
+/// Media descriptions listed per flow (in the flow's record).
 const MAX_MEDIA: usize = 32;
+/// Further media descriptions waiting to be announced to the media flows they describe (see
+/// `take_unlisted`); a table that keeps its flows never takes them, so they stop here.
+const MAX_UNLISTED: usize = 256;
 
 /// A media description (`m=` line) with what the session tells about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +54,14 @@ pub struct SipFacts {
     pub messages: u32,
     /// Request methods and response codes ("INVITE", "200"), in order of first appearance.
     pub methods: Vec<String>,
+    /// The first `MAX_MEDIA` media descriptions.
     pub media: Vec<Media>,
+    /// Media descriptions beyond those (a trunk's one flow carries every call's SDP): counted,
+    /// and still announced to the media flows they describe.
+    pub unlisted_media: u32,
+    /// Of those, the ones carrying SDES keys in clear.
+    pub unlisted_keys_in_clear: u32,
+    unlisted: Vec<Media>,
 }
 
 /// Whether `b` starts like a SIP message.
@@ -193,9 +204,25 @@ impl SipFacts {
     }
 
     fn push(&mut self, m: Media) {
-        if self.media.len() < MAX_MEDIA && !self.media.contains(&m) {
-            self.media.push(m);
+        if self.media.contains(&m) {
+            return;
         }
+        if self.media.len() < MAX_MEDIA {
+            self.media.push(m);
+            return;
+        }
+        self.unlisted_media = self.unlisted_media.saturating_add(1);
+        if m.key_in_clear {
+            self.unlisted_keys_in_clear = self.unlisted_keys_in_clear.saturating_add(1);
+        }
+        if self.unlisted.len() < MAX_UNLISTED {
+            self.unlisted.push(m);
+        }
+    }
+
+    /// The media descriptions beyond those listed, since the last call.
+    pub fn take_unlisted(&mut self) -> std::vec::Drain<'_, Media> {
+        self.unlisted.drain(..)
     }
 }
 

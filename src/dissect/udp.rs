@@ -90,6 +90,16 @@ impl UdpDissector {
         self.inspected >= INSPECT_LIMIT
     }
 
+    /// Whether datagrams may still add DNS answers or SDP (the flow carries DNS or SIP),
+    /// decided or not.
+    pub fn follows_signalling(&self) -> bool {
+        self.dns.is_some() || self.sip.is_some()
+    }
+
+    pub fn sip_so_far_mut(&mut self) -> Option<&mut SipFacts> {
+        self.sip.as_deref_mut()
+    }
+
     /// One datagram in direction `dir` (0 = client to server).
     #[allow(clippy::too_many_arguments)]
     pub fn datagram(
@@ -105,8 +115,24 @@ impl UdpDissector {
             return;
         }
         if self.decided() {
-            // Decided: only keep following RTP streams (cheap) for their packet counts, inside
-            // TURN ChannelData too (and counting what the relay carried).
+            // Decided: only keep following DNS (a resolver port reused for many lookups names
+            // servers to the end), SIP and RTP streams (cheap) for their packet counts, inside TURN
+            // ChannelData too (and counting what the relay carried).
+            if let Some(d) = self.dns.as_mut()
+                && (is_dns_port(src_port) || is_dns_port(dst_port))
+                && let Some(p) = dns::parse(payload)
+            {
+                d.message(&p);
+                return;
+            }
+            // likewise SIP: a trunk's one flow carries the signalling of every call
+            if let Some(s) = self.sip.as_mut()
+                && sip::looks_like_sip(payload)
+            {
+                self.counts.sip += 1;
+                s.message(frame, payload);
+                return;
+            }
             let mut inner = payload;
             if self.stun.is_some()
                 && let Some(carried) = stun::channel_data(payload)
@@ -256,6 +282,10 @@ impl UdpDissector {
     /// The DNS facts found so far, while the flow is still being dissected.
     pub fn dns_so_far(&self) -> Option<&DnsFacts> {
         self.dns.as_deref()
+    }
+
+    pub fn dns_so_far_mut(&mut self) -> Option<&mut DnsFacts> {
+        self.dns.as_deref_mut()
     }
 
     /// The SIP/SDP facts found so far, while the flow is still being dissected.

@@ -212,21 +212,33 @@ impl Flow {
     }
 
     /// DNS facts so far: the finished dissection's, or the dissector's while it runs.
-    fn dns_current(&self) -> Option<&DnsFacts> {
-        self.dns().or_else(|| match &self.dissector {
-            Some(Dissector::Tcp(d)) => d.dns_so_far(),
-            Some(Dissector::Udp(d)) => d.dns_so_far(),
+    fn dns_current_mut(&mut self) -> Option<&mut DnsFacts> {
+        if self.tcp_dns.is_some() {
+            return self.tcp_dns.as_deref_mut();
+        }
+        if let Some(d) = self.udp.as_mut().and_then(|u| u.dns.as_mut()) {
+            return Some(d);
+        }
+        match &mut self.dissector {
+            Some(Dissector::Tcp(d)) => d.dns_so_far_mut(),
+            Some(Dissector::Udp(d)) => d.dns_so_far_mut(),
             None => None,
-        })
+        }
     }
 
     /// SIP/SDP facts so far: the finished dissection's, or the dissector's while it runs.
-    fn sip_current(&self) -> Option<&SipFacts> {
-        self.sip().or_else(|| match &self.dissector {
-            Some(Dissector::Tcp(d)) => d.sip_so_far(),
-            Some(Dissector::Udp(d)) => d.sip_so_far(),
+    fn sip_current_mut(&mut self) -> Option<&mut SipFacts> {
+        if self.tcp_sip.is_some() {
+            return self.tcp_sip.as_deref_mut();
+        }
+        if let Some(s) = self.udp.as_mut().and_then(|u| u.sip.as_mut()) {
+            return Some(s);
+        }
+        match &mut self.dissector {
+            Some(Dissector::Tcp(d)) => d.sip_so_far_mut(),
+            Some(Dissector::Udp(d)) => d.sip_so_far_mut(),
             None => None,
-        })
+        }
     }
 
     /// The TLS facts: those of the finished dissection, or while the flow is still being
@@ -445,7 +457,7 @@ impl FlowTable {
         let f = &mut self.flows[slot];
         let id = f.id;
         let (mut answers, mut media) = (f.published_answers, f.published_media);
-        if let Some(d) = f.dns_current() {
+        if let Some(d) = f.dns_current_mut() {
             for (name, ip) in d.answers.iter().skip(answers as usize) {
                 self.events.push(TableEvent::DnsAnswer {
                     flow: id,
@@ -455,8 +467,18 @@ impl FlowTable {
                 });
                 answers += 1;
             }
+            // beyond the listed ones: handed on, never kept
+            for (name, ip) in d.take_unlisted() {
+                self.events.push(TableEvent::DnsAnswer {
+                    flow: id,
+                    seq: answers,
+                    name,
+                    ip,
+                });
+                answers = answers.saturating_add(1);
+            }
         }
-        if let Some(sip) = f.sip_current() {
+        if let Some(sip) = f.sip_current_mut() {
             for m in sip.media.iter().skip(media as usize) {
                 self.events.push(TableEvent::Announced {
                     flow: id,
@@ -464,6 +486,15 @@ impl FlowTable {
                     media: m.clone(),
                 });
                 media += 1;
+            }
+            // beyond the listed ones: announced, never kept
+            for m in sip.take_unlisted() {
+                self.events.push(TableEvent::Announced {
+                    flow: id,
+                    seq: media,
+                    media: m,
+                });
+                media = media.saturating_add(1);
             }
         }
         f.published_answers = answers;
@@ -579,8 +610,8 @@ impl FlowTable {
                 }
             }
         } else if let Some(Dissector::Udp(d)) = flow.dissector.as_mut() {
-            // a decided flow's datagrams add no DNS answers or SDP: nothing new to publish
-            may_publish = !d.decided();
+            // a decided flow's datagrams add DNS answers or SDP only on a DNS or SIP flow
+            may_publish = !d.decided() || d.follows_signalling();
             d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
         }
         if self.release && may_publish {

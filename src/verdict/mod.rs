@@ -100,6 +100,10 @@ pub struct VendorRef {
     /// dialect) or "weak" (a distinctive port range only).
     pub strength: String,
     pub evidence: Vec<String>,
+    /// True when more distinct reasons were found than `evidence` lists: an endpoint keeps the
+    /// earliest 16 per vendor, while the strength counts every flow (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub evidence_truncated: bool,
 }
 
 /// A vendor seen in the capture (`vendors[]`).
@@ -299,13 +303,29 @@ pub struct DecodeStats {
     pub untracked_packets: u64,
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
+    *n == 0
+}
+
 /// A server endpoint and the flows that reach it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Endpoint {
     pub ip: Arc<str>,
     pub flows: Vec<u32>,
-    /// Names this endpoint was reached by (SNI, DNS answers in the capture).
+    /// Names this endpoint was reached by (SNI, DNS answers in the capture), at most
+    /// `vendor::MAX_NAMES_PER_ADDRESS`.
     pub names: Vec<String>,
+    /// True when the capture gave this endpoint more names than `names` lists (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub names_truncated: bool,
     pub ports: Vec<u16>,
     /// ISO country code from the country database (absent when it has none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -513,6 +533,10 @@ pub struct Stun {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Rtp {
     pub streams: Vec<RtpStream>,
+    /// RTP packets of SSRCs beyond the 32 streams followed per flow: counted, neither listed
+    /// nor judged (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub untracked_packets: u64,
     pub rtcp_packets: u64,
     /// RTCP datagrams whose compound packets tile them exactly (RTCP in clear).
     #[serde(default)]
@@ -589,7 +613,15 @@ pub struct Sip {
     pub messages: u32,
     /// Request methods and response codes, in order of first appearance.
     pub methods: Vec<String>,
+    /// The first 32 media descriptions (SDP `m=` lines) of the flow.
     pub media: Vec<SipMedia>,
+    /// Media descriptions beyond those: counted, not listed; they still tell the media flows
+    /// they describe how they are keyed (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub unlisted_media: u32,
+    /// Of those, the ones carrying SDES keys in clear (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub unlisted_media_keys_in_clear: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -613,7 +645,11 @@ pub struct SipMedia {
 pub struct Dns {
     pub queries: u32,
     pub responses: u32,
+    /// The first 64 distinct answers; all of them name their addresses (`endpoints[].names`).
     pub answers: Vec<DnsAnswer>,
+    /// True when the flow carried more distinct answers than `answers` lists (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub answers_truncated: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

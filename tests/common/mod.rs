@@ -97,3 +97,74 @@ pub fn verdict_with(options: &[&std::ffi::OsStr], path: &Path) -> Verdict {
     );
     serde_json::from_slice(&std::fs::read(&out).unwrap()).expect("the verdict deserialises")
 }
+
+/// The frames of a little-endian, microsecond pcap, as (seconds, microseconds, bytes).
+pub fn pcap_frames(path: &Path) -> Vec<(u32, u32, Vec<u8>)> {
+    let b = std::fs::read(path).unwrap();
+    let mut off = 24;
+    let mut out = Vec::new();
+    while off + 16 <= b.len() {
+        let le = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+        let (s, us, incl) = (le(off), le(off + 4), le(off + 8) as usize);
+        out.push((s, us, b[off + 16..off + 16 + incl].to_vec()));
+        off += 16 + incl;
+    }
+    out
+}
+
+/// Write frames as a classic pcap with the given byte order and precision.
+pub fn pcap_bytes(frames: &[(u32, u32, Vec<u8>)], big_endian: bool, nanos: bool) -> Vec<u8> {
+    let w32 = |v: u32| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let w16 = |v: u16| {
+        if big_endian {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let mut f = Vec::new();
+    f.extend_from_slice(&w32(if nanos { 0xA1B2_3C4D } else { 0xA1B2_C3D4 }));
+    f.extend_from_slice(&w16(2));
+    f.extend_from_slice(&w16(4));
+    f.extend_from_slice(&w32(0));
+    f.extend_from_slice(&w32(0));
+    f.extend_from_slice(&w32(262_144));
+    f.extend_from_slice(&w32(1));
+    for (s, us, data) in frames {
+        let sub = if nanos { us * 1000 + 7 } else { *us };
+        for x in [*s, sub, data.len() as u32, data.len() as u32] {
+            f.extend_from_slice(&w32(x));
+        }
+        f.extend_from_slice(data);
+    }
+    f
+}
+
+/// `bytes` written to a file `name` in a new temporary directory (removed when dropped).
+pub fn temp_copy(bytes: &[u8], name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join(name);
+    std::fs::write(&p, bytes).unwrap();
+    (dir, p)
+}
+
+/// The verdict's JSON Schema (`schema/verdict-1.json`), compiled.
+pub fn schema_validator() -> jsonschema::Validator {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/verdict-1.json");
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    jsonschema::draft202012::new(&schema).expect("the schema is valid JSON Schema 2020-12")
+}
+
+/// Where `instance` breaks the schema (the first 20 places).
+pub fn schema_errors(v: &jsonschema::Validator, instance: &serde_json::Value) -> Vec<String> {
+    v.iter_errors(instance)
+        .take(20)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
