@@ -666,13 +666,22 @@ impl<'a> VerdictBuilder<'a> {
         self.spill_error.take().map_or(Ok(()), Err)
     }
 
-    /// The DNS answers and SDP media lines of a whole flow.
+    /// The DNS answers and SDP media lines of a whole flow (those beyond the listed ones that
+    /// a table keeping its flows still holds too).
     fn learn(&mut self, input: usize, f: &flow::Flow) {
-        for (seq, (name, ip)) in f.dns().iter().flat_map(|d| &d.answers).enumerate() {
+        let answers = f
+            .dns()
+            .into_iter()
+            .flat_map(|d| d.answers.iter().chain(d.unlisted()));
+        for (seq, (name, ip)) in answers.enumerate() {
             self.dns
                 .add(&ip.to_string(), name, (input, f.id, seq as u32));
         }
-        for (seq, m) in f.sip().iter().flat_map(|s| &s.media).enumerate() {
+        let media = f
+            .sip()
+            .into_iter()
+            .flat_map(|s| s.media.iter().chain(s.unlisted()));
+        for (seq, m) in media.enumerate() {
             self.announce(input, (f.id, seq as u32), m);
         }
     }

@@ -741,6 +741,7 @@ fn flow_limits_are_stated_not_silent() {
 /// set (and serialized). The DNS flow lists its first 64 answers and says it has more, yet
 /// every answer names the server, also after the 256 datagrams a UDP flow is inspected for.
 /// With WhatsApp added as a vendor, each name is a reason: the endpoint lists 16 and says so.
+/// Live capture's flow table, which keeps its flows, names the server the same way.
 #[test]
 fn capped_lists_say_so() {
     struct Seen {
@@ -750,7 +751,11 @@ fn capped_lists_say_so() {
         dns: (u64, usize, Option<serde_json::Value>),
         evidence: Vec<String>,
         evidence_truncated: Option<serde_json::Value>,
+        /// The server's names from a table that keeps its flows (live capture's way).
+        kept_names: Vec<String>,
     }
+    let geo = callproof::enrich::GeoData::embedded();
+    let embedded = callproof::vendor::Catalogue::embedded();
     let yes = Some(serde_json::Value::Bool(true));
     let frames = pcap_frames(&capture("ndpi/wa_voice.pcap"));
     let answer = 60;
@@ -802,6 +807,17 @@ fn capped_lists_say_so() {
             .iter()
             .find(|e| e["ip"] == "31.13.86.51")
             .unwrap();
+        let kept = callproof::analyze::analyze_file(&path, &Default::default()).unwrap();
+        let mut builder = callproof::analyze::VerdictBuilder::new(Some(&geo), &embedded, false);
+        builder.add(kept).unwrap();
+        let kept_names = builder
+            .finish()
+            .unwrap()
+            .endpoints
+            .into_iter()
+            .find(|e| &*e.ip == "31.13.86.51")
+            .unwrap()
+            .names;
         let texts = |v: &serde_json::Value| -> Vec<String> {
             v.as_array()
                 .unwrap()
@@ -819,6 +835,7 @@ fn capped_lists_say_so() {
             ),
             evidence: texts(&e["vendor"]["evidence"]),
             evidence_truncated: e["vendor"].get("evidence_truncated").cloned(),
+            kept_names,
         }
     };
     let max_reasons = callproof::vendor::MAX_REASONS_PER_ENDPOINT;
@@ -857,4 +874,9 @@ fn capped_lists_say_so() {
     assert!((0..kept).all(|i| names.contains(&copy_name(i))));
     assert!((kept..300).all(|i| !names.contains(&copy_name(i))));
     assert_eq!(too_many.evidence_truncated, yes);
+    // a table that keeps its flows names the server alike (it holds 256 answers beyond the
+    // 64 listed per flow for the end; the releasing table hands them on as they come)
+    for seen in [&original, &more, &too_many] {
+        assert_eq!(seen.kept_names, seen.names);
+    }
 }

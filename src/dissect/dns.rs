@@ -9,9 +9,9 @@ use simple_dns::{Packet, PacketFlag, rdata::RData};
 const MAX_ANSWERS: usize = 64;
 
 /// Answers beyond the listed ones waiting to be handed to endpoint naming. A table that
-/// releases its flows takes them after every packet; one that keeps its flows (the live view)
-/// never does, so they stop here.
-const MAX_UNLISTED: usize = 1024;
+/// releases its flows takes them after every packet; one that keeps its flows (live capture)
+/// never does: it reads the first `MAX_UNLISTED` at the end, the rest are lost there.
+const MAX_UNLISTED: usize = 256;
 
 #[derive(Debug, Clone, Default)]
 pub struct DnsFacts {
@@ -72,6 +72,11 @@ impl DnsFacts {
     /// The answers beyond those listed, since the last call (possibly repeating each other).
     pub fn take_unlisted(&mut self) -> std::vec::Drain<'_, (String, IpAddr)> {
         self.unlisted.drain(..)
+    }
+
+    /// The answers beyond those listed not taken yet.
+    pub fn unlisted(&self) -> &[(String, IpAddr)] {
+        &self.unlisted
     }
 }
 

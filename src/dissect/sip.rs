@@ -9,8 +9,9 @@ const MAX_METHODS: usize = 16;
 /// Media descriptions listed per flow (in the flow's record).
 const MAX_MEDIA: usize = 32;
 /// Further media descriptions waiting to be announced to the media flows they describe (see
-/// `take_unlisted`); a table that keeps its flows never takes them, so they stop here.
-const MAX_UNLISTED: usize = 256;
+/// `take_unlisted`); a table that keeps its flows (live capture) never takes them: it reads
+/// the first `MAX_UNLISTED` at the end, the rest are only counted there.
+const MAX_UNLISTED: usize = 64;
 
 /// A media description (`m=` line) with what the session tells about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,6 +224,11 @@ impl SipFacts {
     /// The media descriptions beyond those listed, since the last call.
     pub fn take_unlisted(&mut self) -> std::vec::Drain<'_, Media> {
         self.unlisted.drain(..)
+    }
+
+    /// The media descriptions beyond those listed not taken yet.
+    pub fn unlisted(&self) -> &[Media] {
+        &self.unlisted
     }
 }
 
