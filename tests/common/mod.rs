@@ -168,3 +168,12 @@ pub fn schema_errors(v: &jsonschema::Validator, instance: &serde_json::Value) ->
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect()
 }
+
+/// Panic with the places where `verdict` breaks the schema, if any.
+pub fn assert_schema_valid(verdict: &serde_json::Value) {
+    let broken = schema_errors(&schema_validator(), verdict);
+    assert!(
+        broken.is_empty(),
+        "the verdict breaks the schema: {broken:?}"
+    );
+}
