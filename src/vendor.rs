@@ -419,13 +419,12 @@ fn keep_earliest(
 /// server endpoints from the evidence of all their flows.
 #[derive(Default)]
 pub struct Attributor {
-    /// Per server address: vendor index → (strength, reasons with the place they were first
-    /// given: flow order, then order within the flow).
+    /// Per server address: each matching vendor's evidence (reasons with the place they were
+    /// first given: flow order, then order within the flow).
     per_endpoint: HashMap<String, EndpointMatches>,
 }
 
-/// Evidence for each vendor on one endpoint: (vendor index, (strength, reasons with their
-/// place)), by vendor index. A list rather than a map: an endpoint matches one or two vendors,
+/// Evidence for each vendor on one endpoint: (vendor index, its evidence), by vendor index. A list rather than a map: an endpoint matches one or two vendors,
 /// and a capture may have a million endpoints (a B-tree's first node alone is 400 bytes).
 type EndpointMatches = Vec<(usize, VendorEvidence)>;
 
