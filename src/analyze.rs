@@ -1050,6 +1050,7 @@ fn flow_record(
             .map(|s| verdict::Stun {
                 messages: s.messages,
                 methods: s.methods.iter().map(|&m| stun::method_name(m)).collect(),
+                methods_truncated: s.methods_truncated,
                 software: s.software.clone(),
                 username_seen: s.username_seen,
                 mapped_addresses: s.mapped_addresses.iter().map(ToString::to_string).collect(),
@@ -1059,11 +1060,13 @@ fn flow_record(
                     .map(ToString::to_string)
                     .collect(),
                 peer_addresses: s.peer_addresses.iter().map(ToString::to_string).collect(),
+                addresses_truncated: s.addresses_truncated,
                 vendor_attributes: s
                     .vendor_attributes
                     .iter()
                     .map(|a| format!("0x{a:04X}"))
                     .collect(),
+                vendor_attributes_truncated: s.vendor_attributes_truncated,
                 vendor_attribute_names: s
                     .vendor_attributes
                     .iter()
@@ -1140,6 +1143,7 @@ fn flow_record(
             .map(|s| verdict::Sip {
                 messages: s.messages,
                 methods: s.methods.clone(),
+                methods_truncated: s.methods_truncated,
                 unlisted_media: s.unlisted_media,
                 unlisted_media_keys_in_clear: s.unlisted_keys_in_clear,
                 media: s
@@ -1307,8 +1311,10 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
                 frame: a.frame,
             })
             .collect(),
+        unlisted_alerts: t.unlisted_alerts,
         encrypted_alerts: t.encrypted_alerts,
         certificates: t.certificates.iter().map(certificate_record).collect(),
+        unlisted_certificates: t.unlisted_certificates,
         gap_in_handshake: t.gap_in_handshake,
         plaintext_prefix_bytes: t.plaintext_prelude_bytes[0] + t.plaintext_prelude_bytes[1],
         srtp_profile: t

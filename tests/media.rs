@@ -684,3 +684,67 @@ fn sdp_beyond_the_listed_media_still_counts() {
         media.encryption
     );
 }
+
+/// A TURN client permits every candidate address of every peer: the 8 peer addresses a flow
+/// lists say when the flow carried more. nDPI's stun.pcap, whose TURN flow already names 6
+/// peers, with copies of its first CreatePermission (frame 71) for further peers 203.0.113.x.
+#[test]
+fn turn_peers_beyond_the_listed_ones_are_marked() {
+    const COOKIE: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+    let frames = common::pcap_frames(&capture("ndpi/stun.pcap"));
+    let permission = 70;
+    // Ethernet, IPv4, UDP, STUN header; then XOR-PEER-ADDRESS (type 0x0012, length 8) at 62:
+    // reserved, family IPv4, X-Port, X-Address
+    assert_eq!(
+        frames[permission].2[42..44],
+        [0x00, 0x08],
+        "CreatePermission"
+    );
+    assert_eq!(
+        frames[permission].2[62..68],
+        [0x00, 0x12, 0x00, 0x08, 0x00, 0x01]
+    );
+    let peers_with = |copies: u8| {
+        let mut out = frames[..=permission].to_vec();
+        for i in 0..copies {
+            let (s, us, mut data) = frames[permission].clone();
+            for (k, b) in [203, 0, 113, i].iter().enumerate() {
+                data[70 + k] = b ^ COOKIE[k];
+            }
+            data[40..42].copy_from_slice(&[0, 0]); // UDP checksum: none
+            out.push((s, us, data));
+        }
+        out.extend_from_slice(&frames[permission + 1..]);
+        let (_dir, path) = common::temp_copy(&common::pcap_bytes(&out, false, false), "turn.pcap");
+        let json = common::verdict_json_of(&path);
+        common::assert_schema_valid(&json);
+        let stun = json["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["server"]["ip"] == "31.13.86.54" && f["server"]["port"] == 40003)
+            .unwrap()["stun"]
+            .clone();
+        let peers: Vec<String> = stun["peer_addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect();
+        (peers, stun.get("addresses_truncated").cloned())
+    };
+    // as captured (PROVENANCE: nDPI's stun.pcap), tshark shows 6 distinct XOR-PEER-ADDRESSes
+    let (captured, truncated) = peers_with(0);
+    assert_eq!((captured.len(), truncated), (6, None));
+    assert_eq!(captured[0], "192.168.0.102:44459");
+    // two more fill the list, and nothing is left out
+    let (peers, truncated) = peers_with(2);
+    assert_eq!((peers.len(), truncated), (8, None));
+    // with a third, the captured flow's last peer is left out and said to be
+    let (peers, truncated) = peers_with(3);
+    assert_eq!(truncated, Some(serde_json::Value::Bool(true)));
+    let mut listed = vec![captured[0].clone()];
+    listed.extend((0..3).map(|i| format!("203.0.113.{i}:44459")));
+    listed.extend_from_slice(&captured[1..5]);
+    assert_eq!(peers, listed);
+}

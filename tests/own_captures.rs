@@ -523,3 +523,34 @@ fn webrtc_relayed_by_turn_over_tcp() {
     );
     assert_eq!(v.summary.as_ref().unwrap().media_encryption.status, "pass");
 }
+
+#[test]
+fn a_chain_longer_than_listed_counts_the_rest() {
+    let exp = expected("long-chain.expected");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/long-chain.pcap");
+    let v = verdict_of(&path);
+    let port: u16 = exp["server_port"].parse().unwrap();
+    let f = v.flows.iter().find(|f| f.server.port == port).unwrap();
+    let tls = f.tls.as_ref().unwrap();
+    assert_eq!(tls.version.as_deref(), Some(exp["version"].as_str()));
+    assert_eq!(tls.cipher.as_deref(), Some(exp["cipher"].as_str()));
+    assert_eq!(tls.sni.as_deref(), Some(exp["sni"].as_str()));
+    // the leaf, then the intermediates from the one that signed it down to level 4
+    let mut listed = vec![exp["leaf.sha256"].clone()];
+    listed.extend(
+        (4..=18)
+            .rev()
+            .map(|i| exp[&format!("level{i}.sha256")].clone()),
+    );
+    let seen: Vec<String> = tls.certificates.iter().map(|c| c.sha256.clone()).collect();
+    assert_eq!(seen, listed);
+    assert_eq!(tls.certificates[0].subject, exp["leaf.subject"]);
+    let sent: u32 = exp["chain.sent"].parse().unwrap();
+    assert_eq!(
+        u32::try_from(seen.len()).unwrap() + tls.unlisted_certificates,
+        sent,
+        "every certificate the server sent is listed or counted"
+    );
+    assert!(tls.unlisted_certificates > 0);
+    // tests/schema.rs validates this verdict (every bundled capture's) against the schema
+}

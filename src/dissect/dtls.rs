@@ -7,13 +7,12 @@
 
 use tls_parser::{DTLSMessage, DTLSMessageHandshakeBody, parse_dtls_message_handshake};
 
-use super::tls::{TlsFacts, cert, hello};
+use super::tls::{TlsFacts, hello};
 
 /// Handshake messages reassembled at once per direction.
 const MAX_FRAGMENTED_MESSAGES: usize = 4;
 /// Largest handshake message reassembled (certificate chains fit).
 const MAX_MESSAGE: usize = 256 * 1024;
-const MAX_CERTIFICATES: usize = 16;
 
 /// A DTLS record header (13 bytes) at the start of `b`: (content type, version, epoch, length).
 fn record_header(b: &[u8]) -> Option<(u8, u16, u16, usize)> {
@@ -241,11 +240,8 @@ impl DtlsStream {
             DTLSMessageHandshakeBody::Certificate(certs)
                 if dir == self.server_dir() && self.facts.certificates.is_empty() =>
             {
-                for raw in certs.cert_chain.iter().take(MAX_CERTIFICATES) {
-                    if let Some(c) = cert::parse(raw.data) {
-                        self.facts.certificates.push(c);
-                    }
-                }
+                self.facts
+                    .record_chain(certs.cert_chain.iter().map(|raw| raw.data));
             }
             _ => {}
         }

@@ -6,6 +6,8 @@
 use std::net::IpAddr;
 
 const MAX_METHODS: usize = 16;
+/// Characters kept of a method or code.
+const MAX_METHOD_CHARS: usize = 32;
 /// Media descriptions listed per flow (in the flow's record).
 const MAX_MEDIA: usize = 32;
 /// Further media descriptions waiting to be announced to the media flows they describe (see
@@ -55,6 +57,8 @@ pub struct SipFacts {
     pub messages: u32,
     /// Request methods and response codes ("INVITE", "200"), in order of first appearance.
     pub methods: Vec<String>,
+    /// More distinct methods and codes were seen than `methods` holds (16).
+    pub methods_truncated: bool,
     /// The first `MAX_MEDIA` media descriptions.
     pub media: Vec<Media>,
     /// Media descriptions beyond those (a trunk's one flow carries every call's SDP): counted,
@@ -104,12 +108,21 @@ impl SipFacts {
             return;
         };
         let what = if let Some(rest) = start.strip_prefix("SIP/2.0 ") {
-            rest.split(' ').next().unwrap_or_default().to_string()
+            rest.split(' ').next().unwrap_or_default()
         } else {
-            start.split(' ').next().unwrap_or_default().to_string()
+            start.split(' ').next().unwrap_or_default()
         };
-        if !what.is_empty() && !self.methods.contains(&what) && self.methods.len() < MAX_METHODS {
-            self.methods.push(what);
+        // Methods are short tokens and codes three digits; a longer one is kept shortened.
+        let what = match what.char_indices().nth(MAX_METHOD_CHARS) {
+            Some((end, _)) => &what[..end],
+            None => what,
+        };
+        if !what.is_empty() && !self.methods.iter().any(|m| m == what) {
+            if self.methods.len() < MAX_METHODS {
+                self.methods.push(what.to_string());
+            } else {
+                self.methods_truncated = true;
+            }
         }
         // The body follows the first empty line.
         let body = match text.find("\r\n\r\n") {
@@ -256,5 +269,21 @@ mod tests {
         assert!(!f.media[1].secure_profile());
         f.message(9, b"SIP/2.0 200 OK\r\n\r\n");
         assert_eq!(f.methods, vec!["INVITE", "200"]);
+    }
+    #[test]
+    fn methods_are_capped_and_say_so() {
+        let mut f = SipFacts::default();
+        let long = "X".repeat(5000);
+        f.message(1, format!("{long} sip:a SIP/2.0\r\n\r\n").as_bytes());
+        assert_eq!(f.methods, vec!["X".repeat(MAX_METHOD_CHARS)]);
+        for code in 100..100 + MAX_METHODS - 1 {
+            f.message(2, format!("SIP/2.0 {code} X\r\n\r\n").as_bytes());
+        }
+        f.message(3, format!("{long} sip:a SIP/2.0\r\n\r\n").as_bytes());
+        assert_eq!(f.methods.len(), MAX_METHODS);
+        assert!(!f.methods_truncated, "every one seen is listed");
+        f.message(4, b"BYE sip:a SIP/2.0\r\n\r\n");
+        assert!(f.methods_truncated);
+        assert_eq!(f.methods.len(), MAX_METHODS);
     }
 }

@@ -11,6 +11,7 @@ const MAX_PENDING_REQUESTS: usize = 16;
 /// Addresses kept per attribute kind, per flow.
 const MAX_ADDRESSES: usize = 8;
 const MAX_METHODS: usize = 16;
+const MAX_VENDOR_ATTRIBUTES: usize = 16;
 
 /// A validated STUN message header with its attribute bytes.
 #[derive(Debug, Clone, Copy)]
@@ -135,15 +136,21 @@ fn address(value: &[u8], xor: bool, txid: &[u8; 12]) -> Option<SocketAddr> {
 pub struct StunFacts {
     pub messages: u32,
     pub classic_messages: u32,
-    /// Methods seen, in order of first appearance.
+    /// Methods seen, in order of first appearance (the first 16).
     pub methods: Vec<u16>,
+    /// More distinct methods were seen than `methods` holds.
+    pub methods_truncated: bool,
     pub software: Option<String>,
     pub username_seen: bool,
     pub mapped_addresses: Vec<SocketAddr>,
     pub relayed_addresses: Vec<SocketAddr>,
     pub peer_addresses: Vec<SocketAddr>,
+    /// One of the three address lists was full when a new address came (8 each).
+    pub addresses_truncated: bool,
     /// Vendor attributes seen (comprehension-optional range and known vendor types).
     pub vendor_attributes: Vec<u16>,
+    /// More distinct vendor attributes were seen than `vendor_attributes` holds (16).
+    pub vendor_attributes_truncated: bool,
     /// Smallest request→response time seen, nanoseconds.
     pub rtt_ns: Option<i64>,
     /// TURN ChannelData messages.
@@ -166,8 +173,12 @@ impl StunFacts {
         if m.classic {
             self.classic_messages += 1;
         }
-        if !self.methods.contains(&m.method) && self.methods.len() < MAX_METHODS {
-            self.methods.push(m.method);
+        if !self.methods.contains(&m.method) {
+            if self.methods.len() < MAX_METHODS {
+                self.methods.push(m.method);
+            } else {
+                self.methods_truncated = true;
+            }
         }
         match m.class {
             0 => {
@@ -210,8 +221,12 @@ impl StunFacts {
                     continue;
                 }
                 t if t >= 0x8000 && !is_ietf_optional(t) => {
-                    if !self.vendor_attributes.contains(&t) && self.vendor_attributes.len() < 16 {
-                        self.vendor_attributes.push(t);
+                    if !self.vendor_attributes.contains(&t) {
+                        if self.vendor_attributes.len() < MAX_VENDOR_ATTRIBUTES {
+                            self.vendor_attributes.push(t);
+                        } else {
+                            self.vendor_attributes_truncated = true;
+                        }
                     }
                     continue;
                 }
@@ -219,9 +234,12 @@ impl StunFacts {
             };
             if let Some(a) = address(value, xor, &m.transaction_id)
                 && !list.contains(&a)
-                && list.len() < MAX_ADDRESSES
             {
-                list.push(a);
+                if list.len() < MAX_ADDRESSES {
+                    list.push(a);
+                } else {
+                    self.addresses_truncated = true;
+                }
             }
         }
     }
@@ -360,6 +378,48 @@ mod tests {
             f.mapped_addresses,
             vec!["192.0.2.1:32853".parse::<SocketAddr>().unwrap()]
         );
+    }
+
+    /// The RFC 5769 response as method `method` (same class), with vendor attributes of the
+    /// given types (empty values) appended.
+    fn variant(method: u16, vendor_types: &[u16]) -> Vec<u8> {
+        let mut b = RFC5769_RESPONSE.to_vec();
+        let class_bits = u16::from_be_bytes([b[0], b[1]]) & 0x0110;
+        let t = ((method & 0xF80) << 2) | ((method & 0x70) << 1) | (method & 0xF) | class_bits;
+        b[..2].copy_from_slice(&t.to_be_bytes());
+        for v in vendor_types {
+            b.extend_from_slice(&v.to_be_bytes());
+            b.extend_from_slice(&[0, 0]);
+        }
+        let len = u16::try_from(b.len() - 20).unwrap();
+        b[2..4].copy_from_slice(&len.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn full_method_and_attribute_lists_say_so() {
+        let mut f = StunFacts::default();
+        for method in 1..=MAX_METHODS as u16 {
+            let b = variant(method, &[0xC000 + method]);
+            let m = parse(&b).expect("valid STUN");
+            assert_eq!(m.method, method);
+            f.message(&m, 1, 0);
+        }
+        assert_eq!(f.methods.len(), MAX_METHODS);
+        assert_eq!(f.vendor_attributes.len(), MAX_VENDOR_ATTRIBUTES);
+        assert!(!f.methods_truncated && !f.vendor_attributes_truncated);
+        // one already listed: nothing left out
+        f.message(&parse(&variant(1, &[0xC001])).unwrap(), 1, 0);
+        assert!(!f.methods_truncated && !f.vendor_attributes_truncated);
+        f.message(&parse(&variant(0x0FFF, &[])).unwrap(), 1, 0);
+        assert!(f.methods_truncated && !f.vendor_attributes_truncated);
+        f.message(&parse(&variant(1, &[0xFFFF])).unwrap(), 1, 0);
+        assert!(f.vendor_attributes_truncated);
+        assert_eq!(
+            (f.methods.len(), f.vendor_attributes.len()),
+            (MAX_METHODS, MAX_VENDOR_ATTRIBUTES)
+        );
+        assert!(!f.addresses_truncated, "one mapped address");
     }
 
     #[test]

@@ -492,8 +492,11 @@ pub struct Quic {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Stun {
     pub messages: u32,
-    /// Method names ("Binding", "Allocate", …, or hex).
+    /// Method names ("Binding", "Allocate", …, or hex); the first 16.
     pub methods: Vec<String>,
+    /// True when the flow carried more distinct methods than `methods` lists (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub methods_truncated: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software: Option<String>,
     #[serde(default)]
@@ -504,9 +507,16 @@ pub struct Stun {
     pub relayed_addresses: Vec<String>,
     /// Peers reached through a TURN relay (XOR-PEER-ADDRESS).
     pub peer_addresses: Vec<String>,
-    /// Attribute types outside the IETF ones (vendor extensions), hex.
+    /// True when one of the three address lists (8 each) left out addresses the flow carried
+    /// (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub addresses_truncated: bool,
+    /// Attribute types outside the IETF ones (vendor extensions), hex; the first 16.
     #[serde(default)]
     pub vendor_attributes: Vec<String>,
+    /// True when the flow carried more distinct vendor attributes than listed (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub vendor_attributes_truncated: bool,
     /// Those of `vendor_attributes` whose name is known, with who defined them (Microsoft's
     /// MS-TURN/MS-ICE2 extensions, Google's libwebrtc ones, …): which implementation family
     /// the ICE agents belong to, not which service they connect to.
@@ -611,8 +621,12 @@ pub struct Zoom {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Sip {
     pub messages: u32,
-    /// Request methods and response codes, in order of first appearance.
+    /// Request methods and response codes, in order of first appearance; the first 16, each
+    /// up to 32 characters.
     pub methods: Vec<String>,
+    /// True when the flow carried more distinct methods and codes than listed (absent when not).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub methods_truncated: bool,
     /// The first 32 media descriptions (SDP `m=` lines) of the flow.
     pub media: Vec<SipMedia>,
     /// Media descriptions beyond those: counted, not listed; they still tell the media flows
@@ -701,12 +715,21 @@ pub struct Tls {
     pub server_hello_frame: Option<u64>,
     #[serde(default)]
     pub hello_retry: bool,
+    /// Alerts sent in clear; the first 16.
     #[serde(default)]
     pub alerts: Vec<Alert>,
+    /// Alerts sent in clear beyond those listed (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub unlisted_alerts: u32,
     #[serde(default)]
     pub encrypted_alerts: u32,
+    /// The server's certificate chain, leaf first, as sent; the first 16.
     #[serde(default)]
     pub certificates: Vec<std::sync::Arc<Certificate>>,
+    /// Certificates of the chain not listed: beyond the first 16, or not parseable as X.509
+    /// (absent when none).
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub unlisted_certificates: u32,
     /// A hole in the captured TCP stream interrupted the handshake.
     #[serde(default)]
     pub gap_in_handshake: bool,

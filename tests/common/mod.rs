@@ -59,6 +59,17 @@ pub fn verdict_of(path: &Path) -> Verdict {
     v.expect("verdict written")
 }
 
+/// The verdict of one capture as the JSON the binary wrote (to stdout); the run must succeed.
+pub fn verdict_json_of(path: &Path) -> serde_json::Value {
+    let o = Command::new(bin())
+        .args(["analyze", "--quiet"])
+        .arg(path)
+        .output()
+        .expect("run callproof");
+    assert!(o.status.success(), "{}: {o:?}", path.display());
+    serde_json::from_slice(&o.stdout).expect("a verdict on stdout")
+}
+
 /// The flow between these two endpoints, in either orientation.
 pub fn flow<'a>(v: &'a Verdict, transport: &str, a: (&str, u16), b: (&str, u16)) -> &'a Flow {
     v.flows
@@ -98,16 +109,42 @@ pub fn verdict_with(options: &[&std::ffi::OsStr], path: &Path) -> Verdict {
     serde_json::from_slice(&std::fs::read(&out).unwrap()).expect("the verdict deserialises")
 }
 
-/// The frames of a little-endian, microsecond pcap, as (seconds, microseconds, bytes).
+/// The frames of a pcap or pcapng file, as (seconds, microseconds, bytes); the sub-second
+/// field of a nanosecond pcap is returned as it is.
 pub fn pcap_frames(path: &Path) -> Vec<(u32, u32, Vec<u8>)> {
-    let b = std::fs::read(path).unwrap();
-    let mut off = 24;
+    use pcap_parser::{Block, PcapBlockOwned, PcapError};
+    let file = std::fs::File::open(path).unwrap();
+    let mut reader = pcap_parser::create_reader(1 << 16, file).unwrap();
     let mut out = Vec::new();
-    while off + 16 <= b.len() {
-        let le = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-        let (s, us, incl) = (le(off), le(off + 4), le(off + 8) as usize);
-        out.push((s, us, b[off + 16..off + 16 + incl].to_vec()));
-        off += 16 + incl;
+    // units per second of each pcapng interface, in the order described
+    let mut resolutions: Vec<u64> = Vec::new();
+    loop {
+        match reader.next() {
+            Ok((offset, block)) => {
+                match block {
+                    PcapBlockOwned::Legacy(b) => out.push((b.ts_sec, b.ts_usec, b.data.to_vec())),
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => resolutions.clear(),
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        resolutions.push(idb.ts_resolution().unwrap());
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(b)) => {
+                        let units = (u64::from(b.ts_high) << 32) | u64::from(b.ts_low);
+                        let per_second = resolutions[b.if_id as usize];
+                        let data = &b.data[..(b.caplen as usize).min(b.data.len())];
+                        out.push((
+                            u32::try_from(units / per_second).unwrap(),
+                            u32::try_from(units % per_second * 1_000_000 / per_second).unwrap(),
+                            data.to_vec(),
+                        ));
+                    }
+                    _ => {}
+                }
+                reader.consume(offset);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => reader.refill().unwrap(),
+            Err(e) => panic!("{}: {e:?}", path.display()),
+        }
     }
     out
 }

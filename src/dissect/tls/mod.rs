@@ -43,7 +43,12 @@ pub struct TlsFacts {
     pub server_hello: Option<ServerHelloFacts>,
     /// The server's chain, leaf first, as sent (TLS ≤ 1.2 and SSLv2 only: TLS 1.3 encrypts it).
     pub certificates: Vec<CertFacts>,
+    /// Certificates of that chain not in `certificates`: beyond the first 16, or not X.509.
+    pub unlisted_certificates: u32,
+    /// The first 16 alerts sent in clear.
     pub alerts: Vec<AlertFact>,
+    /// Alerts sent in clear beyond those.
+    pub unlisted_alerts: u32,
     /// Alerts sent after encryption started: their content is not visible.
     pub encrypted_alerts: u32,
     /// Frame of the first application-data record, per direction (client, server).
@@ -78,9 +83,22 @@ impl TlsFacts {
                         level: *level,
                         description: *description,
                     });
+                } else {
+                    self.unlisted_alerts = self.unlisted_alerts.saturating_add(1);
                 }
             }
             _ => self.encrypted_alerts += 1,
+        }
+    }
+
+    /// Record the server's certificate chain, leaf first: the first `MAX_CERTIFICATES` that
+    /// parse as X.509 are listed, the others counted.
+    pub fn record_chain<'a>(&mut self, chain: impl Iterator<Item = &'a [u8]>) {
+        for (i, der) in chain.enumerate() {
+            match (i < MAX_CERTIFICATES).then(|| cert::parse(der)).flatten() {
+                Some(c) => self.certificates.push(c),
+                None => self.unlisted_certificates = self.unlisted_certificates.saturating_add(1),
+            }
         }
     }
 
@@ -325,10 +343,8 @@ impl TlsStream {
                         srtp_profile: None,
                     });
                 }
-                if let Some(der) = sh.certificate
-                    && let Some(c) = cert::parse(der)
-                {
-                    self.facts.certificates.push(c);
+                if let Some(der) = sh.certificate {
+                    self.facts.record_chain(std::iter::once(der));
                 }
                 self.stop(dir);
             }
@@ -483,11 +499,8 @@ impl TlsStream {
             TlsMessageHandshake::Certificate(certs)
                 if dir == self.server_dir() && self.facts.certificates.is_empty() =>
             {
-                for raw in certs.cert_chain.iter().take(MAX_CERTIFICATES) {
-                    if let Some(c) = cert::parse(raw.data) {
-                        self.facts.certificates.push(c);
-                    }
-                }
+                self.facts
+                    .record_chain(certs.cert_chain.iter().map(|raw| raw.data));
             }
             _ => {}
         }
@@ -596,5 +609,22 @@ mod tests {
                 description: 40
             }]
         );
+    }
+    #[test]
+    fn alerts_beyond_the_listed_are_counted() {
+        let mut s = TlsStream::new();
+        for frame in 0..MAX_ALERTS as u64 + 3 {
+            s.sink(1, frame).data(&record(21, &[1, 0]));
+        }
+        assert_eq!(s.facts.alerts.len(), MAX_ALERTS);
+        assert_eq!(s.facts.unlisted_alerts, 3);
+    }
+
+    #[test]
+    fn chain_entries_that_are_not_x509_are_counted() {
+        let mut f = TlsFacts::default();
+        f.record_chain([&b"not a certificate"[..], &[0x30, 0x03, 1, 2, 3]].into_iter());
+        assert!(f.certificates.is_empty());
+        assert_eq!(f.unlisted_certificates, 2);
     }
 }
