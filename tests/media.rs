@@ -5,6 +5,7 @@
 mod common;
 
 use common::{capture, flow, verdict_of};
+use std::path::{Path, PathBuf};
 
 #[test]
 fn dtls_versions_and_ciphers_agree_with_zeek() {
@@ -747,4 +748,125 @@ fn turn_peers_beyond_the_listed_ones_are_marked() {
     listed.extend((0..3).map(|i| format!("203.0.113.{i}:44459")));
     listed.extend_from_slice(&captured[1..5]);
     assert_eq!(peers, listed);
+}
+
+/// baresip-sip-tcp.pcap with `copies` copies of its 883-byte INVITE sent on the connection
+/// before the INVITE of the call; `cut` keeps only the first bytes of one copy, as if the
+/// capture lost the rest of that segment.
+fn sip_tcp_trunk(copies: u32, cut: Option<(u32, usize)>) -> (tempfile::TempDir, PathBuf) {
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-tcp.pcap");
+    let frames = common::pcap_frames(&bundled);
+    // Ethernet, IPv4, TCP: where the TCP header and its payload start
+    let tcp = |d: &[u8]| -> Option<(usize, usize)> {
+        (d.len() > 54 && d[12..14] == [0x08, 0x00] && d[23] == 6).then(|| {
+            let t = 14 + usize::from(d[14] & 0x0F) * 4;
+            (t, t + usize::from(d[t + 12] >> 4) * 4)
+        })
+    };
+    let invite = frames
+        .iter()
+        .position(|(_, _, d)| tcp(d).is_some_and(|(_, p)| d[p..].starts_with(b"INVITE ")))
+        .unwrap();
+    let (t, p) = tcp(&frames[invite].2).unwrap();
+    let ports = frames[invite].2[t..t + 4].to_vec();
+    let length = u32::try_from(frames[invite].2.len() - p).unwrap();
+    assert_eq!(length, 883);
+    let shift_seq = |d: &mut Vec<u8>, by: u32| {
+        let seq = u32::from_be_bytes(d[t + 4..t + 8].try_into().unwrap());
+        d[t + 4..t + 8].copy_from_slice(&seq.wrapping_add(by).to_be_bytes());
+    };
+    let mut out = Vec::new();
+    for (i, (s, us, d)) in frames.iter().enumerate() {
+        let mut d = d.clone();
+        if i == invite {
+            for k in 0..copies {
+                let mut copy = d.clone();
+                shift_seq(&mut copy, k * length);
+                if let Some((_, keep)) = cut.filter(|(at, _)| *at == k) {
+                    copy.truncate(p + keep);
+                    let ip_length = u16::try_from(copy.len() - 14).unwrap();
+                    copy[16..18].copy_from_slice(&ip_length.to_be_bytes());
+                }
+                out.push((*s, *us, copy));
+            }
+        }
+        // the client's later segments follow the copies in its byte stream
+        if i >= invite && tcp(&d).is_some_and(|(t, _)| d[t..t + 4] == ports[..]) {
+            shift_seq(&mut d, copies * length);
+        }
+        out.push((*s, *us, d));
+    }
+    common::temp_copy(&common::pcap_bytes(&out, false, false), "trunk.pcap")
+}
+
+/// The flow's SIP facts and the media flow's encryption basis.
+fn sip_and_basis(v: &callproof::verdict::Verdict) -> (callproof::verdict::Sip, Vec<String>) {
+    let sip = v.flows.iter().find_map(|f| f.sip.clone()).unwrap();
+    let media = v
+        .flows
+        .iter()
+        .find(|f| f.protocols.iter().any(|p| p == "rtp"))
+        .unwrap();
+    (*sip, media.encryption.basis.clone())
+}
+
+/// The frame of the SDP that keyed a media flow, from its encryption basis.
+fn sdp_frame(basis: &[String]) -> u64 {
+    let b = basis
+        .iter()
+        .find(|b| b.starts_with("SDP in SIP frame "))
+        .unwrap();
+    b["SDP in SIP frame ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// A phone's one TCP connection to its registrar (or a trunk's) carries every call's SIP: it is
+/// parsed to its end, not only for the first 16 KiB other plaintext TCP is watched for nor the
+/// first 1 MiB other TCP streams deliver. 1,300 INVITEs (1.1 MB) before the call's.
+#[test]
+fn sip_over_tcp_is_followed_to_the_connection_end() {
+    const COPIES: u32 = 1300;
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-tcp.pcap");
+    let (captured, captured_basis) = sip_and_basis(&verdict_of(&bundled));
+    let (_dir, path) = sip_tcp_trunk(COPIES, None);
+    let v = verdict_of(&path);
+    common::assert_schema_valid(&serde_json::to_value(&v).unwrap());
+    let (sip, basis) = sip_and_basis(&v);
+    assert_eq!(sip.messages, captured.messages + COPIES);
+    assert_eq!(
+        sip.methods, captured.methods,
+        "the server's answers are read too"
+    );
+    let descriptions = u32::try_from(captured.media.len()).unwrap() + COPIES;
+    assert_eq!(sip.media.len(), 32);
+    assert_eq!(sip.unlisted_media, descriptions - 32);
+    // the media is keyed by the call's own answer, which comes after the copies
+    assert_eq!(
+        sdp_frame(&basis),
+        sdp_frame(&captured_basis) + u64::from(COPIES)
+    );
+}
+
+/// A hole in the captured SIP stream costs the message it cut, not the framing of the ones after
+/// it: one of 40 INVITEs loses its last 283 bytes (its SDP body's end).
+#[test]
+fn sip_over_tcp_resumes_after_a_hole() {
+    const COPIES: u32 = 40;
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-tcp.pcap");
+    let (captured, captured_basis) = sip_and_basis(&verdict_of(&bundled));
+    let (_dir, path) = sip_tcp_trunk(COPIES, Some((20, 600)));
+    let v = verdict_of(&path);
+    let (sip, basis) = sip_and_basis(&v);
+    assert_eq!(sip.methods, captured.methods, "no line read as a method");
+    assert_eq!(sip.messages, captured.messages + COPIES - 1);
+    assert_eq!(
+        sdp_frame(&basis),
+        sdp_frame(&captured_basis) + u64::from(COPIES)
+    );
+    let trunk = v.flows.iter().find(|f| f.sip.is_some()).unwrap();
+    assert_eq!(trunk.tcp.as_ref().unwrap().gap_bytes_client_to_server, 283);
 }

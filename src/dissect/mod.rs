@@ -145,12 +145,36 @@ struct ClearStreams {
     websocket_inflate: [Option<Box<flate2::Decompress>>; 2],
     buf: [Vec<u8>; 2],
     sip_dir: [bool; 2],
+    /// Per direction: SIP bytes were lost; the next message start is looked for.
+    sip_resync: [bool; 2],
     stopped: [bool; 2],
     dns: Option<DnsFacts>,
     sip: Option<SipFacts>,
 }
 
 impl ClearStreams {
+    /// Direction `dir` carries signalling in clear that is parsed to the connection's end (SIP,
+    /// also over WebSocket, and DNS): a registrar's or trunk's one connection carries every
+    /// call's SDP, a resolver's every lookup.
+    fn following(&self, dir: usize) -> bool {
+        !self.stopped[dir] && (self.websocket_sip || self.dns_port || self.sip_dir[dir])
+    }
+
+    /// Bytes of direction `dir` were never captured. DNS's length prefixes and WebSocket's
+    /// frames cannot be found again, so that direction stops; SIP drops the message the hole
+    /// cut and resumes at the next line that starts a message.
+    fn gap(&mut self, dir: usize) {
+        if !self.following(dir) {
+            return;
+        }
+        self.buf[dir] = Vec::new();
+        if self.websocket_sip || self.dns_port {
+            self.stopped[dir] = true;
+        } else {
+            self.sip_resync[dir] = true;
+        }
+    }
+
     fn data(&mut self, dir: usize, frame: u64, first: bool, bytes: &[u8]) {
         if self.websocket_sip {
             self.websocket(dir, frame, bytes);
@@ -161,6 +185,16 @@ impl ClearStreams {
         }
         if !(self.dns_port || self.sip_dir[dir]) {
             return;
+        }
+        let mut bytes = bytes;
+        if self.sip_resync[dir] && !self.dns_port {
+            let Some(start) = (0..bytes.len())
+                .find(|&i| (i == 0 || bytes[i - 1] == b'\n') && sip::looks_like_sip(&bytes[i..]))
+            else {
+                return;
+            };
+            self.sip_resync[dir] = false;
+            bytes = &bytes[start..];
         }
         let Some(b) = append_bounded(
             &mut self.buf[dir],
@@ -254,6 +288,14 @@ impl FramedDatagrams {
 
     fn active(&self) -> bool {
         self.framing.iter().any(Option::is_some) && !(self.stopped[0] && self.stopped[1])
+    }
+
+    /// Bytes of direction `dir` were never captured: the framing is lost; stop rather than guess.
+    fn gap(&mut self, dir: usize) {
+        if self.framing[dir].is_some() {
+            self.stopped[dir] = true;
+            self.pending[dir] = Vec::new();
+        }
     }
 
     fn data(&mut self, dir: usize, frame: u64, ts: i64, first: bool, bytes: &[u8]) {
@@ -555,6 +597,8 @@ impl StreamSink for DirectionFeed<'_> {
 
     fn gap(&mut self, missing: u64) {
         self.tls.sink(self.dir, self.frame).gap(missing);
+        self.clear.gap(self.dir);
+        self.framed.gap(self.dir);
     }
 }
 
@@ -586,6 +630,9 @@ impl TcpDissector {
         if payload.is_empty() {
             return;
         }
+        if self.clear.following(dir) {
+            self.reassembly[dir].deliver_all();
+        }
         let mut feed = DirectionFeed {
             tls: &mut self.tls,
             clear: &mut self.clear,
@@ -602,6 +649,9 @@ impl TcpDissector {
 
     /// Nothing more is to be learnt from this connection's payload.
     pub fn is_done(&self) -> bool {
+        if self.clear.following(0) || self.clear.following(1) {
+            return false;
+        }
         let capped = self.reassembly[0].capped && self.reassembly[1].capped;
         if self.framed.active() {
             // STUN/TURN over TCP: followed until the delivery cap, like a UDP flow's datagrams
@@ -745,6 +795,35 @@ mod tests {
         // garbage does not inflate, and does not panic
         let mut fresh = flate2::Decompress::new(false);
         assert!(inflate_message(&mut fresh, &[0xFF; 64]).is_none());
+    }
+
+    #[test]
+    fn a_hole_stops_what_cannot_be_reframed() {
+        // DNS over TCP: the next two-byte length cannot be found again
+        let mut dns = ClearStreams {
+            dns_port: true,
+            ..Default::default()
+        };
+        assert!(dns.following(0));
+        dns.gap(0);
+        assert!(!dns.following(0) && dns.following(1));
+        // STUN over TCP likewise
+        let mut stun = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+        stun.extend_from_slice(&[7; 12]);
+        let mut framed = FramedDatagrams::default();
+        framed.data(0, 1, 0, true, &stun);
+        framed.data(0, 2, 0, false, &stun[..10]);
+        assert_eq!(framed.pending[0].len(), 10);
+        framed.gap(0);
+        assert!(framed.stopped[0] && framed.pending[0].is_empty());
+        // SIP resumes at the next line that starts a message
+        let mut sip = ClearStreams::default();
+        sip.data(0, 1, true, b"INVITE sip:a SIP/2.0\r\nContent-Length: 9\r\n\r\nv=0");
+        sip.gap(0);
+        assert!(sip.following(0));
+        sip.data(0, 2, false, b"o=x\r\nBYE sip:a SIP/2.0\r\nl: 0\r\n\r\n");
+        let facts = sip.sip.as_ref().unwrap();
+        assert_eq!((facts.messages, facts.methods.clone()), (1, vec!["BYE".into()]));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 //! retransmitted and overlapping bytes are delivered once, out-of-order segments wait (up to
 //! [`MAX_PENDING_BYTES`] / [`MAX_PENDING_SEGMENTS`]), and a hole that never fills is reported to
 //! the sink as a gap so it can stop parsing instead of misreading. Only the first
-//! [`MAX_STREAM_BYTES`] of a direction are ever delivered: dissectors need the handshake, not the
-//! bulk data. Offsets are 64-bit, relative to the initial sequence number, so wrap-around of the
+//! [`MAX_STREAM_BYTES`] of a direction are delivered: dissectors need the handshake, not the
+//! bulk data; signalling in clear (SIP, DNS) asks for all of it ([`Reassembler::deliver_all`]). Offsets are 64-bit, relative to the initial sequence number, so wrap-around of the
 //! 32-bit sequence space is handled.
 
 use std::collections::BTreeMap;
@@ -43,6 +43,8 @@ pub struct Reassembler {
     pub retransmitted: u64,
     /// The delivery cap was reached.
     pub capped: bool,
+    /// Deliver the whole stream, past [`MAX_STREAM_BYTES`].
+    uncapped: bool,
 }
 
 impl Reassembler {
@@ -51,6 +53,12 @@ impl Reassembler {
         if self.base.is_none() {
             self.base = Some(seq.wrapping_add(1));
         }
+    }
+
+    /// Deliver the whole stream from now on, not only its first [`MAX_STREAM_BYTES`] (for
+    /// signalling parsed to the connection's end; what waits out of order stays bounded).
+    pub fn deliver_all(&mut self) {
+        self.uncapped = true;
     }
 
     /// Offer a segment with sequence number `seq`.
@@ -115,7 +123,7 @@ impl Reassembler {
     }
 
     fn hold(&mut self, start: u64, payload: &[u8], sink: &mut impl StreamSink) {
-        if start >= MAX_STREAM_BYTES {
+        if start >= MAX_STREAM_BYTES && !self.uncapped {
             return;
         }
         let replace = match self.pending.get(&start) {
@@ -164,13 +172,17 @@ impl Reassembler {
     }
 
     fn deliver(&mut self, bytes: &[u8], sink: &mut impl StreamSink) {
-        let room = MAX_STREAM_BYTES.saturating_sub(self.next);
+        let room = if self.uncapped {
+            u64::MAX
+        } else {
+            MAX_STREAM_BYTES.saturating_sub(self.next)
+        };
         let n = (bytes.len() as u64).min(room) as usize;
         if n > 0 {
             sink.data(&bytes[..n]);
         }
         self.next += bytes.len() as u64;
-        if self.next >= MAX_STREAM_BYTES {
+        if self.next >= MAX_STREAM_BYTES && !self.uncapped {
             self.capped = true;
         }
     }
@@ -253,5 +265,31 @@ mod tests {
         assert!(r.pending.len() <= MAX_PENDING_SEGMENTS);
         assert!(!c.gaps.is_empty());
         assert!(c.out.len() as u64 <= MAX_STREAM_BYTES);
+    }
+
+    #[test]
+    fn deliver_all_passes_the_cap_and_still_bounds_what_waits() {
+        let (mut capped, mut whole) = (Reassembler::default(), Reassembler::default());
+        let (mut c1, mut c2) = (Collect::default(), Collect::default());
+        whole.deliver_all();
+        for r in [&mut capped, &mut whole] {
+            r.syn(0);
+        }
+        let chunk = [5u8; 1000];
+        for i in 0..1500u32 {
+            capped.segment(1 + i * 1000, &chunk, &mut c1);
+            whole.segment(1 + i * 1000, &chunk, &mut c2);
+        }
+        assert_eq!(c1.out.len() as u64, MAX_STREAM_BYTES);
+        assert!(capped.capped);
+        assert_eq!(c2.out.len(), 1_500_000);
+        assert!(!whole.capped);
+        // out of order beyond the cap: held within the bounds, then delivered
+        for i in (1600..2000u32).rev() {
+            whole.segment(1 + i * 1000, &chunk, &mut c2);
+        }
+        assert!(whole.pending_bytes <= MAX_PENDING_BYTES);
+        whole.finish(&mut c2);
+        assert!(c2.out.len() > 1_500_000);
     }
 }
