@@ -818,12 +818,20 @@ mod tests {
         assert!(framed.stopped[0] && framed.pending[0].is_empty());
         // SIP resumes at the next line that starts a message
         let mut sip = ClearStreams::default();
-        sip.data(0, 1, true, b"INVITE sip:a SIP/2.0\r\nContent-Length: 9\r\n\r\nv=0");
+        sip.data(
+            0,
+            1,
+            true,
+            b"INVITE sip:a SIP/2.0\r\nContent-Length: 9\r\n\r\nv=0",
+        );
         sip.gap(0);
         assert!(sip.following(0));
         sip.data(0, 2, false, b"o=x\r\nBYE sip:a SIP/2.0\r\nl: 0\r\n\r\n");
         let facts = sip.sip.as_ref().unwrap();
-        assert_eq!((facts.messages, facts.methods.clone()), (1, vec!["BYE".into()]));
+        assert_eq!(
+            (facts.messages, facts.methods.clone()),
+            (1, vec!["BYE".into()])
+        );
     }
 
     #[test]

@@ -270,6 +270,7 @@ mod tests {
         f.message(9, b"SIP/2.0 200 OK\r\n\r\n");
         assert_eq!(f.methods, vec!["INVITE", "200"]);
     }
+
     #[test]
     fn methods_are_capped_and_say_so() {
         let mut f = SipFacts::default();
