@@ -785,14 +785,7 @@ fn capped_lists_say_so() {
         }
         out.extend_from_slice(&frames[answer + 1..]);
         let (_dir, path) = temp_copy(&pcap_bytes(&out, false, false), "names.pcap");
-        let run = std::process::Command::new(common::bin())
-            .args(["analyze", "--quiet", "--vendors"])
-            .arg(&catalogue)
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(run.status.success(), "{run:?}");
-        let json: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        let json = common::verdict_json_of(&path, &["--vendors".as_ref(), catalogue.as_os_str()]);
         common::assert_schema_valid(&json);
         let resolver = json["flows"]
             .as_array()

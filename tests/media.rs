@@ -717,7 +717,7 @@ fn turn_peers_beyond_the_listed_ones_are_marked() {
         }
         out.extend_from_slice(&frames[permission + 1..]);
         let (_dir, path) = common::temp_copy(&common::pcap_bytes(&out, false, false), "turn.pcap");
-        let json = common::verdict_json_of(&path);
+        let json = common::verdict_json_of(&path, &[]);
         common::assert_schema_valid(&json);
         let stun = json["flows"]
             .as_array()

@@ -59,10 +59,12 @@ pub fn verdict_of(path: &Path) -> Verdict {
     v.expect("verdict written")
 }
 
-/// The verdict of one capture as the JSON the binary wrote (to stdout); the run must succeed.
-pub fn verdict_json_of(path: &Path) -> serde_json::Value {
+/// The verdict of one capture, with extra command-line options, as the JSON the binary wrote
+/// (to stdout); the run must succeed.
+pub fn verdict_json_of(path: &Path, options: &[&std::ffi::OsStr]) -> serde_json::Value {
     let o = Command::new(bin())
         .args(["analyze", "--quiet"])
+        .args(options)
         .arg(path)
         .output()
         .expect("run callproof");
