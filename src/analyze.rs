@@ -274,8 +274,8 @@ impl Analyzer {
         self.table.flows()
     }
 
-    /// A verdict of the flows so far, judged as a finished one would be (for the live view:
-    /// flows still open show what they have decided, so their findings can only grow).
+    /// A verdict of the flows so far, judged as a finished one would be (for the live view):
+    /// flows still open are judged on what they have read so far, as if they closed now.
     pub fn snapshot(&self, geo: &GeoData, catalogue: &Catalogue) -> Verdict {
         const IN_MEMORY: &str = "a verdict held in memory has no spill file to fail";
         let mut builder = VerdictBuilder::new(Some(geo), catalogue, false);
@@ -283,12 +283,25 @@ impl Analyzer {
             path: "(live)".into(),
             ..Default::default()
         });
-        for f in self.table.flows() {
+        // open flows judged as if they closed now, on copies of what they have read so far
+        let copies: Vec<Option<flow::Flow>> = self
+            .table
+            .flows()
+            .iter()
+            .map(flow::Flow::with_facts_so_far)
+            .collect();
+        let flows = || {
+            self.table
+                .flows()
+                .iter()
+                .zip(&copies)
+                .map(|(f, copy)| copy.as_ref().unwrap_or(f))
+        };
+        for f in flows() {
             builder.learn(0, f);
         }
-        // as the live view has always judged them: without the SDP announcements
-        for f in self.table.flows() {
-            builder.close(0, f, false);
+        for f in flows() {
+            builder.close(0, f, true);
         }
         builder.finish().expect(IN_MEMORY)
     }

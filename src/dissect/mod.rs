@@ -686,6 +686,36 @@ impl TcpDissector {
         self.clear.sip.as_mut()
     }
 
+    /// The facts of the bytes delivered so far, with the dissection going on (the live view
+    /// judges open connections with it); what waits behind a hole is left for `finish`.
+    pub fn outcome_so_far(&self) -> TcpOutcome {
+        TcpOutcome {
+            dns: self.clear.dns.clone(),
+            sip: self.clear.sip.clone(),
+            tls: self.tls.is_tls.then(|| self.tls.facts.clone()),
+            http_request: self.http_request.clone(),
+            datagrams: self
+                .framed
+                .udp
+                .as_ref()
+                .map(|u| u.outcome_so_far())
+                .filter(|u| !u.protocols.is_empty()),
+            ..self.connection_facts()
+        }
+    }
+
+    /// The outcome's facts of the connection itself (not of a protocol's messages).
+    fn connection_facts(&self) -> TcpOutcome {
+        TcpOutcome {
+            http: self.http,
+            client_is_responder: self.tls.client_is_responder(),
+            midstream: self.reassembly[0].midstream || self.reassembly[1].midstream,
+            gap_bytes: [self.reassembly[0].gap_bytes, self.reassembly[1].gap_bytes],
+            capped: self.reassembly[0].capped || self.reassembly[1].capped,
+            ..TcpOutcome::default()
+        }
+    }
+
     /// Deliver what still waits behind holes and return the facts.
     pub fn finish(&mut self) -> TcpOutcome {
         for dir in 0..2 {
@@ -702,14 +732,12 @@ impl TcpDissector {
             };
             self.reassembly[dir].finish(&mut feed);
         }
-        let is_tls = self.tls.is_tls;
-        let client_is_responder = self.tls.client_is_responder();
+        let connection = self.connection_facts();
         let tls = std::mem::take(&mut self.tls);
         TcpOutcome {
             dns: self.clear.dns.take(),
             sip: self.clear.sip.take(),
-            tls: is_tls.then_some(tls.facts),
-            http: self.http,
+            tls: tls.is_tls.then_some(tls.facts),
             http_request: self.http_request.take(),
             datagrams: self
                 .framed
@@ -717,10 +745,7 @@ impl TcpDissector {
                 .take()
                 .map(|mut u| u.finish())
                 .filter(|u| !u.protocols.is_empty()),
-            client_is_responder,
-            midstream: self.reassembly[0].midstream || self.reassembly[1].midstream,
-            gap_bytes: [self.reassembly[0].gap_bytes, self.reassembly[1].gap_bytes],
-            capped: self.reassembly[0].capped || self.reassembly[1].capped,
+            ..connection
         }
     }
 }

@@ -54,9 +54,10 @@ pub struct UdpDissector {
 }
 
 /// What dissecting a UDP flow established.
-#[derive(Debug, Default)]
+///
 /// Kept for every UDP flow until the verdict is made: the larger facts are boxed, since most
 /// flows carry one kind.
+#[derive(Debug, Clone, Default)]
 pub struct UdpOutcome {
     pub protocols: ProtocolSet,
     pub stun: Option<Box<StunFacts>>,
@@ -293,7 +294,6 @@ impl UdpDissector {
         self.sip.as_deref()
     }
 
-    /// The protocols established and their facts.
     /// What the datagrams so far suggest, while the flow is still being dissected (the live
     /// view): the protocol and, where a handshake shows it, the protection. Only `finish`
     /// decides; this is a glimpse that can only be confirmed or refined.
@@ -333,109 +333,188 @@ impl UdpDissector {
         None
     }
 
+    /// End the dissection: the protocols established and their facts; the state is freed.
     pub fn finish(&mut self) -> UdpOutcome {
-        let mut p = ProtocolSet::default();
-        let c = &self.counts;
-        let stun = self.stun.take().map(|b| *b);
-        if let Some(s) = &stun {
-            // A message with the cookie validates alone; classic STUN needs two.
-            if s.messages > s.classic_messages || c.classic_stun >= 2 {
-                p.insert(Protocol::Stun);
-            }
-            if s.methods.iter().any(|&m| (0x003..=0x009).contains(&m)) || c.channel_data >= 2 {
-                p.insert(Protocol::Turn);
-            }
+        let dtls = self.dtls.take().map(|mut d| {
+            let facts = std::mem::take(&mut d.facts);
+            DtlsPart::of(&d, facts)
+        });
+        let quic_tls = self
+            .quic_initials
+            .take()
+            .map(|i| (i.client_is_responder(), i.facts));
+        let parts = Parts {
+            stun: self.stun.take().map(|b| *b),
+            dtls,
+            quic_tls,
+            rtp: self.rtp.take().map(|b| *b),
+            quic: self.quic.take().map(|b| *b),
+            dns: self.dns.take().map(|b| *b),
+            sip: self.sip.take().map(|b| *b),
+            zoom: self.zoom.take().map(|b| *b),
+        };
+        outcome(&self.counts, parts)
+    }
+
+    /// What `finish` would establish from the datagrams so far, with the dissection going on
+    /// (the live view judges open flows with it): the same rules on copies of the facts.
+    pub fn outcome_so_far(&self) -> UdpOutcome {
+        let parts = Parts {
+            stun: self.stun.as_deref().cloned(),
+            dtls: self
+                .dtls
+                .as_deref()
+                .map(|d| DtlsPart::of(d, d.facts.clone())),
+            quic_tls: self
+                .quic_initials
+                .as_deref()
+                .map(|i| (i.client_is_responder(), i.facts.clone())),
+            rtp: self.rtp.as_deref().cloned(),
+            quic: self.quic.as_deref().cloned(),
+            dns: self.dns.as_deref().cloned(),
+            sip: self.sip.as_deref().cloned(),
+            zoom: self.zoom.as_deref().cloned(),
+        };
+        outcome(&self.counts, parts)
+    }
+}
+
+/// What DTLS on a flow showed, with its facts.
+struct DtlsPart {
+    facts: TlsFacts,
+    /// A handshake parsed, two records, or one datagram tiled exactly by records.
+    confirmed: bool,
+    /// The handshake negotiated or offered DTLS-SRTP (use_srtp).
+    srtp_keyed: bool,
+    client_is_responder: bool,
+}
+
+impl DtlsPart {
+    fn of(d: &DtlsStream, facts: TlsFacts) -> Self {
+        let srtp_keyed = facts
+            .server_hello
+            .as_ref()
+            .and_then(|s| s.srtp_profile)
+            .is_some()
+            || facts
+                .client_hello
+                .as_ref()
+                .is_some_and(|c| !c.srtp_profiles.is_empty());
+        Self {
+            confirmed: d.handshake_seen || d.records >= 2 || d.exact_datagrams >= 1,
+            srtp_keyed,
+            client_is_responder: d.client_is_responder(),
+            facts,
         }
-        if c.ms_turn >= 2 {
+    }
+}
+
+/// The facts a UDP dissection holds, taken at its end or copied while it runs.
+struct Parts {
+    stun: Option<StunFacts>,
+    dtls: Option<DtlsPart>,
+    /// The TLS handshake read from QUIC Initials, and whether the QUIC client is the responder.
+    quic_tls: Option<(bool, TlsFacts)>,
+    rtp: Option<Streams>,
+    quic: Option<QuicFacts>,
+    dns: Option<DnsFacts>,
+    sip: Option<SipFacts>,
+    zoom: Option<ZoomFacts>,
+}
+
+/// The protocols the evidence establishes, and the facts kept for the verdict.
+fn outcome(c: &Counts, parts: Parts) -> UdpOutcome {
+    let Parts {
+        stun,
+        dtls,
+        quic_tls,
+        mut rtp,
+        quic,
+        dns,
+        sip,
+        mut zoom,
+    } = parts;
+    let mut p = ProtocolSet::default();
+    if let Some(s) = &stun {
+        // A message with the cookie validates alone; classic STUN needs two.
+        if s.messages > s.classic_messages || c.classic_stun >= 2 {
+            p.insert(Protocol::Stun);
+        }
+        if s.methods.iter().any(|&m| (0x003..=0x009).contains(&m)) || c.channel_data >= 2 {
             p.insert(Protocol::Turn);
         }
-        let dtls = self.dtls.take();
-        let initials = self.quic_initials.take();
-        let client_is_responder = dtls.as_ref().is_some_and(|d| d.client_is_responder())
-            || initials.as_ref().is_some_and(|i| i.client_is_responder());
-        let quic_tls = initials
-            .map(|i| i.facts)
-            .filter(|f| f.client_hello.is_some() || f.server_hello.is_some());
-        let dtls_confirmed = dtls
-            .as_ref()
-            .is_some_and(|d| d.handshake_seen || d.records >= 2 || d.exact_datagrams >= 1);
-        let srtp_keyed = dtls.as_ref().is_some_and(|d| {
-            d.facts
-                .server_hello
-                .as_ref()
-                .and_then(|s| s.srtp_profile)
-                .is_some()
-                || d.facts
-                    .client_hello
-                    .as_ref()
-                    .is_some_and(|c| !c.srtp_profiles.is_empty())
-        });
-        if dtls_confirmed {
-            p.insert(Protocol::Dtls);
+    }
+    if c.ms_turn >= 2 {
+        p.insert(Protocol::Turn);
+    }
+    let client_is_responder = dtls.as_ref().is_some_and(|d| d.client_is_responder)
+        || quic_tls.as_ref().is_some_and(|(responder, _)| *responder);
+    let quic_tls = quic_tls
+        .map(|(_, facts)| facts)
+        .filter(|f| f.client_hello.is_some() || f.server_hello.is_some());
+    let dtls_confirmed = dtls.as_ref().is_some_and(|d| d.confirmed);
+    let srtp_keyed = dtls.as_ref().is_some_and(|d| d.srtp_keyed);
+    if dtls_confirmed {
+        p.insert(Protocol::Dtls);
+    }
+    if let Some(r) = rtp.as_mut() {
+        r.release_histograms();
+    }
+    if let Some(r) = &rtp {
+        let rtp_ok = r.rtp_confirmed();
+        let rtcp_ok = r.rtcp_packets >= 2 || (r.rtcp_packets >= 1 && rtp_ok);
+        // DTLS-SRTP keying on the same flow is the evidence that RTP here is SRTP.
+        let (rtp_label, mut rtcp_label) = if dtls_confirmed && srtp_keyed {
+            (Protocol::Srtp, Protocol::Srtcp)
+        } else {
+            (Protocol::Rtp, Protocol::Rtcp)
+        };
+        // The SRTCP trailer is evidence of its own.
+        if r.srtcp().is_some() {
+            rtcp_label = Protocol::Srtcp;
         }
-        let mut rtp = self.rtp.take().map(|b| *b);
-        if let Some(r) = rtp.as_mut() {
-            r.release_histograms();
+        if rtp_ok {
+            p.insert(rtp_label);
         }
-        if let Some(r) = &rtp {
-            let rtp_ok = r.rtp_confirmed();
-            let rtcp_ok = r.rtcp_packets >= 2 || (r.rtcp_packets >= 1 && rtp_ok);
-            // DTLS-SRTP keying on the same flow is the evidence that RTP here is SRTP.
-            let (rtp_label, mut rtcp_label) = if dtls_confirmed && srtp_keyed {
-                (Protocol::Srtp, Protocol::Srtcp)
-            } else {
-                (Protocol::Rtp, Protocol::Rtcp)
-            };
-            // The SRTCP trailer is evidence of its own.
-            if r.srtcp().is_some() {
-                rtcp_label = Protocol::Srtcp;
-            }
-            if rtp_ok {
-                p.insert(rtp_label);
-            }
-            if rtcp_ok {
-                p.insert(rtcp_label);
-            }
+        if rtcp_ok {
+            p.insert(rtcp_label);
         }
-        let quic = self.quic.take().map(|b| *b);
-        if quic.as_ref().is_some_and(|q| q.long_header_packets >= 1) {
-            p.insert(Protocol::Quic);
-        }
-        let dns = self.dns.take().map(|b| *b);
-        if dns.is_some() {
-            p.insert(Protocol::Dns);
-        }
-        if c.sip >= 1 {
-            p.insert(Protocol::Sip);
-        }
-        let mut zoom = self.zoom.take().map(|b| *b);
-        if let Some(z) = zoom.as_mut() {
-            z.streams.release_histograms();
-        }
-        let zoom_confirmed = zoom.as_ref().is_some_and(|z| {
-            z.server_mode_packets >= 1
-                || z.control_packets >= 2
-                || (z.peer_to_peer_packets >= 3 && z.streams.rtp_confirmed())
-        });
-        if zoom_confirmed {
-            p.insert(Protocol::Zoom);
-        }
-        UdpOutcome {
-            protocols: p,
-            stun: stun.map(Box::new),
-            dtls: dtls.filter(|_| dtls_confirmed).map(|d| Box::new(d.facts)),
-            rtp: rtp
-                .filter(|r| r.rtp_confirmed() || r.rtcp_packets > 0)
-                .map(Box::new),
-            quic,
-            quic_tls: quic_tls.map(Box::new),
-            dns,
-            sip: self.sip.take().map(|b| *b),
-            zoom: zoom.filter(|_| zoom_confirmed).map(Box::new),
-            client_is_responder,
-            channel_data: c.channel_data,
-            relayed_datagrams: c.relayed_datagrams,
-        }
+    }
+    if quic.as_ref().is_some_and(|q| q.long_header_packets >= 1) {
+        p.insert(Protocol::Quic);
+    }
+    if dns.is_some() {
+        p.insert(Protocol::Dns);
+    }
+    if c.sip >= 1 {
+        p.insert(Protocol::Sip);
+    }
+    if let Some(z) = zoom.as_mut() {
+        z.streams.release_histograms();
+    }
+    let zoom_confirmed = zoom.as_ref().is_some_and(|z| {
+        z.server_mode_packets >= 1
+            || z.control_packets >= 2
+            || (z.peer_to_peer_packets >= 3 && z.streams.rtp_confirmed())
+    });
+    if zoom_confirmed {
+        p.insert(Protocol::Zoom);
+    }
+    UdpOutcome {
+        protocols: p,
+        stun: stun.map(Box::new),
+        dtls: dtls.filter(|_| dtls_confirmed).map(|d| Box::new(d.facts)),
+        rtp: rtp
+            .filter(|r| r.rtp_confirmed() || r.rtcp_packets > 0)
+            .map(Box::new),
+        quic,
+        quic_tls: quic_tls.map(Box::new),
+        dns,
+        sip,
+        zoom: zoom.filter(|_| zoom_confirmed).map(Box::new),
+        client_is_responder,
+        channel_data: c.channel_data,
+        relayed_datagrams: c.relayed_datagrams,
     }
 }
 

@@ -15,7 +15,7 @@ use crate::dissect::dns::DnsFacts;
 use crate::dissect::sip::SipFacts;
 use crate::dissect::tls::TlsFacts;
 use crate::dissect::udp::{UdpDissector, UdpOutcome};
-use crate::dissect::{HttpRequest, Protocol, ProtocolSet, TcpDissector};
+use crate::dissect::{HttpRequest, Protocol, ProtocolSet, TcpDissector, TcpOutcome};
 
 /// Limits that bound the table's memory.
 #[derive(Debug, Clone, Copy)]
@@ -303,34 +303,108 @@ impl Flow {
     /// Stop dissecting: move the dissector's facts onto the flow and free its state.
     fn finish_dissection(&mut self) {
         match self.dissector.take() {
-            Some(Dissector::Tcp(mut d)) => self.finish_tcp(&mut d),
-            Some(Dissector::Udp(mut d)) => {
-                let mut outcome = d.finish();
-                self.protocols = outcome.protocols;
-                if outcome.client_is_responder && self.role_basis != RoleBasis::TcpHandshake {
-                    self.swap_roles(RoleBasis::Handshake);
-                    for t in [outcome.dtls.as_mut(), outcome.quic_tls.as_mut()]
-                        .into_iter()
-                        .flatten()
-                    {
-                        t.swap_directions();
-                    }
-                    if let Some(r) = outcome.rtp.as_mut() {
-                        for s in &mut r.streams {
-                            s.direction ^= 1;
-                        }
-                    }
-                } else if outcome.dtls.is_some() || outcome.quic_tls.is_some() {
-                    self.confirm_roles();
-                }
-                self.udp = Some(Box::new(outcome));
-            }
+            Some(Dissector::Tcp(mut d)) => self.take_tcp_outcome(d.finish()),
+            Some(Dissector::Udp(mut d)) => self.take_udp_outcome(d.finish()),
             None => {}
         }
     }
 
-    fn finish_tcp(&mut self, d: &mut TcpDissector) {
-        let outcome = d.finish();
+    /// A flow still being dissected as it would be if it closed now: a copy carrying the facts
+    /// of what its dissector has read so far (the live view judges open flows with it).
+    /// `None` when the flow's dissection has ended: the flow itself is that.
+    pub fn with_facts_so_far(&self) -> Option<Flow> {
+        let dissector = self.dissector.as_ref()?;
+        let Flow {
+            id,
+            l4,
+            client,
+            server,
+            role_basis,
+            packets,
+            bytes,
+            first_frame,
+            first_ts,
+            last_ts,
+            protocols,
+            tls,
+            udp,
+            tcp_dns,
+            tcp_sip,
+            http,
+            syn_seen,
+            syn_ts,
+            tcp_rtt_ns,
+            fin_seen,
+            rst_seen,
+            midstream,
+            gap_bytes,
+            reassembly_capped,
+            dissector: _,
+            live,
+            published_answers,
+            published_media,
+        } = self;
+        let mut copy = Flow {
+            id: *id,
+            l4: *l4,
+            client: *client,
+            server: *server,
+            role_basis: *role_basis,
+            packets: *packets,
+            bytes: *bytes,
+            first_frame: *first_frame,
+            first_ts: *first_ts,
+            last_ts: *last_ts,
+            protocols: *protocols,
+            tls: tls.clone(),
+            udp: udp.clone(),
+            tcp_dns: tcp_dns.clone(),
+            tcp_sip: tcp_sip.clone(),
+            http: http.clone(),
+            syn_seen: *syn_seen,
+            syn_ts: *syn_ts,
+            tcp_rtt_ns: *tcp_rtt_ns,
+            fin_seen: *fin_seen,
+            rst_seen: *rst_seen,
+            midstream: *midstream,
+            gap_bytes: *gap_bytes,
+            reassembly_capped: *reassembly_capped,
+            dissector: None,
+            live: *live,
+            published_answers: *published_answers,
+            published_media: *published_media,
+        };
+        match dissector {
+            Dissector::Tcp(d) => copy.take_tcp_outcome(d.outcome_so_far()),
+            Dissector::Udp(d) => copy.take_udp_outcome(d.outcome_so_far()),
+        }
+        Some(copy)
+    }
+
+    /// Move a UDP dissection's facts onto the flow; the handshake may correct the roles.
+    fn take_udp_outcome(&mut self, mut outcome: UdpOutcome) {
+        self.protocols = outcome.protocols;
+        if outcome.client_is_responder && self.role_basis != RoleBasis::TcpHandshake {
+            self.swap_roles(RoleBasis::Handshake);
+            for t in [outcome.dtls.as_mut(), outcome.quic_tls.as_mut()]
+                .into_iter()
+                .flatten()
+            {
+                t.swap_directions();
+            }
+            if let Some(r) = outcome.rtp.as_mut() {
+                for s in &mut r.streams {
+                    s.direction ^= 1;
+                }
+            }
+        } else if outcome.dtls.is_some() || outcome.quic_tls.is_some() {
+            self.confirm_roles();
+        }
+        self.udp = Some(Box::new(outcome));
+    }
+
+    /// Move a TCP dissection's facts onto the flow; the handshake may correct the roles.
+    fn take_tcp_outcome(&mut self, outcome: TcpOutcome) {
         self.midstream = outcome.midstream;
         self.gap_bytes = outcome.gap_bytes;
         self.reassembly_capped = outcome.capped;

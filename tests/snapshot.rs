@@ -1,0 +1,198 @@
+//! The live view's periodic judgement (`Analyzer::snapshot`): flows still open are judged on
+//! what they have read so far, by the same rules as the verdict written at the end. A snapshot
+//! after a capture's first N frames must judge every flow as the verdict of a capture that
+//! ended after those N frames does.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use callproof::analyze::{Analyzer, Options, VerdictBuilder};
+use callproof::capture::{self, CaptureSummary, Frame};
+use callproof::enrich::GeoData;
+use callproof::vendor::Catalogue;
+use serde_json::Value;
+
+/// Every capture of ../shared/captures and of captures/.
+fn all_captures() -> Vec<PathBuf> {
+    let roots = [
+        common::shared().join("captures"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("captures"),
+    ];
+    let mut out = Vec::new();
+    let mut dirs = roots.to_vec();
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("pcap" | "pcapng" | "cap")
+            ) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A capture's frames, owned: (number, timestamp, link type, wire length, bytes).
+type OwnedFrame = (u64, Option<i64>, u32, u32, Vec<u8>);
+
+fn frames(path: &Path) -> Vec<OwnedFrame> {
+    let mut out = Vec::new();
+    // a damaged capture gives the frames before the damage, which is what is compared
+    let _ = capture::read_file(path, |f: &Frame<'_>| {
+        out.push((f.number, f.ts_ns, f.link_type, f.orig_len, f.data.to_vec()))
+    });
+    out
+}
+
+fn analyzer_of(frames: &[OwnedFrame]) -> Analyzer {
+    let mut analyzer = Analyzer::new(&Options::default());
+    for (number, ts_ns, link_type, orig_len, data) in frames {
+        analyzer.frame(&Frame {
+            number: *number,
+            ts_ns: *ts_ns,
+            link_type: *link_type,
+            orig_len: *orig_len,
+            data,
+        });
+    }
+    analyzer
+}
+
+/// The parts of a verdict that judge flows: the flows, their endpoints, vendors and claims,
+/// the findings and the summary — without what describes the capture file as read (the
+/// snapshot has no file: its frames, damage and truncation are the live view's headline).
+fn judgement(verdict: callproof::verdict::Verdict) -> Value {
+    let mut v = serde_json::to_value(verdict).unwrap();
+    let o = v.as_object_mut().unwrap();
+    for file_fact in ["generated_at", "inputs", "data", "tool", "schema"] {
+        o.remove(file_fact);
+    }
+    o["findings"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["rule"] != "capture-incomplete");
+    o["summary"]
+        .as_object_mut()
+        .unwrap()
+        .remove("evidence_quality");
+    v
+}
+
+/// The judgement of a live snapshot after `frames`, and the verdict's of a capture that ended
+/// after them.
+fn snapshot_and_verdict(frames: &[OwnedFrame]) -> (Value, Value) {
+    let geo = GeoData::embedded();
+    let catalogue = Catalogue::embedded();
+    let snapshot = judgement(analyzer_of(frames).snapshot(&geo, &catalogue));
+    let ended = analyzer_of(frames).finish(&CaptureSummary::empty("cut.pcap".into(), 0, false));
+    let mut builder = VerdictBuilder::new(Some(&geo), &catalogue, false);
+    builder.add(ended).unwrap();
+    (snapshot, judgement(builder.finish().unwrap()))
+}
+
+/// The first difference between two JSON values, as a path and both sides.
+fn first_difference(path: &str, a: &Value, b: &Value) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => x.keys().chain(y.keys()).find_map(|k| {
+            let (l, r) = (
+                x.get(k).unwrap_or(&Value::Null),
+                y.get(k).unwrap_or(&Value::Null),
+            );
+            first_difference(&format!("{path}.{k}"), l, r)
+        }),
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (l, r))| first_difference(&format!("{path}[{i}]"), l, r)),
+        _ => (a != b).then(|| format!("{path}: snapshot {a} / verdict {b}")),
+    }
+}
+
+/// A TCP connection's bytes that wait behind a hole when the capture is cut are lost to a
+/// capture that ends there, but may still arrive while it goes on (a retransmission): the
+/// snapshot does not count them as a gap. Make the snapshot's count the verdict's where that is
+/// the difference, and return how many directions differed so.
+fn count_bytes_waiting_behind_holes(snapshot: &mut Value, verdict: &Value) -> usize {
+    let mut differed = 0;
+    let (Some(ours), Some(theirs)) = (
+        snapshot["flows"].as_array_mut(),
+        verdict["flows"].as_array(),
+    ) else {
+        return 0;
+    };
+    for (ours, theirs) in ours.iter_mut().zip(theirs) {
+        for gap in ["gap_bytes_client_to_server", "gap_bytes_server_to_client"] {
+            if ours["tcp"][gap] == 0 && theirs["tcp"][gap].as_u64().is_some_and(|n| n > 0) {
+                ours["tcp"][gap] = theirs["tcp"][gap].clone();
+                differed += 1;
+            }
+        }
+    }
+    differed
+}
+
+#[test]
+fn a_snapshot_during_a_capture_judges_its_open_flows_as_the_verdict_would() {
+    let mut compared = 0;
+    let mut differences = Vec::new();
+    let mut waiting_behind_holes = 0;
+    for path in all_captures() {
+        let frames = frames(&path);
+        // the middle of the capture, where most flows are open, and its end
+        for cut in [frames.len() / 2, frames.len()] {
+            let (mut snapshot, verdict) = snapshot_and_verdict(&frames[..cut]);
+            waiting_behind_holes += count_bytes_waiting_behind_holes(&mut snapshot, &verdict);
+            if let Some(d) = first_difference("", &snapshot, &verdict) {
+                differences.push(format!("{} after {cut} frames: {d}", path.display()));
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 300, "{compared} cuts compared");
+    // zeek/hrr.pcap cut after frame 9: 1,368 bytes the server sent before frame 9's segment
+    // arrive (retransmitted) in frame 11
+    assert!(
+        waiting_behind_holes >= 1,
+        "the case of bytes behind a hole was met"
+    );
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+#[test]
+fn mid_call_the_snapshot_sees_srtp_keyed_by_sdp_and_the_keys_in_clear() {
+    // baresip calling itself with SDES-SRTP: the SIP INVITE and its 200 OK (frame 5) carry
+    // a=crypto keys; tshark decodes frames 9 on as SRTP of 192.0.2.2:20066 <-> 20078, and the
+    // call lasts to frame 618. A snapshot a quarter in, while the call and its media flows are
+    // open, judges the media as the verdict does.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-sdes-srtp.pcap");
+    let frames = frames(&path);
+    assert_eq!(frames.len(), 618);
+    let geo = GeoData::embedded();
+    let catalogue = Catalogue::embedded();
+    let v = analyzer_of(&frames[..150]).snapshot(&geo, &catalogue);
+    let media = common::flow(&v, "udp", ("192.0.2.2", 20066), ("192.0.2.2", 20078));
+    assert_eq!(media.protocols, ["srtp"]);
+    let encryption = &media.encryption;
+    assert_eq!(encryption.state, "encrypted");
+    assert!(
+        encryption.basis[0].contains("SDP in SIP frame 5")
+            && encryption.basis[0].contains("a=crypto"),
+        "{:?}",
+        encryption.basis
+    );
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.rule == "sdes-keys-in-clear" && f.severity == "high"),
+        "{:?}",
+        v.findings.iter().map(|f| &f.rule).collect::<Vec<_>>()
+    );
+    assert_eq!(v.summary.unwrap().e2ee.status, "fail");
+}
