@@ -559,8 +559,9 @@ pub fn analyze_paths(
     Ok((v, errors))
 }
 
-/// Media addresses announced in clear SDP: (address, port) → ((flow, line), the media line).
-type Announced = HashMap<(IpAddr, u16), ((u32, u32), Media)>;
+/// Media addresses announced in clear SDP: (address, port) → ((flow, line), the media line,
+/// whether the port is the line's RTCP port).
+type Announced = HashMap<(IpAddr, u16), ((u32, u32), Media, bool)>;
 
 /// Builds a verdict from analysed inputs. Each flow is judged as its record is made — vendor
 /// attribution, media path, protection findings — and added to its server endpoint; what
@@ -707,11 +708,15 @@ impl<'a> VerdictBuilder<'a> {
         let Some(ip) = m.address.filter(|_| m.port != 0) else {
             return;
         };
-        match self.announced.1.get_mut(&(ip, m.port)) {
-            Some(known) if known.0 <= order => {}
-            Some(known) => *known = (order, m.clone()),
-            None => {
-                self.announced.1.insert((ip, m.port), (order, m.clone()));
+        let rtcp = m.rtcp_port.map(|port| (m.rtcp_address.unwrap_or(ip), port));
+        for (at, rtcp_port) in [(Some((ip, m.port)), false), (rtcp, true)] {
+            let Some(at) = at else { continue };
+            match self.announced.1.get_mut(&at) {
+                Some(known) if known.0 <= order => {}
+                Some(known) => *known = (order, m.clone(), rtcp_port),
+                None => {
+                    self.announced.1.insert(at, (order, m.clone(), rtcp_port));
+                }
             }
         }
     }
@@ -722,7 +727,10 @@ impl<'a> VerdictBuilder<'a> {
             [f.client, f.server]
                 .iter()
                 .find_map(|e| self.announced.1.get(&(e.ip, e.port)))
-                .map(|(_, m)| m)
+                .map(|(_, media, rtcp_port)| encryption::Signal {
+                    media,
+                    rtcp_port: *rtcp_port,
+                })
         } else {
             None
         };
@@ -996,7 +1004,8 @@ fn flow_record(
             .into_iter()
             // SRTP negotiated in clear SDP for this address: the RTP here is SRTP.
             .map(|p| match p {
-                "rtp" if signalled.is_some_and(|m| m.secure_profile()) => "srtp",
+                "rtp" if signalled.is_some_and(|s| s.media.secure_profile()) => "srtp",
+                "rtcp" if signalled.is_some_and(|s| s.media.secure_profile()) => "srtcp",
                 other => other,
             })
             .map(verdict::Name::Borrowed)
@@ -1171,6 +1180,8 @@ fn flow_record(
                         crypto_suites: m.crypto_suites.clone(),
                         crypto_in_clear: m.key_in_clear,
                         dtls_fingerprint: m.dtls_fingerprint,
+                        rtcp_port: m.rtcp_port,
+                        rtcp_address: m.rtcp_address.map(|a| a.to_string()),
                     })
                     .collect(),
             })
@@ -1249,11 +1260,11 @@ fn clear_extensions(
     (1..=255u8)
         .filter(|&id| ids[usize::from(id >> 6)] & (1 << (id & 63)) != 0)
         .map(|id| {
-            let mapped = signalled.and_then(|m| m.extmap.iter().find(|(i, _)| *i == id));
+            let mapped = signalled.and_then(|s| s.media.extmap.iter().find(|(i, _)| *i == id));
             verdict::RtpHeaderExtension {
                 id,
                 uri: mapped.map(|(_, uri)| uri.clone()),
-                signalled_frame: mapped.and(signalled.map(|m| m.frame)),
+                signalled_frame: mapped.and(signalled.map(|s| s.media.frame)),
             }
         })
         .collect()

@@ -870,3 +870,67 @@ fn sip_over_tcp_resumes_after_a_hole() {
     let trunk = v.flows.iter().find(|f| f.sip.is_some()).unwrap();
     assert_eq!(trunk.tcp.as_ref().unwrap().gap_bytes_client_to_server, 283);
 }
+
+/// baresip keys SRTP with SDES (`m=audio 20066 RTP/SAVP` and `a=crypto`, no `a=rtcp`) and sends
+/// RTCP to the next port up: first an RTCP APP "PING" keep-alive in clear (frames 3 and 6,
+/// 16 bytes each, no trailer), its first SRTCP report only 5 s in (frame 509, index 2). A call
+/// captured for its first 300 frames has seen only that clear RTCP on 20067 <-> 20079: the SDP
+/// keys it, so it is SRTCP due and RTCP in clear there is `rtcp-in-clear`, not media in clear.
+#[test]
+fn rtcp_flows_are_keyed_by_their_media_line_rtcp_port() {
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-sdes-srtp.pcap");
+    let whole = verdict_of(&bundled);
+    let sip = whole.flows.iter().find_map(|f| f.sip.as_ref()).unwrap();
+    let rtcp_ports: Vec<(u16, Option<u16>)> =
+        sip.media.iter().map(|m| (m.port, m.rtcp_port)).collect();
+    assert_eq!(rtcp_ports, [(20078, Some(20079)), (20066, Some(20067))]);
+    let rtcp = flow(&whole, "udp", ("192.0.2.2", 20067), ("192.0.2.2", 20079));
+    assert_eq!(rtcp.protocols, ["srtcp"]);
+    assert!(
+        rtcp.encryption.basis[0].starts_with("SRTCP trailer"),
+        "{:?}",
+        rtcp.encryption
+    );
+
+    let frames = common::pcap_frames(&bundled);
+    let (_dir, cut) = common::temp_copy(
+        &common::pcap_bytes(&frames[..300], false, false),
+        "cut.pcap",
+    );
+    let v = verdict_of(&cut);
+    let rtcp = flow(&v, "udp", ("192.0.2.2", 20067), ("192.0.2.2", 20079));
+    let r = rtcp.rtp.as_ref().unwrap();
+    assert_eq!(
+        (r.rtcp_packets, r.rtcp_in_clear, r.srtcp_encrypted),
+        (4, 2, None)
+    );
+    assert_eq!(rtcp.protocols, ["srtcp"]);
+    assert_eq!(rtcp.encryption.state, "encrypted");
+    assert!(
+        rtcp.encryption.basis[0].contains("as the RTCP port of audio port 20066 with RTP/SAVP"),
+        "{:?}",
+        rtcp.encryption
+    );
+    let rules: Vec<&str> = v.findings.iter().map(|f| &*f.rule).collect();
+    assert!(rules.contains(&"rtcp-in-clear"), "{rules:?}");
+    assert!(!rules.contains(&"plaintext-rtp"), "{rules:?}");
+    assert_eq!(v.summary.as_ref().unwrap().media_encryption.status, "warn");
+
+    // RTP/AVP: the RTCP port of a plain media line is plain RTCP
+    let plain =
+        verdict_of(&Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-rtp.pcap"));
+    let rtcp = plain
+        .flows
+        .iter()
+        .find(|f| f.protocols == ["rtcp"])
+        .expect("the call's RTCP flow");
+    assert_eq!(rtcp.encryption.state, "plaintext");
+    assert!(
+        rtcp.encryption
+            .basis
+            .iter()
+            .any(|b| b.contains("as the RTCP port of audio port") && b.contains("RTP/AVP")),
+        "{:?}",
+        rtcp.encryption
+    );
+}

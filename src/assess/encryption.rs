@@ -101,14 +101,35 @@ fn from_handshake(kind: &str, t: &TlsFacts, media_profile: Option<u16>) -> Encry
     }
 }
 
-/// The media line of clear SIP/SDP signalling that announced one of this flow's endpoints.
-pub type Signalled<'a> = Option<&'a Media>;
+/// The media line of clear SIP/SDP signalling that announced one of a flow's endpoints: as
+/// the line's media port, or as its RTCP port.
+#[derive(Debug, Clone, Copy)]
+pub struct Signal<'a> {
+    pub media: &'a Media,
+    pub rtcp_port: bool,
+}
 
-fn signalled_evidence(m: &Media) -> String {
-    let mut s = format!(
-        "SDP in SIP frame {} announced this address for {} with {}",
-        m.frame, m.kind, m.proto
-    );
+pub type Signalled<'a> = Option<Signal<'a>>;
+
+/// SRTP keyed in the signalling itself (SDES): a secure profile whose crypto suites are not all
+/// NULL, without DTLS-SRTP (whose keys are not in the SDP).
+fn sdes_keyed(m: &Media) -> bool {
+    m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL"))
+}
+
+fn signalled_evidence(signal: Signal<'_>) -> String {
+    let m = signal.media;
+    let mut s = if signal.rtcp_port {
+        format!(
+            "SDP in SIP frame {} announced this address as the RTCP port of {} port {} with {}",
+            m.frame, m.kind, m.port, m.proto
+        )
+    } else {
+        format!(
+            "SDP in SIP frame {} announced this address for {} with {}",
+            m.frame, m.kind, m.proto
+        )
+    };
     if !m.crypto_suites.is_empty() {
         s.push_str(&format!(" and a=crypto {}", m.crypto_suites.join(", ")));
     }
@@ -131,11 +152,10 @@ pub fn rtp_stream(
         decided = Some(encrypts);
         evidence.push(why);
     }
-    if let Some(m) = signalled {
-        evidence.push(signalled_evidence(m));
-        if decided.is_none() && !m.dtls_fingerprint {
-            decided =
-                Some(m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL")));
+    if let Some(signal) = signalled {
+        evidence.push(signalled_evidence(signal));
+        if decided.is_none() && !signal.media.dtls_fingerprint {
+            decided = Some(sdes_keyed(signal.media));
         }
     }
     if let Some(why) = stream.vp8.clear_structure() {
@@ -307,8 +327,9 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
         };
     }
     if p.contains(Protocol::Rtp) {
-        if let Some(m) = signalled.filter(|m| !m.dtls_fingerprint) {
-            let secure = m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL"));
+        if let Some(signal) = signalled.filter(|s| !s.media.dtls_fingerprint) {
+            let m = signal.media;
+            let secure = sdes_keyed(m);
             return Encryption {
                 state: if secure {
                     State::Encrypted
@@ -321,7 +342,7 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
                         m.crypto_suites.join(", ")
                     )
                 }),
-                basis: vec![signalled_evidence(m)],
+                basis: vec![signalled_evidence(signal)],
             };
         }
         let streams: Vec<_> = u.rtp.iter().flat_map(|r| r.confirmed()).collect();
@@ -345,8 +366,10 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
         && let Some(r) = u.rtp.as_ref()
         && (p.contains(Protocol::Rtcp) || p.contains(Protocol::Srtcp))
     {
-        return match r.srtcp() {
-            Some(e) => {
+        // SRTCP keyed by SDES for this port: RTCP here must be SRTCP (RFC 3711 §3.4)
+        let keyed = signalled.filter(|s| !s.media.dtls_fingerprint && sdes_keyed(s.media));
+        return match (r.srtcp(), keyed) {
+            (Some(e), _) => {
                 let mut basis = vec![format!(
                     "SRTCP trailer after the first RTCP header: the index grows by one per packet and its E flag says {}",
                     if e {
@@ -361,6 +384,7 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
                         r.rtcp_in_clear
                     ));
                 }
+                basis.extend(signalled.map(signalled_evidence));
                 Encryption {
                     state: if e {
                         State::Encrypted
@@ -371,15 +395,32 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
                     basis,
                 }
             }
-            None if r.rtcp_in_clear >= 2 => Encryption {
+            (None, Some(signal)) => Encryption {
+                state: State::Encrypted,
+                protection: Some(format!(
+                    "SRTCP ({}, SDES keys from clear SIP)",
+                    signal.media.crypto_suites.join(", ")
+                )),
+                basis: std::iter::once(signalled_evidence(signal))
+                    .chain((r.rtcp_in_clear > 0).then(|| {
+                        format!(
+                            "{} RTCP datagram(s) sent in clear all the same (their reports are readable); no SRTCP trailer established yet",
+                            r.rtcp_in_clear
+                        )
+                    }))
+                    .collect(),
+            },
+            (None, None) if r.rtcp_in_clear >= 2 => Encryption {
                 state: State::Plaintext,
                 protection: None,
-                basis: vec![format!(
+                basis: std::iter::once(format!(
                     "{} RTCP datagrams whose report packets parse to the last byte: RTCP in clear",
                     r.rtcp_in_clear
-                )],
+                ))
+                .chain(signalled.map(signalled_evidence))
+                .collect(),
             },
-            None => unknown(
+            (None, None) => unknown(
                 flow,
                 "RTCP headers only; neither clear reports nor an SRTCP trailer established",
             ),

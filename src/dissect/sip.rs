@@ -35,6 +35,11 @@ pub struct Media {
     /// RTP header extensions by ID (`a=extmap:ID[/direction] URI`, RFC 8285), session-level ones
     /// included.
     pub extmap: Vec<(u8, String)>,
+    /// Where this media's RTCP goes when not on the media port: the port (and address, if
+    /// named) of `a=rtcp` (RFC 3605), else for an RTP profile the next port up (RFC 3550
+    /// §11, RFC 4566 §5.14). With `a=rtcp-mux` (RFC 5761) RTCP may share the media port too.
+    pub rtcp_port: Option<u16>,
+    pub rtcp_address: Option<IpAddr>,
 }
 
 /// `ID[/direction] URI [attributes]` of an `a=extmap` line: the ID (1–255) and the URI.
@@ -177,6 +182,8 @@ impl SipFacts {
                         key_in_clear: false,
                         dtls_fingerprint: false,
                         extmap: session_extmap.clone(),
+                        rtcp_port: None,
+                        rtcp_address: None,
                     });
                 }
                 "a" => {
@@ -207,6 +214,13 @@ impl SipFacts {
                         }
                     } else if value.starts_with("fingerprint:") {
                         m.dtls_fingerprint = true;
+                    } else if let Some(rtcp) = value.strip_prefix("rtcp:") {
+                        // a=rtcp:53020 [IN IP4 126.16.64.4]
+                        let mut f = rtcp.split_whitespace();
+                        if let Some(port) = f.next().and_then(|p| p.parse().ok()) {
+                            m.rtcp_port = Some(port);
+                            m.rtcp_address = f.nth(2).and_then(|a| a.parse().ok());
+                        }
                     }
                 }
                 _ => {}
@@ -217,7 +231,10 @@ impl SipFacts {
         }
     }
 
-    fn push(&mut self, m: Media) {
+    fn push(&mut self, mut m: Media) {
+        if m.rtcp_port.is_none() && m.port != 0 && m.proto.contains("RTP/") {
+            m.rtcp_port = m.port.checked_add(1);
+        }
         if self.media.contains(&m) {
             return;
         }
@@ -269,6 +286,29 @@ mod tests {
         assert!(!f.media[1].secure_profile());
         f.message(9, b"SIP/2.0 200 OK\r\n\r\n");
         assert_eq!(f.methods, vec!["INVITE", "200"]);
+    }
+
+    #[test]
+    fn each_media_line_says_where_its_rtcp_goes() {
+        let mut f = SipFacts::default();
+        f.message(7, INVITE.as_bytes());
+        // RFC 3550 §11: the next port up; a rejected stream (port 0) has none
+        assert_eq!(
+            (f.media[0].rtcp_port, f.media[0].rtcp_address),
+            (Some(4001), None)
+        );
+        assert_eq!(f.media[1].rtcp_port, None);
+        // RFC 3605 §2.1's example, and one without an address
+        let sdp = "SIP/2.0 200 OK\r\n\r\nv=0\r\nc=IN IP4 192.0.2.9\r\n\
+            m=audio 49170 RTP/AVP 0\r\na=rtcp:53020 IN IP4 126.16.64.4\r\n\
+            m=video 49180 RTP/AVP 31\r\na=rtcp:49190\r\n\
+            m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n";
+        f.message(8, sdp.as_bytes());
+        let (audio, video, data) = (&f.media[2], &f.media[3], &f.media[4]);
+        assert_eq!(audio.rtcp_port, Some(53020));
+        assert_eq!(audio.rtcp_address, Some("126.16.64.4".parse().unwrap()));
+        assert_eq!((video.rtcp_port, video.rtcp_address), (Some(49190), None));
+        assert_eq!(data.rtcp_port, None, "not an RTP profile");
     }
 
     #[test]

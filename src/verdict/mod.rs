@@ -653,6 +653,13 @@ pub struct SipMedia {
     pub crypto_in_clear: bool,
     #[serde(default)]
     pub dtls_fingerprint: bool,
+    /// Where the media's RTCP goes when not on `port`: `a=rtcp` (RFC 3605), else the next port
+    /// up for an RTP profile (RFC 3550 §11); flows there are keyed by this media line too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtcp_port: Option<u16>,
+    /// The address `a=rtcp` named, when it named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtcp_address: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
