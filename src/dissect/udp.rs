@@ -318,6 +318,13 @@ impl UdpDissector {
             };
             return Some(("dtls", state));
         }
+        // signalling in clear is plaintext from its first message
+        if self.counts.sip >= 1 {
+            return Some(("sip", Some("plaintext SIP".into())));
+        }
+        if self.dns.is_some() {
+            return Some(("dns", Some("plaintext DNS".into())));
+        }
         if self.quic.is_some() {
             return Some(("quic", None));
         }
@@ -529,6 +536,15 @@ mod tests {
         ));
         assert!(sip::looks_like_sip(b"SIP/2.0 200 OK\r\n"));
         assert!(!sip::looks_like_sip(b"INVITE everyone to the party"));
+    }
+
+    #[test]
+    fn a_glimpse_shows_clear_signalling_as_plaintext() {
+        let mut d = UdpDissector::default();
+        assert_eq!(d.glimpse(), None);
+        let invite = b"INVITE sip:bob@192.0.2.2 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1\r\n\r\n";
+        d.datagram(0, 1, 0, 5062, 5060, invite);
+        assert_eq!(d.glimpse(), Some(("sip", Some("plaintext SIP".into()))));
     }
 
     #[test]
