@@ -1,6 +1,7 @@
 //! The whole offline pipeline on frames the fuzzer makes: capture reading, decoding, the flow
 //! table and TCP reassembly, every dissector, the judgements, geolocation and the verdict's
-//! JSON and both reports. The input is a link-type selector byte, then frames, each `[gap][len: u16 BE][bytes]`
+//! JSON and both reports, and the live view's judgement of open flows (`Analyzer::snapshot`)
+//! after frames 1, 2, 4, 8, …. The input is a link-type selector byte, then frames, each `[gap][len: u16 BE][bytes]`
 //! (`gap` seconds after the frame before, so idle timeouts and late closes are reached too);
 //! see `fuzz/README.md`.
 #![no_main]
@@ -8,7 +9,7 @@
 use std::io::Write;
 use std::sync::LazyLock;
 
-use callproof::analyze::{Options, analyze_paths};
+use callproof::analyze::{Analyzer, Options, analyze_paths};
 use callproof::enrich::GeoData;
 use callproof::vendor::Catalogue;
 use libfuzzer_sys::fuzz_target;
@@ -71,4 +72,12 @@ fuzz_target!(|data: &[u8]| {
     // the reports read everything the capture put into the verdict
     std::hint::black_box(callproof::report::html_report(&verdict));
     std::hint::black_box(callproof::report::terminal_summary(&verdict, true));
+    // the live view judges the flows so far while they are open
+    let mut analyzer = Analyzer::new(&opts);
+    let _ = callproof::capture::read_file(path, |frame| {
+        analyzer.frame(frame);
+        if frame.number.is_power_of_two() {
+            std::hint::black_box(analyzer.snapshot(&GEO, &CATALOGUE));
+        }
+    });
 });
