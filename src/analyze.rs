@@ -700,7 +700,9 @@ impl<'a> VerdictBuilder<'a> {
         }
     }
 
-    /// A media address announced in clear SDP: the earliest announcement counts.
+    /// A media address announced in clear SDP: the earliest announcement counts, and a media
+    /// port outranks another line's implied RTCP port (a line with `a=rtcp-mux` may leave the
+    /// next port up to the next line's media).
     fn announce(&mut self, input: usize, order: (u32, u32), m: &Media) {
         if self.announced.0 != input {
             self.announced = (input, HashMap::default());
@@ -712,7 +714,7 @@ impl<'a> VerdictBuilder<'a> {
         for (at, rtcp_port) in [(Some((ip, m.port)), false), (rtcp, true)] {
             let Some(at) = at else { continue };
             match self.announced.1.get_mut(&at) {
-                Some(known) if known.0 <= order => {}
+                Some(known) if (known.2, known.0) <= (rtcp_port, order) => {}
                 Some(known) => *known = (order, m.clone(), rtcp_port),
                 None => {
                     self.announced.1.insert(at, (order, m.clone(), rtcp_port));
@@ -1560,6 +1562,40 @@ mod tests {
             .filter(|l| !l.contains("\"generated_at\""))
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    /// An SDP media line's implied RTCP port (the next port up) never takes a port another
+    /// line announced for media, whichever came first; the earliest announcement of a port
+    /// counts otherwise.
+    #[test]
+    fn a_media_port_outranks_an_implied_rtcp_port() {
+        let catalogue = Catalogue::embedded();
+        let mut builder = VerdictBuilder::new(None, &catalogue, false);
+        let line = |frame: u64, kind: &str, port: u16| Media {
+            frame,
+            kind: kind.into(),
+            address: Some("192.0.2.7".parse().unwrap()),
+            port,
+            proto: "RTP/SAVP".into(),
+            crypto_suites: Vec::new(),
+            key_in_clear: false,
+            dtls_fingerprint: false,
+            extmap: Vec::new(),
+            rtcp_port: Some(port + 1),
+            rtcp_address: None,
+        };
+        // audio on 5000 (RTCP muxed, so 5001 is free), video on 5001
+        builder.announce(0, (0, 0), &line(1, "audio", 5000));
+        builder.announce(0, (0, 1), &line(1, "video", 5001));
+        // a later offer for the same audio port does not replace the first
+        builder.announce(0, (1, 0), &line(9, "audio", 5000));
+        let at = |port: u16| {
+            let (_, m, rtcp) = &builder.announced.1[&("192.0.2.7".parse().unwrap(), port)];
+            (m.kind.as_str(), m.frame, *rtcp)
+        };
+        assert_eq!(at(5000), ("audio", 1, false));
+        assert_eq!(at(5001), ("video", 1, false));
+        assert_eq!(at(5002), ("video", 1, true));
     }
 
     /// Flows close in any order (idle sweeps, evictions, FIN): the verdict lists and judges them
