@@ -1007,7 +1007,12 @@ fn flow_record(
             // SRTP negotiated in clear SDP for this address: the RTP here is SRTP.
             .map(|p| match p {
                 "rtp" if signalled.is_some_and(|s| s.media.secure_profile()) => "srtp",
-                "rtcp" if signalled.is_some_and(|s| s.media.secure_profile()) => "srtcp",
+                "rtcp"
+                    if signalled
+                        .is_some_and(|s| encryption::sdp_protection(s.media) == Some(true)) =>
+                {
+                    "srtcp"
+                }
                 other => other,
             })
             .map(verdict::Name::Borrowed)

@@ -934,3 +934,37 @@ fn rtcp_flows_are_keyed_by_their_media_line_rtcp_port() {
         rtcp.encryption
     );
 }
+
+/// `RTP/SAVP` whose keys the SDP does not carry (no `a=crypto`: MIKEY, or keys agreed where the
+/// capture cannot see) says SRTP is used, not which keys: the SDP alone decides nothing, and
+/// the media is judged on what the packets show. The bundled SDES call with its two `a=crypto`
+/// lines renamed `a=xrypto` (same length): before, the media flow was labelled srtp yet judged
+/// plaintext, raising plaintext-rtp.
+#[test]
+fn a_secure_profile_without_keys_in_the_sdp_is_not_plaintext() {
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-sdes-srtp.pcap");
+    let mut frames = common::pcap_frames(&bundled);
+    let mut renamed = 0;
+    for (_, _, data) in &mut frames {
+        while let Some(at) = data.windows(9).position(|w| w == b"a=crypto:") {
+            data[at + 2] = b'x';
+            data[40..42].copy_from_slice(&[0, 0]); // UDP checksum: none
+            renamed += 1;
+        }
+    }
+    assert_eq!(renamed, 2, "the INVITE's and the 200 OK's a=crypto");
+    let (_dir, path) = common::temp_copy(&common::pcap_bytes(&frames, false, false), "mikey.pcap");
+    let v = verdict_of(&path);
+    let media = flow(&v, "udp", ("192.0.2.2", 20066), ("192.0.2.2", 20078));
+    assert_eq!(media.protocols, ["srtp"]);
+    assert_eq!(media.encryption.state, "unknown", "{:?}", media.encryption);
+    assert!(
+        media.encryption.basis[0].contains("secure profile whose keys it does not carry")
+            && media.encryption.basis[1].contains("with RTP/SAVP"),
+        "{:?}",
+        media.encryption
+    );
+    let rules: Vec<&str> = v.findings.iter().map(|f| &*f.rule).collect();
+    assert!(!rules.contains(&"plaintext-rtp"), "{rules:?}");
+    assert!(!rules.contains(&"sdes-keys-in-clear"), "{rules:?}");
+}

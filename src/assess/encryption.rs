@@ -111,10 +111,21 @@ pub struct Signal<'a> {
 
 pub type Signalled<'a> = Option<Signal<'a>>;
 
-/// SRTP keyed in the signalling itself (SDES): a secure profile whose crypto suites are not all
-/// NULL, without DTLS-SRTP (whose keys are not in the SDP).
-fn sdes_keyed(m: &Media) -> bool {
-    m.secure_profile() && !m.crypto_suites.iter().all(|c| c.contains("NULL"))
+/// What clear SDP alone says of a media line's protection: `Some(true)` SRTP keyed by SDES
+/// (`a=crypto` with a suite that is not NULL), `Some(false)` a plain RTP profile or only NULL
+/// suites, `None` when the keys are agreed elsewhere — DTLS-SRTP (`a=fingerprint`), or a
+/// secure profile without `a=crypto` (MIKEY, keys the capture does not show).
+pub fn sdp_protection(m: &Media) -> Option<bool> {
+    if m.dtls_fingerprint {
+        return None;
+    }
+    if !m.secure_profile() {
+        return Some(false);
+    }
+    if m.crypto_suites.is_empty() {
+        return None;
+    }
+    Some(!m.crypto_suites.iter().all(|c| c.contains("NULL")))
 }
 
 fn signalled_evidence(signal: Signal<'_>) -> String {
@@ -154,8 +165,8 @@ pub fn rtp_stream(
     }
     if let Some(signal) = signalled {
         evidence.push(signalled_evidence(signal));
-        if decided.is_none() && !signal.media.dtls_fingerprint {
-            decided = Some(sdes_keyed(signal.media));
+        if decided.is_none() {
+            decided = sdp_protection(signal.media);
         }
     }
     if let Some(why) = stream.vp8.clear_structure() {
@@ -327,9 +338,10 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
         };
     }
     if p.contains(Protocol::Rtp) {
-        if let Some(signal) = signalled.filter(|s| !s.media.dtls_fingerprint) {
+        if let Some((signal, secure)) =
+            signalled.and_then(|s| sdp_protection(s.media).map(|secure| (s, secure)))
+        {
             let m = signal.media;
-            let secure = sdes_keyed(m);
             return Encryption {
                 state: if secure {
                     State::Encrypted
@@ -357,6 +369,15 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
                 basis,
             };
         }
+        if let Some(signal) = signalled {
+            // a secure profile whose keys the SDP does not carry (DTLS-SRTP, MIKEY)
+            let mut e = unknown(
+                flow,
+                "RTP headers; the SDP names a secure profile whose keys it does not carry, and no keying handshake was seen on this flow; the payload measures do not decide",
+            );
+            e.basis.push(signalled_evidence(signal));
+            return e;
+        }
         return unknown(
             flow,
             "RTP headers without a keying handshake or signalling for this flow; the payload measures do not decide",
@@ -367,7 +388,7 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
         && (p.contains(Protocol::Rtcp) || p.contains(Protocol::Srtcp))
     {
         // SRTCP keyed by SDES for this port: RTCP here must be SRTCP (RFC 3711 §3.4)
-        let keyed = signalled.filter(|s| !s.media.dtls_fingerprint && sdes_keyed(s.media));
+        let keyed = signalled.filter(|s| sdp_protection(s.media) == Some(true));
         return match (r.srtcp(), keyed) {
             (Some(e), _) => {
                 let mut basis = vec![format!(
@@ -483,6 +504,46 @@ fn unknown(_flow: &Flow, why: &str) -> Encryption {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn media_line(proto: &str, crypto_suites: &[&str], dtls_fingerprint: bool) -> Media {
+        Media {
+            frame: 1,
+            kind: "audio".into(),
+            address: None,
+            port: 4000,
+            proto: proto.into(),
+            crypto_suites: crypto_suites.iter().map(|c| c.to_string()).collect(),
+            key_in_clear: !crypto_suites.is_empty(),
+            dtls_fingerprint,
+            extmap: Vec::new(),
+            rtcp_port: Some(4001),
+            rtcp_address: None,
+        }
+    }
+
+    #[test]
+    fn the_sdp_decides_only_what_it_keys() {
+        let aes = ["AES_CM_128_HMAC_SHA1_80"];
+        let null = ["NULL_HMAC_SHA1_80"];
+        assert_eq!(
+            sdp_protection(&media_line("RTP/AVP", &[], false)),
+            Some(false)
+        );
+        assert_eq!(
+            sdp_protection(&media_line("RTP/SAVP", &aes, false)),
+            Some(true)
+        );
+        assert_eq!(
+            sdp_protection(&media_line("RTP/SAVP", &null, false)),
+            Some(false)
+        );
+        // keys agreed elsewhere: MIKEY, or DTLS-SRTP
+        assert_eq!(sdp_protection(&media_line("RTP/SAVP", &[], false)), None);
+        assert_eq!(
+            sdp_protection(&media_line("UDP/TLS/RTP/SAVPF", &[], true)),
+            None
+        );
+    }
 
     #[test]
     fn null_ciphers_do_not_encrypt() {

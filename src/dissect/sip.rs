@@ -143,6 +143,8 @@ impl SipFacts {
     fn sdp(&mut self, frame: u64, body: &str) {
         let mut session_addr: Option<IpAddr> = None;
         let mut session_extmap: Vec<(u8, String)> = Vec::new();
+        // a=fingerprint before the first m= line applies to every media line (RFC 8122 §5)
+        let mut session_fingerprint = false;
         let mut current: Option<Media> = None;
         for line in body.lines().map(str::trim_end) {
             let Some((key, value)) = line.split_once('=') else {
@@ -180,7 +182,7 @@ impl SipFacts {
                         proto,
                         crypto_suites: Vec::new(),
                         key_in_clear: false,
-                        dtls_fingerprint: false,
+                        dtls_fingerprint: session_fingerprint,
                         extmap: session_extmap.clone(),
                         rtcp_port: None,
                         rtcp_address: None,
@@ -198,6 +200,7 @@ impl SipFacts {
                         continue;
                     }
                     let Some(m) = current.as_mut() else {
+                        session_fingerprint |= value.starts_with("fingerprint:");
                         continue;
                     };
                     if let Some(crypto) = value.strip_prefix("crypto:") {
@@ -309,6 +312,19 @@ mod tests {
         assert_eq!(audio.rtcp_address, Some("126.16.64.4".parse().unwrap()));
         assert_eq!((video.rtcp_port, video.rtcp_address), (Some(49190), None));
         assert_eq!(data.rtcp_port, None, "not an RTP profile");
+    }
+
+    #[test]
+    fn a_session_level_fingerprint_applies_to_every_media_line() {
+        let mut f = SipFacts::default();
+        let sdp = "SIP/2.0 200 OK\r\n\r\nv=0\r\nc=IN IP4 192.0.2.9\r\n\
+            a=fingerprint:sha-256 4A:AD:B9:B1:3F:82:18:3B:54:02:12:DF:3E:5D:49:6B:19:E5:7C:AB\r\n\
+            m=audio 49170 UDP/TLS/RTP/SAVP 0\r\nm=video 49180 UDP/TLS/RTP/SAVP 31\r\n";
+        f.message(8, sdp.as_bytes());
+        assert!(f.media.iter().all(|m| m.dtls_fingerprint), "{:?}", f.media);
+        let mut g = SipFacts::default();
+        g.message(9, INVITE.as_bytes());
+        assert!(g.media.iter().all(|m| !m.dtls_fingerprint));
     }
 
     #[test]
