@@ -197,3 +197,60 @@ fn mid_call_the_snapshot_sees_srtp_keyed_by_sdp_and_the_keys_in_clear() {
     assert!(!rules.contains(&"plaintext-rtp"), "{rules:?}");
     assert_eq!(v.summary.unwrap().e2ee.status, "fail");
 }
+
+#[cfg(feature = "live")]
+#[test]
+fn mid_call_the_live_rows_show_the_judgement_of_the_open_media_flows() {
+    // The live view's rows group the flows so far by server. Before the first judgement the
+    // SRTP flow of the bundled baresip call (192.0.2.2:20066 <-> 20078, keyed by a=crypto in
+    // the SIP of frame 5) shows only what its dissector has seen: RTP, protection not
+    // decided. After it, the row says what the snapshot verdict said of the flow, and the
+    // counters name its protocols as the verdict does.
+    use callproof::live::{Judged, flows_by_protocol, server_rows};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-sdes-srtp.pcap");
+    let frames = frames(&path);
+    let analyzer = analyzer_of(&frames[..150]);
+    let media_server: std::net::IpAddr = "192.0.2.2".parse().unwrap();
+    let row_of = |judged: &Judged| {
+        server_rows(analyzer.flows(), judged)
+            .into_iter()
+            .find(|r| r.ip == media_server)
+            .expect("a row for the media server")
+    };
+    let before = row_of(&Judged::default());
+    assert!(
+        before.state.contains("so far") && !before.judged,
+        "{before:?}"
+    );
+    assert!(
+        !flows_by_protocol(analyzer.flows(), &Judged::default()).contains("srtp"),
+        "no flow is labelled srtp before it is judged"
+    );
+
+    let v = analyzer.snapshot(&GeoData::embedded(), &Catalogue::embedded());
+    let media = common::flow(&v, "udp", ("192.0.2.2", 20066), ("192.0.2.2", 20078));
+    let judged = Judged::new(&v);
+    let after = row_of(&judged);
+    assert!(after.judged, "{after:?}");
+    // the media first, then the RTCP beside it, each as the verdict protects it
+    let rtcp = common::flow(&v, "udp", ("192.0.2.2", 20067), ("192.0.2.2", 20079));
+    let protection = |f: &callproof::verdict::Flow| f.encryption.protection.clone().unwrap();
+    assert_eq!(
+        after.state,
+        format!("{}; {}", protection(media), protection(rtcp))
+    );
+    assert!(
+        after.state.starts_with("SRTP (") && after.state.contains("SDES"),
+        "{after:?}"
+    );
+    assert!(after.protocols.contains("srtp"), "{after:?}");
+    assert!(!after.protocols.contains("rtp"), "{after:?}");
+    let counters = flows_by_protocol(analyzer.flows(), &judged);
+    assert!(counters.contains("srtp 1"), "{counters}");
+    // the SIP flow to 127.0.0.1, judged plaintext
+    let sip = server_rows(analyzer.flows(), &judged)
+        .into_iter()
+        .find(|r| r.ip == "127.0.0.1".parse::<std::net::IpAddr>().unwrap())
+        .expect("a row for the SIP server");
+    assert_eq!(sip.state, "plaintext SIP", "{sip:?}");
+}

@@ -14,7 +14,7 @@ use pcap::{Capture, Device, Precision};
 
 mod view;
 
-pub use view::{ServerRow, server_rows};
+pub use view::{Judged, ServerRow, flows_by_protocol, server_rows};
 
 use crate::analyze::{Analyzer, FileAnalysis, Options};
 use crate::capture::pcapng_write::{InterfaceStats, PcapngWriter};
@@ -320,6 +320,7 @@ pub fn capture(
     let mut screen = view::Screen::default();
     let mut log = view::Log::default();
     let mut raised = view::Raised::default();
+    let mut judged = view::Judged::default();
     let mut last_judged = Instant::now();
     let mut analyzer = Analyzer::new(&o.analysis);
     let mut summary = CaptureSummary::empty(o.write.clone(), 0, false);
@@ -369,20 +370,24 @@ pub fn capture(
             if let Ok(s) = cap.stats() {
                 stats = s;
             }
-            let rows = server_rows(analyzer.flows());
+            // the flows so far judged as the verdict would, every few seconds: new findings,
+            // and each flow's protection for the rows
+            let mut new_findings = Vec::new();
+            if last_judged.elapsed() >= JUDGE_EVERY {
+                last_judged = Instant::now();
+                let judgement = analyzer.snapshot(geo, catalogue);
+                new_findings = raised.update(&judgement);
+                judged = view::Judged::new(&judgement);
+            }
+            let rows = server_rows(analyzer.flows(), &judged);
             let headline = view::headline(
                 begun.elapsed().as_secs_f64(),
                 summary.frames,
                 bytes_seen,
                 u64::from(stats.dropped + stats.if_dropped),
                 analyzer.flows(),
+                &judged,
             );
-            // findings of the flows so far, every few seconds (a whole judgement of them)
-            let mut new_findings = Vec::new();
-            if last_judged.elapsed() >= JUDGE_EVERY {
-                last_judged = Instant::now();
-                new_findings = raised.update(&analyzer.snapshot(geo, catalogue));
-            }
             if terminal {
                 screen.draw(&headline, &rows, &mut places, &raised.lines);
             } else {

@@ -3,12 +3,15 @@
 //! built-in databases, protocols, what the handshakes show so far) and draws it on a terminal
 //! about once a second, or prints plain lines (a line per new server, a counter line every
 //! 5 s) when standard error is not a terminal. It shows the state so far; the verdict written
-//! at the end is what counts.
+//! at the end is what counts. Every few seconds the flows so far are judged as the verdict
+//! would judge them ([`Judged`]); a flow's row shows that judgement, and the dissectors' glimpse
+//! for flows newer than it or left undecided by it.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt::Write;
 use std::net::IpAddr;
 
+use crate::dissect::Protocol;
 use crate::dissect::tls::names;
 use crate::enrich::GeoData;
 use crate::flow::{self, L4};
@@ -21,14 +24,84 @@ pub struct ServerRow {
     pub ip: IpAddr,
     pub names: BTreeSet<String>,
     pub protocols: BTreeSet<&'static str>,
-    /// What the handshakes show so far, e.g. "TLS 1.3", "plaintext SIP", "handshake not seen".
+    /// What its flows show so far, each different state once, plaintext first, then by the
+    /// bytes of the flows in that state, at most [`STATES`] of them joined by "; ", e.g.
+    /// "plaintext SIP", "TLS 1.3 (TLS_AES_128_GCM_SHA256); Zoom media (so far)".
     pub state: String,
+    /// Whether any part of `state` is the last judgement's (else the dissectors' glimpse).
+    pub judged: bool,
     pub flows: usize,
     pub bytes: u64,
 }
 
-/// What the flows so far show about their protection (the verdict decides at the end).
-fn flow_state(f: &flow::Flow) -> Option<String> {
+/// What the last judgement of the flows so far said of each flow, by flow id: its protection
+/// when decided, and its protocols.
+#[derive(Debug, Default)]
+pub struct Judged {
+    flows: HashMap<u32, JudgedFlow>,
+}
+
+#[derive(Debug)]
+struct JudgedFlow {
+    /// e.g. "SRTP (AES_CM_128_HMAC_SHA1_80, SDES keys from clear SIP)", "plaintext SIP";
+    /// `None` when the judgement left the protection unknown.
+    state: Option<String>,
+    protocols: Vec<&'static str>,
+}
+
+impl Judged {
+    /// Take in a judgement of the flows so far (`Analyzer::snapshot`).
+    pub fn new(v: &Verdict) -> Self {
+        let flows = v
+            .flows
+            .iter()
+            .map(|f| {
+                let protocols: Vec<&'static str> = f
+                    .protocols
+                    .iter()
+                    .filter_map(|name| {
+                        Protocol::ALL
+                            .iter()
+                            .map(|p| p.as_str())
+                            .find(|p| *p == name.as_ref())
+                    })
+                    .collect();
+                let e = &f.encryption;
+                let state = match e.state.as_ref() {
+                    "encrypted" => Some(e.protection.clone().unwrap_or_else(|| "encrypted".into())),
+                    "plaintext" => Some(format!(
+                        "plaintext {}",
+                        e.protection.clone().unwrap_or_else(|| protocols
+                            .iter()
+                            .map(|p| p.to_ascii_uppercase())
+                            .collect::<Vec<_>>()
+                            .join("/"))
+                    )),
+                    _ => None,
+                };
+                (f.id, JudgedFlow { state, protocols })
+            })
+            .collect();
+        Self { flows }
+    }
+
+    fn state(&self, f: &flow::Flow) -> Option<&str> {
+        self.flows.get(&f.id).and_then(|j| j.state.as_deref())
+    }
+
+    fn protocols(&self, f: &flow::Flow) -> &[&'static str] {
+        self.flows
+            .get(&f.id)
+            .map_or(&[], |j| j.protocols.as_slice())
+    }
+}
+
+/// What the flows so far show about their protection (the verdict decides at the end): the
+/// last judgement's, else what the dissectors have seen.
+fn flow_state(f: &flow::Flow, judged: &Judged) -> Option<String> {
+    if let Some(state) = judged.state(f) {
+        return Some(state.to_string());
+    }
     if let Some(t) = f.tls_so_far() {
         return Some(match t.version() {
             Some(v) => names::version_name(v),
@@ -54,15 +127,21 @@ fn flow_state(f: &flow::Flow) -> Option<String> {
     None
 }
 
+/// Different states a server row shows at most.
+const STATES: usize = 3;
+
 /// Traffic so far grouped by server address, most bytes first.
-pub fn server_rows(flows: &[flow::Flow]) -> Vec<ServerRow> {
+pub fn server_rows(flows: &[flow::Flow], judged: &Judged) -> Vec<ServerRow> {
     let mut rows: HashMap<IpAddr, ServerRow> = HashMap::new();
+    // by server: each state its flows show, with their bytes and whether it was judged
+    let mut states: HashMap<IpAddr, Vec<(String, u64, bool)>> = HashMap::new();
     for f in flows {
         let row = rows.entry(f.server.ip).or_insert_with(|| ServerRow {
             ip: f.server.ip,
             names: BTreeSet::new(),
             protocols: BTreeSet::new(),
             state: String::new(),
+            judged: false,
             flows: 0,
             bytes: 0,
         });
@@ -76,20 +155,53 @@ pub fn server_rows(flows: &[flow::Flow]) -> Vec<ServerRow> {
         {
             row.names.insert(sni.clone());
         }
-        row.protocols
-            .extend(f.protocols.names().into_iter().filter(|p| *p != "unknown"));
-        if let Some((protocol, _)) = f.udp_glimpse() {
-            row.protocols.insert(protocol);
+        let judged_protocols = judged.protocols(f);
+        if judged_protocols.is_empty() {
+            row.protocols
+                .extend(f.protocols.names().into_iter().filter(|p| *p != "unknown"));
+            if let Some((protocol, _)) = f.udp_glimpse() {
+                row.protocols.insert(protocol);
+            }
+        } else {
+            row.protocols.extend(judged_protocols);
         }
         row.protocols.insert(match f.l4 {
             L4::Tcp => "tcp",
             L4::Udp => "udp",
         });
-        if let Some(state) = flow_state(f) {
-            // a plaintext protocol outranks an encrypted one: it is what the tester must see
-            if row.state.is_empty() || state.starts_with("plaintext") {
-                row.state = state;
+        if let Some(state) = flow_state(f, judged) {
+            let flow_bytes = f.bytes[0] + f.bytes[1];
+            let judged_state = judged.state(f).is_some();
+            let known = states.entry(f.server.ip).or_default();
+            match known.iter_mut().find(|(s, _, _)| *s == state) {
+                Some(k) => {
+                    k.1 += flow_bytes;
+                    k.2 |= judged_state;
+                }
+                None => known.push((state, flow_bytes, judged_state)),
             }
+        }
+    }
+    for (ip, mut known) in states {
+        // a plaintext protocol first: it is what the tester must see; then the busiest
+        // (a call's media before its RTCP beside it)
+        known.sort_by(|a, b| {
+            (b.0.starts_with("plaintext"), b.1)
+                .cmp(&(a.0.starts_with("plaintext"), a.1))
+                .then(a.0.cmp(&b.0))
+        });
+        let row = rows
+            .get_mut(&ip)
+            .expect("a row for each server with a state");
+        let shown = &known[..known.len().min(STATES)];
+        row.judged = shown.iter().any(|k| k.2);
+        row.state = shown
+            .iter()
+            .map(|k| k.0.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if known.len() > STATES {
+            let _ = write!(row.state, "; {} more", known.len() - STATES);
         }
     }
     let mut rows: Vec<ServerRow> = rows.into_values().collect();
@@ -137,16 +249,16 @@ fn human(bytes: u64) -> String {
     }
 }
 
-/// Flows so far by protocol ("tls 12, quic 3, dtls 1, udp (not yet classified) 4"), most first.
-pub fn flows_by_protocol(flows: &[flow::Flow]) -> String {
+/// Flows so far by protocol ("tls 12, quic 3, dtls 1, udp (not yet classified) 4"), most first:
+/// a flow's protocols as the last judgement named them, else as the dissectors have seen.
+pub fn flows_by_protocol(flows: &[flow::Flow], judged: &Judged) -> String {
     let mut counts: HashMap<&'static str, usize> = HashMap::new();
     for f in flows {
-        let names: Vec<&'static str> = f
-            .protocols
-            .names()
-            .into_iter()
-            .filter(|p| *p != "unknown")
-            .collect();
+        let mut names: Vec<&'static str> = judged.protocols(f).to_vec();
+        if names.is_empty() {
+            names = f.protocols.names();
+            names.retain(|p| *p != "unknown");
+        }
         if names.is_empty() {
             let label = match (f.tls_so_far().is_some(), f.udp_glimpse(), f.l4) {
                 (true, _, _) => "tls",
@@ -176,6 +288,7 @@ pub fn headline(
     bytes: u64,
     dropped: u64,
     flows: &[flow::Flow],
+    judged: &Judged,
 ) -> String {
     let mut line = format!(
         "callproof: {:02}:{:02} elapsed, {packets} packets ({}), {dropped} dropped, {} flows",
@@ -185,7 +298,7 @@ pub fn headline(
         flows.len()
     );
     if !flows.is_empty() {
-        let _ = write!(line, " ({})", flows_by_protocol(flows));
+        let _ = write!(line, " ({})", flows_by_protocol(flows, judged));
     }
     line
 }
@@ -294,18 +407,29 @@ impl Screen {
     }
 }
 
-/// Plain lines: one per server not reported before.
+/// Plain lines: one per server not reported before, and one each time the judgement of a
+/// server's flows says something new of its protection.
 #[derive(Default)]
 pub struct Log {
-    reported: HashSet<IpAddr>,
+    reported: HashMap<IpAddr, String>,
 }
 
 impl Log {
     pub fn new_servers(&mut self, rows: &[ServerRow], places: &mut Places<'_>) {
         for r in rows {
-            if self.reported.insert(r.ip) {
-                let place = places.of(r.ip).to_string();
-                eprintln!("callproof: new server {}", row_line(r, &place).trim());
+            match self.reported.get_mut(&r.ip) {
+                None => {
+                    self.reported.insert(r.ip, r.state.clone());
+                    let place = places.of(r.ip).to_string();
+                    eprintln!("callproof: new server {}", row_line(r, &place).trim());
+                }
+                // "plaintext SIP (so far)" judged "plaintext SIP" says nothing new
+                Some(said) if r.judged && said.replace(" (so far)", "") != r.state => {
+                    said.clone_from(&r.state);
+                    let line = format!("callproof: server {} now [{}]", r.ip, r.state);
+                    eprintln!("{}", terminal_safe(&line));
+                }
+                Some(_) => {}
             }
         }
     }
