@@ -939,7 +939,8 @@ fn rtcp_flows_are_keyed_by_their_media_line_rtcp_port() {
 /// capture cannot see) says SRTP is used, not which keys: the SDP alone decides nothing, and
 /// the media is judged on what the packets show. The bundled SDES call with its two `a=crypto`
 /// lines renamed `a=xrypto` (same length): before, the media flow was labelled srtp yet judged
-/// plaintext, raising plaintext-rtp.
+/// plaintext, raising plaintext-rtp. Its packets show SRTP's 10-byte tag after G.711 payloads
+/// as uniform as ciphertext: encrypted, on that evidence and the SDP's.
 #[test]
 fn a_secure_profile_without_keys_in_the_sdp_is_not_plaintext() {
     let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-sdes-srtp.pcap");
@@ -957,10 +958,18 @@ fn a_secure_profile_without_keys_in_the_sdp_is_not_plaintext() {
     let v = verdict_of(&path);
     let media = flow(&v, "udp", ("192.0.2.2", 20066), ("192.0.2.2", 20078));
     assert_eq!(media.protocols, ["srtp"]);
-    assert_eq!(media.encryption.state, "unknown", "{:?}", media.encryption);
+    assert_eq!(
+        media.encryption.state, "encrypted",
+        "{:?}",
+        media.encryption
+    );
+    let basis = &media.encryption.basis;
     assert!(
-        media.encryption.basis[0].contains("secure profile whose keys it does not carry")
-            && media.encryption.basis[1].contains("with RTP/SAVP"),
+        basis[0].contains("secure profile whose keys it does not carry")
+            && basis[1].contains("with RTP/SAVP")
+            && basis
+                .iter()
+                .any(|b| b.contains("exceeds the timestamp step by 10 bytes")),
         "{:?}",
         media.encryption
     );

@@ -554,3 +554,176 @@ fn a_chain_longer_than_listed_counts_the_rest() {
     assert!(tls.unlisted_certificates > 0);
     // tests/schema.rs validates this verdict (every bundled capture's) against the schema
 }
+
+/// SIP over TLS with SDES-SRTP (make-baresip-sip-tls.sh): the `a=crypto` keys travel inside
+/// TLS, so no keying is in sight. The media is told to be SRTP by its length — every G.711
+/// payload (one byte per timestamp tick) is longer than its samples by the suite's
+/// authentication tag — and encrypted by that tag over payloads as uniform as ciphertext.
+#[test]
+fn sip_over_tls_srtp_is_shown_by_its_authentication_tag() {
+    let exp = expected("baresip-sip-tls-srtp.expected");
+    let sdp = sdp_lines("baresip-sip-tls-srtp.expected");
+    let media_ports: Vec<u16> = sdp
+        .iter()
+        .filter_map(|l| l.strip_prefix("m=audio "))
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(media_ports.len(), 2);
+    // RFC 4568 §6.2: the _80 and _32 suites end in an 80- or 32-bit tag
+    let tag = match exp["srtp_suite"].rsplit('_').next().unwrap() {
+        "80" => 10,
+        "32" => 4,
+        other => panic!("suite tag {other}"),
+    };
+    let v = verdict_of(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-tls-srtp.pcap"),
+    );
+
+    let tls_port: u16 = exp["sip_tls_port"].parse().unwrap();
+    let signalling: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|f| f.transport == "tcp" && f.server.port == tls_port)
+        .collect();
+    assert_eq!(signalling.len(), 1, "the caller's SIP over TLS connection");
+    assert_eq!(signalling[0].protocols, ["tls"]);
+    assert_eq!(signalling[0].encryption.state, "encrypted");
+    assert!(v.flows.iter().all(|f| f.sip.is_none()), "no SDP in sight");
+
+    let media: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|f| media_ports.contains(&f.client.port) && media_ports.contains(&f.server.port))
+        .collect();
+    assert_eq!(media.len(), 1, "one RTP flow between the two m= ports");
+    let m = media[0];
+    assert_eq!(m.protocols, ["srtp"]);
+    assert_eq!(m.encryption.state, "encrypted", "{:?}", m.encryption);
+    assert!(
+        m.encryption
+            .protection
+            .as_deref()
+            .is_some_and(|p| p.starts_with(&format!("SRTP ({tag}-byte authentication tag"))),
+        "{:?}",
+        m.encryption
+    );
+    let streams = &m.rtp.as_ref().unwrap().streams;
+    assert_eq!(streams.len(), 2, "PCMU both ways");
+    for s in streams {
+        assert_eq!(s.payload_type.to_string(), exp["codec_payload_type"]);
+        assert_eq!(s.encrypted, Some(true), "{:?}", s.evidence);
+        assert!(
+            s.evidence
+                .iter()
+                .any(|e| e.contains(&format!("exceeds the timestamp step by {tag} bytes"))),
+            "{:?}",
+            s.evidence
+        );
+    }
+    let rules: Vec<&str> = v.findings.iter().map(|f| &*f.rule).collect();
+    for absent in [
+        "plaintext-rtp",
+        "sdes-keys-in-clear",
+        "plaintext-signalling",
+    ] {
+        assert!(!rules.contains(&absent), "{absent}: {rules:?}");
+    }
+    assert_eq!(v.summary.unwrap().transport_encryption.status, "pass");
+}
+
+/// The plain G.711 call of baresip-sip-rtp.pcap without its SIP, with 10 bytes appended to
+/// every RTP payload: what SRTP with an 80-bit tag and the NULL cipher would look like. The
+/// tag makes it SRTP; the payload, clear G.711, makes it media in clear all the same. And the
+/// unaltered call's payloads carry nothing over their samples.
+#[test]
+fn srtp_framing_around_clear_g711_is_media_in_clear() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-rtp.pcap");
+    let sdp = sdp_lines("baresip-sip-rtp.expected");
+    let media_ports: Vec<u16> = sdp
+        .iter()
+        .filter_map(|l| l.strip_prefix("m=audio "))
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    let plain = verdict_of(&path);
+    let rtp_flow = |v: &callproof::verdict::Verdict| {
+        v.flows
+            .iter()
+            .find(|f| media_ports.contains(&f.client.port) && media_ports.contains(&f.server.port))
+            .cloned()
+            .expect("the RTP flow")
+    };
+    for s in &rtp_flow(&plain).rtp.unwrap().streams {
+        assert!(
+            s.evidence
+                .iter()
+                .any(|e| e.contains("equals the timestamp step")
+                    && e.ends_with("no SRTP authentication tag")),
+            "{:?}",
+            s.evidence
+        );
+    }
+
+    // Ethernet (tcpdump on lo), IPv4, UDP: drop the SIP, lengthen the RTP
+    let mut frames = Vec::new();
+    let mut lengthened = 0;
+    for (s, us, mut data) in common::pcap_frames(&path) {
+        assert_eq!(&data[12..14], &[0x08, 0x00], "IPv4 over Ethernet");
+        let ihl = usize::from(data[14] & 0x0F) * 4;
+        let udp = 14 + ihl;
+        assert_eq!(data[23], 17, "UDP");
+        let port = |at: usize| u16::from_be_bytes([data[at], data[at + 1]]);
+        let (src, dst) = (port(udp), port(udp + 2));
+        if !(media_ports.contains(&src) && media_ports.contains(&dst)) {
+            continue; // the SIP, and the RTCP on the next ports up
+        }
+        let payload = &data[udp + 8..];
+        let rtcp = (192..=223).contains(&payload[1]);
+        if !rtcp {
+            data.extend_from_slice(&[0x5A, 0x17, 0xC3, 0x02, 0x99, 0xE1, 0x4B, 0x70, 0x0D, 0xA6]);
+            for at in [16, udp + 4] {
+                let n = u16::from_be_bytes([data[at], data[at + 1]]) + 10;
+                data[at..at + 2].copy_from_slice(&n.to_be_bytes());
+            }
+            data[udp + 6..udp + 8].copy_from_slice(&[0, 0]); // no UDP checksum
+            data[24..26].copy_from_slice(&[0, 0]);
+            let sum: u32 = data[14..udp]
+                .chunks(2)
+                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+                .sum();
+            let folded = (sum & 0xFFFF) + (sum >> 16);
+            let checksum = !(((folded & 0xFFFF) + (folded >> 16)) as u16);
+            data[24..26].copy_from_slice(&checksum.to_be_bytes());
+            lengthened += 1;
+        }
+        frames.push((s, us, data));
+    }
+    assert!(lengthened > 500, "{lengthened}");
+    let (_dir, altered) =
+        common::temp_copy(&common::pcap_bytes(&frames, false, false), "null-srtp.pcap");
+    let v = verdict_of(&altered);
+    let m = rtp_flow(&v);
+    assert_eq!(m.protocols, ["srtp"], "the tag is SRTP's framing");
+    assert_eq!(m.encryption.state, "plaintext", "{:?}", m.encryption);
+    for s in &m.rtp.as_ref().unwrap().streams {
+        assert_eq!(s.encrypted, Some(false), "{:?}", s.evidence);
+        assert!(
+            s.evidence
+                .iter()
+                .any(|e| e.contains("exceeds the timestamp step by 10 bytes")),
+            "{:?}",
+            s.evidence
+        );
+    }
+    let clear: Vec<_> = v
+        .findings
+        .iter()
+        .filter(|f| f.rule == "plaintext-rtp")
+        .collect();
+    assert_eq!(clear.len(), 1, "{:?}", v.findings);
+    assert_eq!(clear[0].flows, vec![m.id]);
+    assert!(
+        clear[0].detail.contains("SRTP in clear"),
+        "{}",
+        clear[0].detail
+    );
+}

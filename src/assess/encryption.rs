@@ -4,9 +4,11 @@
 //! handshake whose cipher encrypts; "plaintext" only when clear content was seen or a NULL
 //! cipher was negotiated; everything else is "unknown", saying what is missing.
 
+use std::collections::BTreeSet;
+
 use tls_parser::{TlsCipherEnc, TlsCipherSuite};
 
-use crate::dissect::rtp::Stream;
+use crate::dissect::rtp::{Stream, TRAILER_BYTES};
 use crate::dissect::sip::Media;
 use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::zoom::ZoomFacts;
@@ -181,11 +183,29 @@ pub fn rtp_stream(
             decided = Some(false);
         }
     }
+    let trailer = stream.length.trailer_bytes();
+    if let Some(t) = trailer {
+        evidence.push(length_evidence(stream, t));
+    }
     if let Some(h) = stream.payload_entropy() {
         let n = stream.sampled_bytes;
         evidence.push(format!(
             "heuristic: payload entropy {h:.2} bits/byte over {n} bytes (ciphertext ≈ 8)"
         ));
+        // G.711 carrying an SRTP tag, its payload as uniform as ciphertext: clear G.711 (even
+        // under NULL-cipher SRTP) is far from uniform, so its payload is encrypted
+        if decided.is_none()
+            && trailer.is_some_and(|t| t > 0)
+            && matches!(stream.payload_type, 0 | 8)
+            && h >= CIPHERTEXT_ENTROPY
+            && n >= 16 * 1024
+        {
+            decided = Some(true);
+            evidence.push(
+                "heuristic: an SRTP authentication tag after G.711 payloads as uniform as ciphertext (clear G.711, even under NULL-cipher SRTP, is far from uniform): SRTP, encrypted"
+                    .into(),
+            );
+        }
         // G.711 (PT 0/8) speech in clear is far from uniform; so is any clear payload this
         // structured. Ciphertext cannot be.
         if decided.is_none()
@@ -200,6 +220,35 @@ pub fn rtp_stream(
         }
     }
     (decided, evidence)
+}
+
+/// What the length arithmetic found, with its numbers.
+fn length_evidence(stream: &Stream, trailer: u32) -> String {
+    let l = &stream.length;
+    let matched = l.trailer[TRAILER_BYTES
+        .iter()
+        .position(|&t| t == trailer)
+        .unwrap_or_default()];
+    let codec = match stream.payload_type {
+        0 => "PCMU",
+        8 => "PCMA",
+        _ => "G.722",
+    };
+    match trailer {
+        0 => format!(
+            "payload length equals the timestamp step in {matched} of {} packets ({codec}, one byte per tick): no SRTP authentication tag",
+            l.measured
+        ),
+        t => format!(
+            "payload length exceeds the timestamp step by {t} bytes in {matched} of {} packets ({codec}, one byte per tick): an SRTP authentication tag ({})",
+            l.measured,
+            match t {
+                4 => "HMAC-SHA1-32, RFC 3711",
+                10 => "HMAC-SHA1-80, RFC 3711",
+                _ => "AEAD, RFC 7714",
+            }
+        ),
+    }
 }
 
 /// Zoom media: the RTP headers inside the encapsulation are in clear; whether the payloads
@@ -337,7 +386,7 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
             basis: vec!["SIP messages in clear (not SIP over TLS)".into()],
         };
     }
-    if p.contains(Protocol::Rtp) {
+    if p.contains(Protocol::Rtp) || p.contains(Protocol::Srtp) {
         if let Some((signal, secure)) =
             signalled.and_then(|s| sdp_protection(s.media).map(|secure| (s, secure)))
         {
@@ -359,6 +408,34 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
         }
         let streams: Vec<_> = u.rtp.iter().flat_map(|r| r.confirmed()).collect();
         let judged: Vec<_> = streams.iter().map(|s| rtp_stream(s, None, None)).collect();
+        if judged.iter().any(|(d, _)| *d == Some(true))
+            && judged.iter().all(|(d, _)| *d != Some(false))
+        {
+            // SRTP shown by its tag and its ciphertext, keyed out of sight
+            let tags: BTreeSet<u32> = streams
+                .iter()
+                .filter_map(|s| s.length.trailer_bytes())
+                .filter(|&t| t > 0)
+                .collect();
+            let mut basis = vec![match signalled {
+                Some(_) => "the SDP names a secure profile whose keys it does not carry, and no keying handshake was seen on this flow: its keys were agreed out of sight",
+                None => "no keying handshake or SRTP signalling in clear for this flow: its keys were exchanged out of sight (e.g. SDES in SIP over TLS)",
+            }
+            .to_string()];
+            basis.extend(signalled.map(signalled_evidence));
+            basis.extend(judged.into_iter().flat_map(|(_, e)| e));
+            return Encryption {
+                state: State::Encrypted,
+                protection: Some(format!(
+                    "SRTP ({}-byte authentication tag; keys not in the capture)",
+                    tags.iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                )),
+                basis,
+            };
+        }
         if !judged.is_empty() && judged.iter().all(|(d, _)| *d == Some(false)) {
             let mut basis =
                 vec!["no keying handshake or SRTP signalling for this flow".to_string()];

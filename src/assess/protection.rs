@@ -299,11 +299,12 @@ fn check_handshake(c: &mut Collector, f: &Flow, t: &Tls, dtls: bool) {
 
 fn check_media(c: &mut Collector, f: &Flow) {
     let plaintext = f.encryption.state == "plaintext";
+    // SRTP in clear is media in clear too, unless a DTLS NULL profile says so by its own rule
     let rtp_labels: Vec<&str> = f
         .protocols
         .iter()
         .map(AsRef::as_ref)
-        .filter(|p: &&str| matches!(*p, "rtp" | "rtcp"))
+        .filter(|p: &&str| matches!(*p, "rtp" | "rtcp") || (*p == "srtp" && f.dtls.is_none()))
         .collect();
     if plaintext && !rtp_labels.is_empty() {
         let streams = f.rtp.as_ref().map_or(0, |r| r.streams.len());

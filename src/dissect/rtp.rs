@@ -89,6 +89,71 @@ pub struct Stream {
     pub first_byte: FirstByte,
     /// The VP8 payload descriptor and key-frame test over the same packets.
     pub vp8: Vp8Check,
+    /// Payload length against the timestamp's advance, for codecs of one byte per tick.
+    pub length: LengthCheck,
+}
+
+/// Static payload types whose payload is one byte per RTP timestamp unit (RFC 3551 §4.5.14
+/// PCMU and PCMA: 8-bit samples at 8000 Hz; §4.5.2 G722: 4-bit codes of 16 kHz audio, 8000 Hz
+/// clock by the RFC's own historical error): a packet carries exactly as many payload bytes
+/// as the timestamp advances to the next packet.
+pub const ONE_BYTE_PER_TICK: [u8; 3] = [0, 8, 9];
+
+/// Trailing bytes an SRTP packet adds to its payload (RFC 3711 §3.1, RFC 7714 §8): the
+/// HMAC-SHA1 authentication tag of 4 or 10 bytes, or the 16-byte AEAD tag. Slot 0 counts
+/// packets with nothing added.
+pub const TRAILER_BYTES: [u32; 4] = [0, 4, 10, 16];
+
+/// Packets measured per stream by [`LengthCheck`].
+pub const LENGTH_PACKETS: u32 = 512;
+
+/// Length arithmetic (wire-formats §2.4, 4): for a stream of [`ONE_BYTE_PER_TICK`] codecs,
+/// each packet's payload length minus the timestamp step to the next packet in sequence. Clear
+/// RTP leaves nothing over; SRTP leaves its authentication tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LengthCheck {
+    /// Packets measured: followed in sequence by the next, both of such a codec, unpadded.
+    pub measured: u32,
+    /// By [`TRAILER_BYTES`] slot: packets whose payload exceeded the step by that much.
+    pub trailer: [u32; 4],
+    /// The previous packet: sequence number, timestamp, payload length.
+    last: Option<(u16, u32, usize)>,
+}
+
+impl LengthCheck {
+    /// One packet of the stream; `None` for a packet that cannot be measured (another payload
+    /// type such as comfort noise or DTMF, padding whose length SRTP hides), which breaks the
+    /// chain.
+    fn add(&mut self, packet: Option<(u16, u32, usize)>) {
+        if self.measured >= LENGTH_PACKETS {
+            return;
+        }
+        if let (Some((seq, ts, _)), Some((last_seq, last_ts, last_len))) = (packet, self.last)
+            && seq == last_seq.wrapping_add(1)
+        {
+            let step = ts.wrapping_sub(last_ts);
+            // a step up to a second of 8000 Hz audio; silence suppression makes longer ones
+            if (1..=8000).contains(&step) {
+                self.measured += 1;
+                if let Some(slot) = TRAILER_BYTES
+                    .iter()
+                    .position(|&t| last_len == step as usize + t as usize)
+                {
+                    self.trailer[slot] += 1;
+                }
+            }
+        }
+        self.last = packet;
+    }
+
+    /// The trailer length left over in at least 90 % of at least 32 measured packets.
+    pub fn trailer_bytes(&self) -> Option<u32> {
+        if self.measured < 32 {
+            return None;
+        }
+        let (slot, &count) = self.trailer.iter().enumerate().max_by_key(|(_, c)| **c)?;
+        (u64::from(count) * 10 >= u64::from(self.measured) * 9).then_some(TRAILER_BYTES[slot])
+    }
 }
 
 /// VP8 structure over a stream's first packets (RFC 7741 §4.2 payload descriptor, RFC 6386
@@ -412,6 +477,16 @@ impl Streams {
                     }
                     None => {}
                 }
+                // (sequence number, timestamp, payload length) where the length arithmetic
+                // applies: a one-byte-per-tick codec, no padding
+                let measurable = match datagram.get(..8) {
+                    Some(&[b0, _, _, _, t0, t1, t2, t3])
+                        if ONE_BYTE_PER_TICK.contains(&payload_type) && b0 & 0x20 == 0 =>
+                    {
+                        Some((seq, u32::from_be_bytes([t0, t1, t2, t3]), payload.len()))
+                    }
+                    _ => None,
+                };
                 if let Some(s) = self
                     .streams
                     .iter_mut()
@@ -425,6 +500,7 @@ impl Streams {
                     }
                     s.last_seq = seq;
                     s.sample(payload);
+                    s.length.add(measurable);
                 } else if self.streams.len() < MAX_STREAMS {
                     let mut s = Stream {
                         ssrc,
@@ -440,8 +516,10 @@ impl Streams {
                         sampled_bytes: 0,
                         first_byte: FirstByte::default(),
                         vp8: Vp8Check::default(),
+                        length: LengthCheck::default(),
                     };
                     s.sample(payload);
+                    s.length.add(measurable);
                     self.streams.push(s);
                 } else {
                     self.untracked_packets += 1;
@@ -461,6 +539,16 @@ impl Streams {
     /// RTP is established when a stream advanced its sequence number at least twice.
     pub fn rtp_confirmed(&self) -> bool {
         self.streams.iter().any(|s| s.in_sequence >= 2)
+    }
+
+    /// SRTP shown by length arithmetic: a confirmed stream's payloads carry an authentication
+    /// tag, and none carries nothing over.
+    pub fn srtp_by_length(&self) -> bool {
+        let trailers: Vec<u32> = self
+            .confirmed()
+            .filter_map(|s| s.length.trailer_bytes())
+            .collect();
+        trailers.iter().any(|&t| t > 0) && !trailers.contains(&0)
     }
 
     /// Streams that look real (advancing sequence numbers), for the verdict.
@@ -495,6 +583,59 @@ mod tests {
             (st.ssrc, st.payload_type, st.packets, st.missing),
             (0xd2bd4e3e, 0, 3, 1)
         );
+    }
+
+    /// A PCMU packet: sequence number, timestamp, payload length; payload type 13 (comfort
+    /// noise) with `cn`.
+    fn pcmu(seq: u16, ts: u32, len: usize, cn: bool) -> Vec<u8> {
+        let mut p = vec![0x80, if cn { 13 } else { 0 }];
+        p.extend_from_slice(&seq.to_be_bytes());
+        p.extend_from_slice(&ts.to_be_bytes());
+        p.extend_from_slice(&[0xd2, 0xbd, 0x4e, 0x3e]);
+        p.resize(12 + len, 0x55);
+        p
+    }
+
+    #[test]
+    fn length_arithmetic_finds_the_srtp_tag() {
+        let run = |trailer: usize| {
+            let mut s = Streams::default();
+            let mut ts = 1000u32;
+            for seq in 0..80u16 {
+                // a talk spurt gap (the timestamp jumps 2 s), and comfort noise between: neither
+                // is measured, neither counts against the tag
+                if seq == 30 {
+                    ts += 16_000;
+                }
+                let p = pcmu(seq, ts, 160 + trailer, seq == 50);
+                s.packet(parse(&p).unwrap(), 0, u64::from(seq), &p);
+                ts += 160;
+            }
+            s
+        };
+        for trailer in [0usize, 4, 10, 16] {
+            let s = run(trailer);
+            let l = &s.streams[0].length;
+            // 79 steps, less the gap and the two steps into and out of comfort noise
+            assert_eq!(l.measured, 76, "{trailer}");
+            assert_eq!(l.trailer_bytes(), Some(trailer as u32));
+            assert_eq!(s.srtp_by_length(), trailer > 0);
+        }
+        let odd = run(7);
+        assert_eq!(
+            odd.streams[0].length.trailer_bytes(),
+            None,
+            "7 bytes is no tag"
+        );
+        assert!(!odd.srtp_by_length());
+        // padding hides the payload's length under SRTP: not measured
+        let mut s = Streams::default();
+        for seq in 0..40u16 {
+            let mut p = pcmu(seq, u32::from(seq) * 160, 170, false);
+            p[0] |= 0x20;
+            s.packet(parse(&p).unwrap(), 0, 1, &p);
+        }
+        assert_eq!(s.streams[0].length.measured, 0);
     }
 
     #[test]

@@ -471,11 +471,15 @@ fn outcome(c: &Counts, parts: Parts) -> UdpOutcome {
         let rtp_ok = r.rtp_confirmed();
         let rtcp_ok = r.rtcp_packets >= 2 || (r.rtcp_packets >= 1 && rtp_ok);
         // DTLS-SRTP keying on the same flow is the evidence that RTP here is SRTP.
-        let (rtp_label, mut rtcp_label) = if dtls_confirmed && srtp_keyed {
+        let (mut rtp_label, mut rtcp_label) = if dtls_confirmed && srtp_keyed {
             (Protocol::Srtp, Protocol::Srtcp)
         } else {
             (Protocol::Rtp, Protocol::Rtcp)
         };
+        // So is an authentication tag after payloads of a known length.
+        if r.srtp_by_length() {
+            rtp_label = Protocol::Srtp;
+        }
         // The SRTCP trailer is evidence of its own.
         if r.srtcp().is_some() {
             rtcp_label = Protocol::Srtcp;
