@@ -1042,7 +1042,8 @@ fn flow_record(
             .map(Box::new),
         // TLS over TCP, or the TLS handshake carried in QUIC Initial packets.
         tls: f
-            .tls_so_far()
+            .tls
+            .as_deref()
             .or_else(|| f.udp.as_ref().and_then(|u| u.quic_tls.as_deref()))
             .map(tls_record)
             .map(Box::new),

@@ -977,3 +977,26 @@ fn a_secure_profile_without_keys_in_the_sdp_is_not_plaintext() {
     assert!(!rules.contains(&"plaintext-rtp"), "{rules:?}");
     assert!(!rules.contains(&"sdes-keys-in-clear"), "{rules:?}");
 }
+
+/// SRTCP multiplexed with RTP on one 5-tuple (RFC 5761) shows that the RTP beside it is SRTP:
+/// SRTCP exists only for an SRTP session (RFC 3711 §3.4). nDPI's WhatsApp voice call
+/// (ndpi/wa_voice.pcap) keys its media out of sight; nDPI's expected output labels the flow
+/// 192.168.2.12:56328 <-> 91.252.56.51:32704 SRTP.WhatsAppCall. callproof said rtp beside
+/// srtcp; now srtp, with its protection still unknown (no keys, no length arithmetic for
+/// its codec) and the SRTCP evidence named.
+#[test]
+fn rtp_beside_srtcp_on_one_flow_is_srtp() {
+    let v = verdict_of(&common::capture("ndpi/wa_voice.pcap"));
+    let media = flow(&v, "udp", ("192.168.2.12", 56328), ("91.252.56.51", 32704));
+    assert_eq!(media.protocols, ["stun", "srtp", "srtcp"]);
+    assert_eq!(media.rtp.as_ref().unwrap().srtcp_encrypted, Some(true));
+    assert_eq!(media.encryption.state, "unknown");
+    assert!(
+        media.encryption.basis[0].starts_with("SRTP: the SRTCP trailer on this flow"),
+        "{:?}",
+        media.encryption
+    );
+    // RTP and RTCP in clear on the TURN flow of the same call stay rtp and rtcp
+    let turn = flow(&v, "udp", ("192.168.2.12", 56328), ("31.13.86.48", 3478));
+    assert_eq!(turn.protocols, ["stun", "turn", "rtp", "rtcp"]);
+}

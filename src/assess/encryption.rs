@@ -455,6 +455,19 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
             e.basis.push(signalled_evidence(signal));
             return e;
         }
+        if let Some(encrypted) = u.rtp.as_ref().and_then(|r| r.srtcp()) {
+            return unknown(
+                flow,
+                &format!(
+                    "SRTP: the SRTCP trailer on this flow (its E flag says {}) shows an SRTP session, keyed out of sight; the payload measures do not decide whether its RTP is encrypted",
+                    if encrypted {
+                        "encrypted"
+                    } else {
+                        "authenticated only"
+                    }
+                ),
+            );
+        }
         return unknown(
             flow,
             "RTP headers without a keying handshake or signalling for this flow; the payload measures do not decide",

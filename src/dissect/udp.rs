@@ -480,9 +480,12 @@ fn outcome(c: &Counts, parts: Parts) -> UdpOutcome {
         if r.srtp_by_length() {
             rtp_label = Protocol::Srtp;
         }
-        // The SRTCP trailer is evidence of its own.
+        // The SRTCP trailer is evidence of its own: of SRTCP, and of SRTP for the RTP of the
+        // same session on the same flow (RFC 5761 multiplexing; SRTCP exists only beside SRTP,
+        // RFC 3711 §3.4).
         if r.srtcp().is_some() {
             rtcp_label = Protocol::Srtcp;
+            rtp_label = Protocol::Srtp;
         }
         if rtp_ok {
             p.insert(rtp_label);

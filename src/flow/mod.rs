@@ -242,7 +242,7 @@ impl Flow {
     }
 
     /// The TLS facts: those of the finished dissection, or while the flow is still being
-    /// dissected, what its handshake has shown so far (the live view judges these).
+    /// dissected, what its handshake has shown so far (the live view's rows show these).
     pub fn tls_so_far(&self) -> Option<&TlsFacts> {
         if let Some(t) = self.tls.as_deref() {
             return Some(t);
