@@ -338,6 +338,15 @@ fn sdp_lines(name: &str) -> Vec<String> {
         .collect()
 }
 
+/// The ports of the `m=KIND` lines among an expectations file's `sdp_line=` values.
+fn sdp_ports(name: &str, kind: &str) -> Vec<u16> {
+    sdp_lines(name)
+        .iter()
+        .filter_map(|l| l.strip_prefix(&format!("m={kind} ")))
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
 /// baresip calls with audio levels (RFC 6464, announced by `a=extmap`) and VP8 video: the
 /// header extension IDs seen in clear are named from the SDP, the leak is a finding whether
 /// the media is plain RTP or SDES-SRTP, and plain VP8 is recognised by its payload descriptor
@@ -357,12 +366,7 @@ fn baresip_audio_levels_and_vp8() {
             .map(|(id, uri)| (id.parse::<u8>().unwrap(), uri.to_string()))
             .expect("the SDP announced an extmap");
         assert_eq!(uri, "urn:ietf:params:rtp-hdrext:ssrc-audio-level");
-        let media_port = |kind: &str| -> Vec<u16> {
-            sdp.iter()
-                .filter_map(|l| l.strip_prefix(&format!("m={kind} ")))
-                .map(|l| l.split(' ').next().unwrap().parse().unwrap())
-                .collect()
-        };
+        let media_port = |kind: &str| sdp_ports(&format!("{name}.expected"), kind);
         let v = verdict_of(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("captures/{name}.pcap")),
         );
@@ -562,12 +566,7 @@ fn a_chain_longer_than_listed_counts_the_rest() {
 #[test]
 fn sip_over_tls_srtp_is_shown_by_its_authentication_tag() {
     let exp = expected("baresip-sip-tls-srtp.expected");
-    let sdp = sdp_lines("baresip-sip-tls-srtp.expected");
-    let media_ports: Vec<u16> = sdp
-        .iter()
-        .filter_map(|l| l.strip_prefix("m=audio "))
-        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
-        .collect();
+    let media_ports = sdp_ports("baresip-sip-tls-srtp.expected", "audio");
     assert_eq!(media_ports.len(), 2);
     // RFC 4568 §6.2: the _80 and _32 suites end in an 80- or 32-bit tag
     let tag = match exp["srtp_suite"].rsplit('_').next().unwrap() {
@@ -638,12 +637,7 @@ fn sip_over_tls_srtp_is_shown_by_its_authentication_tag() {
 #[test]
 fn srtp_framing_around_clear_g711_is_media_in_clear() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-rtp.pcap");
-    let sdp = sdp_lines("baresip-sip-rtp.expected");
-    let media_ports: Vec<u16> = sdp
-        .iter()
-        .filter_map(|l| l.strip_prefix("m=audio "))
-        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
-        .collect();
+    let media_ports = sdp_ports("baresip-sip-rtp.expected", "audio");
     let plain = verdict_of(&path);
     let rtp_flow = |v: &callproof::verdict::Verdict| {
         v.flows

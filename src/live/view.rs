@@ -382,29 +382,51 @@ impl Screen {
         places: &mut Places<'_>,
         raised: &[String],
     ) {
+        let mut lines = vec![headline.to_string()];
+        for r in rows.iter().take(ROWS) {
+            let place = places.of(r.ip).to_string();
+            lines.push(row_line(r, &place));
+        }
+        if rows.len() > ROWS {
+            lines.push(format!("  … and {} more server(s)", rows.len() - ROWS));
+        }
+        if !raised.is_empty() {
+            lines.push(format!("findings so far ({}):", raised.len()));
+            let skip = raised.len().saturating_sub(FINDING_LINES);
+            lines.extend(raised[skip..].iter().map(|line| format!("  {line}")));
+        }
+        let columns = console::Term::stderr()
+            .size_checked()
+            .map(|(_, columns)| usize::from(columns));
         let mut out = String::new();
         if self.lines_drawn > 0 {
             let _ = write!(out, "\x1b[{}A", self.lines_drawn);
         }
         out.push_str("\x1b[J");
-        let _ = writeln!(out, "{headline}");
-        for r in rows.iter().take(ROWS) {
-            let place = places.of(r.ip).to_string();
-            let _ = writeln!(out, "{}", row_line(r, &place));
-        }
-        if rows.len() > ROWS {
-            let _ = writeln!(out, "  … and {} more server(s)", rows.len() - ROWS);
-        }
-        if !raised.is_empty() {
-            let _ = writeln!(out, "findings so far ({}):", raised.len());
-            let skip = raised.len().saturating_sub(FINDING_LINES);
-            for line in &raised[skip..] {
-                let _ = writeln!(out, "  {line}");
-            }
-        }
-        self.lines_drawn = out.matches('\n').count();
+        out.push_str(&screen_text(&lines, columns));
+        self.lines_drawn = lines.len();
         eprint!("{out}");
     }
+}
+
+/// The lines as drawn on a terminal `columns` wide: each cut to fit, so that none wraps and
+/// the next frame, moving the cursor up one row per line, overwrites exactly this one.
+fn screen_text(lines: &[String], columns: Option<usize>) -> String {
+    let mut out = String::new();
+    for line in lines {
+        match columns {
+            // one column spare: a line filling the last one leaves some terminals' cursor
+            // past it
+            Some(c) => out.push_str(&console::truncate_str(
+                line,
+                c.saturating_sub(1).max(1),
+                "…",
+            )),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Plain lines: one per server not reported before, and one each time the judgement of a
@@ -432,5 +454,30 @@ impl Log {
                 Some(_) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn screen_lines_are_cut_to_the_terminal_width() {
+        let long = format!(
+            "  192.0.2.2  private  17.4 kB  srtcp,srtp,udp  [{}]",
+            "SRTP (AES_CM_128_HMAC_SHA1_80, SDES keys from clear SIP); ".repeat(3)
+        );
+        let lines = vec!["callproof: 00:03 elapsed".to_string(), long.clone()];
+        let text = screen_text(&lines, Some(80));
+        assert_eq!(text.lines().count(), 2);
+        for line in text.lines() {
+            assert!(console::measure_text_width(line) <= 79, "{line}");
+        }
+        assert!(text.lines().nth(1).unwrap().ends_with('…'));
+        // wide characters count twice
+        let wide = vec!["会議".repeat(60)];
+        assert!(console::measure_text_width(screen_text(&wide, Some(80)).trim_end()) <= 79);
+        // no terminal size known: as they are
+        assert_eq!(screen_text(&lines, None), format!("{}\n{long}\n", lines[0]));
     }
 }
