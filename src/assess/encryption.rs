@@ -232,7 +232,9 @@ fn length_evidence(stream: &Stream, trailer: u32) -> String {
     let codec = match stream.payload_type {
         0 => "PCMU",
         8 => "PCMA",
-        _ => "G.722",
+        9 => "G.722",
+        // the stream's first packet had another payload type (e.g. DTMF); later ones did
+        _ => "G.711 or G.722",
     };
     match trailer {
         0 => format!(

@@ -2,8 +2,10 @@
 //! RTP streams by SSRC with their payload type, packet count and sequence-number gaps.
 //!
 //! Whether a stream's payload is encrypted (SRTP) is not decided here: the header is the same
-//! in RTP and SRTP. This module only establishes that RTP is present, from sequence numbers that
-//! advance over several packets, never from one packet.
+//! in RTP and SRTP. This module establishes that RTP is present, from sequence numbers that
+//! advance over several packets, never from one packet; and it measures what the judgement
+//! rests on: payload structure and entropy, the SRTCP trailer, and for codecs of one byte per
+//! timestamp tick what a payload carries beyond its samples (SRTP's authentication tag).
 
 /// Streams followed per flow.
 const MAX_STREAMS: usize = 32;
