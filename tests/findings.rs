@@ -203,12 +203,57 @@ fn self_signed_certificates_as_ndpi_flags_them_except_dtls_srtp() {
     );
 }
 
+/// nDPI's rtcp_multiple_pkts_in_the_same_datagram.pcap holds five RTCP datagrams and no RTP
+/// (nDPI labels the flow RTCP): reports in clear, no audio or video. That is RTCP in clear, not
+/// media in clear, and the media answer cannot fail on media the capture does not hold.
+#[test]
+fn rtcp_without_its_media_is_not_media_in_clear() {
+    let v = verdict_of(&capture(
+        "ndpi/rtcp_multiple_pkts_in_the_same_datagram.pcap",
+    ));
+    assert_eq!(v.flows.len(), 1);
+    assert_eq!(v.flows[0].protocols, ["rtcp"]);
+    assert_eq!(v.flows[0].encryption.state, "plaintext");
+    assert!(raised(&v, "plaintext-rtp").is_empty());
+    let rtcp = raised(&v, "plaintext-rtcp");
+    assert_eq!(rtcp.len(), 1);
+    assert!(
+        rtcp[0]
+            .detail
+            .starts_with("5 RTCP packet(s) in clear, no RTP on this flow"),
+        "{}",
+        rtcp[0].detail
+    );
+    let (status, reason) = summary_status(&v, |s| &s.media_encryption);
+    assert_eq!(status, "warn", "{reason}");
+    assert!(
+        reason.contains("plaintext-rtcp") && reason.contains("no media flow in the capture shows"),
+        "{reason}"
+    );
+    assert_ne!(summary_status(&v, |s| &s.e2ee).0, "fail");
+}
+
 #[test]
 fn plain_and_sdes_calls() {
     let plain = own_verdict("baresip-sip-rtp.pcap");
     let sdes = own_verdict("baresip-sip-sdes-srtp.pcap");
     let rtp = fires_on("plaintext-rtp", &plain, &sdes);
-    assert_eq!(rtp.len(), 2, "the RTP and the RTCP flow: {rtp:?}");
+    assert_eq!(rtp.len(), 1, "the RTP flow: {rtp:?}");
+    let rtp_flow = plain
+        .flows
+        .iter()
+        .find(|f| f.id == rtp[0].flows[0])
+        .unwrap();
+    assert_eq!(rtp_flow.protocols, ["rtp"]);
+    // its RTCP, on the next port up, carries reports and no media: a finding of its own
+    let rtcp = fires_on("plaintext-rtcp", &plain, &sdes);
+    assert_eq!(rtcp.len(), 1, "the RTCP flow: {rtcp:?}");
+    assert_eq!(rtcp[0].severity, "medium");
+    assert!(
+        rtcp[0].detail.starts_with("6 RTCP packet(s) in clear"),
+        "{}",
+        rtcp[0].detail
+    );
     let keys = fires_on("sdes-keys-in-clear", &sdes, &plain);
     assert!(
         keys.iter()
@@ -231,7 +276,7 @@ fn plain_and_sdes_calls() {
         "{}",
         rtcp[0].detail
     );
-    // the plain call's RTCP is plaintext-rtp already, not this rule
+    // the plain call's RTCP is plaintext-rtcp already, not this rule
     assert!(raised(&plain, "rtcp-in-clear").is_empty());
 
     // the plaintext call fails media encryption; the SDES call passes it with a warning

@@ -198,6 +198,49 @@ fn mid_call_the_snapshot_sees_srtp_keyed_by_sdp_and_the_keys_in_clear() {
     assert_eq!(v.summary.unwrap().e2ee.status, "fail");
 }
 
+/// SIP over TLS keys the SRTP out of sight. On the RTCP port baresip sends an RTCP APP
+/// keep-alive ("PINGPONG") each way in clear (frames 12 and 20), each followed by the same
+/// packet as SRTCP (frames 13 and 21: index 1, E flag set) — one SRTCP packet a direction, too
+/// few to establish a trailer, whose index must grow — and its first SRTCP report only in frame
+/// 519, 5 s in. A snapshot 300 frames in sees the media as SRTP by its authentication tag and
+/// the RTCP port in clear so far: RTCP in clear (no audio or video in it), not media in clear.
+/// `callproof live` said "new finding [high] plaintext-rtp" there, a finding the verdict of the
+/// whole call does not hold.
+#[test]
+fn mid_call_rtcp_keep_alives_in_clear_beside_srtp_are_not_media_in_clear() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/baresip-sip-tls-srtp.pcap");
+    let frames = frames(&path);
+    let geo = GeoData::embedded();
+    let catalogue = Catalogue::embedded();
+    let v = analyzer_of(&frames[..300]).snapshot(&geo, &catalogue);
+    let media = common::flow(&v, "udp", ("192.0.2.2", 20026), ("192.0.2.2", 20010));
+    assert_eq!(media.protocols, ["srtp"]);
+    assert_eq!(
+        media.encryption.state, "encrypted",
+        "{:?}",
+        media.encryption
+    );
+    let rtcp = common::flow(&v, "udp", ("192.0.2.2", 20027), ("192.0.2.2", 20011));
+    assert_eq!(rtcp.protocols, ["rtcp"]);
+    assert_eq!(rtcp.encryption.state, "plaintext");
+    let rules: Vec<&str> = v.findings.iter().map(|f| &*f.rule).collect();
+    assert!(!rules.contains(&"plaintext-rtp"), "{rules:?}");
+    let clear = v
+        .findings
+        .iter()
+        .find(|f| f.rule == "plaintext-rtcp")
+        .expect("plaintext-rtcp");
+    assert_eq!(clear.flows, vec![rtcp.id]);
+    assert!(
+        clear.detail.starts_with("2 RTCP packet(s) in clear"),
+        "{}",
+        clear.detail
+    );
+    let summary = v.summary.unwrap();
+    assert_eq!(summary.media_encryption.status, "warn");
+    assert_ne!(summary.e2ee.status, "fail", "{:?}", summary.e2ee);
+}
+
 #[cfg(feature = "live")]
 #[test]
 fn mid_call_the_live_rows_show_the_judgement_of_the_open_media_flows() {

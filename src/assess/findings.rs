@@ -178,6 +178,18 @@ pub const PLAINTEXT_RTP: Rule = Rule {
         record and play back the audio or video.",
 };
 
+pub const PLAINTEXT_RTCP: Rule = Rule {
+    id: "plaintext-rtcp",
+    severity: Severity::Medium,
+    title: "RTCP sent in clear on a flow without media",
+    explanation: "RTCP packets crossed unencrypted on a flow that carried no RTP: their SDES \
+        items (CNAME, often a user name or SIP URI), sender and receiver reports and application \
+        packets are readable on the path, but they carry no audio or video. SRTP requires every \
+        RTCP packet to travel as authenticated SRTCP (RFC 3711 section 3.4), so RTCP in clear \
+        shows a session without SRTP, or one that leaks its control packets; whether its media \
+        is encrypted is for the media flow to show.",
+};
+
 pub const SDES_KEYS_IN_CLEAR: Rule = Rule {
     id: "sdes-keys-in-clear",
     severity: Severity::High,
@@ -273,6 +285,7 @@ pub const RULES: &[Rule] = &[
     CERTIFICATE_NAME_MISMATCH,
     CERTIFICATE_WEAK_KEY,
     PLAINTEXT_RTP,
+    PLAINTEXT_RTCP,
     SDES_KEYS_IN_CLEAR,
     NULL_SRTP_PROFILE,
     RTCP_IN_CLEAR,

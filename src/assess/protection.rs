@@ -306,7 +306,8 @@ fn check_media(c: &mut Collector, f: &Flow) {
         .map(AsRef::as_ref)
         .filter(|p: &&str| matches!(*p, "rtp" | "rtcp") || (*p == "srtp" && f.dtls.is_none()))
         .collect();
-    if plaintext && !rtp_labels.is_empty() {
+    let carries_rtp = rtp_labels.iter().any(|p| *p != "rtcp");
+    if plaintext && carries_rtp {
         let streams = f.rtp.as_ref().map_or(0, |r| r.streams.len());
         c.raise(
             findings::PLAINTEXT_RTP,
@@ -320,6 +321,14 @@ fn check_media(c: &mut Collector, f: &Flow) {
                     String::new()
                 }
             ),
+        );
+    } else if plaintext && !rtp_labels.is_empty() {
+        // RTCP alone: reports and SDES items, no media
+        let in_clear = f.rtp.as_ref().map_or(0, |r| r.rtcp_in_clear);
+        c.raise(
+            findings::PLAINTEXT_RTCP,
+            f,
+            format!("{in_clear} RTCP packet(s) in clear, no RTP on this flow"),
         );
     }
     if let Some(r) = &f.rtp

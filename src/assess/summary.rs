@@ -23,6 +23,7 @@ const TRANSPORT_WARN: &[&str] = &[
 ];
 const MEDIA_FAIL: &[&str] = &["plaintext-rtp", "null-srtp-profile"];
 const MEDIA_WARN: &[&str] = &[
+    "plaintext-rtcp",
     "sdes-keys-in-clear",
     "rtcp-in-clear",
     "audio-level-in-clear",
@@ -148,7 +149,11 @@ fn media(v: &Verdict, flows: &[FlowBrief]) -> Status {
     if let Some(why) = fired(&v.findings, MEDIA_WARN) {
         return status(
             "warn",
-            format!("{encrypted} media flow(s) encrypted, but: {why}"),
+            if encrypted == 0 {
+                format!("{why}; no media flow in the capture shows encryption")
+            } else {
+                format!("{encrypted} media flow(s) encrypted, but: {why}")
+            },
         );
     }
     match (encrypted, unknown) {
