@@ -18,6 +18,7 @@ use crate::capture::{self, CaptureError, CaptureSummary};
 use crate::decode::{Decoded, Decoder, Transport, link_type_name};
 use crate::dissect::sip::Media;
 use crate::dissect::tls::cert::CertFacts;
+use crate::dissect::tls::keylog::KeyLog;
 use crate::dissect::tls::{TlsFacts, names};
 use crate::dissect::{quic, rtp, stun};
 use crate::enrich::{EndpointGeo, GeoData};
@@ -26,7 +27,7 @@ use crate::vendor::{self, Catalogue};
 use crate::verdict::{self, Verdict};
 
 /// Options of an analysis run.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     pub limits: flow::Limits,
     /// Hash a capture file on the thread that parses it rather than on a thread of its own
@@ -35,6 +36,9 @@ pub struct Options {
     /// Keep the complete flow records of a verdict in a temporary file until it is written,
     /// rather than in memory (see [`VerdictBuilder`]).
     pub spill_flows: bool,
+    /// Secrets that open TLS 1.3 server handshakes (`--keylog`): their certificates and
+    /// selected ALPN are then reported.
+    pub keylog: Option<Arc<KeyLog>>,
 }
 
 /// The result of analysing one file.
@@ -223,9 +227,9 @@ pub struct Analyzer {
 impl Analyzer {
     pub fn new(opts: &Options) -> Self {
         Self {
-            opts: *opts,
+            opts: opts.clone(),
             decoder: Decoder::new(),
-            table: FlowTable::new(opts.limits),
+            table: FlowTable::new(opts.limits).with_keylog(opts.keylog.clone()),
             counters: Counters::default(),
             last_ts: 0,
         }
@@ -234,7 +238,7 @@ impl Analyzer {
     /// An analysis whose flow table hands each flow out as it closes (`FlowTable::releasing`).
     fn releasing(opts: &Options) -> Self {
         Self {
-            table: FlowTable::releasing(opts.limits),
+            table: FlowTable::releasing(opts.limits).with_keylog(opts.keylog.clone()),
             ..Self::new(opts)
         }
     }
@@ -1349,6 +1353,7 @@ fn tls_record(t: &TlsFacts) -> verdict::Tls {
         unlisted_certificates: t.unlisted_certificates,
         gap_in_handshake: t.gap_in_handshake,
         plaintext_prefix_bytes: t.plaintext_prelude_bytes[0] + t.plaintext_prelude_bytes[1],
+        keylog: t.keylog.map(|k| k.as_str().to_string()),
         srtp_profile: t
             .server_hello
             .as_ref()

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use callproof::analyze::{self, Options};
 use callproof::assess::findings::{self, Severity};
 use callproof::batch::{self, BatchOptions};
+use callproof::dissect::tls::keylog::KeyLog;
 use callproof::enrich::GeoData;
 use callproof::flow::Limits;
 use callproof::report::terminal_safe;
@@ -99,6 +100,11 @@ enum Command {
         /// Batch mode: captures analysed at once (default: the number of cores).
         #[arg(long, short, value_name = "N", requires = "out_dir")]
         jobs: Option<usize>,
+        /// Open TLS 1.3 server handshakes with this key log (NSS format, as SSLKEYLOGFILE or
+        /// `openssl s_client -keylogfile` write it) to report the certificates and ALPN they
+        /// encrypt. Only handshake secrets are used: application data stays sealed.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
         #[command(flatten)]
         judging: Judging,
     },
@@ -173,12 +179,35 @@ fn main() -> ExitCode {
             out,
             out_dir,
             jobs,
+            keylog,
             judging,
         } => {
-            let (opts, geo, catalogue, fail_on) = match prepare(&judging) {
+            let (mut opts, geo, catalogue, fail_on) = match prepare(&judging) {
                 Ok(p) => p,
                 Err(code) => return code,
             };
+            if let Some(path) = keylog {
+                match KeyLog::read(&path) {
+                    Ok(log) => {
+                        if !judging.quiet {
+                            eprintln!(
+                                "callproof: key log {}: {} TLS 1.3 session(s){}",
+                                path.display(),
+                                log.sessions(),
+                                log.first_malformed_line.map_or(String::new(), |l| format!(
+                                    "; {} line(s) do not parse, the first is line {l}",
+                                    log.malformed_lines
+                                ))
+                            );
+                        }
+                        opts.keylog = Some(std::sync::Arc::new(log));
+                    }
+                    Err(e) => {
+                        eprintln!("callproof: {e}");
+                        return ExitCode::from(exit::INPUT);
+                    }
+                }
+            }
             let quiet = judging.quiet;
             if let Some(dir) = out_dir {
                 let jobs = jobs
@@ -189,7 +218,7 @@ fn main() -> ExitCode {
                     // with several jobs the cores are taken: no hashing thread per capture
                     analysis: Options {
                         hash_inline: jobs > 1,
-                        ..opts
+                        ..opts.clone()
                     },
                     geo: &geo,
                     catalogue: &catalogue,
@@ -380,6 +409,7 @@ fn prepare(j: &Judging) -> Result<(Options, GeoData, Catalogue, Option<Severity>
         },
         hash_inline: false,
         spill_flows: true,
+        keylog: None,
     };
     let catalogue = match &j.vendors {
         Some(path) => Catalogue::embedded().with_file(path).map_err(|e| {

@@ -721,3 +721,142 @@ fn srtp_framing_around_clear_g711_is_media_in_clear() {
         clear[0].detail
     );
 }
+
+/// TLS 1.3 encrypts the server's certificate; with the clients' key log
+/// (captures/make-openssl-tls13-keylog.sh: four OpenSSL sessions, the fourth's secrets kept
+/// out of the log) the verdict reads it. Expected facts come from OpenSSL; tshark, given the
+/// same key log, decrypts the same three sessions.
+#[test]
+fn tls13_certificates_read_with_the_clients_key_log() {
+    let exp = expected("openssl-tls13-keylog.expected");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join("openssl-tls13-keylog.pcap");
+    let keys = dir.join("openssl-tls13-keylog.keys");
+    let ports: Vec<u16> = exp["ports"]
+        .split(' ')
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let withheld: u16 = exp["withheld"].parse().unwrap();
+    let mismatch_port = 44332;
+    assert_eq!(exp[&format!("{mismatch_port}.sni")], "other.example");
+    let tls_of = |v: &callproof::verdict::Verdict, port: u16| {
+        let f = v.flows.iter().find(|f| f.server.port == port).unwrap();
+        (f.id, f.tls.clone().unwrap())
+    };
+
+    // Without the key log: the certificates stay sealed, nothing is said of a key log.
+    let plain = verdict_of(&capture);
+    for &port in &ports {
+        let (_, tls) = tls_of(&plain, port);
+        assert_eq!(
+            tls.cipher.as_deref(),
+            Some(exp[&format!("{port}.cipher")].as_str())
+        );
+        assert!(tls.certificates.is_empty(), "port {port}");
+        assert_eq!(tls.keylog, None);
+        assert_eq!(tls.alpn_selected, None);
+    }
+    assert!(
+        plain
+            .findings
+            .iter()
+            .all(|f| f.rule != "certificate-name-mismatch")
+    );
+
+    let opened = common::verdict_with(&["--keylog".as_ref(), keys.as_os_str()], &capture);
+    common::assert_schema_valid(&common::verdict_json_of(
+        &capture,
+        &["--keylog".as_ref(), keys.as_os_str()],
+    ));
+    for &port in &ports {
+        let (id, tls) = tls_of(&opened, port);
+        assert_eq!(
+            tls.cipher.as_deref(),
+            Some(exp[&format!("{port}.cipher")].as_str())
+        );
+        let mismatch = opened
+            .findings
+            .iter()
+            .any(|f| f.rule == "certificate-name-mismatch" && f.flows.contains(&id));
+        if port == withheld {
+            assert_eq!(tls.keylog.as_deref(), Some("no-secret"));
+            assert!(tls.certificates.is_empty());
+            assert_eq!(tls.alpn_selected, None);
+            assert!(!mismatch);
+            continue;
+        }
+        assert_eq!(tls.keylog.as_deref(), Some("decrypted"), "port {port}");
+        assert_eq!(
+            tls.alpn_selected.as_deref(),
+            Some(exp["alpn_selected"].as_str())
+        );
+        let chain = &tls.certificates;
+        assert_eq!(chain.len(), 2, "port {port}");
+        assert_eq!(chain[0].subject, exp["leaf.subject"]);
+        assert_eq!(chain[0].sha256, exp["leaf.sha256"]);
+        assert_eq!(chain[1].subject, exp["root.subject"]);
+        assert_eq!(chain[1].sha256, exp["root.sha256"]);
+        // other.example is not a name of the certificate: only the key log shows it.
+        assert_eq!(mismatch, port == mismatch_port, "port {port}");
+    }
+}
+
+/// A key log whose secret does not match the session opens nothing: the records are
+/// authenticated, so a wrong secret is told, and no certificate is made up.
+#[test]
+fn a_wrong_secret_opens_nothing() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join("openssl-tls13-keylog.pcap");
+    let keys = std::fs::read_to_string(dir.join("openssl-tls13-keylog.keys")).unwrap();
+    // flip the last hex digit of every server handshake secret
+    let damaged: String = keys
+        .lines()
+        .map(|l| {
+            let mut l = l.to_string();
+            if l.starts_with("SERVER_HANDSHAKE_TRAFFIC_SECRET ") {
+                let last = if l.ends_with('0') { "1" } else { "0" };
+                l.replace_range(l.len() - 1.., last);
+            }
+            l + "\n"
+        })
+        .collect();
+    let (_tmp, wrong) = common::temp_copy(damaged.as_bytes(), "wrong.keys");
+    let v = common::verdict_with(&["--keylog".as_ref(), wrong.as_os_str()], &capture);
+    let states: Vec<_> = v
+        .flows
+        .iter()
+        .map(|f| {
+            let t = f.tls.as_ref().unwrap();
+            assert!(t.certificates.is_empty());
+            t.keylog.clone().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        states.iter().filter(|s| *s == "undecryptable").count(),
+        3,
+        "{states:?}"
+    );
+    assert_eq!(states.iter().filter(|s| *s == "no-secret").count(), 1);
+}
+
+/// A key log that cannot be used stops the run before any capture is read, naming the file.
+#[test]
+fn an_unusable_key_log_is_an_input_error() {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/openssl-tls13-keylog.pcap");
+    let (_tmp, not_a_log) = common::temp_copy(b"CLIENT_RANDOM only\n", "other.keys");
+    for keylog in [
+        Path::new("/nonexistent/callproof.keys"),
+        not_a_log.as_path(),
+    ] {
+        let o = std::process::Command::new(common::bin())
+            .args(["analyze", "--keylog"])
+            .arg(keylog)
+            .arg(&capture)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(&keylog.display().to_string()), "{err}");
+        assert!(o.stdout.is_empty());
+    }
+}

@@ -603,9 +603,17 @@ impl StreamSink for DirectionFeed<'_> {
 }
 
 impl TcpDissector {
-    /// A dissector for a connection between these ports.
-    pub fn new(client_port: u16, server_port: u16) -> Self {
+    /// A dissector for a connection between these ports; with a key log, its TLS 1.3 server
+    /// handshake is opened (`tls::keylog`).
+    pub fn new(
+        client_port: u16,
+        server_port: u16,
+        keylog: Option<&std::sync::Arc<tls::keylog::KeyLog>>,
+    ) -> Self {
         let mut d = Self::default();
+        if keylog.is_some() {
+            d.tls = TlsStream::with_keylog(keylog.cloned());
+        }
         d.framed.ports = [client_port, server_port];
         d.clear.dns_port = matches!(server_port, 53 | 5353) || matches!(client_port, 53 | 5353);
         d

@@ -9,11 +9,13 @@ pub mod tcp;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::decode::{Packet, Transport, tcp_flags};
 use crate::dissect::dns::DnsFacts;
 use crate::dissect::sip::SipFacts;
 use crate::dissect::tls::TlsFacts;
+use crate::dissect::tls::keylog::KeyLog;
 use crate::dissect::udp::{UdpDissector, UdpOutcome};
 use crate::dissect::{HttpRequest, Protocol, ProtocolSet, TcpDissector, TcpOutcome};
 
@@ -165,10 +167,19 @@ enum Dissector {
 }
 
 impl Flow {
-    fn new(id: u32, l4: L4, client: Endpoint, server: Endpoint, basis: RoleBasis) -> Self {
+    fn new(
+        id: u32,
+        l4: L4,
+        (client, server, basis): (Endpoint, Endpoint, RoleBasis),
+        keylog: Option<&Arc<KeyLog>>,
+    ) -> Self {
         Self {
             dissector: Some(match l4 {
-                L4::Tcp => Dissector::Tcp(Box::new(TcpDissector::new(client.port, server.port))),
+                L4::Tcp => Dissector::Tcp(Box::new(TcpDissector::new(
+                    client.port,
+                    server.port,
+                    keylog,
+                ))),
                 L4::Udp => Dissector::Udp(Box::default()),
             }),
             live: true,
@@ -485,6 +496,8 @@ pub struct FlowTable {
     /// Flows recorded so far (the next flow's id).
     recorded: u32,
     limits: Limits,
+    /// Secrets that open TLS 1.3 server handshakes (`--keylog`).
+    keylog: Option<Arc<KeyLog>>,
     next_sweep_ts: Option<i64>,
     last_ts: Option<i64>,
     pub stats: TableStats,
@@ -500,6 +513,7 @@ impl FlowTable {
             events: Vec::new(),
             recorded: 0,
             limits,
+            keylog: None,
             next_sweep_ts: None,
             last_ts: None,
             stats: TableStats::default(),
@@ -514,6 +528,12 @@ impl FlowTable {
             release: true,
             ..Self::new(limits)
         }
+    }
+
+    /// TCP flows opened from now on open their TLS 1.3 server handshakes with this key log.
+    pub fn with_keylog(mut self, keylog: Option<Arc<KeyLog>>) -> Self {
+        self.keylog = keylog;
+        self
     }
 
     /// Whether events wait to be drained (most packets make none).
@@ -631,7 +651,7 @@ impl FlowTable {
                 let (client, server, basis) = decide_roles(l4, src, dst, flags);
                 let id = self.recorded;
                 self.recorded += 1;
-                let mut flow = Flow::new(id, l4, client, server, basis);
+                let mut flow = Flow::new(id, l4, (client, server, basis), self.keylog.as_ref());
                 flow.first_frame = frame;
                 flow.first_ts = ts;
                 let slot = match self.vacant.pop() {

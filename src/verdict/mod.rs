@@ -744,6 +744,14 @@ pub struct Tls {
     /// 0 when the connection began with TLS.
     #[serde(default)]
     pub plaintext_prefix_bytes: u64,
+    /// TLS 1.3 with a key log given (`--keylog`): what it did for the server's encrypted
+    /// handshake — `decrypted` (its certificates and selected ALPN are then listed),
+    /// `no-secret` (the key log has no secret for this ClientHello's random),
+    /// `undecryptable` (the secret did not open the server's records), `unsupported-cipher`
+    /// (a CCM suite), `interrupted` (a hole in the capture cut the encrypted handshake).
+    /// Absent without a key log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keylog: Option<String>,
     /// DTLS only: the SRTP protection profile the server selected (`use_srtp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtp_profile: Option<String>,

@@ -8,14 +8,18 @@
 
 pub mod cert;
 pub mod hello;
+pub mod keylog;
 pub mod names;
 mod sslv2;
+
+use std::sync::Arc;
 
 use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 
 use crate::flow::tcp::StreamSink;
 pub use cert::CertFacts;
 pub use hello::{ClientHelloFacts, ServerHelloFacts};
+use keylog::{KeyLog, RecordOpener};
 
 /// Largest TLS record body (2^14 plus the expansion TLS 1.2 allows).
 const MAX_RECORD_BODY: usize = 16384 + 2048;
@@ -27,6 +31,45 @@ const MAX_CERTIFICATES: usize = 16;
 const MAX_PLAINTEXT_PRELUDE: u64 = 16 * 1024;
 /// Alerts kept per flow.
 const MAX_ALERTS: usize = 16;
+/// Encrypted server records opened with a key log before giving up on reaching its Finished
+/// (a server's TLS 1.3 handshake takes a handful).
+const MAX_OPENED_RECORDS: u32 = 64;
+
+/// What a key log did for a TLS 1.3 server's encrypted handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeylogOutcome {
+    /// The server's handshake records opened under the key log's secret.
+    Decrypted,
+    /// The key log has no server handshake secret for this ClientHello's random.
+    NoSecret,
+    /// The secret did not open the server's records.
+    Undecryptable,
+    /// A cipher suite without an AEAD here (TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256).
+    UnsupportedCipher,
+    /// A hole in the captured stream cut the encrypted handshake before its records opened.
+    Interrupted,
+}
+
+impl KeylogOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Decrypted => "decrypted",
+            Self::NoSecret => "no-secret",
+            Self::Undecryptable => "undecryptable",
+            Self::UnsupportedCipher => "unsupported-cipher",
+            Self::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A TLS 1.3 server handshake being opened with a key log.
+#[derive(Debug)]
+struct ServerHandshake {
+    opener: RecordOpener,
+    /// Bytes of an incomplete handshake message (spanning records).
+    messages: Vec<u8>,
+    records: u32,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AlertFact {
@@ -41,7 +84,8 @@ pub struct AlertFact {
 pub struct TlsFacts {
     pub client_hello: Option<ClientHelloFacts>,
     pub server_hello: Option<ServerHelloFacts>,
-    /// The server's chain, leaf first, as sent (TLS ≤ 1.2 and SSLv2 only: TLS 1.3 encrypts it).
+    /// The server's chain, leaf first, as sent (TLS ≤ 1.2 and SSLv2; TLS 1.3 encrypts it, and
+    /// it is here only when a key log opened the server's handshake).
     pub certificates: Vec<CertFacts>,
     /// Certificates of that chain not in `certificates`: beyond the first 16, or not X.509.
     pub unlisted_certificates: u32,
@@ -59,6 +103,8 @@ pub struct TlsFacts {
     pub gap_in_handshake: bool,
     /// Plaintext bytes before the TLS handshake, per direction (STARTTLS, RDP, HTTP CONNECT).
     pub plaintext_prelude_bytes: [u64; 2],
+    /// TLS 1.3 with a key log: what it did for the server's encrypted handshake.
+    pub keylog: Option<KeylogOutcome>,
 }
 
 impl TlsFacts {
@@ -181,6 +227,12 @@ pub struct TlsStream {
     pub is_tls: bool,
     /// Direction (0 = flow's client side) that sent the ClientHello / ServerHello.
     sides: hello::HelloSides,
+    /// The secrets that open TLS 1.3 server handshakes, when a key log was given.
+    keylog: Option<Arc<KeyLog>>,
+    /// The ClientHello's random (kept only with a key log: it names the session there).
+    client_random: Option<[u8; 32]>,
+    /// The server's encrypted handshake being opened.
+    opening: Option<Box<ServerHandshake>>,
 }
 
 impl Default for TlsStream {
@@ -191,11 +243,19 @@ impl Default for TlsStream {
 
 impl TlsStream {
     pub fn new() -> Self {
+        Self::with_keylog(None)
+    }
+
+    /// A dissector that opens TLS 1.3 server handshakes with this key log's secrets.
+    pub fn with_keylog(keylog: Option<Arc<KeyLog>>) -> Self {
         Self {
             dirs: [Direction::new(), Direction::new()],
             facts: TlsFacts::default(),
             is_tls: false,
             sides: hello::HelloSides::default(),
+            keylog,
+            client_random: None,
+            opening: None,
         }
     }
 
@@ -212,7 +272,8 @@ impl TlsStream {
     pub fn is_done(&self) -> bool {
         let dir_done = |i: usize| {
             self.dirs[i].state == DirState::Stopped
-                || self.facts.application_data_frame[i].is_some()
+                || (self.facts.application_data_frame[i].is_some()
+                    && (self.opening.is_none() || i != self.server_dir()))
         };
         dir_done(0) && dir_done(1)
     }
@@ -372,9 +433,10 @@ impl TlsStream {
             if buf.len() - pos < 5 + len {
                 break;
             }
+            let header = [h[0], h[1], h[2], h[3], h[4]];
             let body = &buf[pos + 5..pos + 5 + len];
             pos += 5 + len;
-            self.record(dir, frame, ctype, body);
+            self.record(dir, frame, &header, body);
             if self.dirs[dir].state == DirState::Stopped {
                 return pos;
             }
@@ -382,8 +444,8 @@ impl TlsStream {
         pos
     }
 
-    fn record(&mut self, dir: usize, frame: u64, ctype: u8, body: &[u8]) {
-        match ctype {
+    fn record(&mut self, dir: usize, frame: u64, header: &[u8; 5], body: &[u8]) {
+        match header[0] {
             20 => {
                 self.facts.change_cipher_spec[dir] = true;
                 // In TLS 1.3 the CCS is a compatibility no-op; the keys changed already.
@@ -420,6 +482,9 @@ impl TlsStream {
                 }
                 self.dirs[dir].encrypted = true;
                 self.dirs[dir].handshake = Vec::new();
+                if dir == self.server_dir() && self.opening.is_some() {
+                    self.open_server_record(header, body);
+                }
             }
             _ => {} // heartbeat: not a handshake fact
         }
@@ -460,6 +525,9 @@ impl TlsStream {
                     return; // second ClientHello after HelloRetryRequest: keep the first
                 }
                 let facts = hello::client_hello(frame, ch.version.0, &ch.ciphers, ch.ext);
+                if self.keylog.is_some() {
+                    self.client_random = ch.random.try_into().ok();
+                }
                 self.sides.client = Some(dir);
                 self.facts.client_hello = Some(facts);
             }
@@ -471,6 +539,7 @@ impl TlsStream {
                 }
                 if self.tls13_selected() {
                     self.dirs[dir].encrypted = true;
+                    self.start_opening();
                 }
             }
             TlsMessageHandshake::ServerHelloV13Draft18(sh) => {
@@ -507,6 +576,88 @@ impl TlsStream {
     }
 }
 
+impl TlsStream {
+    /// After a TLS 1.3 ServerHello: find the session's secret in the key log, if one was given.
+    fn start_opening(&mut self) {
+        let Some(keylog) = &self.keylog else { return };
+        let secret = self
+            .client_random
+            .as_ref()
+            .and_then(|random| keylog.server_handshake_secret(random));
+        let (Some(secret), Some(cipher)) = (secret, self.facts.cipher()) else {
+            self.facts.keylog = Some(KeylogOutcome::NoSecret);
+            return;
+        };
+        match RecordOpener::new(cipher, secret) {
+            Some(opener) => {
+                self.opening = Some(Box::new(ServerHandshake {
+                    opener,
+                    messages: Vec::new(),
+                    records: 0,
+                }));
+            }
+            None => self.facts.keylog = Some(KeylogOutcome::UnsupportedCipher),
+        }
+    }
+
+    /// One encrypted record of the server's, while its handshake is being opened.
+    fn open_server_record(&mut self, header: &[u8; 5], body: &[u8]) {
+        let Some(mut hs) = self.opening.take() else {
+            return;
+        };
+        hs.records += 1;
+        match hs.opener.open(header, body) {
+            None => {
+                if self.facts.keylog.is_none() {
+                    self.facts.keylog = Some(KeylogOutcome::Undecryptable);
+                }
+                return;
+            }
+            Some((content_type, plain)) => {
+                self.facts.keylog = Some(KeylogOutcome::Decrypted);
+                if content_type != 22 {
+                    return; // an alert, or data: the handshake is over
+                }
+                hs.messages.extend_from_slice(&plain);
+            }
+        }
+        let mut pos = 0;
+        let mut finished = false;
+        while hs.messages.len() - pos >= 4 {
+            let m = &hs.messages[pos..];
+            let len = (usize::from(m[1]) << 16) | (usize::from(m[2]) << 8) | usize::from(m[3]);
+            if len > MAX_HANDSHAKE_MESSAGE {
+                return;
+            }
+            if m.len() < 4 + len {
+                break;
+            }
+            let body = &m[4..4 + len];
+            match m[0] {
+                8 => {
+                    if let Some(sh) = self.facts.server_hello.as_mut()
+                        && sh.alpn.is_none()
+                    {
+                        sh.alpn = keylog::selected_alpn(body);
+                    }
+                }
+                11 if self.facts.certificates.is_empty() => {
+                    if let Some(entries) = keylog::certificate_entries(body) {
+                        self.facts.record_chain(entries.into_iter());
+                    }
+                }
+                20 => finished = true,
+                _ => {}
+            }
+            pos += 4 + len;
+        }
+        hs.messages.drain(..pos);
+        if !finished && hs.records < MAX_OPENED_RECORDS {
+            self.opening = Some(hs);
+        }
+    }
+}
+
 /// Adapter that feeds one direction of a [`TlsStream`] from the TCP reassembler.
 pub struct DirectionSink<'a> {
     stream: &'a mut TlsStream,
@@ -520,6 +671,13 @@ impl StreamSink for DirectionSink<'_> {
     }
 
     fn gap(&mut self, _missing: u64) {
+        if self.dir == self.stream.server_dir() && self.stream.opening.take().is_some() {
+            // the records' sequence numbers are lost with the hole
+            self.stream
+                .facts
+                .keylog
+                .get_or_insert(KeylogOutcome::Interrupted);
+        }
         let d = &self.stream.dirs[self.dir];
         let mid_handshake = d.state == DirState::Records && !d.encrypted;
         if mid_handshake || d.state == DirState::Start || d.state == DirState::Prelude {

@@ -1,0 +1,292 @@
+//! TLS 1.3 server handshakes opened with a key log (the NSS format browsers write under
+//! `SSLKEYLOGFILE` and OpenSSL's `s_client -keylogfile`).
+//!
+//! Owns: reading a key log (each session's server handshake traffic secret, by the random of
+//! its ClientHello), deriving the server's handshake write key and IV from that secret (RFC
+//! 8446 §7.1 HKDF-Expand-Label, §7.3), opening the server's handshake records (§5.2 record
+//! protection, §5.3 per-record nonce) and reading the messages the handshake encrypts:
+//! EncryptedExtensions (the selected ALPN) and Certificate (the server's chain). Must not:
+//! decrypt application data — the key log's traffic secrets (`SERVER_TRAFFIC_SECRET_0`, …) are
+//! not even kept.
+
+use std::path::Path;
+
+use foldhash::HashMap;
+use ring::{aead, hkdf};
+
+/// A key log larger than this is refused: a browser's log of a long test call is a few MB.
+pub const MAX_KEYLOG_BYTES: u64 = 256 * 1024 * 1024;
+
+/// The label of the secret that protects the server's handshake records.
+const SERVER_HANDSHAKE_LABEL: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
+
+/// The server handshake traffic secrets of a key log, by ClientHello random.
+#[derive(Debug, Default)]
+pub struct KeyLog {
+    server_handshake: HashMap<[u8; 32], Vec<u8>>,
+    /// Lines with a label this reader uses whose fields did not parse (hex, lengths).
+    pub malformed_lines: usize,
+    /// The first of those, 1-based.
+    pub first_malformed_line: Option<usize>,
+}
+
+impl KeyLog {
+    /// The secrets of a key log's text; comments, blank lines and other labels are skipped.
+    pub fn parse(text: &str) -> Self {
+        let mut log = KeyLog::default();
+        for (number, line) in text.lines().enumerate() {
+            let mut fields = line.split_ascii_whitespace();
+            if fields.next() != Some(SERVER_HANDSHAKE_LABEL) {
+                continue;
+            }
+            let random = fields.next().and_then(|r| hex::decode(r).ok());
+            let secret = fields.next().and_then(|s| hex::decode(s).ok());
+            match (random.map(<[u8; 32]>::try_from), secret) {
+                (Some(Ok(random)), Some(secret))
+                    if matches!(secret.len(), 32 | 48) && fields.next().is_none() =>
+                {
+                    log.server_handshake.insert(random, secret);
+                }
+                _ => {
+                    log.malformed_lines += 1;
+                    log.first_malformed_line.get_or_insert(number + 1);
+                }
+            }
+        }
+        log
+    }
+
+    /// Read a key log file.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let named = |e: &dyn std::fmt::Display| format!("key log {}: {e}", path.display());
+        let size = std::fs::metadata(path).map_err(|e| named(&e))?.len();
+        if size > MAX_KEYLOG_BYTES {
+            return Err(named(&format!(
+                "{size} bytes, more than the {MAX_KEYLOG_BYTES} a key log may have"
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| named(&e))?;
+        let text = String::from_utf8(bytes).map_err(|_| named(&"not a text file"))?;
+        let log = Self::parse(&text);
+        if log.server_handshake.is_empty() {
+            return Err(named(&format!(
+                "no {SERVER_HANDSHAKE_LABEL} line (an NSS key log of TLS 1.3 sessions has one \
+                 per session){}",
+                log.first_malformed_line
+                    .map_or(String::new(), |l| format!("; line {l} does not parse"))
+            )));
+        }
+        Ok(log)
+    }
+
+    /// Sessions the key log holds a server handshake secret for.
+    pub fn sessions(&self) -> usize {
+        self.server_handshake.len()
+    }
+
+    /// The server handshake traffic secret of the session with this ClientHello random.
+    pub fn server_handshake_secret(&self, client_random: &[u8; 32]) -> Option<&[u8]> {
+        self.server_handshake.get(client_random).map(Vec::as_slice)
+    }
+}
+
+/// An output length for ring's HKDF.
+struct Len(usize);
+
+impl hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// HKDF-Expand-Label(secret, label, "", len) of RFC 8446 §7.1.
+pub fn expand_label(
+    algorithm: hkdf::Algorithm,
+    secret: &[u8],
+    label: &[u8],
+    len: usize,
+) -> Option<Vec<u8>> {
+    let full_label_len = u8::try_from(b"tls13 ".len() + label.len()).ok()?;
+    let length = u16::try_from(len).ok()?.to_be_bytes();
+    let info: [&[u8]; 5] = [&length, &[full_label_len], b"tls13 ", label, &[0]];
+    let prk = hkdf::Prk::new_less_safe(algorithm, secret);
+    let mut out = vec![0; len];
+    prk.expand(&info, Len(len)).ok()?.fill(&mut out).ok()?;
+    Some(out)
+}
+
+/// Opens one direction's records under one traffic secret, counting their sequence numbers.
+pub struct RecordOpener {
+    key: aead::LessSafeKey,
+    iv: [u8; aead::NONCE_LEN],
+    sequence: u64,
+}
+
+impl std::fmt::Debug for RecordOpener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecordOpener")
+            .field("sequence", &self.sequence)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordOpener {
+    /// The opener of a TLS 1.3 cipher suite's records under `secret`; None for a suite ring
+    /// has no AEAD for (the CCM suites 0x1304 and 0x1305).
+    pub fn new(cipher_suite: u32, secret: &[u8]) -> Option<Self> {
+        let (aead_algorithm, hash) = match cipher_suite {
+            0x1301 => (&aead::AES_128_GCM, hkdf::HKDF_SHA256),
+            0x1302 => (&aead::AES_256_GCM, hkdf::HKDF_SHA384),
+            0x1303 => (&aead::CHACHA20_POLY1305, hkdf::HKDF_SHA256),
+            _ => return None,
+        };
+        let key = expand_label(hash, secret, b"key", aead_algorithm.key_len())?;
+        let iv = expand_label(hash, secret, b"iv", aead::NONCE_LEN)?;
+        Some(Self {
+            key: aead::LessSafeKey::new(aead::UnboundKey::new(aead_algorithm, &key).ok()?),
+            iv: iv.try_into().ok()?,
+            sequence: 0,
+        })
+    }
+
+    /// Open the next record (its 5-byte header is the additional data): the inner content type
+    /// and the plaintext, or None when it does not authenticate under this key.
+    pub fn open(&mut self, header: &[u8; 5], body: &[u8]) -> Option<(u8, Vec<u8>)> {
+        let mut nonce = self.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(self.sequence.to_be_bytes()) {
+            *n ^= s;
+        }
+        self.sequence += 1;
+        let mut buf = body.to_vec();
+        let plain_len = self
+            .key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(header),
+                &mut buf,
+            )
+            .ok()?
+            .len();
+        buf.truncate(plain_len);
+        // TLSInnerPlaintext: content, the content type, then zero padding
+        let type_at = buf.iter().rposition(|&b| b != 0)?;
+        let content_type = buf[type_at];
+        buf.truncate(type_at);
+        Some((content_type, buf))
+    }
+}
+
+/// The certificates of a TLS 1.3 Certificate message body (RFC 8446 §4.4.2): each entry's
+/// DER, in the order sent (leaf first); None when the framing does not hold.
+pub fn certificate_entries(body: &[u8]) -> Option<Vec<&[u8]>> {
+    let u24 = |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
+    let context_len = usize::from(*body.first()?);
+    let rest = body.get(1 + context_len..)?;
+    let list_len = u24(rest.get(..3)?);
+    let mut list = rest.get(3..3 + list_len)?;
+    let mut entries = Vec::new();
+    while !list.is_empty() {
+        let der_len = u24(list.get(..3)?);
+        let der = list.get(3..3 + der_len)?;
+        let ext_at = 3 + der_len;
+        let ext_len = usize::from(u16::from_be_bytes(
+            list.get(ext_at..ext_at + 2)?.try_into().ok()?,
+        ));
+        list = list.get(ext_at + 2 + ext_len..)?;
+        entries.push(der);
+    }
+    Some(entries)
+}
+
+/// The protocol an EncryptedExtensions body's ALPN extension (type 16) selected.
+pub fn selected_alpn(body: &[u8]) -> Option<String> {
+    let total = usize::from(u16::from_be_bytes(body.get(..2)?.try_into().ok()?));
+    let mut exts = body.get(2..2 + total)?;
+    while exts.len() >= 4 {
+        let ext_type = u16::from_be_bytes([exts[0], exts[1]]);
+        let len = usize::from(u16::from_be_bytes([exts[2], exts[3]]));
+        let data = exts.get(4..4 + len)?;
+        exts = &exts[4 + len..];
+        if ext_type == 16 {
+            // ProtocolNameList: u16 length, then one u8-prefixed name
+            let name_len = usize::from(*data.get(2)?);
+            let name = data.get(3..3 + name_len)?;
+            return Some(String::from_utf8_lossy(name).into_owned());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_log_keeps_the_server_handshake_secrets_and_counts_what_does_not_parse() {
+        let random = "ab".repeat(32);
+        let secret = "cd".repeat(32);
+        let text = format!(
+            "# SSL/TLS secrets log file\n\
+             CLIENT_HANDSHAKE_TRAFFIC_SECRET {random} {secret}\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET {random} {secret}\n\
+             SERVER_TRAFFIC_SECRET_0 {random} {secret}\n\
+             CLIENT_RANDOM {random} {}\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET {random} zz\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET abcd {secret}\n\n",
+            "ef".repeat(48)
+        );
+        let log = KeyLog::parse(&text);
+        assert_eq!(log.sessions(), 1);
+        assert_eq!(
+            log.server_handshake_secret(&[0xab; 32]),
+            Some(&[0xcd; 32][..])
+        );
+        assert_eq!(log.server_handshake_secret(&[0; 32]), None);
+        assert_eq!(
+            (log.malformed_lines, log.first_malformed_line),
+            (2, Some(6))
+        );
+    }
+
+    /// RFC 8448 §3 (simple 1-RTT handshake): the server handshake traffic secret and the
+    /// write key and IV derived from it; `openssl kdf … -kdfopt mode:EXPAND_ONLY HKDF` with
+    /// the same info bytes prints the same values.
+    #[test]
+    fn key_and_iv_of_rfc8448_server_handshake_secret() {
+        let secret =
+            hex::decode("b67b7d690cc16c4e75e54213cb2d37b4e9c912bcded9105d42befd59d391ad38")
+                .unwrap();
+        let key = expand_label(hkdf::HKDF_SHA256, &secret, b"key", 16).unwrap();
+        let iv = expand_label(hkdf::HKDF_SHA256, &secret, b"iv", 12).unwrap();
+        assert_eq!(hex::encode(key), "3fce516009c21727d0f2e4e86ee403bc");
+        assert_eq!(hex::encode(iv), "5d313eb2671276ee13000b30");
+        assert!(RecordOpener::new(0x1301, &secret).is_some());
+        assert!(
+            RecordOpener::new(0x1304, &secret).is_none(),
+            "CCM: no AEAD here"
+        );
+    }
+
+    #[test]
+    fn certificate_entries_follow_the_tls13_framing() {
+        // context "", two entries ("AB" with no extensions, "C" with a 1-byte extension block)
+        let body = [0, 0, 0, 12, 0, 0, 2, b'A', b'B', 0, 0, 0, 0, 1, b'C', 0, 1];
+        assert_eq!(certificate_entries(&body[..]), None, "extension cut short");
+        let body = [
+            0, 0, 0, 14, 0, 0, 2, b'A', b'B', 0, 0, 0, 0, 1, b'C', 0, 1, 9,
+        ];
+        assert_eq!(
+            certificate_entries(&body[..]),
+            Some(vec![&b"AB"[..], &b"C"[..]])
+        );
+        assert_eq!(certificate_entries(&body[..5]), None);
+    }
+
+    #[test]
+    fn the_alpn_of_encrypted_extensions() {
+        // supported_groups (10) then ALPN (16) "h2"
+        let body = [0, 15, 0, 10, 0, 2, 0, 0, 0, 16, 0, 5, 0, 3, 2, b'h', b'2'];
+        assert_eq!(selected_alpn(&body), Some("h2".into()));
+        assert_eq!(selected_alpn(&body[..10]), None);
+    }
+}
