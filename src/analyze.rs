@@ -235,6 +235,25 @@ impl Analyzer {
         }
     }
 
+    /// The key logs a capture carries (pcapng Decryption Secrets Blocks) join the one given
+    /// (`--keylog`), for the connections after them, as Wireshark uses them.
+    #[cold]
+    fn take_secrets(&mut self, blocks: &[capture::SecretsBlock]) {
+        let mut log = self.opts.keylog.as_deref().cloned().unwrap_or_default();
+        let before = log.sessions();
+        for block in blocks
+            .iter()
+            .filter(|b| b.secrets_type == capture::TLS_KEY_LOG)
+        {
+            log.extend(KeyLog::parse(&String::from_utf8_lossy(&block.data)));
+        }
+        if log.sessions() > before {
+            let log = Some(Arc::new(log));
+            self.table.set_keylog(log.clone());
+            self.opts.keylog = log;
+        }
+    }
+
     /// An analysis whose flow table hands each flow out as it closes (`FlowTable::releasing`).
     fn releasing(opts: &Options) -> Self {
         Self {
@@ -244,6 +263,9 @@ impl Analyzer {
     }
 
     pub fn frame(&mut self, frame: &capture::Frame<'_>) {
+        if !frame.secrets.is_empty() {
+            self.take_secrets(frame.secrets);
+        }
         let c = &mut self.counters;
         let ts = frame.ts_ns.unwrap_or(self.last_ts);
         self.last_ts = ts;

@@ -39,6 +39,7 @@ fn allocations_during(analyzer: &mut Analyzer, frames: &[(u64, Option<i64>, u32,
             link_type: *link_type,
             orig_len: data.len() as u32,
             data,
+            secrets: &[],
         });
     }
     dhat::HeapStats::get().total_blocks - before

@@ -371,6 +371,136 @@ const EXPLAINED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Wireshark's TLS 1.3 captures with the key logs its test suite decrypts them with
+/// (PROVENANCE: test_tls13_rfc8446, test_tls13_chacha20poly1305). The certificate hashes are
+/// those of the certificates tshark 4.0 shows with the same key log
+/// (`-o tls.keylog_file:… -e tls.handshake.certificate`, hashed with SHA-256): stream 0 of
+/// tls13-rfc8446 sends one, its resumption (stream 1) none; both draft-20 sessions send one.
+#[test]
+fn wireshark_tls13_sessions_open_with_their_key_logs() {
+    let keys = |name: &str| capture(&format!("wireshark/keys/{name}"));
+    let rfc = capture("wireshark/tls13-rfc8446.pcap");
+    let v = common::verdict_with(
+        &["--keylog".as_ref(), keys("tls13-rfc8446.keys").as_os_str()],
+        &rfc,
+    );
+    let mut sessions: Vec<_> = v.flows.iter().map(|f| f.tls.clone().unwrap()).collect();
+    sessions.sort_by_key(|t| t.client_hello_frame);
+    assert_eq!(sessions.len(), 2);
+    for t in &sessions {
+        assert_eq!(t.version.as_deref(), Some("TLS 1.3"));
+        assert_eq!(t.keylog.as_deref(), Some("decrypted"));
+        assert_eq!(
+            t.alpn_selected, None,
+            "tshark shows no ALPN in EncryptedExtensions"
+        );
+    }
+    let leaf: Vec<_> = sessions[0].certificates.iter().map(|c| &c.sha256).collect();
+    assert_eq!(
+        leaf,
+        ["7bbbee911f2f902f5c83de542f1ae91301cc3cd0b5c2a6c07d6d7c5758d73e48"]
+    );
+    assert!(
+        sessions[1].certificates.is_empty(),
+        "a PSK resumption sends no certificate"
+    );
+
+    // Draft 20 (0x7f14): its ServerHello has no legacy_session_id; the records' header is not
+    // yet authenticated data.
+    let draft = capture("wireshark/tls13-20-chacha20poly1305.pcap");
+    let without = verdict_of(&draft);
+    let with = common::verdict_with(
+        &[
+            "--keylog".as_ref(),
+            keys("tls13-20-chacha20poly1305.keys").as_os_str(),
+        ],
+        &draft,
+    );
+    let mut server_hello_frames = Vec::new();
+    for f in &without.flows {
+        let t = f.tls.as_ref().unwrap();
+        assert_eq!(t.version.as_deref(), Some("TLS 1.3 (draft 20)"));
+        assert_eq!(t.cipher.as_deref(), Some("TLS_CHACHA20_POLY1305_SHA256"));
+        assert_eq!(f.encryption.state, "encrypted");
+        assert!(t.certificates.is_empty());
+        server_hello_frames.push(t.server_hello_frame.unwrap());
+    }
+    server_hello_frames.sort();
+    assert_eq!(server_hello_frames, [2, 10], "tshark's ServerHello frames");
+    assert_eq!(with.flows.len(), 2);
+    for f in &with.flows {
+        let t = f.tls.as_ref().unwrap();
+        assert_eq!(t.keylog.as_deref(), Some("decrypted"));
+        let chain: Vec<_> = t.certificates.iter().map(|c| &c.sha256).collect();
+        assert_eq!(
+            chain,
+            ["793db9be68acd02e2c21969792c0a90ccc3f3b6aa9df9f81f1b740d706af79bc"]
+        );
+    }
+}
+
+/// Wireshark's quic-with-secrets.pcapng carries its key log in a pcapng Decryption Secrets
+/// Block; its HTTP/2-over-TLS 1.3 connection to Cloudflare sends the certificate brotli-
+/// compressed (RFC 8879). Expected: what tshark 4.0 shows for frame 8 (Compressed
+/// Certificate, brotli, uncompressed 2629 bytes): two certificates, their SHA-256 computed from
+/// `-e tls.handshake.certificate`, the leaf's dNSNames, and the selected ALPN h2.
+#[test]
+fn a_capture_that_carries_its_key_log_opens_a_compressed_certificate() {
+    let path = capture("wireshark/quic-with-secrets.pcapng");
+    let with = verdict_of(&path);
+    let tcp: Vec<_> = with.flows.iter().filter(|f| f.transport == "tcp").collect();
+    assert_eq!(tcp.len(), 1);
+    let t = tcp[0].tls.as_ref().unwrap();
+    assert_eq!(t.version.as_deref(), Some("TLS 1.3"));
+    assert_eq!(t.sni.as_deref(), Some("cloudflare-quic.com"));
+    assert_eq!(t.keylog.as_deref(), Some("decrypted"));
+    assert_eq!(t.alpn_selected.as_deref(), Some("h2"));
+    let chain: Vec<_> = t.certificates.iter().map(|c| c.sha256.as_str()).collect();
+    assert_eq!(
+        chain,
+        [
+            "31bd22783c4dba6fc20c976f3aa8d69344c0f38bd03f02c64602279d832995eb",
+            "3abbe63daf756c5016b6b85f52015fd8e8acbe277c5087b127a60563a841ed8a"
+        ]
+    );
+    let mut san = t.certificates[0].san.clone();
+    san.sort();
+    assert_eq!(
+        san,
+        [
+            "*.cloudflare-quic.com",
+            "cloudflare-quic.com",
+            "sni.cloudflaressl.com"
+        ]
+    );
+
+    // The same capture without its Decryption Secrets Block (type 10): nothing opens.
+    let bytes = std::fs::read(&path).unwrap();
+    let (mut kept, mut at) = (Vec::new(), 0);
+    while at + 8 <= bytes.len() {
+        let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap()) as usize;
+        let (kind, len) = (word(at), word(at + 4));
+        if kind != 10 {
+            kept.extend_from_slice(&bytes[at..at + len]);
+        }
+        at += len;
+    }
+    assert_eq!(at, bytes.len(), "a little-endian pcapng walked to its end");
+    let (_tmp, stripped) = common::temp_copy(&kept, "without-secrets.pcapng");
+    let without = verdict_of(&stripped);
+    let t = without
+        .flows
+        .iter()
+        .find(|f| f.transport == "tcp")
+        .and_then(|f| f.tls.as_ref())
+        .unwrap();
+    assert!(t.certificates.is_empty());
+    assert_eq!(
+        (t.keylog.as_deref(), t.alpn_selected.as_deref()),
+        (None, None)
+    );
+}
+
 /// Runs the shared peercheck tool over every shared capture and fails on any disagreement that
 /// is not explained above.
 #[test]

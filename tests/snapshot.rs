@@ -59,6 +59,7 @@ fn analyzer_of(frames: &[OwnedFrame]) -> Analyzer {
             link_type: *link_type,
             orig_len: *orig_len,
             data,
+            secrets: &[],
         });
     }
     analyzer

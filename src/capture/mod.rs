@@ -3,7 +3,7 @@
 //! Owns: format detection by magic number (pcap in both byte orders, micro- and nanosecond,
 //! pcapng with several sections/interfaces/link types, gzip around either), streaming reads with a
 //! bounded buffer, per-interface timestamp resolution, the SHA-256 of the input file, Decryption
-//! Secrets Blocks (kept, bounded, for later key-log use) and the record of what was damaged.
+//! Secrets Blocks (kept, bounded, and handed to the analysis with the frames after them) and the record of what was damaged.
 //! Must not: decode packet contents (that is `decode`), or hold more than one block in memory.
 
 mod hashing;
@@ -26,6 +26,8 @@ const HASH_CHUNKS_IN_FLIGHT: usize = 8;
 /// The largest single record/block we accept. Larger claims are treated as corruption, so a
 /// hostile length field cannot make us allocate gigabytes.
 const MAX_BLOCK_BYTES: usize = 16 << 20;
+/// The Decryption Secrets Block type of an NSS key log ("TLSK").
+pub const TLS_KEY_LOG: u32 = 0x544c_534b;
 /// Upper bound on key-log text kept from Decryption Secrets Blocks.
 const MAX_SECRETS_BYTES: usize = 16 << 20;
 
@@ -42,6 +44,9 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Length of the packet on the wire.
     pub orig_len: u32,
+    /// pcapng Decryption Secrets Blocks read since the previous frame, in file order (they
+    /// apply to the packets after them).
+    pub secrets: &'a [SecretsBlock],
 }
 
 /// The container format, as detected from the magic number.
@@ -76,7 +81,8 @@ pub struct Damage {
     pub count: u64,
 }
 
-/// A Decryption Secrets Block's payload, kept for the key-log work of later stages.
+/// A Decryption Secrets Block's payload (a TLS key log when `secrets_type` is
+/// [`TLS_KEY_LOG`]), handed to the analysis with the next frame.
 #[derive(Debug, Clone)]
 pub struct SecretsBlock {
     pub secrets_type: u32,
@@ -100,6 +106,8 @@ pub struct CaptureSummary {
     pub frames_snaplen_truncated: u64,
     pub damage: Vec<Damage>,
     pub secrets: Vec<SecretsBlock>,
+    /// Secrets handed out with frames so far.
+    secrets_delivered: usize,
 }
 
 impl CaptureSummary {
@@ -118,6 +126,7 @@ impl CaptureSummary {
             frames_snaplen_truncated: 0,
             damage: Vec::new(),
             secrets: Vec::new(),
+            secrets_delivered: 0,
         }
     }
 }
@@ -600,12 +609,15 @@ pub fn emit(
     if (data.len() as u64) < u64::from(orig_len) {
         summary.frames_snaplen_truncated += 1;
     }
+    let fresh = summary.secrets_delivered;
+    summary.secrets_delivered = summary.secrets.len();
     on_frame(&Frame {
         number: summary.frames,
         ts_ns,
         link_type,
         data,
         orig_len,
+        secrets: &summary.secrets[fresh..],
     });
 }
 

@@ -532,8 +532,13 @@ impl FlowTable {
 
     /// TCP flows opened from now on open their TLS 1.3 server handshakes with this key log.
     pub fn with_keylog(mut self, keylog: Option<Arc<KeyLog>>) -> Self {
-        self.keylog = keylog;
+        self.set_keylog(keylog);
         self
+    }
+
+    /// As [`Self::with_keylog`], mid-capture (a Decryption Secrets Block was read).
+    pub fn set_keylog(&mut self, keylog: Option<Arc<KeyLog>>) {
+        self.keylog = keylog;
     }
 
     /// Whether events wait to be drained (most packets make none).

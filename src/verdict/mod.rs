@@ -744,11 +744,12 @@ pub struct Tls {
     /// 0 when the connection began with TLS.
     #[serde(default)]
     pub plaintext_prefix_bytes: u64,
-    /// TLS 1.3 with a key log given (`--keylog`): what it did for the server's encrypted
+    /// TLS 1.3 with a key log (`--keylog`, or the capture's Decryption Secrets Blocks): what it did for the server's encrypted
     /// handshake — `decrypted` (its certificates and selected ALPN are then listed),
     /// `no-secret` (the key log has no secret for this ClientHello's random),
     /// `undecryptable` (the secret did not open the server's records), `unsupported-cipher`
-    /// (a CCM suite), `interrupted` (a hole in the capture cut the encrypted handshake).
+    /// (a CCM suite), `unsupported-version` (a TLS 1.3 draft before 20), `certificate-unread` (decrypted, but the
+    /// certificate came compressed with zstd or did not decompress), `interrupted` (a hole in the capture cut the encrypted handshake).
     /// Absent without a key log.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keylog: Option<String>,

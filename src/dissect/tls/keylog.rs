@@ -5,7 +5,8 @@
 //! its ClientHello), deriving the server's handshake write key and IV from that secret (RFC
 //! 8446 §7.1 HKDF-Expand-Label, §7.3), opening the server's handshake records (§5.2 record
 //! protection, §5.3 per-record nonce) and reading the messages the handshake encrypts:
-//! EncryptedExtensions (the selected ALPN) and Certificate (the server's chain). Must not:
+//! EncryptedExtensions (the selected ALPN) and Certificate (the server's chain, also when
+//! compressed, RFC 8879). Must not:
 //! decrypt application data — the key log's traffic secrets (`SERVER_TRAFFIC_SECRET_0`, …) are
 //! not even kept.
 
@@ -21,7 +22,7 @@ pub const MAX_KEYLOG_BYTES: u64 = 256 * 1024 * 1024;
 const SERVER_HANDSHAKE_LABEL: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
 
 /// The server handshake traffic secrets of a key log, by ClientHello random.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct KeyLog {
     server_handshake: HashMap<[u8; 32], Vec<u8>>,
     /// Lines with a label this reader uses whose fields did not parse (hex, lengths).
@@ -79,6 +80,15 @@ impl KeyLog {
         Ok(log)
     }
 
+    /// Add another key log's secrets (a capture's Decryption Secrets Block).
+    pub fn extend(&mut self, other: KeyLog) {
+        self.server_handshake.extend(other.server_handshake);
+        self.malformed_lines += other.malformed_lines;
+        if self.first_malformed_line.is_none() {
+            self.first_malformed_line = other.first_malformed_line;
+        }
+    }
+
     /// Sessions the key log holds a server handshake secret for.
     pub fn sessions(&self) -> usize {
         self.server_handshake.len()
@@ -120,6 +130,8 @@ pub struct RecordOpener {
     key: aead::LessSafeKey,
     iv: [u8; aead::NONCE_LEN],
     sequence: u64,
+    /// The record header is the additional data (RFC 8446 and drafts from 25; empty before).
+    header_is_aad: bool,
 }
 
 impl std::fmt::Debug for RecordOpener {
@@ -132,8 +144,9 @@ impl std::fmt::Debug for RecordOpener {
 
 impl RecordOpener {
     /// The opener of a TLS 1.3 cipher suite's records under `secret`; None for a suite ring
-    /// has no AEAD for (the CCM suites 0x1304 and 0x1305).
-    pub fn new(cipher_suite: u32, secret: &[u8]) -> Option<Self> {
+    /// has no AEAD for (the CCM suites 0x1304 and 0x1305). `header_is_aad`: false for drafts
+    /// before 25, which authenticated no additional data.
+    pub fn new(cipher_suite: u32, secret: &[u8], header_is_aad: bool) -> Option<Self> {
         let (aead_algorithm, hash) = match cipher_suite {
             0x1301 => (&aead::AES_128_GCM, hkdf::HKDF_SHA256),
             0x1302 => (&aead::AES_256_GCM, hkdf::HKDF_SHA384),
@@ -146,10 +159,11 @@ impl RecordOpener {
             key: aead::LessSafeKey::new(aead::UnboundKey::new(aead_algorithm, &key).ok()?),
             iv: iv.try_into().ok()?,
             sequence: 0,
+            header_is_aad,
         })
     }
 
-    /// Open the next record (its 5-byte header is the additional data): the inner content type
+    /// Open the next record (its 5-byte header is the additional data, from draft 25): the inner content type
     /// and the plaintext, or None when it does not authenticate under this key.
     pub fn open(&mut self, header: &[u8; 5], body: &[u8]) -> Option<(u8, Vec<u8>)> {
         let mut nonce = self.iv;
@@ -162,7 +176,7 @@ impl RecordOpener {
             .key
             .open_in_place(
                 aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(header),
+                aead::Aad::from(if self.header_is_aad { &header[..] } else { &[] }),
                 &mut buf,
             )
             .ok()?
@@ -179,7 +193,6 @@ impl RecordOpener {
 /// The certificates of a TLS 1.3 Certificate message body (RFC 8446 §4.4.2): each entry's
 /// DER, in the order sent (leaf first); None when the framing does not hold.
 pub fn certificate_entries(body: &[u8]) -> Option<Vec<&[u8]>> {
-    let u24 = |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
     let context_len = usize::from(*body.first()?);
     let rest = body.get(1 + context_len..)?;
     let list_len = u24(rest.get(..3)?);
@@ -196,6 +209,38 @@ pub fn certificate_entries(body: &[u8]) -> Option<Vec<&[u8]>> {
         entries.push(der);
     }
     Some(entries)
+}
+
+/// The Certificate message inside a CompressedCertificate body (RFC 8879, handshake type 25;
+/// Chrome asks for it and Cloudflare or Google answer with brotli): zlib (1) and brotli (2).
+/// None for another algorithm (zstd, 3), a declared length above `max`, or data that does not
+/// decompress to exactly the declared length.
+pub fn decompress_certificate(body: &[u8], max: usize) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let algorithm = u16::from_be_bytes(body.get(..2)?.try_into().ok()?);
+    let declared = u24(body.get(2..5)?);
+    let compressed_len = u24(body.get(5..8)?);
+    let compressed = body.get(8..8 + compressed_len)?;
+    if declared > max {
+        return None;
+    }
+    let mut out = Vec::with_capacity(declared);
+    // one byte beyond the declared length tells a message longer than declared
+    let limit = declared as u64 + 1;
+    let read = match algorithm {
+        1 => flate2::read::ZlibDecoder::new(compressed)
+            .take(limit)
+            .read_to_end(&mut out),
+        2 => brotli_decompressor::Decompressor::new(compressed, 4096)
+            .take(limit)
+            .read_to_end(&mut out),
+        _ => return None,
+    };
+    (read.is_ok() && out.len() == declared).then_some(out)
+}
+
+fn u24(b: &[u8]) -> usize {
+    (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2])
 }
 
 /// The protocol an EncryptedExtensions body's ALPN extension (type 16) selected.
@@ -260,9 +305,9 @@ mod tests {
         let iv = expand_label(hkdf::HKDF_SHA256, &secret, b"iv", 12).unwrap();
         assert_eq!(hex::encode(key), "3fce516009c21727d0f2e4e86ee403bc");
         assert_eq!(hex::encode(iv), "5d313eb2671276ee13000b30");
-        assert!(RecordOpener::new(0x1301, &secret).is_some());
+        assert!(RecordOpener::new(0x1301, &secret, true).is_some());
         assert!(
-            RecordOpener::new(0x1304, &secret).is_none(),
+            RecordOpener::new(0x1304, &secret, true).is_none(),
             "CCM: no AEAD here"
         );
     }
@@ -280,6 +325,45 @@ mod tests {
             Some(vec![&b"AB"[..], &b"C"[..]])
         );
         assert_eq!(certificate_entries(&body[..5]), None);
+    }
+
+    #[test]
+    fn a_compressed_certificate_must_decompress_to_its_declared_length() {
+        use std::io::Write;
+        let message = b"a Certificate message".repeat(20);
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(&message).unwrap();
+        let compressed = z.finish().unwrap();
+        let body = |algorithm: u8, declared: usize| {
+            let mut b = vec![0, algorithm];
+            b.extend_from_slice(&(declared as u32).to_be_bytes()[1..]);
+            b.extend_from_slice(&(compressed.len() as u32).to_be_bytes()[1..]);
+            b.extend_from_slice(&compressed);
+            b
+        };
+        let n = message.len();
+        assert_eq!(decompress_certificate(&body(1, n), 1 << 16), Some(message));
+        assert_eq!(
+            decompress_certificate(&body(1, n - 1), 1 << 16),
+            None,
+            "longer"
+        );
+        assert_eq!(
+            decompress_certificate(&body(1, n + 1), 1 << 16),
+            None,
+            "shorter"
+        );
+        assert_eq!(
+            decompress_certificate(&body(1, n), n - 1),
+            None,
+            "above the cap"
+        );
+        assert_eq!(decompress_certificate(&body(3, n), 1 << 16), None, "zstd");
+        assert_eq!(
+            decompress_certificate(&body(2, n), 1 << 16),
+            None,
+            "not brotli"
+        );
     }
 
     #[test]

@@ -46,6 +46,11 @@ pub enum KeylogOutcome {
     Undecryptable,
     /// A cipher suite without an AEAD here (TLS_AES_128_CCM_SHA256, TLS_AES_128_CCM_8_SHA256).
     UnsupportedCipher,
+    /// A TLS 1.3 draft before 20, whose key schedule used other labels.
+    UnsupportedVersion,
+    /// The records opened, but the certificate came compressed with an algorithm not read
+    /// here (zstd) or did not decompress.
+    CertificateUnread,
     /// A hole in the captured stream cut the encrypted handshake before its records opened.
     Interrupted,
 }
@@ -57,6 +62,8 @@ impl KeylogOutcome {
             Self::NoSecret => "no-secret",
             Self::Undecryptable => "undecryptable",
             Self::UnsupportedCipher => "unsupported-cipher",
+            Self::UnsupportedVersion => "unsupported-version",
+            Self::CertificateUnread => "certificate-unread",
             Self::Interrupted => "interrupted",
         }
     }
@@ -517,6 +524,9 @@ impl TlsStream {
 
     fn handshake_message(&mut self, dir: usize, frame: u64, msg: &[u8]) {
         let Ok((_, TlsMessage::Handshake(hs))) = parse_tls_message_handshake(msg) else {
+            if let Some((version, cipher)) = tls13_draft_server_hello(msg) {
+                self.draft_server_hello(dir, frame, version, cipher);
+            }
             return;
         };
         match hs {
@@ -543,15 +553,7 @@ impl TlsStream {
                 }
             }
             TlsMessageHandshake::ServerHelloV13Draft18(sh) => {
-                self.sides.server = Some(dir);
-                self.facts.server_hello = Some(ServerHelloFacts {
-                    frame,
-                    legacy_version: sh.version.0,
-                    selected_version: Some(sh.version.0),
-                    cipher: u32::from(sh.cipher.0),
-                    ..Default::default()
-                });
-                self.dirs[dir].encrypted = true;
+                self.draft_server_hello(dir, frame, sh.version.0, sh.cipher.0);
             }
             TlsMessageHandshake::HelloRetryRequest(hrr) => {
                 self.sides.server = Some(dir);
@@ -576,10 +578,46 @@ impl TlsStream {
     }
 }
 
+/// The version and cipher suite of a ServerHello of TLS 1.3 drafts up to 21, which has no
+/// legacy_session_id (draft 22 added it back); tls-parser reads only draft 18's.
+fn tls13_draft_server_hello(msg: &[u8]) -> Option<(u16, u16)> {
+    let body = msg.get(4..)?;
+    let version = u16::from_be_bytes(body.get(..2)?.try_into().ok()?);
+    if msg[0] != 2 || version >> 8 != 0x7F || version & 0xFF > 21 {
+        return None;
+    }
+    let cipher = u16::from_be_bytes(body.get(34..36)?.try_into().ok()?);
+    Some((version, cipher))
+}
+
 impl TlsStream {
+    /// A ServerHello of a TLS 1.3 draft that named its version in the version field.
+    fn draft_server_hello(&mut self, dir: usize, frame: u64, version: u16, cipher: u16) {
+        self.sides.server = Some(dir);
+        self.facts.server_hello = Some(ServerHelloFacts {
+            frame,
+            legacy_version: version,
+            selected_version: Some(version),
+            cipher: u32::from(cipher),
+            ..Default::default()
+        });
+        self.dirs[dir].encrypted = true;
+        self.start_opening();
+    }
+
     /// After a TLS 1.3 ServerHello: find the session's secret in the key log, if one was given.
     fn start_opening(&mut self) {
         let Some(keylog) = &self.keylog else { return };
+        // Drafts before 20 used other HKDF labels ("TLS 1.3, "); before 25 the record header
+        // was not authenticated.
+        let header_is_aad = match self.facts.version() {
+            Some(0x0304) => true,
+            Some(v) if v >> 8 == 0x7F && v & 0xFF >= 20 => v & 0xFF >= 25,
+            _ => {
+                self.facts.keylog = Some(KeylogOutcome::UnsupportedVersion);
+                return;
+            }
+        };
         let secret = self
             .client_random
             .as_ref()
@@ -588,7 +626,7 @@ impl TlsStream {
             self.facts.keylog = Some(KeylogOutcome::NoSecret);
             return;
         };
-        match RecordOpener::new(cipher, secret) {
+        match RecordOpener::new(cipher, secret, header_is_aad) {
             Some(opener) => {
                 self.opening = Some(Box::new(ServerHandshake {
                     opener,
@@ -614,7 +652,7 @@ impl TlsStream {
                 return;
             }
             Some((content_type, plain)) => {
-                self.facts.keylog = Some(KeylogOutcome::Decrypted);
+                self.facts.keylog.get_or_insert(KeylogOutcome::Decrypted);
                 if content_type != 22 {
                     return; // an alert, or data: the handshake is over
                 }
@@ -644,6 +682,13 @@ impl TlsStream {
                 11 if self.facts.certificates.is_empty() => {
                     if let Some(entries) = keylog::certificate_entries(body) {
                         self.facts.record_chain(entries.into_iter());
+                    }
+                }
+                25 if self.facts.certificates.is_empty() => {
+                    let message = keylog::decompress_certificate(body, MAX_HANDSHAKE_MESSAGE);
+                    match message.as_deref().and_then(keylog::certificate_entries) {
+                        Some(entries) => self.facts.record_chain(entries.into_iter()),
+                        None => self.facts.keylog = Some(KeylogOutcome::CertificateUnread),
                     }
                 }
                 20 => finished = true,
