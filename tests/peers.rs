@@ -501,6 +501,44 @@ fn a_capture_that_carries_its_key_log_opens_a_compressed_certificate() {
     );
 }
 
+/// QUIC's Handshake packets opened with the key log the capture carries: tshark 4.0 shows,
+/// for quic-with-secrets.pcapng, EncryptedExtensions with ALPN h3 (frame 50) and a brotli
+/// CompressedCertificate (frame 51) holding the same chain as the TCP connection; for
+/// quic_follow_multistream.pcapng (Google, its embedded key log ends each line with `\`),
+/// ALPN h3-29 (frame 4) and a two-certificate chain (frame 6). Hashes: SHA-256 of tshark's
+/// `-e tls.handshake.certificate`.
+#[test]
+fn quic_handshakes_open_with_the_key_log_the_capture_carries() {
+    let cases = [
+        (
+            "wireshark/quic-with-secrets.pcapng",
+            "h3",
+            [
+                "31bd22783c4dba6fc20c976f3aa8d69344c0f38bd03f02c64602279d832995eb",
+                "3abbe63daf756c5016b6b85f52015fd8e8acbe277c5087b127a60563a841ed8a",
+            ],
+        ),
+        (
+            "wireshark/quic_follow_multistream.pcapng",
+            "h3-29",
+            [
+                "0ac1d5338804f116750965ffdc1158424b38a69d014a76d4d8a8081b02a334c9",
+                "95c074e35902a14abd9d19afb6e7f80e669ff8e2363270539d963613f04aaa21",
+            ],
+        ),
+    ];
+    for (name, alpn, chain) in cases {
+        let v = verdict_of(&capture(name));
+        let quic: Vec<_> = v.flows.iter().filter(|f| f.quic.is_some()).collect();
+        assert_eq!(quic.len(), 1, "{name}");
+        let t = quic[0].tls.as_ref().unwrap();
+        assert_eq!(t.keylog.as_deref(), Some("decrypted"), "{name}");
+        assert_eq!(t.alpn_selected.as_deref(), Some(alpn), "{name}");
+        let got: Vec<_> = t.certificates.iter().map(|c| c.sha256.as_str()).collect();
+        assert_eq!(got, chain, "{name}");
+    }
+}
+
 /// Runs the shared peercheck tool over every shared capture and fails on any disagreement that
 /// is not explained above.
 #[test]

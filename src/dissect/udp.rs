@@ -18,6 +18,8 @@ use super::stun::{self, StunFacts};
 use super::zoom::{self, ZoomFacts};
 use super::{Protocol, ProtocolSet};
 use crate::dissect::tls::TlsFacts;
+use crate::dissect::tls::keylog::KeyLog;
+use std::sync::Arc;
 
 /// Datagrams per flow inspected in full; after that only RTP streams are followed.
 const INSPECT_LIMIT: u32 = 256;
@@ -51,6 +53,8 @@ pub struct UdpDissector {
     dns: Option<Box<DnsFacts>>,
     sip: Option<Box<SipFacts>>,
     zoom: Option<Box<ZoomFacts>>,
+    /// Secrets that open QUIC servers' Handshake packets (`--keylog`).
+    keylog: Option<Arc<KeyLog>>,
 }
 
 /// What dissecting a UDP flow established.
@@ -85,6 +89,15 @@ fn is_dns_port(p: u16) -> bool {
 }
 
 impl UdpDissector {
+    /// A dissector whose QUIC connections open the server's Handshake packets with this key
+    /// log.
+    pub fn with_keylog(keylog: Option<&Arc<KeyLog>>) -> Self {
+        Self {
+            keylog: keylog.cloned(),
+            ..Self::default()
+        }
+    }
+
     /// Whether the flow is decided: further datagrams only follow its RTP streams and counts,
     /// so they add no DNS answers or SDP media lines.
     pub fn decided(&self) -> bool {
@@ -231,7 +244,9 @@ impl UdpDissector {
                     let q = self.quic.get_or_insert_default();
                     q.version.get_or_insert(v);
                     q.long_header_packets += 1;
-                    let initials = self.quic_initials.get_or_insert_default();
+                    let initials = self.quic_initials.get_or_insert_with(|| {
+                        Box::new(quic::initial::Initials::with_keylog(self.keylog.clone()))
+                    });
                     if !initials.done() {
                         initials.datagram(dir, frame, b);
                     }

@@ -180,7 +180,7 @@ impl Flow {
                     server.port,
                     keylog,
                 ))),
-                L4::Udp => Dissector::Udp(Box::default()),
+                L4::Udp => Dissector::Udp(Box::new(UdpDissector::with_keylog(keylog))),
             }),
             live: true,
             ..Self::vacant(id, l4, client, server, basis)

@@ -5,13 +5,20 @@
 //!
 //! Versions whose Initial salt rustls knows: v1, drafts 29–32 and v2; older drafts and mvfst are
 //! opened with keys ring derives from their own salts (`legacy`), as are Google's T050/T051.
+//!
+//! With a key log, the server's Handshake packets are opened too ([`super::handshake`]): their
+//! CRYPTO stream carries EncryptedExtensions (the selected ALPN) and the server's certificate.
 
 use rustls::Side;
 use rustls::quic::{Keys, Version};
 
+use std::sync::Arc;
+
+use super::handshake::HandshakeKeys;
 use super::legacy;
 
-use crate::dissect::tls::{TlsFacts, hello};
+use crate::dissect::tls::keylog::KeyLog;
+use crate::dissect::tls::{KeylogOutcome, TlsFacts, hello};
 use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 
 /// CRYPTO bytes reassembled per direction at most.
@@ -32,6 +39,16 @@ fn rustls_version(v: u32) -> Option<Version> {
 /// Google's TLS-based QUIC versions T050 and T051.
 fn is_google_tls_version(version: u32) -> bool {
     matches!(version, 0x5430_3530 | 0x5430_3531)
+}
+
+/// Whether the long-header type bits mean Handshake for this version (v2 renumbered them).
+fn is_handshake(first: u8, version: u32) -> bool {
+    let t = (first >> 4) & 0x03;
+    if version == 0x6b33_43cf {
+        t == 3
+    } else {
+        t == 2
+    }
 }
 
 fn is_initial(first: u8, version: u32) -> bool {
@@ -118,7 +135,24 @@ pub struct Initials {
     pub facts: TlsFacts,
     pub decrypted_packets: u32,
     pub undecryptable_packets: u32,
+    /// The secrets that open the server's Handshake packets, when a key log was given.
+    keylog: Option<Arc<KeyLog>>,
+    /// The ClientHello's random (kept only with a key log: it names the session there).
+    client_random: Option<[u8; 32]>,
+    /// The server's Handshake packets being opened.
+    opening: Option<Box<ServerHandshake>>,
 }
+
+/// The server's Handshake packets of one connection, being opened with a key log.
+#[derive(Debug)]
+struct ServerHandshake {
+    keys: HandshakeKeys,
+    crypto: CryptoStream,
+    packets: u32,
+}
+
+/// Server Handshake packets opened at most before giving up on reaching its Finished.
+const MAX_HANDSHAKE_PACKETS: u32 = 64;
 
 impl std::fmt::Debug for Initials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -208,9 +242,18 @@ fn packet_number(p: &[u8], pn_offset: usize) -> (u64, usize) {
 }
 
 impl Initials {
-    /// Whether both hellos have been read (nothing more to learn from Initials).
+    /// Initials that open the server's Handshake packets with this key log's secrets.
+    pub fn with_keylog(keylog: Option<Arc<KeyLog>>) -> Self {
+        Self {
+            keylog,
+            ..Self::default()
+        }
+    }
+
+    /// Whether both hellos have been read (nothing more to learn from Initials), and the
+    /// server's handshake opened when a key log can open it.
     pub fn done(&self) -> bool {
-        self.crypto[0].parsed && self.crypto[1].parsed
+        self.crypto[0].parsed && self.crypto[1].parsed && self.opening.is_none()
     }
 
     /// The QUIC client is the flow's responder (the flow table guessed the roles wrong).
@@ -257,6 +300,11 @@ impl Initials {
         }
         if long_type_initial {
             self.initial(dir, frame, version, dcid, &b[..end], pos);
+        } else if self.opening.is_some()
+            && self.client_dir.is_some_and(|c| c != dir)
+            && is_handshake(b[0], version)
+        {
+            self.server_handshake_packet(&b[..end], pos);
         }
         Some(end)
     }
@@ -330,48 +378,64 @@ impl Initials {
         open_packet(slot.as_mut()?, pkt, pn_offset)
     }
 
-    /// Walk the frames an Initial packet may carry (RFC 9000 §17.2.2): PADDING, PING, ACK,
-    /// CRYPTO, CONNECTION_CLOSE.
-    fn frames(&mut self, stream: usize, mut b: &[u8]) {
-        while let Some((ftype, n)) = varint(b) {
-            b = &b[n..];
-            match ftype {
-                0x00 | 0x01 => {}
-                0x02 | 0x03 => {
-                    // largest, delay, range count, first range, then ranges (and ECN counts)
-                    let mut fields = Vec::with_capacity(4);
-                    for _ in 0..4 {
-                        let Some((v, n)) = varint(b) else { return };
-                        fields.push(v);
-                        b = &b[n..];
-                    }
-                    let extra = fields[2].saturating_mul(2) + if ftype == 0x03 { 3 } else { 0 };
-                    for _ in 0..extra.min(1024) {
-                        let Some((_, n)) = varint(b) else { return };
-                        b = &b[n..];
-                    }
-                }
-                0x06 => {
-                    let Some(rest) = self.crypto_frame(stream, b) else {
-                        return;
-                    };
-                    b = rest;
-                }
-                _ => return, // CONNECTION_CLOSE or anything else: nothing further to read
+    /// After the ServerHello: find the session's secret in the key log, if one was given.
+    fn start_opening(&mut self) {
+        let Some(keylog) = &self.keylog else { return };
+        let secret = self
+            .client_random
+            .as_ref()
+            .and_then(|random| keylog.server_handshake_secret(random));
+        let (Some(secret), Some(cipher)) = (secret, self.facts.cipher()) else {
+            self.facts.keylog = Some(KeylogOutcome::NoSecret);
+            return;
+        };
+        match HandshakeKeys::new(self.version, cipher, secret) {
+            Some(keys) => {
+                self.opening = Some(Box::new(ServerHandshake {
+                    keys,
+                    crypto: CryptoStream::default(),
+                    packets: 0,
+                }));
             }
+            None if matches!(cipher, 0x1301..=0x1303) => {
+                self.facts.keylog = Some(KeylogOutcome::UnsupportedVersion);
+            }
+            None => self.facts.keylog = Some(KeylogOutcome::UnsupportedCipher),
         }
     }
 
-    /// A CRYPTO frame's body (varint offset and length, then the data, RFC 9000 §19.6) added to
-    /// the stream; the bytes after it, or `None` when the frame is cut short.
-    fn crypto_frame<'b>(&mut self, stream: usize, b: &'b [u8]) -> Option<&'b [u8]> {
-        let (offset, n) = varint(b)?;
-        let b = &b[n..];
-        let (len, n) = varint(b)?;
-        let b = &b[n..];
-        let data = b.get(..usize::try_from(len).ok()?)?;
-        self.crypto[stream].add(offset, data);
-        Some(&b[data.len()..])
+    /// One Handshake packet of the server's, while its handshake is being opened.
+    fn server_handshake_packet(&mut self, packet: &[u8], pn_offset: usize) {
+        let Some(mut hs) = self.opening.take() else {
+            return;
+        };
+        hs.packets += 1;
+        let Some(plain) = hs.keys.open(packet, pn_offset) else {
+            // one packet may be damaged or use other keys: give up only when none opened
+            self.facts
+                .keylog
+                .get_or_insert(KeylogOutcome::Undecryptable);
+            if hs.packets < MAX_HANDSHAKE_PACKETS {
+                self.opening = Some(hs);
+            }
+            return;
+        };
+        self.facts.keylog = Some(KeylogOutcome::Decrypted);
+        crypto_frames(&mut hs.crypto, &plain);
+        let mut finished = false;
+        while let Some(msg) = hs.crypto.next_message() {
+            let len = msg.len();
+            finished |= self.facts.encrypted_server_message(msg[0], &msg[4..]);
+            hs.crypto.consumed += len;
+        }
+        if !finished && hs.packets < MAX_HANDSHAKE_PACKETS {
+            self.opening = Some(hs);
+        }
+    }
+
+    /// Walk the frames an Initial packet may carry.
+    fn frames(&mut self, stream: usize, b: &[u8]) {
+        crypto_frames(&mut self.crypto[stream], b);
     }
 
     /// Walk the frames of a Google T050/T051 Initial packet. These versions wrap the TLS
@@ -387,7 +451,7 @@ impl Initials {
             match ftype {
                 0x00 | 0x07 => {}
                 0x08 => {
-                    let Some(rest) = self.crypto_frame(stream, b) else {
+                    let Some(rest) = crypto_frame(&mut self.crypto[stream], b) else {
                         return;
                     };
                     b = rest;
@@ -445,6 +509,9 @@ impl Initials {
             let mut finished = true;
             match parsed {
                 Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)))) => {
+                    if self.keylog.is_some() {
+                        self.client_random = ch.random.try_into().ok();
+                    }
                     self.facts.client_hello = Some(hello::client_hello(
                         frame,
                         ch.version.0,
@@ -456,6 +523,9 @@ impl Initials {
                     let facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
                     // after a HelloRetryRequest the real ServerHello follows in the same stream
                     finished = !self.facts.record_server_hello(facts, sh.random);
+                    if finished {
+                        self.start_opening();
+                    }
                 }
                 _ => {}
             }
@@ -469,6 +539,50 @@ impl Initials {
             }
         }
     }
+}
+
+/// Walk the frames of an Initial or Handshake packet (RFC 9000 §17.2.2, §17.2.4): PADDING,
+/// PING, ACK, CRYPTO (added to `crypto`), CONNECTION_CLOSE.
+fn crypto_frames(crypto: &mut CryptoStream, mut b: &[u8]) {
+    while let Some((ftype, n)) = varint(b) {
+        b = &b[n..];
+        match ftype {
+            0x00 | 0x01 => {}
+            0x02 | 0x03 => {
+                // largest, delay, range count, first range, then ranges (and ECN counts)
+                let mut fields = Vec::with_capacity(4);
+                for _ in 0..4 {
+                    let Some((v, n)) = varint(b) else { return };
+                    fields.push(v);
+                    b = &b[n..];
+                }
+                let extra = fields[2].saturating_mul(2) + if ftype == 0x03 { 3 } else { 0 };
+                for _ in 0..extra.min(1024) {
+                    let Some((_, n)) = varint(b) else { return };
+                    b = &b[n..];
+                }
+            }
+            0x06 => {
+                let Some(rest) = crypto_frame(crypto, b) else {
+                    return;
+                };
+                b = rest;
+            }
+            _ => return, // CONNECTION_CLOSE or anything else: nothing further to read
+        }
+    }
+}
+
+/// A CRYPTO frame's body (varint offset and length, then the data, RFC 9000 §19.6) added to
+/// the stream; the bytes after it, or `None` when the frame is cut short.
+fn crypto_frame<'b>(crypto: &mut CryptoStream, b: &'b [u8]) -> Option<&'b [u8]> {
+    let (offset, n) = varint(b)?;
+    let b = &b[n..];
+    let (len, n) = varint(b)?;
+    let b = &b[n..];
+    let data = b.get(..usize::try_from(len).ok()?)?;
+    crypto.add(offset, data);
+    Some(&b[data.len()..])
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! QUIC packet headers (RFC 9000 §17, RFC 9369 for v2) and Google QUIC: whether a datagram is
 //! QUIC, and which version. The TLS handshake inside Initial packets is read by [`initial`].
 
+mod handshake;
 pub mod initial;
 mod legacy;
 

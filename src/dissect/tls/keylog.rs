@@ -41,7 +41,7 @@ impl KeyLog {
                 continue;
             }
             let random = fields.next().and_then(|r| hex::decode(r).ok());
-            let secret = fields.next().and_then(|s| hex::decode(s).ok());
+            let secret = fields.next().and_then(|s| hex::decode(leading_hex(s)).ok());
             match (random.map(<[u8; 32]>::try_from), secret) {
                 (Some(Ok(random)), Some(secret))
                     if matches!(secret.len(), 32 | 48) && fields.next().is_none() =>
@@ -98,6 +98,16 @@ impl KeyLog {
     pub fn server_handshake_secret(&self, client_random: &[u8; 32]) -> Option<&[u8]> {
         self.server_handshake.get(client_random).map(Vec::as_slice)
     }
+}
+
+/// The hex digits a secret field starts with. Wireshark reads a secret followed by other
+/// characters (a key log embedded in quic_follow_multistream.pcapng ends every line with
+/// `\`); the secret's length (32 or 48 bytes) is still checked.
+fn leading_hex(field: &str) -> &str {
+    let end = field
+        .find(|c: char| !c.is_ascii_hexdigit())
+        .unwrap_or(field.len());
+    &field[..end]
 }
 
 /// An output length for ring's HKDF.
@@ -276,20 +286,29 @@ mod tests {
              SERVER_HANDSHAKE_TRAFFIC_SECRET {random} {secret}\n\
              SERVER_TRAFFIC_SECRET_0 {random} {secret}\n\
              CLIENT_RANDOM {random} {}\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET {} {secret}\\\n\
              SERVER_HANDSHAKE_TRAFFIC_SECRET {random} zz\n\
-             SERVER_HANDSHAKE_TRAFFIC_SECRET abcd {secret}\n\n",
-            "ef".repeat(48)
+             SERVER_HANDSHAKE_TRAFFIC_SECRET abcd {secret}\n\
+             SERVER_HANDSHAKE_TRAFFIC_SECRET {random} {}\\\n\n",
+            "ef".repeat(48),
+            "12".repeat(32),
+            &secret[1..],
         );
         let log = KeyLog::parse(&text);
-        assert_eq!(log.sessions(), 1);
+        assert_eq!(log.sessions(), 2);
         assert_eq!(
             log.server_handshake_secret(&[0xab; 32]),
+            Some(&[0xcd; 32][..])
+        );
+        // a trailing `\` after a whole secret is read past, as Wireshark does
+        assert_eq!(
+            log.server_handshake_secret(&[0x12; 32]),
             Some(&[0xcd; 32][..])
         );
         assert_eq!(log.server_handshake_secret(&[0; 32]), None);
         assert_eq!(
             (log.malformed_lines, log.first_malformed_line),
-            (2, Some(6))
+            (3, Some(7))
         );
     }
 

@@ -171,6 +171,36 @@ impl TlsFacts {
         Some(sh.selected_version.unwrap_or(sh.legacy_version))
     }
 
+    /// One message of a server's encrypted TLS 1.3 handshake, opened with a key log (over TCP
+    /// or QUIC): EncryptedExtensions gives the selected ALPN, (Compressed)Certificate the
+    /// chain. True at its Finished.
+    pub fn encrypted_server_message(&mut self, msg_type: u8, body: &[u8]) -> bool {
+        match msg_type {
+            8 => {
+                if let Some(sh) = self.server_hello.as_mut()
+                    && sh.alpn.is_none()
+                {
+                    sh.alpn = keylog::selected_alpn(body);
+                }
+            }
+            11 if self.certificates.is_empty() => {
+                if let Some(entries) = keylog::certificate_entries(body) {
+                    self.record_chain(entries.into_iter());
+                }
+            }
+            25 if self.certificates.is_empty() => {
+                let message = keylog::decompress_certificate(body, MAX_HANDSHAKE_MESSAGE);
+                match message.as_deref().and_then(keylog::certificate_entries) {
+                    Some(entries) => self.record_chain(entries.into_iter()),
+                    None => self.keylog = Some(KeylogOutcome::CertificateUnread),
+                }
+            }
+            20 => return true,
+            _ => {}
+        }
+        false
+    }
+
     /// The negotiated cipher suite, if a ServerHello was seen.
     pub fn cipher(&self) -> Option<u32> {
         self.server_hello.as_ref().map(|sh| sh.cipher)
@@ -670,30 +700,7 @@ impl TlsStream {
             if m.len() < 4 + len {
                 break;
             }
-            let body = &m[4..4 + len];
-            match m[0] {
-                8 => {
-                    if let Some(sh) = self.facts.server_hello.as_mut()
-                        && sh.alpn.is_none()
-                    {
-                        sh.alpn = keylog::selected_alpn(body);
-                    }
-                }
-                11 if self.facts.certificates.is_empty() => {
-                    if let Some(entries) = keylog::certificate_entries(body) {
-                        self.facts.record_chain(entries.into_iter());
-                    }
-                }
-                25 if self.facts.certificates.is_empty() => {
-                    let message = keylog::decompress_certificate(body, MAX_HANDSHAKE_MESSAGE);
-                    match message.as_deref().and_then(keylog::certificate_entries) {
-                        Some(entries) => self.facts.record_chain(entries.into_iter()),
-                        None => self.facts.keylog = Some(KeylogOutcome::CertificateUnread),
-                    }
-                }
-                20 => finished = true,
-                _ => {}
-            }
+            finished |= self.facts.encrypted_server_message(m[0], &m[4..4 + len]);
             pos += 4 + len;
         }
         hs.messages.drain(..pos);
