@@ -206,6 +206,7 @@ fn run_analysis(
             forward(analyzer.table.drain_events());
         }
     })?;
+    analyzer.take_trailing_secrets(&summary);
     if let Some(forward) = on_events.as_mut() {
         analyzer.table.close_all();
         forward(analyzer.table.drain_events());
@@ -236,21 +237,51 @@ impl Analyzer {
     }
 
     /// The key logs a capture carries (pcapng Decryption Secrets Blocks) join the one given
-    /// (`--keylog`), for the connections after them, as Wireshark uses them.
+    /// (`--keylog`), for the connections after them, as Wireshark uses them, and for those
+    /// that wait for their secret (a capture saved live carries each secret soon after its
+    /// handshake).
     #[cold]
     fn take_secrets(&mut self, blocks: &[capture::SecretsBlock]) {
-        let mut log = self.opts.keylog.as_deref().cloned().unwrap_or_default();
-        let before = log.sessions();
-        for block in blocks
+        let mut key_logs = blocks
             .iter()
             .filter(|b| b.secrets_type == capture::TLS_KEY_LOG)
-        {
-            log.extend(KeyLog::parse(&String::from_utf8_lossy(&block.data)));
+            .peekable();
+        if key_logs.peek().is_none() {
+            return;
         }
-        if log.sessions() > before {
+        let mut more = KeyLog::default();
+        for block in key_logs {
+            more.extend(KeyLog::parse(&String::from_utf8_lossy(&block.data)));
+        }
+        self.add_secrets(more);
+    }
+
+    /// Secrets that join the key log mid-capture (a Decryption Secrets Block, or the lines a
+    /// browser appended to its key log during a live capture): the flows being dissected take
+    /// them, and a handshake that waits for its secret is opened if it is there now.
+    #[cold]
+    pub fn add_secrets(&mut self, more: KeyLog) {
+        let first = self.opts.keylog.is_none();
+        let mut log = self.opts.keylog.as_deref().cloned().unwrap_or_default();
+        let before = log.sessions();
+        log.extend(more);
+        if first || log.sessions() > before {
             let log = Some(Arc::new(log));
             self.table.set_keylog(log.clone());
             self.opts.keylog = log;
+        }
+    }
+
+    /// The key log in use (`--keylog` and the secrets that joined it), if any.
+    pub fn keylog(&self) -> Option<&Arc<KeyLog>> {
+        self.opts.keylog.as_ref()
+    }
+
+    /// Decryption Secrets Blocks after the capture's last packet reach the flows still open.
+    fn take_trailing_secrets(&mut self, summary: &CaptureSummary) {
+        let trailing = summary.undelivered_secrets();
+        if !trailing.is_empty() {
+            self.take_secrets(trailing);
         }
     }
 
@@ -333,7 +364,8 @@ impl Analyzer {
     }
 
     /// End the analysis: close every flow and make the input's record from `summary`.
-    pub fn finish(self, summary: &CaptureSummary) -> FileAnalysis {
+    pub fn finish(mut self, summary: &CaptureSummary) -> FileAnalysis {
+        self.take_trailing_secrets(summary);
         let mut c = self.counters;
         let defrag = self.decoder.defrag_stats();
         let recorded = self.table.recorded();

@@ -142,6 +142,12 @@ enum Command {
         /// by that user.
         #[arg(long, short = 'Z', value_name = "USER")]
         user: Option<String>,
+        /// Follow this key log while capturing (the file a browser started with SSLKEYLOGFILE
+        /// appends to; it need not exist yet) to report the certificates and ALPN TLS 1.3 and
+        /// QUIC handshakes encrypt. The saved capture carries the server handshake secrets of
+        /// its own sessions (Decryption Secrets Blocks), nothing that opens application data.
+        #[arg(long, value_name = "FILE")]
+        keylog: Option<PathBuf>,
         #[command(flatten)]
         judging: Judging,
     },
@@ -241,6 +247,7 @@ fn main() -> ExitCode {
             write,
             out,
             user,
+            keylog,
             judging,
         } => {
             let (opts, geo, catalogue, fail_on) = match prepare(&judging) {
@@ -279,6 +286,7 @@ fn main() -> ExitCode {
                 stop,
                 user,
                 quiet: judging.quiet,
+                keylog,
             };
             run_live(&live, &out, (&geo, &catalogue), fail_on)
         }

@@ -628,3 +628,107 @@ fn interfaces_are_listed_like_tcpdump_d() {
     assert!(lo.contains("Loopback") && lo.contains("127.0.0.1"), "{lo}");
     assert!(lo.split_once('.').unwrap().0.parse::<u32>().is_ok(), "{lo}");
 }
+
+/// `live --keylog` follows the key log `openssl s_client -keylogfile` writes during the
+/// capture (the file does not exist when the capture starts, and gets the session's secrets
+/// after its handshake is over): the TLS 1.3 server's certificate
+/// is in the verdict, the saved pcapng carries the session's server handshake secret and none
+/// of the secrets that open application data, and both `analyze` of the pcapng and tshark
+/// open the handshake with what it carries.
+#[test]
+fn live_keylog_opens_tls13_certificates_and_saves_only_handshake_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    self_signed_cert(dir.path());
+    let port = free_tcp_port();
+    let keys = dir.path().join("keys.log");
+    let out = dir.path().join("verdict.json");
+    let filter = format!("tcp port {port}");
+    let Some((mut live, _lines)) = start_live(&[
+        "-i",
+        "lo",
+        "-f",
+        &filter,
+        "-o",
+        out.to_str().unwrap(),
+        "--keylog",
+        keys.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    // s_client writes its key log elsewhere; it reaches the followed file (created only now)
+    // 0.7 s after the handshake, as from a browser slow to log: the connection waits for its
+    // secret, and the file gets the secret before the handshake's packets
+    let client_keys = dir.path().join("client-keys.log");
+    openssl_session(
+        dir.path(),
+        port,
+        &format!("-tls1_3 -keylogfile {}", client_keys.display()),
+        "keylog.callproof.test",
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    std::fs::copy(&client_keys, &keys).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(&live);
+    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
+
+    // the certificate s_server sent, as DER
+    let der = Command::new("openssl")
+        .args(["x509", "-outform", "der", "-in"])
+        .arg(dir.path().join("cert.pem"))
+        .output()
+        .unwrap()
+        .stdout;
+    let cert_sha = hex::encode(Sha256::digest(&der));
+    let opened = |v: &Verdict| {
+        let f = v
+            .flows
+            .iter()
+            .find(|f| f.server.port == port)
+            .expect("the TLS flow");
+        let t = f.tls.as_ref().unwrap();
+        assert_eq!(t.version.as_deref(), Some("TLS 1.3"));
+        assert_eq!(t.keylog.as_deref(), Some("decrypted"));
+        let chain: Vec<_> = t.certificates.iter().map(|c| c.sha256.as_str()).collect();
+        assert_eq!(chain, [cert_sha.as_str()]);
+    };
+    opened(&read_verdict(&out));
+
+    let pcapng = out.with_extension("pcapng");
+    let saved = common::verdict_of(&pcapng);
+    opened(&saved);
+
+    // what the pcapng carries of the key log: the server handshake secret, nothing else
+    let log = std::fs::read_to_string(&keys).unwrap();
+    let bytes = std::fs::read(&pcapng).unwrap();
+    let carries = |secret: &str| bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+    let mut labels = Vec::new();
+    for line in log.lines() {
+        let fields: Vec<_> = line.split_whitespace().collect();
+        let [label, _random, secret] = fields[..] else {
+            continue;
+        };
+        labels.push(label);
+        assert_eq!(
+            carries(secret),
+            label == "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "{label} in the saved capture"
+        );
+    }
+    assert!(labels.contains(&"CLIENT_TRAFFIC_SECRET_0"), "{labels:?}");
+
+    // Wireshark reads the Decryption Secrets Block, which precedes the handshake in the file
+    // (packets reach it two seconds late): it opens the certificate too, in one pass
+    let tshark = Command::new("tshark")
+        .arg("-r")
+        .arg(&pcapng)
+        .args(["-Y", "tls.handshake.type == 11", "-T", "fields", "-e"])
+        .arg("tls.handshake.certificate")
+        .output()
+        .expect("tshark (Debian package tshark)");
+    let shown = String::from_utf8_lossy(&tshark.stdout).trim().to_string();
+    assert_eq!(
+        shown.split(',').next().unwrap(),
+        hex::encode(&der),
+        "tshark's certificate"
+    );
+}

@@ -801,6 +801,47 @@ fn tls13_certificates_read_with_the_clients_key_log() {
     }
 }
 
+/// Secrets saved after the packets (as `callproof live --keylog` saves them, each soon after
+/// its handshake) still open the handshakes: a first block announces a key log, the
+/// connections hold their encrypted handshake records until their secrets come.
+#[test]
+fn tls13_handshakes_wait_for_secrets_saved_after_them() {
+    let exp = expected("openssl-tls13-keylog.expected");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let keys = std::fs::read(dir.join("openssl-tls13-keylog.keys")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let late = tmp.path().join("late.pcapng");
+    common::with_key_log_after_the_packets(&dir.join("openssl-tls13-keylog.pcap"), &keys, &late);
+    let v = verdict_of(&late);
+    let withheld: u16 = exp["withheld"].parse().unwrap();
+    let mut opened = 0;
+    for f in &v.flows {
+        let tls = f.tls.as_ref().unwrap();
+        if f.server.port == withheld {
+            assert_eq!(tls.keylog.as_deref(), Some("no-secret"));
+            assert!(tls.certificates.is_empty());
+            continue;
+        }
+        assert_eq!(
+            tls.keylog.as_deref(),
+            Some("decrypted"),
+            "port {}",
+            f.server.port
+        );
+        assert_eq!(
+            tls.alpn_selected.as_deref(),
+            Some(exp["alpn_selected"].as_str())
+        );
+        let chain: Vec<_> = tls.certificates.iter().map(|c| c.sha256.as_str()).collect();
+        assert_eq!(
+            chain,
+            [exp["leaf.sha256"].as_str(), exp["root.sha256"].as_str()]
+        );
+        opened += 1;
+    }
+    assert_eq!(opened, 3);
+}
+
 /// A key log whose secret does not match the session opens nothing: the records are
 /// authenticated, so a wrong secret is told, and no certificate is made up.
 #[test]

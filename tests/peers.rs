@@ -539,6 +539,31 @@ fn quic_handshakes_open_with_the_key_log_the_capture_carries() {
     }
 }
 
+/// The same QUIC handshakes with their key logs saved after the packets (as a live capture
+/// saves the secrets it finds): the Handshake packets are held until the secrets come.
+#[test]
+fn quic_handshakes_wait_for_secrets_saved_after_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in [
+        "wireshark/quic-with-secrets.pcapng",
+        "wireshark/quic_follow_multistream.pcapng",
+    ] {
+        let late = tmp.path().join("late.pcapng");
+        common::with_key_log_after_the_packets(&capture(name), b"", &late);
+        let tls_of = |v: &callproof::verdict::Verdict| {
+            let quic: Vec<_> = v.flows.iter().filter(|f| f.quic.is_some()).collect();
+            assert_eq!(quic.len(), 1, "{name}");
+            quic[0].tls.clone().unwrap()
+        };
+        let first = tls_of(&verdict_of(&capture(name)));
+        let after = tls_of(&verdict_of(&late));
+        assert_eq!(after.keylog.as_deref(), Some("decrypted"), "{name}");
+        assert_eq!(after.alpn_selected, first.alpn_selected, "{name}");
+        assert_eq!(after.certificates, first.certificates, "{name}");
+        assert_eq!(after.certificates.len(), 2, "{name}");
+    }
+}
+
 /// Runs the shared peercheck tool over every shared capture and fails on any disagreement that
 /// is not explained above.
 #[test]

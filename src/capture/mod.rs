@@ -129,6 +129,12 @@ impl CaptureSummary {
             secrets_delivered: 0,
         }
     }
+
+    /// Decryption Secrets Blocks read after the last frame handed out (trailing the capture's
+    /// packets), which no frame carried.
+    pub fn undelivered_secrets(&self) -> &[SecretsBlock] {
+        &self.secrets[self.secrets_delivered.min(self.secrets.len())..]
+    }
 }
 
 /// Why a file could not be read as a capture at all.

@@ -14,6 +14,7 @@ const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 0x0000_0001;
 const ISB: u32 = 0x0000_0005;
 const EPB: u32 = 0x0000_0006;
+const DSB: u32 = 0x0000_000A;
 const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 const OPT_END: u16 = 0;
@@ -135,6 +136,20 @@ impl<W: Write> PcapngWriter<W> {
         self.block.extend_from_slice(data);
         pad(&mut self.block);
         self.end(EPB)
+    }
+
+    /// A Decryption Secrets Block (`secrets_type`, e.g. [`super::TLS_KEY_LOG`] for lines of
+    /// an NSS key log): it opens the packets after it, and readers (Wireshark, callproof) also
+    /// apply it to connections in progress.
+    pub fn secrets(&mut self, secrets_type: u32, data: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(data.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "secrets over 4 GiB"))?;
+        self.begin();
+        self.block.extend_from_slice(&secrets_type.to_le_bytes());
+        self.block.extend_from_slice(&len.to_le_bytes());
+        self.block.extend_from_slice(data);
+        pad(&mut self.block);
+        self.end(DSB)
     }
 
     /// The interface's statistics, written at the end of the capture.

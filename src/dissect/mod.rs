@@ -592,11 +592,11 @@ impl StreamSink for DirectionFeed<'_> {
         self.clear.data(self.dir, self.frame, first, bytes);
         self.framed
             .data(self.dir, self.frame, self.ts, first, bytes);
-        self.tls.sink(self.dir, self.frame).data(bytes);
+        self.tls.sink(self.dir, self.frame, self.ts).data(bytes);
     }
 
     fn gap(&mut self, missing: u64) {
-        self.tls.sink(self.dir, self.frame).gap(missing);
+        self.tls.sink(self.dir, self.frame, self.ts).gap(missing);
         self.clear.gap(self.dir);
         self.framed.gap(self.dir);
     }
@@ -617,6 +617,11 @@ impl TcpDissector {
         d.framed.ports = [client_port, server_port];
         d.clear.dns_port = matches!(server_port, 53 | 5353) || matches!(client_port, 53 | 5353);
         d
+    }
+
+    /// The key log grew: a TLS 1.3 handshake waiting for its secret may open now.
+    pub fn secrets_arrived(&mut self, keylog: &std::sync::Arc<tls::keylog::KeyLog>) {
+        self.tls.secrets_arrived(keylog);
     }
 
     /// One TCP segment in direction `dir` (0 = client to server).

@@ -98,6 +98,14 @@ impl UdpDissector {
         }
     }
 
+    /// The key log grew: a QUIC handshake waiting for its secret may open now.
+    pub fn secrets_arrived(&mut self, keylog: &Arc<KeyLog>) {
+        self.keylog = Some(Arc::clone(keylog));
+        if let Some(initials) = self.quic_initials.as_mut() {
+            initials.secrets_arrived(keylog);
+        }
+    }
+
     /// Whether the flow is decided: further datagrams only follow its RTP streams and counts,
     /// so they add no DNS answers or SDP media lines.
     pub fn decided(&self) -> bool {

@@ -536,8 +536,19 @@ impl FlowTable {
         self
     }
 
-    /// As [`Self::with_keylog`], mid-capture (a Decryption Secrets Block was read).
+    /// As [`Self::with_keylog`], mid-capture (a Decryption Secrets Block was read, or a live
+    /// capture's browser appended to its key log): the flows being dissected take it too, and
+    /// a TLS 1.3 or QUIC handshake that waits for its secret is opened if it is there now.
     pub fn set_keylog(&mut self, keylog: Option<Arc<KeyLog>>) {
+        if let Some(log) = &keylog {
+            for flow in self.flows.iter_mut().filter(|f| f.live) {
+                match flow.dissector.as_mut() {
+                    Some(Dissector::Tcp(d)) => d.secrets_arrived(log),
+                    Some(Dissector::Udp(d)) => d.secrets_arrived(log),
+                    None => {}
+                }
+            }
+        }
         self.keylog = keylog;
     }
 

@@ -19,6 +19,7 @@ pub use view::{Judged, ServerRow, flows_by_protocol, server_rows};
 use crate::analyze::{Analyzer, FileAnalysis, Options};
 use crate::capture::pcapng_write::{InterfaceStats, PcapngWriter};
 use crate::capture::{self, CaptureSummary};
+use crate::dissect::tls::keylog::KeyLogFollower;
 use crate::enrich::GeoData;
 use crate::vendor::Catalogue;
 use crate::verdict::{self, LiveSource};
@@ -136,6 +137,8 @@ pub struct LiveOptions {
     /// Become this user once the interface is open (see `drop_privileges`).
     pub user: Option<String>,
     pub quiet: bool,
+    /// A key log to follow while capturing (`--keylog`).
+    pub keylog: Option<PathBuf>,
 }
 
 /// A finished live capture: its analysis (the input record carries `live`), and the error that
@@ -205,6 +208,89 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// How often the live view judges the flows so far for new findings.
 const JUDGE_EVERY: Duration = Duration::from_secs(3);
+
+/// How often a followed key log is looked at for new lines.
+const KEYLOG_LOOK_EVERY: Duration = Duration::from_millis(200);
+
+/// A key log followed during a live capture, and the sessions whose secrets the capture file
+/// already carries.
+struct FollowedKeyLog {
+    follower: KeyLogFollower,
+    saved: foldhash::HashSet<[u8; 32]>,
+    last_look: Instant,
+}
+
+impl FollowedKeyLog {
+    /// Take the lines appended to the key log into the analysis, and save with the packets the
+    /// secrets of the sessions found since the last look (a Decryption Secrets Block).
+    fn look<W: std::io::Write>(
+        &mut self,
+        analyzer: &mut Analyzer,
+        writer: &mut PcapngWriter<W>,
+        quiet: bool,
+    ) -> std::io::Result<()> {
+        self.last_look = Instant::now();
+        match self.follower.look() {
+            Ok(Some(more)) => analyzer.add_secrets(more),
+            Ok(None) => {}
+            Err(e) => {
+                if !quiet {
+                    eprintln!("callproof: {e}");
+                }
+            }
+        }
+        let lines = analyzer
+            .keylog()
+            .map(|log| log.take_used(&mut self.saved))
+            .unwrap_or_default();
+        if lines.is_empty() {
+            return Ok(());
+        }
+        writer.secrets(capture::TLS_KEY_LOG, lines.as_bytes())
+    }
+}
+
+/// With a key log followed, packets reach the file this long after they were captured, so
+/// that the secret a browser logs a moment after its handshake is written before the handshake
+/// (readers such as Wireshark open only the handshakes that follow a secret).
+const WRITE_LAG: Duration = Duration::from_secs(2);
+/// Captured bytes held back at most for that (beyond, the oldest packets are written).
+const MAX_LAGGED_BYTES: usize = 64 << 20;
+
+/// Packets held back from the file for [`WRITE_LAG`].
+#[derive(Default)]
+struct LaggedPackets {
+    queue: std::collections::VecDeque<(Instant, u64, Vec<u8>, u32)>,
+    bytes: usize,
+}
+
+impl LaggedPackets {
+    fn push(&mut self, ts_ns: u64, data: &[u8], orig_len: u32) {
+        self.bytes += data.len();
+        self.queue
+            .push_back((Instant::now(), ts_ns, data.to_vec(), orig_len));
+    }
+
+    /// Write the packets held longer than the lag (or beyond the byte bound); all with
+    /// `everything`.
+    fn write_due<W: std::io::Write>(
+        &mut self,
+        writer: &mut PcapngWriter<W>,
+        everything: bool,
+    ) -> std::io::Result<()> {
+        while let Some((held_since, ..)) = self.queue.front() {
+            if !everything && held_since.elapsed() < WRITE_LAG && self.bytes <= MAX_LAGGED_BYTES {
+                break;
+            }
+            let Some((_, ts_ns, data, orig_len)) = self.queue.pop_front() else {
+                break;
+            };
+            self.bytes -= data.len();
+            writer.packet(0, ts_ns, &data, orig_len)?;
+        }
+        Ok(())
+    }
+}
 
 /// How long the loop sleeps when no packet is waiting (bounds the reaction to Ctrl-C and the
 /// delay before a packet is analysed; packets wait in the kernel's buffer meanwhile).
@@ -287,6 +373,26 @@ pub fn capture(
         )
         .map_err(write_error)?;
 
+    // opened before privileges are dropped: root's key log stays readable
+    let mut followed = match &o.keylog {
+        Some(path) => {
+            // the sessions whose secrets are found are saved with the packets; a first block
+            // says so, and tells a reader of the file to wait for them
+            writer
+                .secrets(
+                    capture::TLS_KEY_LOG,
+                    b"# callproof live: the server handshake secrets of this capture's TLS 1.3 \
+                      sessions follow, each soon after its handshake\n",
+                )
+                .map_err(write_error)?;
+            Some(FollowedKeyLog {
+                follower: KeyLogFollower::new(path),
+                saved: foldhash::HashSet::default(),
+                last_look: Instant::now(),
+            })
+        }
+        None => None,
+    };
     if let Some(whom) = drop_privileges(o.user.as_deref())?
         && !o.quiet
     {
@@ -322,7 +428,14 @@ pub fn capture(
     let mut raised = view::Raised::default();
     let mut judged = view::Judged::default();
     let mut last_judged = Instant::now();
-    let mut analyzer = Analyzer::new(&o.analysis);
+    let mut lagged = followed.as_ref().map(|_| LaggedPackets::default());
+    let mut analysis_options = o.analysis.clone();
+    if o.keylog.is_some() {
+        let mut log = o.analysis.keylog.as_deref().cloned().unwrap_or_default();
+        log.record_sessions_used();
+        analysis_options.keylog = Some(Arc::new(log));
+    }
+    let mut analyzer = Analyzer::new(&analysis_options);
     let mut summary = CaptureSummary::empty(o.write.clone(), 0, false);
     loop {
         if o.stop.load(Ordering::Relaxed) {
@@ -340,7 +453,18 @@ pub fn capture(
                 let ts_ns = i64::from(p.header.ts.tv_sec)
                     .saturating_mul(1_000_000_000)
                     .saturating_add(i64::from(p.header.ts.tv_usec));
-                if let Err(e) = writer.packet(0, ts_ns.max(0) as u64, p.data, p.header.len) {
+                let written = match lagged.as_mut() {
+                    Some(lagged) => {
+                        lagged.push(ts_ns.max(0) as u64, p.data, p.header.len);
+                        if lagged.bytes > MAX_LAGGED_BYTES {
+                            lagged.write_due(&mut writer, false)
+                        } else {
+                            Ok(())
+                        }
+                    }
+                    None => writer.packet(0, ts_ns.max(0) as u64, p.data, p.header.len),
+                };
+                if let Err(e) = written {
                     stop_reason = "error";
                     error = Some(format!(
                         "{}: cannot write the capture: {e}",
@@ -364,6 +488,21 @@ pub fn capture(
                 error = Some(format!("capture on {} stopped: {e}", o.interface));
                 break;
             }
+        }
+        if let Some(k) = followed.as_mut()
+            && k.last_look.elapsed() >= KEYLOG_LOOK_EVERY
+            && let Err(e) = k.look(&mut analyzer, &mut writer, o.quiet).and_then(|()| {
+                lagged
+                    .as_mut()
+                    .map_or(Ok(()), |l| l.write_due(&mut writer, false))
+            })
+        {
+            stop_reason = "error";
+            error = Some(format!(
+                "{}: cannot write the capture: {e}",
+                o.write.display()
+            ));
+            break;
         }
         if !o.quiet && last_shown.elapsed() >= Duration::from_secs(1) {
             last_shown = Instant::now();
@@ -404,6 +543,30 @@ pub fn capture(
     }
     if let Ok(s) = cap.stats() {
         stats = s;
+    }
+    if let Some(k) = followed.as_mut()
+        && error.is_none()
+    {
+        // the secrets of the last handshakes: the browser may have written them just now
+        if let Err(e) = k.look(&mut analyzer, &mut writer, o.quiet) {
+            stop_reason = "error";
+            error = Some(format!(
+                "{}: cannot write the capture: {e}",
+                o.write.display()
+            ));
+        }
+    }
+    if let Some(l) = lagged.as_mut() {
+        // written even after an error: what reaches the disk is kept
+        if let Err(e) = l.write_due(&mut writer, true)
+            && error.is_none()
+        {
+            stop_reason = "error";
+            error = Some(format!(
+                "{}: cannot write the capture: {e}",
+                o.write.display()
+            ));
+        }
     }
     let isb_offset = writer.bytes_written();
     let end_ns = now_ns();

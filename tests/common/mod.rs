@@ -216,3 +216,42 @@ pub fn assert_schema_valid(verdict: &serde_json::Value) {
         "the verdict breaks the schema: {broken:?}"
     );
 }
+
+/// `capture` saved again as a pcapng whose key log follows its packets, the way a live capture
+/// saves the secrets it finds: a first Decryption Secrets Block of comments only (a key log is
+/// coming), every packet, then `keys`, or, when `keys` is empty, the key logs `capture` carries.
+#[allow(dead_code)] // not every test binary uses it
+pub fn with_key_log_after_the_packets(capture: &Path, keys: &[u8], out: &Path) {
+    use callproof::capture::{TLS_KEY_LOG, pcapng_write::PcapngWriter};
+    let mut frames = Vec::new();
+    let summary = callproof::capture::read_file(capture, |f| {
+        frames.push((
+            f.link_type,
+            f.ts_ns.unwrap_or(0),
+            f.data.to_vec(),
+            f.orig_len,
+        ));
+    })
+    .unwrap();
+    let mut carried = Vec::new();
+    for block in summary
+        .secrets
+        .iter()
+        .filter(|b| b.secrets_type == TLS_KEY_LOG)
+    {
+        carried.extend_from_slice(&block.data);
+    }
+    let keys = if keys.is_empty() { &carried } else { keys };
+    assert!(!keys.is_empty(), "{}: no key log", capture.display());
+    let file = std::fs::File::create(out).unwrap();
+    let mut w = PcapngWriter::new(file, "callproof tests", &[]).unwrap();
+    w.add_interface(frames[0].0 as u16, 262_144, "test", None)
+        .unwrap();
+    w.secrets(TLS_KEY_LOG, b"# secrets follow\n").unwrap();
+    for (link_type, ts, data, orig_len) in &frames {
+        assert_eq!(*link_type, frames[0].0, "one link type");
+        w.packet(0, (*ts).max(0) as u64, data, *orig_len).unwrap();
+    }
+    w.secrets(TLS_KEY_LOG, keys).unwrap();
+    w.finish().unwrap();
+}

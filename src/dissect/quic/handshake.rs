@@ -28,6 +28,13 @@ impl std::fmt::Debug for HandshakeKeys {
 impl HandshakeKeys {
     /// Keys of a TLS 1.3 cipher suite under `secret`, for QUIC v1 (and its drafts 29-32) or v2;
     /// None for another version or a suite without an AEAD here (CCM).
+    /// Whether this version's and cipher suite's Handshake packets can be opened ([`Self::new`]
+    /// with the session's secret).
+    pub fn supports(version: u32, cipher_suite: u32) -> bool {
+        matches!(version, 1 | 0xff00_001d..=0xff00_0020 | 0x6b33_43cf)
+            && matches!(cipher_suite, 0x1301..=0x1303)
+    }
+
     pub fn new(version: u32, cipher_suite: u32, secret: &[u8]) -> Option<Self> {
         let (key_label, iv_label, hp_label): (&[u8], &[u8], &[u8]) = match version {
             1 | 0xff00_001d..=0xff00_0020 => (b"quic key", b"quic iv", b"quic hp"),

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::handshake::HandshakeKeys;
 use super::legacy;
 
-use crate::dissect::tls::keylog::KeyLog;
+use crate::dissect::tls::keylog::{HeldBytes, KeyLog};
 use crate::dissect::tls::{KeylogOutcome, TlsFacts, hello};
 use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 
@@ -141,6 +141,16 @@ pub struct Initials {
     client_random: Option<[u8; 32]>,
     /// The server's Handshake packets being opened.
     opening: Option<Box<ServerHandshake>>,
+    /// The server's Handshake packets, held until the session's secret joins the key log.
+    waiting: Option<Box<WaitingPackets>>,
+}
+
+/// A server's Handshake packets held while the key log lacks the session's secret: each as its
+/// length and packet-number offset (two bytes each, big-endian), then the packet.
+#[derive(Debug)]
+struct WaitingPackets {
+    packets: HeldBytes,
+    count: u32,
 }
 
 /// The server's Handshake packets of one connection, being opened with a key log.
@@ -253,7 +263,42 @@ impl Initials {
     /// Whether both hellos have been read (nothing more to learn from Initials), and the
     /// server's handshake opened when a key log can open it.
     pub fn done(&self) -> bool {
-        self.crypto[0].parsed && self.crypto[1].parsed && self.opening.is_none()
+        self.crypto[0].parsed
+            && self.crypto[1].parsed
+            && self.opening.is_none()
+            && self
+                .waiting
+                .as_ref()
+                .is_none_or(|w| w.count >= MAX_HANDSHAKE_PACKETS)
+    }
+
+    /// The key log grew: Handshake packets held for their secret are opened if it is there
+    /// now, and a handshake still to come will look it up there.
+    pub fn secrets_arrived(&mut self, keylog: &Arc<KeyLog>) {
+        self.keylog = Some(Arc::clone(keylog));
+        let Some(waiting) = self.waiting.take() else {
+            return;
+        };
+        let found = self
+            .client_random
+            .as_ref()
+            .is_some_and(|random| keylog.server_handshake_secret(random).is_some());
+        if !found {
+            self.waiting = Some(waiting);
+            return;
+        }
+        self.facts.keylog = None;
+        self.start_opening();
+        let mut held = waiting.packets.bytes();
+        while held.len() >= 4 && self.opening.is_some() {
+            let len = usize::from(u16::from_be_bytes([held[0], held[1]]));
+            let pn_offset = usize::from(u16::from_be_bytes([held[2], held[3]]));
+            let Some(packet) = held.get(4..4 + len) else {
+                break;
+            };
+            self.server_handshake_packet(packet, pn_offset);
+            held = &held[4 + len..];
+        }
     }
 
     /// The QUIC client is the flow's responder (the flow table guessed the roles wrong).
@@ -300,11 +345,23 @@ impl Initials {
         }
         if long_type_initial {
             self.initial(dir, frame, version, dcid, &b[..end], pos);
-        } else if self.opening.is_some()
-            && self.client_dir.is_some_and(|c| c != dir)
-            && is_handshake(b[0], version)
-        {
-            self.server_handshake_packet(&b[..end], pos);
+        } else if self.client_dir.is_some_and(|c| c != dir) && is_handshake(b[0], version) {
+            if self.opening.is_some() {
+                self.server_handshake_packet(&b[..end], pos);
+            } else if let Some(w) = self.waiting.as_mut()
+                && w.count < MAX_HANDSHAKE_PACKETS
+            {
+                w.count += 1;
+                let (Ok(len), Ok(pn_offset)) = (u16::try_from(end), u16::try_from(pos)) else {
+                    return Some(end);
+                };
+                if !w
+                    .packets
+                    .push(&[&len.to_be_bytes(), &pn_offset.to_be_bytes(), &b[..end]])
+                {
+                    w.count = MAX_HANDSHAKE_PACKETS; // the budget is spent: hold no more
+                }
+            }
         }
         Some(end)
     }
@@ -385,8 +442,19 @@ impl Initials {
             .client_random
             .as_ref()
             .and_then(|random| keylog.server_handshake_secret(random));
-        let (Some(secret), Some(cipher)) = (secret, self.facts.cipher()) else {
+        let Some(cipher) = self.facts.cipher() else {
             self.facts.keylog = Some(KeylogOutcome::NoSecret);
+            return;
+        };
+        let Some(secret) = secret else {
+            self.facts.keylog = Some(KeylogOutcome::NoSecret);
+            if self.client_random.is_some() && HandshakeKeys::supports(self.version, cipher) {
+                // the secret may join the key log later
+                self.waiting = Some(Box::new(WaitingPackets {
+                    packets: keylog.hold(),
+                    count: 0,
+                }));
+            }
             return;
         };
         match HandshakeKeys::new(self.version, cipher, secret) {

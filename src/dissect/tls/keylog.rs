@@ -11,6 +11,8 @@
 //! not even kept.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use foldhash::HashMap;
 use ring::{aead, hkdf};
@@ -21,7 +23,19 @@ pub const MAX_KEYLOG_BYTES: u64 = 256 * 1024 * 1024;
 /// The label of the secret that protects the server's handshake records.
 const SERVER_HANDSHAKE_LABEL: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
 
+/// Encrypted handshake bytes held at most, over all connections, while their sessions' secrets
+/// are not (yet) in the key log.
+pub const MAX_HELD_BYTES: usize = 64 << 20;
+
+/// Encrypted handshake bytes held at most for one connection (a server's flight with its
+/// certificate chain is a few KB; a chain of 16 large certificates stays under this).
+pub const MAX_HELD_BYTES_PER_CONNECTION: usize = 96 << 10;
+
 /// The server handshake traffic secrets of a key log, by ClientHello random.
+///
+/// Clones (the key log grown by a capture's Decryption Secrets Block, or by lines a browser
+/// appended during a live capture) share the budget of held bytes and the record of the
+/// sessions used.
 #[derive(Debug, Default, Clone)]
 pub struct KeyLog {
     server_handshake: HashMap<[u8; 32], Vec<u8>>,
@@ -29,6 +43,11 @@ pub struct KeyLog {
     pub malformed_lines: usize,
     /// The first of those, 1-based.
     pub first_malformed_line: Option<usize>,
+    /// Bytes held by connections waiting for their secret ([`HeldBytes`]).
+    held: Arc<AtomicUsize>,
+    /// Sessions whose secret a connection found, when asked to keep them
+    /// ([`Self::record_sessions_used`]): a live capture saves these with its packets.
+    used: Option<Arc<Mutex<Vec<[u8; 32]>>>>,
 }
 
 impl KeyLog {
@@ -96,7 +115,174 @@ impl KeyLog {
 
     /// The server handshake traffic secret of the session with this ClientHello random.
     pub fn server_handshake_secret(&self, client_random: &[u8; 32]) -> Option<&[u8]> {
-        self.server_handshake.get(client_random).map(Vec::as_slice)
+        let secret = self.server_handshake.get(client_random).map(Vec::as_slice);
+        if secret.is_some()
+            && let Some(used) = &self.used
+            && let Ok(mut used) = used.lock()
+        {
+            used.push(*client_random);
+        }
+        secret
+    }
+
+    /// From now on, note each session whose secret a connection finds ([`Self::take_used`]).
+    pub fn record_sessions_used(&mut self) {
+        self.used.get_or_insert_default();
+    }
+
+    /// The sessions found since the last call, as key log lines (their server handshake
+    /// secrets only, which open no application data), in the order found; each session once
+    /// over all calls as long as `already` is kept.
+    pub fn take_used(&self, already: &mut foldhash::HashSet<[u8; 32]>) -> String {
+        let randoms = match self.used.as_ref().map(|u| u.lock()) {
+            Some(Ok(mut used)) => std::mem::take(&mut *used),
+            _ => return String::new(),
+        };
+        let mut lines = String::new();
+        for random in randoms {
+            if let Some(secret) = self.server_handshake.get(&random)
+                && already.insert(random)
+            {
+                lines.push_str(&format!(
+                    "{SERVER_HANDSHAKE_LABEL} {} {}\n",
+                    hex::encode(random),
+                    hex::encode(secret)
+                ));
+            }
+        }
+        lines
+    }
+
+    /// A holder of encrypted handshake bytes under this key log's shared budget.
+    pub fn hold(&self) -> HeldBytes {
+        HeldBytes {
+            bytes: Vec::new(),
+            budget: Arc::clone(&self.held),
+        }
+    }
+}
+
+/// Bytes read at most per look at a followed key log (the rest waits for the next look).
+const FOLLOW_CHUNK: usize = 4 << 20;
+/// A line longer than this is no key log line; it is skipped.
+const MAX_LINE: usize = 4096;
+
+/// A key log that grows while a live capture runs (a browser appends a session's secrets
+/// right after its handshake): each look reads the complete lines appended since the last.
+/// The file need not exist yet; if it shrinks (rewritten), it is read again from its start.
+#[derive(Debug)]
+pub struct KeyLogFollower {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+    offset: u64,
+    /// The start of a line not yet ended.
+    partial: Vec<u8>,
+    /// Bytes read so far, over all looks.
+    pub bytes_read: u64,
+}
+
+impl KeyLogFollower {
+    /// Follow the key log at `path`, opening it now if it exists (so that it stays readable
+    /// once privileges are dropped); its present lines are read at the first look.
+    pub fn new(path: &Path) -> Self {
+        Self {
+            path: path.to_path_buf(),
+            file: std::fs::File::open(path).ok(),
+            offset: 0,
+            partial: Vec::new(),
+            bytes_read: 0,
+        }
+    }
+
+    /// The secrets of the complete lines appended since the last look (none: nothing new, or
+    /// the file cannot be read yet); an error names the file when reading it fails.
+    pub fn look(&mut self) -> Result<Option<KeyLog>, String> {
+        use std::io::{Read, Seek, SeekFrom};
+        let named = |e: &dyn std::fmt::Display| format!("key log {}: {e}", self.path.display());
+        if self.file.is_none() {
+            match std::fs::File::open(&self.path) {
+                Ok(f) => self.file = Some(f),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(named(&e)),
+            }
+        }
+        let Some(file) = self.file.as_mut() else {
+            return Ok(None);
+        };
+        let len = file.metadata().map_err(|e| named(&e))?.len();
+        if len < self.offset {
+            self.offset = 0;
+            self.partial.clear();
+        }
+        if len == self.offset {
+            return Ok(None);
+        }
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(|e| named(&e))?;
+        let want = (len - self.offset).min(FOLLOW_CHUNK as u64) as usize;
+        let mut chunk = vec![0; want];
+        let got = file.read(&mut chunk).map_err(|e| named(&e))?;
+        chunk.truncate(got);
+        self.offset += got as u64;
+        self.bytes_read += got as u64;
+        let Some(last_newline) = chunk.iter().rposition(|&b| b == b'\n') else {
+            if self.partial.len() + chunk.len() <= MAX_LINE {
+                self.partial.extend_from_slice(&chunk);
+            } else {
+                self.partial.clear(); // not a key log line: skipped
+            }
+            return Ok(None);
+        };
+        let mut text = std::mem::take(&mut self.partial);
+        text.extend_from_slice(&chunk[..=last_newline]);
+        let rest = &chunk[last_newline + 1..];
+        if rest.len() <= MAX_LINE {
+            self.partial.extend_from_slice(rest);
+        }
+        let log = KeyLog::parse(&String::from_utf8_lossy(&text));
+        Ok((log.sessions() > 0).then_some(log))
+    }
+}
+
+/// Encrypted handshake bytes of one connection, held until its session's secret turns up; the
+/// bytes count against a budget shared by every connection ([`MAX_HELD_BYTES`]).
+#[derive(Debug)]
+pub struct HeldBytes {
+    bytes: Vec<u8>,
+    budget: Arc<AtomicUsize>,
+}
+
+impl HeldBytes {
+    /// Hold these bytes as one piece; false (nothing held) when the connection's or the
+    /// shared budget would be exceeded.
+    pub fn push(&mut self, pieces: &[&[u8]]) -> bool {
+        let n: usize = pieces.iter().map(|p| p.len()).sum();
+        if self.bytes.len() + n > MAX_HELD_BYTES_PER_CONNECTION {
+            return false;
+        }
+        let reserved = self
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                (held + n <= MAX_HELD_BYTES).then_some(held + n)
+            });
+        if reserved.is_err() {
+            return false;
+        }
+        for piece in pieces {
+            self.bytes.extend_from_slice(piece);
+        }
+        true
+    }
+
+    /// The bytes held, in the order pushed.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for HeldBytes {
+    fn drop(&mut self) {
+        self.budget.fetch_sub(self.bytes.len(), Ordering::Relaxed);
     }
 }
 
@@ -315,6 +501,94 @@ mod tests {
     /// RFC 8448 §3 (simple 1-RTT handshake): the server handshake traffic secret and the
     /// write key and IV derived from it; `openssl kdf … -kdfopt mode:EXPAND_ONLY HKDF` with
     /// the same info bytes prints the same values.
+    #[test]
+    fn a_followed_key_log_yields_each_complete_line_once() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.log");
+        let line = |n: u8| {
+            format!(
+                "SERVER_HANDSHAKE_TRAFFIC_SECRET {} {}\n",
+                hex::encode([n; 32]),
+                "cd".repeat(32)
+            )
+        };
+        let mut follower = KeyLogFollower::new(&path);
+        assert!(follower.look().unwrap().is_none(), "no file yet");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let first = line(1);
+        // a line cut where the writer's buffer ended: nothing until it is complete
+        file.write_all(&first.as_bytes()[..40]).unwrap();
+        assert!(follower.look().unwrap().is_none());
+        file.write_all(&first.as_bytes()[40..]).unwrap();
+        file.write_all(b"CLIENT_TRAFFIC_SECRET_0 00 00\n").unwrap();
+        let log = follower.look().unwrap().unwrap();
+        assert_eq!(log.sessions(), 1);
+        assert!(log.server_handshake_secret(&[1; 32]).is_some());
+        assert!(follower.look().unwrap().is_none(), "nothing new");
+        file.write_all(line(2).as_bytes()).unwrap();
+        let log = follower.look().unwrap().unwrap();
+        assert_eq!(log.sessions(), 1);
+        assert!(log.server_handshake_secret(&[2; 32]).is_some());
+        // rewritten from scratch (shorter than what was read): read again from its start
+        std::fs::write(&path, line(3)).unwrap();
+        let log = follower.look().unwrap().unwrap();
+        assert!(log.server_handshake_secret(&[3; 32]).is_some());
+        assert_eq!(
+            follower.bytes_read as usize,
+            2 * first.len() + 30 + first.len()
+        );
+    }
+
+    #[test]
+    fn sessions_used_are_told_once_with_their_handshake_secret_only() {
+        let text = format!(
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET {r} {s}\nSERVER_TRAFFIC_SECRET_0 {r} {t}\n",
+            r = "01".repeat(32),
+            s = "ab".repeat(32),
+            t = "ef".repeat(32)
+        );
+        let mut log = KeyLog::parse(&text);
+        log.record_sessions_used();
+        let grown = log.clone(); // a grown key log shares the record
+        let mut saved = foldhash::HashSet::default();
+        assert_eq!(log.take_used(&mut saved), "");
+        assert!(grown.server_handshake_secret(&[1; 32]).is_some());
+        assert!(log.server_handshake_secret(&[1; 32]).is_some());
+        assert!(log.server_handshake_secret(&[2; 32]).is_none());
+        let lines = log.take_used(&mut saved);
+        assert_eq!(lines, text.lines().next().unwrap().to_string() + "\n");
+        assert!(grown.server_handshake_secret(&[1; 32]).is_some());
+        assert_eq!(log.take_used(&mut saved), "", "each session once");
+    }
+
+    #[test]
+    fn held_bytes_stay_within_the_connection_and_shared_budgets() {
+        let log = KeyLog::default();
+        let piece = vec![0u8; 32 << 10];
+        let mut held = Vec::new();
+        let mut first = log.hold();
+        assert!(first.push(&[&piece, &piece]));
+        assert!(first.push(&[&piece]));
+        assert!(!first.push(&[&piece]), "over the connection's budget");
+        assert_eq!(first.bytes().len(), 96 << 10);
+        held.push(first);
+        loop {
+            let mut h = log.hold();
+            if !h.push(&[&piece, &piece, &piece]) {
+                break;
+            }
+            held.push(h);
+        }
+        assert_eq!(held.len(), MAX_HELD_BYTES / (96 << 10));
+        assert!(
+            !log.hold().push(&[&piece, &piece, &piece]),
+            "the shared budget is spent"
+        );
+        held.pop(); // a connection done with its bytes gives them back
+        assert!(log.hold().push(&[&piece, &piece, &piece]));
+    }
+
     #[test]
     fn key_and_iv_of_rfc8448_server_handshake_secret() {
         let secret =

@@ -19,7 +19,7 @@ use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 use crate::flow::tcp::StreamSink;
 pub use cert::CertFacts;
 pub use hello::{ClientHelloFacts, ServerHelloFacts};
-use keylog::{KeyLog, RecordOpener};
+use keylog::{HeldBytes, KeyLog, RecordOpener};
 
 /// Largest TLS record body (2^14 plus the expansion TLS 1.2 allows).
 const MAX_RECORD_BODY: usize = 16384 + 2048;
@@ -34,6 +34,10 @@ const MAX_ALERTS: usize = 16;
 /// Encrypted server records opened with a key log before giving up on reaching its Finished
 /// (a server's TLS 1.3 handshake takes a handful).
 const MAX_OPENED_RECORDS: u32 = 64;
+/// How long (capture time) a TLS 1.3 connection waits for its session's secret to join the key
+/// log (a live capture's browser appends it a moment after the ServerHello; a capture saved
+/// live carries it in a Decryption Secrets Block soon after).
+pub const SECRET_WAIT_NS: i64 = 10_000_000_000;
 
 /// What a key log did for a TLS 1.3 server's encrypted handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +80,18 @@ struct ServerHandshake {
     /// Bytes of an incomplete handshake message (spanning records).
     messages: Vec<u8>,
     records: u32,
+}
+
+/// A TLS 1.3 server's encrypted records, held while the key log lacks the session's secret.
+#[derive(Debug)]
+struct WaitingHandshake {
+    /// The records as sent (5-byte header, then the body), the first [`MAX_OPENED_RECORDS`].
+    records: HeldBytes,
+    count: u32,
+    /// Capture time of the ServerHello's delivery.
+    since_ts: i64,
+    /// A hole in the server's stream came after the records held.
+    interrupted: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,6 +286,10 @@ pub struct TlsStream {
     client_random: Option<[u8; 32]>,
     /// The server's encrypted handshake being opened.
     opening: Option<Box<ServerHandshake>>,
+    /// The server's encrypted handshake, held until its secret joins the key log.
+    waiting: Option<Box<WaitingHandshake>>,
+    /// Capture time of the bytes being fed.
+    now_ts: i64,
 }
 
 impl Default for TlsStream {
@@ -293,11 +313,15 @@ impl TlsStream {
             keylog,
             client_random: None,
             opening: None,
+            waiting: None,
+            now_ts: 0,
         }
     }
 
-    /// A sink for one direction (0 = client to server) while processing `frame`.
-    pub fn sink(&mut self, direction: usize, frame: u64) -> DirectionSink<'_> {
+    /// A sink for one direction (0 = client to server) while processing `frame`, captured at
+    /// `ts` (ns).
+    pub fn sink(&mut self, direction: usize, frame: u64, ts: i64) -> DirectionSink<'_> {
+        self.now_ts = ts;
         DirectionSink {
             stream: self,
             dir: direction.min(1),
@@ -305,14 +329,52 @@ impl TlsStream {
         }
     }
 
-    /// Both directions have nothing more to tell (encrypted data flows, or not TLS).
+    /// Both directions have nothing more to tell (encrypted data flows, or not TLS), and the
+    /// server's handshake is neither being opened nor waiting for its secret.
     pub fn is_done(&self) -> bool {
+        let waiting = self
+            .waiting
+            .as_ref()
+            .is_some_and(|w| self.now_ts.saturating_sub(w.since_ts) < SECRET_WAIT_NS);
         let dir_done = |i: usize| {
             self.dirs[i].state == DirState::Stopped
                 || (self.facts.application_data_frame[i].is_some()
-                    && (self.opening.is_none() || i != self.server_dir()))
+                    && ((self.opening.is_none() && !waiting) || i != self.server_dir()))
         };
         dir_done(0) && dir_done(1)
+    }
+
+    /// The key log grew (a Decryption Secrets Block, or lines a browser appended during a live
+    /// capture): a handshake waiting for its secret is opened if the secret is there now, and
+    /// a handshake still to come will look it up there.
+    pub fn secrets_arrived(&mut self, keylog: &Arc<KeyLog>) {
+        self.keylog = Some(Arc::clone(keylog));
+        let Some(waiting) = self.waiting.take() else {
+            return;
+        };
+        let found = self
+            .client_random
+            .as_ref()
+            .is_some_and(|random| keylog.server_handshake_secret(random).is_some());
+        if !found {
+            self.waiting = Some(waiting);
+            return;
+        }
+        self.facts.keylog = None;
+        self.start_opening();
+        let mut records = waiting.records.bytes();
+        while records.len() >= 5 && self.opening.is_some() {
+            let header: [u8; 5] = records[..5].try_into().unwrap_or_default();
+            let len = usize::from(u16::from_be_bytes([header[3], header[4]]));
+            let Some(body) = records.get(5..5 + len) else {
+                break;
+            };
+            self.open_server_record(&header, body);
+            records = &records[5 + len..];
+        }
+        if waiting.interrupted && self.opening.take().is_some() {
+            self.facts.keylog = Some(KeylogOutcome::Interrupted);
+        }
     }
 
     /// The ClientHello came from the side the flow table took for the server.
@@ -519,8 +581,17 @@ impl TlsStream {
                 }
                 self.dirs[dir].encrypted = true;
                 self.dirs[dir].handshake = Vec::new();
-                if dir == self.server_dir() && self.opening.is_some() {
-                    self.open_server_record(header, body);
+                if dir == self.server_dir() {
+                    if self.opening.is_some() {
+                        self.open_server_record(header, body);
+                    } else if let Some(w) = self.waiting.as_mut()
+                        && w.count < MAX_OPENED_RECORDS
+                    {
+                        w.count += 1;
+                        if !w.records.push(&[header, body]) {
+                            w.count = MAX_OPENED_RECORDS; // the budget is spent: hold no more
+                        }
+                    }
                 }
             }
             _ => {} // heartbeat: not a handshake fact
@@ -652,8 +723,21 @@ impl TlsStream {
             .client_random
             .as_ref()
             .and_then(|random| keylog.server_handshake_secret(random));
-        let (Some(secret), Some(cipher)) = (secret, self.facts.cipher()) else {
+        let Some(cipher) = self.facts.cipher() else {
             self.facts.keylog = Some(KeylogOutcome::NoSecret);
+            return;
+        };
+        let Some(secret) = secret else {
+            self.facts.keylog = Some(KeylogOutcome::NoSecret);
+            if self.client_random.is_some() && matches!(cipher, 0x1301..=0x1303) {
+                // the secret may join the key log later
+                self.waiting = Some(Box::new(WaitingHandshake {
+                    records: keylog.hold(),
+                    count: 0,
+                    since_ts: self.now_ts,
+                    interrupted: false,
+                }));
+            }
             return;
         };
         match RecordOpener::new(cipher, secret, header_is_aad) {
@@ -723,7 +807,13 @@ impl StreamSink for DirectionSink<'_> {
     }
 
     fn gap(&mut self, _missing: u64) {
-        if self.dir == self.stream.server_dir() && self.stream.opening.take().is_some() {
+        let server = self.dir == self.stream.server_dir();
+        if server && let Some(w) = self.stream.waiting.as_mut() {
+            // what was held before the hole can still be opened, nothing after it
+            w.count = MAX_OPENED_RECORDS;
+            w.interrupted = true;
+        }
+        if server && self.stream.opening.take().is_some() {
             // the records' sequence numbers are lost with the hole
             self.stream
                 .facts
@@ -768,7 +858,7 @@ mod tests {
         let bytes = record(22, &server_hello());
         let mut s = TlsStream::new();
         for chunk in bytes.chunks(3) {
-            s.sink(1, 5).data(chunk);
+            s.sink(1, 5, 0).data(chunk);
         }
         assert_eq!(s.facts.version(), Some(0x0303));
         assert_eq!(s.facts.cipher(), Some(0xC02F));
@@ -781,26 +871,26 @@ mod tests {
         let mut bytes = record(22, &msg[..10]);
         bytes.extend(record(22, &msg[10..]));
         let mut s = TlsStream::new();
-        s.sink(1, 1).data(&bytes);
+        s.sink(1, 1, 0).data(&bytes);
         assert_eq!(s.facts.cipher(), Some(0xC02F));
     }
 
     #[test]
     fn plaintext_is_watched_for_an_upgrade_then_given_up() {
         let mut s = TlsStream::new();
-        s.sink(0, 1).data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        s.sink(0, 1, 0).data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(!s.is_tls);
         assert!(!s.direction_rejected(0));
-        s.sink(0, 2).data(&[b'x'; 17 * 1024]);
+        s.sink(0, 2, 0).data(&[b'x'; 17 * 1024]);
         assert!(s.direction_rejected(0));
     }
 
     #[test]
     fn starttls_upgrade_is_followed() {
         let mut s = TlsStream::new();
-        s.sink(1, 1).data(b"220 mail ESMTP\r\n");
-        s.sink(1, 3).data(b"220 Ready to start TLS\r\n");
-        s.sink(1, 5).data(&record(22, &server_hello()));
+        s.sink(1, 1, 0).data(b"220 mail ESMTP\r\n");
+        s.sink(1, 3, 0).data(b"220 Ready to start TLS\r\n");
+        s.sink(1, 5, 0).data(&record(22, &server_hello()));
         assert!(s.is_tls);
         assert_eq!(s.facts.cipher(), Some(0xC02F));
         assert_eq!(s.facts.plaintext_prelude_bytes[1], 40);
@@ -809,7 +899,7 @@ mod tests {
     #[test]
     fn alert_in_clear_is_recorded() {
         let mut s = TlsStream::new();
-        s.sink(1, 9).data(&record(21, &[2, 40]));
+        s.sink(1, 9, 0).data(&record(21, &[2, 40]));
         assert_eq!(
             s.facts.alerts,
             vec![AlertFact {
@@ -824,7 +914,7 @@ mod tests {
     fn alerts_beyond_the_listed_are_counted() {
         let mut s = TlsStream::new();
         for frame in 0..MAX_ALERTS as u64 + 3 {
-            s.sink(1, frame).data(&record(21, &[1, 0]));
+            s.sink(1, frame, 0).data(&record(21, &[1, 0]));
         }
         assert_eq!(s.facts.alerts.len(), MAX_ALERTS);
         assert_eq!(s.facts.unlisted_alerts, 3);
