@@ -218,6 +218,8 @@ struct FollowedKeyLog {
     follower: KeyLogFollower,
     saved: foldhash::HashSet<[u8; 32]>,
     last_look: Instant,
+    /// The last error reading the key log, told once until it changes.
+    last_error: Option<String>,
 }
 
 impl FollowedKeyLog {
@@ -234,9 +236,10 @@ impl FollowedKeyLog {
             Ok(Some(more)) => analyzer.add_secrets(more),
             Ok(None) => {}
             Err(e) => {
-                if !quiet {
+                if !quiet && self.last_error.as_ref() != Some(&e) {
                     eprintln!("callproof: {e}");
                 }
+                self.last_error = Some(e);
             }
         }
         let lines = analyzer
@@ -389,6 +392,7 @@ pub fn capture(
                 follower: KeyLogFollower::new(path),
                 saved: foldhash::HashSet::default(),
                 last_look: Instant::now(),
+                last_error: None,
             })
         }
         None => None,
@@ -554,6 +558,14 @@ pub fn capture(
                 "{}: cannot write the capture: {e}",
                 o.write.display()
             ));
+        }
+        if k.follower.bytes_read == 0 && !o.quiet {
+            eprintln!(
+                "callproof: key log {}: missing or empty until the end of the capture (were \
+                 the clients started with SSLKEYLOGFILE={}?)",
+                o.keylog.as_deref().unwrap_or(Path::new("")).display(),
+                o.keylog.as_deref().unwrap_or(Path::new("")).display()
+            );
         }
     }
     if let Some(l) = lagged.as_mut() {

@@ -125,6 +125,12 @@ impl KeyLog {
         secret
     }
 
+    /// Whether the key log holds the secret of the session with this ClientHello random (a
+    /// connection waiting for it can be opened now).
+    pub fn knows(&self, client_random: Option<&[u8; 32]>) -> bool {
+        client_random.is_some_and(|r| self.server_handshake.contains_key(r))
+    }
+
     /// From now on, note each session whose secret a connection finds ([`Self::take_used`]).
     pub fn record_sessions_used(&mut self) {
         self.used.get_or_insert_default();

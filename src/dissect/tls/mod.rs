@@ -352,11 +352,7 @@ impl TlsStream {
         let Some(waiting) = self.waiting.take() else {
             return;
         };
-        let found = self
-            .client_random
-            .as_ref()
-            .is_some_and(|random| keylog.server_handshake_secret(random).is_some());
-        if !found {
+        if !keylog.knows(self.client_random.as_ref()) {
             self.waiting = Some(waiting);
             return;
         }
