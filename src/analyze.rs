@@ -223,7 +223,16 @@ pub struct Analyzer {
     table: FlowTable,
     counters: Counters,
     last_ts: i64,
+    /// Secrets of Decryption Secrets Blocks not yet handed to the flows, with the frame and
+    /// capture time they came at ([`SECRETS_APPLIED_EVERY_FRAMES`]).
+    pending_secrets: Option<Box<(KeyLog, u64, i64)>>,
 }
+
+/// Secrets of a capture's Decryption Secrets Blocks reach the flows at the latest this many
+/// frames, or this much capture time, after they came: every hand-over clones the key log and
+/// visits every live flow, so a file of one tiny block per frame must not make it per frame.
+const SECRETS_APPLIED_EVERY_FRAMES: u64 = 1024;
+const SECRETS_APPLIED_EVERY_NS: i64 = 1_000_000_000;
 
 impl Analyzer {
     pub fn new(opts: &Options) -> Self {
@@ -233,6 +242,7 @@ impl Analyzer {
             table: FlowTable::new(opts.limits).with_keylog(opts.keylog.clone()),
             counters: Counters::default(),
             last_ts: 0,
+            pending_secrets: None,
         }
     }
 
@@ -241,7 +251,7 @@ impl Analyzer {
     /// that wait for their secret (a capture saved live carries each secret soon after its
     /// handshake).
     #[cold]
-    fn take_secrets(&mut self, blocks: &[capture::SecretsBlock]) {
+    fn take_secrets(&mut self, blocks: &[capture::SecretsBlock], frame: u64, ts: i64) {
         let mut key_logs = blocks
             .iter()
             .filter(|b| b.secrets_type == capture::TLS_KEY_LOG)
@@ -253,7 +263,23 @@ impl Analyzer {
         for block in key_logs {
             more.extend(KeyLog::parse(&String::from_utf8_lossy(&block.data)));
         }
-        self.add_secrets(more);
+        if self.opts.keylog.is_none() {
+            // the first key log: connections from now on wait for their secrets
+            self.add_secrets(more);
+            return;
+        }
+        match self.pending_secrets.as_mut() {
+            Some(pending) => pending.0.extend(more),
+            None => self.pending_secrets = Some(Box::new((more, frame, ts))),
+        }
+    }
+
+    /// Hand the secrets of blocks read so far to the flows.
+    #[cold]
+    fn apply_pending_secrets(&mut self) {
+        if let Some(pending) = self.pending_secrets.take() {
+            self.add_secrets(pending.0);
+        }
     }
 
     /// Secrets that join the key log mid-capture (a Decryption Secrets Block, or the lines a
@@ -281,8 +307,9 @@ impl Analyzer {
     fn take_trailing_secrets(&mut self, summary: &CaptureSummary) {
         let trailing = summary.undelivered_secrets();
         if !trailing.is_empty() {
-            self.take_secrets(trailing);
+            self.take_secrets(trailing, 0, 0);
         }
+        self.apply_pending_secrets();
     }
 
     /// An analysis whose flow table hands each flow out as it closes (`FlowTable::releasing`).
@@ -295,7 +322,21 @@ impl Analyzer {
 
     pub fn frame(&mut self, frame: &capture::Frame<'_>) {
         if !frame.secrets.is_empty() {
-            self.take_secrets(frame.secrets);
+            self.take_secrets(
+                frame.secrets,
+                frame.number,
+                frame.ts_ns.unwrap_or(self.last_ts),
+            );
+        }
+        if let Some(pending) = &self.pending_secrets
+            && (frame.number.saturating_sub(pending.1) >= SECRETS_APPLIED_EVERY_FRAMES
+                || frame
+                    .ts_ns
+                    .unwrap_or(self.last_ts)
+                    .saturating_sub(pending.2)
+                    >= SECRETS_APPLIED_EVERY_NS)
+        {
+            self.apply_pending_secrets();
         }
         let c = &mut self.counters;
         let ts = frame.ts_ns.unwrap_or(self.last_ts);

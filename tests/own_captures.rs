@@ -811,35 +811,46 @@ fn tls13_handshakes_wait_for_secrets_saved_after_them() {
     let keys = std::fs::read(dir.join("openssl-tls13-keylog.keys")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let late = tmp.path().join("late.pcapng");
-    common::with_key_log_after_the_packets(&dir.join("openssl-tls13-keylog.pcap"), &keys, &late);
-    let v = verdict_of(&late);
     let withheld: u16 = exp["withheld"].parse().unwrap();
-    let mut opened = 0;
-    for f in &v.flows {
-        let tls = f.tls.as_ref().unwrap();
-        if f.server.port == withheld {
-            assert_eq!(tls.keylog.as_deref(), Some("no-secret"));
-            assert!(tls.certificates.is_empty());
-            continue;
+    // one block, and a block per line (the blocks after the first are handed to the flows
+    // together, not one by one)
+    for one_block_per_line in [false, true] {
+        common::with_key_log_after_the_packets(
+            &dir.join("openssl-tls13-keylog.pcap"),
+            &keys,
+            one_block_per_line,
+            &late,
+        );
+        let v = verdict_of(&late);
+        let blocks = v.inputs[0].decryption_secrets_blocks;
+        assert!(blocks > if one_block_per_line { 4 } else { 1 }, "{blocks}");
+        let mut opened = 0;
+        for f in &v.flows {
+            let tls = f.tls.as_ref().unwrap();
+            if f.server.port == withheld {
+                assert_eq!(tls.keylog.as_deref(), Some("no-secret"));
+                assert!(tls.certificates.is_empty());
+                continue;
+            }
+            assert_eq!(
+                tls.keylog.as_deref(),
+                Some("decrypted"),
+                "port {}",
+                f.server.port
+            );
+            assert_eq!(
+                tls.alpn_selected.as_deref(),
+                Some(exp["alpn_selected"].as_str())
+            );
+            let chain: Vec<_> = tls.certificates.iter().map(|c| c.sha256.as_str()).collect();
+            assert_eq!(
+                chain,
+                [exp["leaf.sha256"].as_str(), exp["root.sha256"].as_str()]
+            );
+            opened += 1;
         }
-        assert_eq!(
-            tls.keylog.as_deref(),
-            Some("decrypted"),
-            "port {}",
-            f.server.port
-        );
-        assert_eq!(
-            tls.alpn_selected.as_deref(),
-            Some(exp["alpn_selected"].as_str())
-        );
-        let chain: Vec<_> = tls.certificates.iter().map(|c| c.sha256.as_str()).collect();
-        assert_eq!(
-            chain,
-            [exp["leaf.sha256"].as_str(), exp["root.sha256"].as_str()]
-        );
-        opened += 1;
+        assert_eq!(opened, 3);
     }
-    assert_eq!(opened, 3);
 }
 
 /// A key log whose secret does not match the session opens nothing: the records are

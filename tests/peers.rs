@@ -549,7 +549,7 @@ fn quic_handshakes_wait_for_secrets_saved_after_them() {
         "wireshark/quic_follow_multistream.pcapng",
     ] {
         let late = tmp.path().join("late.pcapng");
-        common::with_key_log_after_the_packets(&capture(name), b"", &late);
+        common::with_key_log_after_the_packets(&capture(name), b"", false, &late);
         let tls_of = |v: &callproof::verdict::Verdict| {
             let quic: Vec<_> = v.flows.iter().filter(|f| f.quic.is_some()).collect();
             assert_eq!(quic.len(), 1, "{name}");

@@ -219,9 +219,15 @@ pub fn assert_schema_valid(verdict: &serde_json::Value) {
 
 /// `capture` saved again as a pcapng whose key log follows its packets, the way a live capture
 /// saves the secrets it finds: a first Decryption Secrets Block of comments only (a key log is
-/// coming), every packet, then `keys`, or, when `keys` is empty, the key logs `capture` carries.
+/// coming), every packet, then `keys`, or, when `keys` is empty, the key logs `capture` carries
+/// (with `one_block_per_line`, a block for each of their lines).
 #[allow(dead_code)] // not every test binary uses it
-pub fn with_key_log_after_the_packets(capture: &Path, keys: &[u8], out: &Path) {
+pub fn with_key_log_after_the_packets(
+    capture: &Path,
+    keys: &[u8],
+    one_block_per_line: bool,
+    out: &Path,
+) {
     use callproof::capture::{TLS_KEY_LOG, pcapng_write::PcapngWriter};
     let mut frames = Vec::new();
     let summary = callproof::capture::read_file(capture, |f| {
@@ -252,6 +258,12 @@ pub fn with_key_log_after_the_packets(capture: &Path, keys: &[u8], out: &Path) {
         assert_eq!(*link_type, frames[0].0, "one link type");
         w.packet(0, (*ts).max(0) as u64, data, *orig_len).unwrap();
     }
-    w.secrets(TLS_KEY_LOG, keys).unwrap();
+    if one_block_per_line {
+        for line in keys.split_inclusive(|&b| b == b'\n') {
+            w.secrets(TLS_KEY_LOG, line).unwrap();
+        }
+    } else {
+        w.secrets(TLS_KEY_LOG, keys).unwrap();
+    }
     w.finish().unwrap();
 }
