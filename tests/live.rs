@@ -691,7 +691,12 @@ fn live_keylog_opens_tls13_certificates_and_saves_only_handshake_secrets() {
         let chain: Vec<_> = t.certificates.iter().map(|c| c.sha256.as_str()).collect();
         assert_eq!(chain, [cert_sha.as_str()]);
     };
-    opened(&read_verdict(&out));
+    let verdict = read_verdict(&out);
+    opened(&verdict);
+    let live = verdict.inputs[0].live.as_ref().unwrap();
+    assert_eq!(live.keylog.as_deref(), keys.to_str());
+    assert_eq!(live.keylog_sessions_saved, Some(1));
+    common::assert_schema_valid(&serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap());
 
     let pcapng = out.with_extension("pcapng");
     let saved = common::verdict_of(&pcapng);

@@ -2,7 +2,9 @@
 //! Owns: opening an interface with libpcap (the `pcap` crate), the capture loop that feeds each
 //! frame to the same analysis as a saved file while writing it to a pcapng next to the verdict,
 //! stopping on a signal, a duration or an error, the progress display, and the errors that say
-//! how to fix a missing permission. Nothing here judges traffic.
+//! how to fix a missing permission; with `--keylog`, following the key log, saving the secrets
+//! of the capture's own sessions in Decryption Secrets Blocks and holding packets back from the
+//! file so that each secret precedes its handshake. Nothing here judges traffic.
 
 use std::io::{BufWriter, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -653,6 +655,8 @@ pub fn capture(
         packets_received: u64::from(stats.received),
         packets_dropped: u64::from(stats.dropped),
         interface_dropped: u64::from(stats.if_dropped),
+        keylog: o.keylog.as_ref().map(|p| p.display().to_string()),
+        keylog_sessions_saved: followed.as_ref().map(|k| k.saved.len() as u64),
     });
     Ok(LiveRun { analysis, error })
 }

@@ -259,6 +259,12 @@ pub struct LiveSource {
     pub packets_received: u64,
     pub packets_dropped: u64,
     pub interface_dropped: u64,
+    /// The key log followed (`--keylog`), as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keylog: Option<String>,
+    /// Sessions whose server handshake secret the saved pcapng carries (with `keylog`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keylog_sessions_saved: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -6,9 +6,11 @@
 //! 8446 §7.1 HKDF-Expand-Label, §7.3), opening the server's handshake records (§5.2 record
 //! protection, §5.3 per-record nonce) and reading the messages the handshake encrypts:
 //! EncryptedExtensions (the selected ALPN) and Certificate (the server's chain, also when
-//! compressed, RFC 8879). Must not:
-//! decrypt application data — the key log's traffic secrets (`SERVER_TRAFFIC_SECRET_0`, …) are
-//! not even kept.
+//! compressed, RFC 8879); following a key log that grows during a live capture
+//! ([`KeyLogFollower`]); the budget of encrypted handshake bytes connections hold while their
+//! secret is missing ([`HeldBytes`]); the record of the sessions whose secret was used (a live
+//! capture saves those, and only those, with its packets). Must not: decrypt application data
+//! — the key log's traffic secrets (`SERVER_TRAFFIC_SECRET_0`, …) are not even kept.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
