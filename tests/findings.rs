@@ -205,7 +205,9 @@ fn self_signed_certificates_as_ndpi_flags_them_except_dtls_srtp() {
 
 /// nDPI's rtcp_multiple_pkts_in_the_same_datagram.pcap holds five RTCP datagrams and no RTP
 /// (nDPI labels the flow RTCP): reports in clear, no audio or video. That is RTCP in clear, not
-/// media in clear, and the media answer cannot fail on media the capture does not hold.
+/// media in clear, and the media answer cannot fail on media the capture does not hold. Its
+/// server is in Russia (DB-IP): the transfer finding says the flow carried RTCP, not
+/// media.
 #[test]
 fn rtcp_without_its_media_is_not_media_in_clear() {
     let v = verdict_of(&capture(
@@ -231,6 +233,24 @@ fn rtcp_without_its_media_is_not_media_in_clear() {
         "{reason}"
     );
     assert_ne!(summary_status(&v, |s| &s.e2ee).0, "fail");
+    let transfer = raised(&v, "third-country-transfer");
+    assert_eq!(transfer.len(), 1);
+    assert!(
+        transfer[0]
+            .detail
+            .ends_with("520 bytes in 1 flow(s), carrying RTCP media control (no media seen)."),
+        "{}",
+        transfer[0].detail
+    );
+    // an RTP flow still carries media (nDPI's rtp.pcapng, a server in a third country)
+    let v = verdict_of(&capture("ndpi/rtp.pcapng"));
+    let transfer = raised(&v, "third-country-transfer");
+    assert!(
+        transfer
+            .iter()
+            .any(|f| f.detail.ends_with(", carrying media.")),
+        "{transfer:?}"
+    );
 }
 
 #[test]

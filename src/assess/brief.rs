@@ -35,8 +35,10 @@ pub struct FlowBrief {
     pub dtls: bool,
     /// Real-time media (`media_path::is_media`).
     pub media: bool,
-    /// What the flow carried, for a location finding: media, signalling or other data.
+    /// What the flow carried, for a location finding: media, media control (RTCP without its
+    /// media), signalling or other data.
     pub carries_media: bool,
+    pub carries_media_control: bool,
     pub carries_signalling: bool,
     /// A TLS connection whose handshake was not (fully) captured.
     pub tls_unseen: bool,
@@ -91,9 +93,10 @@ impl Interner {
     }
 }
 
-/// Protocols that are media, and those that are signalling or other application data, for
-/// what a flow carried.
-const MEDIA_PROTOCOLS: [&str; 5] = ["rtp", "srtp", "rtcp", "srtcp", "zoom"];
+/// Protocols that are media, media control, and signalling or other application data, for
+/// what a flow carried. RTCP reports on media (and names its sender, CNAME) but carries none.
+const MEDIA_PROTOCOLS: [&str; 3] = ["rtp", "srtp", "zoom"];
+const MEDIA_CONTROL_PROTOCOLS: [&str; 2] = ["rtcp", "srtcp"];
 const SIGNALLING_PROTOCOLS: [&str; 8] =
     ["tls", "quic", "sip", "http", "stun", "turn", "dtls", "dns"];
 
@@ -113,6 +116,7 @@ impl FlowBrief {
             dtls: f.dtls.is_some(),
             media: is_media(f),
             carries_media: has(&MEDIA_PROTOCOLS) || dtls_srtp,
+            carries_media_control: has(&MEDIA_CONTROL_PROTOCOLS),
             carries_signalling: has(&SIGNALLING_PROTOCOLS),
             tls_unseen: f.tls.as_ref().is_some_and(|t| {
                 t.gap_in_handshake || (t.version.is_none() && t.client_hello_frame.is_none())

@@ -318,16 +318,18 @@ fn domestic_jurisdiction(region_of: impl Fn(&str) -> Option<String>, cc: &str) -
     matches!(region_of(cc).as_deref(), Some("eea" | "adequate"))
 }
 
-/// What the flows to an endpoint carried.
+/// What the flows to an endpoint carried. RTCP without RTP, SRTP or Zoom media beside it is
+/// media control, not media: the capture shows reports about a call, not the call.
 fn carried(flows: &[&FlowBrief]) -> &'static str {
-    match (
-        flows.iter().any(|f| f.carries_media),
-        flows.iter().any(|f| f.carries_signalling),
-    ) {
-        (true, true) => "media and signalling",
-        (true, false) => "media",
-        (false, true) => "signalling or other application data",
-        (false, false) => "data of an unrecognised protocol",
+    let media = flows.iter().any(|f| f.carries_media);
+    let control = !media && flows.iter().any(|f| f.carries_media_control);
+    match (media, control, flows.iter().any(|f| f.carries_signalling)) {
+        (true, _, true) => "media and signalling",
+        (true, _, false) => "media",
+        (false, true, true) => "RTCP media control (no media seen) and signalling",
+        (false, true, false) => "RTCP media control (no media seen)",
+        (false, false, true) => "signalling or other application data",
+        (false, false, false) => "data of an unrecognised protocol",
     }
 }
 
