@@ -466,6 +466,9 @@ fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Inp
             count: c.stats.snaplen_truncated_frames,
         });
     }
+    if let Some(d) = malformed_key_logs(&s.secrets) {
+        damage.push(d);
+    }
     if c.stats.untracked_packets > 0 {
         damage.push(verdict::Damage {
             kind: "flow-limit".into(),
@@ -502,6 +505,35 @@ fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Inp
         decryption_secrets_blocks: s.secrets.len(),
         live: None,
     }
+}
+
+/// The lines of a capture's key logs (Decryption Secrets Blocks) that name a server handshake
+/// secret but do not parse: a damaged block, whose sessions' handshakes cannot be opened.
+fn malformed_key_logs(blocks: &[capture::SecretsBlock]) -> Option<verdict::Damage> {
+    let mut count = 0;
+    let mut first = None;
+    for block in blocks
+        .iter()
+        .filter(|b| b.secrets_type == capture::TLS_KEY_LOG)
+    {
+        let log = KeyLog::parse(&String::from_utf8_lossy(&block.data));
+        count += log.malformed_lines as u64;
+        if first.is_none() {
+            first = log.first_malformed_line.map(|l| (l, block.byte_offset));
+        }
+    }
+    let (line, byte_offset) = first?;
+    Some(verdict::Damage {
+        kind: "malformed-key-log".into(),
+        detail: format!(
+            "lines of the capture's key logs (Decryption Secrets Blocks) that name a TLS 1.3 \
+             server handshake secret but do not parse; the first is line {line} of the block \
+             at byte {byte_offset}"
+        ),
+        frame: None,
+        byte_offset: Some(byte_offset),
+        count,
+    })
 }
 
 /// An input file, and whether it was found by walking a directory (rather than named).
@@ -588,6 +620,7 @@ pub fn analyze_input_into(
     progress: Option<&AtomicU64>,
     builder: &mut VerdictBuilder<'_>,
 ) -> InputOutcome {
+    builder.keylog_from(opts.keylog.as_deref());
     let index = builder.begin_input();
     let sink = Some((&mut *builder, index));
     let result = match progress {
@@ -697,6 +730,8 @@ pub struct VerdictBuilder<'a> {
     protection: protection::Collector,
     /// (input, country) → how often a STUN server reported a client address there.
     vantage: BTreeMap<(usize, String), usize>,
+    /// The key log file the inputs were analysed with (`Options::keylog`).
+    keylog: Option<verdict::KeyLogFile>,
 }
 
 impl<'a> VerdictBuilder<'a> {
@@ -721,6 +756,21 @@ impl<'a> VerdictBuilder<'a> {
             vendors: vendor::Attributor::default(),
             protection: protection::Collector::default(),
             vantage: BTreeMap::new(),
+            keylog: None,
+        }
+    }
+
+    /// Name the key log file the inputs are analysed with, if `log` was read from one.
+    pub fn keylog_from(&mut self, log: Option<&KeyLog>) {
+        if let Some(source) = log.and_then(|l| l.source.as_deref()) {
+            self.keylog = Some(verdict::KeyLogFile {
+                path: source.path.display().to_string(),
+                sha256: source.sha256.clone(),
+                bytes: source.bytes,
+                sessions: source.sessions as u64,
+                malformed_lines: source.malformed_lines as u64,
+                first_malformed_line: source.first_malformed_line.map(|l| l as u64),
+            });
         }
     }
 
@@ -905,6 +955,7 @@ impl<'a> VerdictBuilder<'a> {
             vendors,
             protection,
             vantage,
+            keylog,
         } = self;
         drop((endpoint_at, interner));
         if let Some(e) = spill_error {
@@ -949,6 +1000,7 @@ impl<'a> VerdictBuilder<'a> {
             generated_at: verdict::now_rfc3339(),
             inputs,
             data: None,
+            keylog,
             endpoints,
             flows,
             findings: Vec::new(),

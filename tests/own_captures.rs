@@ -912,3 +912,88 @@ fn an_unusable_key_log_is_an_input_error() {
         assert!(o.stdout.is_empty());
     }
 }
+
+/// The verdict names the key log its decrypted handshakes rest on — path, SHA-256 (as
+/// coreutils' `sha256sum` gives it), sessions, lines that do not parse — so a reviewer can
+/// repeat the analysis; a capture's own key log with a broken line is damage of that capture,
+/// named by the byte offset of its block.
+#[test]
+fn the_verdict_names_the_key_log_its_handshakes_rest_on() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join("openssl-tls13-keylog.pcap");
+    let keys = std::fs::read_to_string(dir.join("openssl-tls13-keylog.keys")).unwrap();
+    let sessions = keys
+        .lines()
+        .filter(|l| l.starts_with("SERVER_HANDSHAKE_TRAFFIC_SECRET "))
+        .count() as u64;
+    assert_eq!(sessions, 3);
+    let broken = format!("{keys}SERVER_HANDSHAKE_TRAFFIC_SECRET 00zz 00\n");
+    let broken_line = keys.lines().count() as u64 + 1;
+    let (_tmp, path) = common::temp_copy(broken.as_bytes(), "broken.keys");
+    let sha256sum = std::process::Command::new("sha256sum")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let expected_sha256 = String::from_utf8(sha256sum.stdout).unwrap()[..64].to_string();
+
+    assert_eq!(verdict_of(&capture).keylog, None);
+    let v = common::verdict_with(&["--keylog".as_ref(), path.as_os_str()], &capture);
+    let named = v.keylog.as_ref().expect("the key log is named");
+    assert_eq!(named.path, path.display().to_string());
+    assert_eq!(named.sha256, expected_sha256);
+    assert_eq!(named.bytes, broken.len() as u64);
+    assert_eq!(named.sessions, sessions);
+    assert_eq!(
+        (named.malformed_lines, named.first_malformed_line),
+        (1, Some(broken_line))
+    );
+    let decrypted = |v: &callproof::verdict::Verdict| {
+        v.flows
+            .iter()
+            .filter(|f| f.tls.as_ref().unwrap().keylog.as_deref() == Some("decrypted"))
+            .count()
+    };
+    assert_eq!(decrypted(&v), 3, "the broken line spoils nothing else");
+    assert!(
+        v.inputs[0].damage.is_empty(),
+        "a given key log is no capture damage"
+    );
+    common::assert_schema_valid(&common::verdict_json_of(
+        &capture,
+        &["--keylog".as_ref(), path.as_os_str()],
+    ));
+
+    // the same lines carried by the capture itself, one block per line
+    let tmp = tempfile::tempdir().unwrap();
+    let carried = tmp.path().join("carried.pcapng");
+    common::with_key_log_after_the_packets(&capture, broken.as_bytes(), true, &carried);
+    let v = verdict_of(&carried);
+    assert_eq!(v.keylog, None, "no key log file was given");
+    assert_eq!(decrypted(&v), 3);
+    let damage: Vec<_> = v.inputs[0].damage.iter().collect();
+    assert_eq!(damage.len(), 1, "{damage:?}");
+    assert_eq!(damage[0].kind, "malformed-key-log");
+    assert_eq!(damage[0].count, 1);
+    let at = damage[0].byte_offset.unwrap() as usize;
+    let file = std::fs::read(&carried).unwrap();
+    let block = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap());
+    assert_eq!(
+        block(at),
+        0x0000_000A,
+        "a Decryption Secrets Block starts there"
+    );
+    let secrets = u32::from_le_bytes(file[at + 12..at + 16].try_into().unwrap()) as usize;
+    assert_eq!(
+        &file[at + 16..at + 16 + secrets],
+        b"SERVER_HANDSHAKE_TRAFFIC_SECRET 00zz 00\n"
+    );
+    assert!(
+        v.findings
+            .iter()
+            .any(|f| f.rule == "capture-incomplete" && f.detail.contains("malformed-key-log")),
+        "{:?}",
+        v.findings
+    );
+    assert_eq!(v.summary.as_ref().unwrap().evidence_quality.status, "warn");
+    common::assert_schema_valid(&common::verdict_json_of(&carried, &[]));
+}

@@ -8,10 +8,16 @@ use callproof::enrich::GeoData;
 use callproof::vendor::Catalogue;
 use callproof::verdict::{self, Verdict};
 
-fn analyse(paths: &[PathBuf], spill: bool, geo: &GeoData, catalogue: &Catalogue) -> Verdict {
+fn analyse(
+    paths: &[PathBuf],
+    base: &Options,
+    spill: bool,
+    geo: &GeoData,
+    catalogue: &Catalogue,
+) -> Verdict {
     let opts = Options {
         spill_flows: spill,
-        ..Options::default()
+        ..base.clone()
     };
     let (mut v, _errors) = analyze_paths(paths, &opts, geo, catalogue).expect("spill file");
     v.generated_at = "fixed".into();
@@ -26,10 +32,14 @@ fn written(v: &Verdict) -> (Vec<u8>, Vec<u8>) {
 }
 
 fn check_same(paths: &[PathBuf]) -> (Verdict, Verdict) {
+    check_same_with(paths, &Options::default())
+}
+
+fn check_same_with(paths: &[PathBuf], base: &Options) -> (Verdict, Verdict) {
     let geo = GeoData::embedded();
     let catalogue = Catalogue::embedded();
-    let in_memory = analyse(paths, false, &geo, &catalogue);
-    let spilled = analyse(paths, true, &geo, &catalogue);
+    let in_memory = analyse(paths, base, false, &geo, &catalogue);
+    let spilled = analyse(paths, base, true, &geo, &catalogue);
     assert!(in_memory.flows.spill_file().is_none());
     assert!(spilled.flows.spill_file().is_some(), "{paths:?}");
     let (a, a_plain) = written(&in_memory);
@@ -85,6 +95,19 @@ fn spilled_and_in_memory_verdicts_are_written_alike() {
     let (_, spilled) = check_same(&[dir.path().to_path_buf(), own("baresip-sip-opus-rtp.pcap")]);
     assert_eq!(spilled.skipped.len(), 1);
     assert_eq!(spilled.inputs.len(), 2);
+}
+
+/// The key log a verdict names (`keylog`, between `data` and `endpoints`) is written alike.
+#[test]
+fn a_verdict_naming_its_key_log_is_written_alike() {
+    let keys =
+        callproof::dissect::tls::keylog::KeyLog::read(&own("openssl-tls13-keylog.keys")).unwrap();
+    let base = Options {
+        keylog: Some(std::sync::Arc::new(keys)),
+        ..Options::default()
+    };
+    let (in_memory, _) = check_same_with(&[own("openssl-tls13-keylog.pcap")], &base);
+    assert_eq!(in_memory.keylog.as_ref().map(|k| k.sessions), Some(3));
 }
 
 #[test]

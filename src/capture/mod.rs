@@ -87,6 +87,8 @@ pub struct Damage {
 pub struct SecretsBlock {
     pub secrets_type: u32,
     pub data: Vec<u8>,
+    /// Where the block starts in the file (in the decompressed stream for gzip input).
+    pub byte_offset: u64,
 }
 
 /// What reading a capture file established about the file itself.
@@ -551,6 +553,7 @@ fn handle_ng_block(
                 summary.secrets.push(SecretsBlock {
                     secrets_type: dsb.secrets_type.0,
                     data: dsb.data[..take].to_vec(),
+                    byte_offset: offset,
                 });
             }
         }

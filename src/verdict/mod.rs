@@ -34,6 +34,10 @@ pub struct Verdict {
     /// The data the verdict's statements rest on: databases with their dates, the policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Data>,
+    /// The key log given (`analyze --keylog`), as read: the decrypted TLS 1.3 handshakes
+    /// (`flows[].tls.keylog`) rest on it. Secrets a capture carries are counted in its input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keylog: Option<KeyLogFile>,
     pub endpoints: Vec<Endpoint>,
     pub flows: Flows,
     #[serde(default)]
@@ -178,6 +182,22 @@ pub struct DatabaseRef {
     /// Set when the database is older than 90 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+}
+
+/// A key log file as read (`verdict.keylog`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct KeyLogFile {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// TLS 1.3 sessions with a server handshake traffic secret (the only secret read).
+    pub sessions: u64,
+    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET` lines whose fields did not parse.
+    #[serde(default)]
+    pub malformed_lines: u64,
+    /// The first of those, 1-based.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_malformed_line: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -34,6 +34,9 @@ pub fn write_verdict<W: Write + ?Sized>(w: &mut W, v: &Verdict) -> std::io::Resu
     if let Some(data) = &v.data {
         field(w, false, "data", data)?;
     }
+    if let Some(keylog) = &v.keylog {
+        field(w, false, "keylog", keylog)?;
+    }
     field(w, false, "endpoints", &v.endpoints)?;
     w.write_all(b",\n  \"flows\": [")?;
     if spilled.lines() > 0 {

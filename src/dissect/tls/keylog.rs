@@ -50,6 +50,23 @@ pub struct KeyLog {
     /// Sessions whose secret a connection found, when asked to keep them
     /// ([`Self::record_sessions_used`]): a live capture saves these with its packets.
     used: Option<Arc<Mutex<Vec<[u8; 32]>>>>,
+    /// The file this key log was read from ([`Self::read`]), as read: a verdict names the key
+    /// log its decrypted handshakes rest on.
+    pub source: Option<Arc<KeyLogSource>>,
+}
+
+/// A key log file as [`KeyLog::read`] found it, before any secret joined it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyLogSource {
+    pub path: std::path::PathBuf,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+    pub bytes: u64,
+    /// Sessions with a server handshake traffic secret.
+    pub sessions: usize,
+    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET` lines whose fields did not parse, and the first.
+    pub malformed_lines: usize,
+    pub first_malformed_line: Option<usize>,
 }
 
 impl KeyLog {
@@ -88,8 +105,20 @@ impl KeyLog {
             )));
         }
         let bytes = std::fs::read(path).map_err(|e| named(&e))?;
+        let sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bytes))
+        };
         let text = String::from_utf8(bytes).map_err(|_| named(&"not a text file"))?;
-        let log = Self::parse(&text);
+        let mut log = Self::parse(&text);
+        log.source = Some(Arc::new(KeyLogSource {
+            path: path.to_path_buf(),
+            sha256,
+            bytes: text.len() as u64,
+            sessions: log.sessions(),
+            malformed_lines: log.malformed_lines,
+            first_malformed_line: log.first_malformed_line,
+        }));
         if log.server_handshake.is_empty() {
             return Err(named(&format!(
                 "no {SERVER_HANDSHAKE_LABEL} line (an NSS key log of TLS 1.3 sessions has one \
