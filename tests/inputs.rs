@@ -872,3 +872,265 @@ fn capped_lists_say_so() {
         assert_eq!(seen.kept_names, seen.names);
     }
 }
+
+/// A server writes what its encrypted TLS 1.3 handshake holds, and a key log opens it: the
+/// plaintext behind an authentic AEAD tag is as hostile as any packet. Each round opens the
+/// server flights of the bundled OpenSSL capture with their secrets (from its key log), mutates
+/// the plaintext — flipped bytes, runs of one value over lengths, a Certificate turned into a
+/// CompressedCertificate with a zlib bomb or a length beyond the data —, seals it again under
+/// the same key and nonce, and analyses the capture with the key log in process: never a
+/// panic, and never `undecryptable` (which would mean the mutation did not reach the parsers
+/// behind the AEAD).
+#[test]
+fn authentic_but_hostile_tls13_handshakes_never_panic() {
+    use std::collections::HashMap;
+    use std::io::Write;
+
+    use callproof::analyze::{Options, VerdictBuilder, analyze_reader};
+    use callproof::dissect::tls::keylog::{KeyLog, expand_label};
+    use ring::{aead, hkdf};
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let path = dir.join("openssl-tls13-keylog.pcap");
+    let keys = std::fs::read_to_string(dir.join("openssl-tls13-keylog.keys")).unwrap();
+    let secret_of = |random: &[u8]| {
+        keys.lines().find_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() == 3
+                && f[0] == "SERVER_HANDSHAKE_TRAFFIC_SECRET"
+                && hex::decode(f[1]).unwrap() == random)
+                .then(|| hex::decode(f[2]).unwrap())
+        })
+    };
+    let frames = pcap_frames(&path);
+    // Ethernet, IPv4 and TCP as in this capture: (client-side port, TCP payload offset)
+    let payload_at = |frame: &[u8], from_server: bool| {
+        let ip = 14;
+        let tcp = ip + usize::from(frame[ip] & 0x0F) * 4;
+        let port = |at: usize| u16::from_be_bytes([frame[at], frame[at + 1]]);
+        let data = tcp + usize::from(frame[tcp + 12] >> 4) * 4;
+        let client_port = if from_server {
+            port(tcp + 2)
+        } else {
+            port(tcp)
+        };
+        (client_port, data)
+    };
+
+    // Each server flight: its frame, and each encrypted record's header offset, inner
+    // plaintext (content, type, padding), key and nonce.
+    struct Sealed {
+        header_at: usize,
+        inner: Vec<u8>,
+        nonce: [u8; 12],
+    }
+    struct Flight {
+        frame: usize,
+        key: aead::LessSafeKey,
+        records: Vec<Sealed>,
+    }
+    let mut randoms: HashMap<u16, Vec<u8>> = HashMap::new();
+    let mut flights = Vec::new();
+    for (index, (_, _, frame)) in frames.iter().enumerate() {
+        let (client_port, at) = payload_at(frame, false);
+        let tls = &frame[at..];
+        if tls.len() > 43 && tls[0] == 22 && tls[5] == 1 {
+            randoms.insert(client_port, tls[11..43].to_vec());
+            continue;
+        }
+        if tls.len() < 50 || tls[0] != 22 || tls[5] != 2 {
+            continue;
+        }
+        let (client_port, at) = payload_at(frame, true);
+        let tls = &frame[at..];
+        let session_id = usize::from(tls[43]);
+        let cipher = u16::from_be_bytes([tls[44 + session_id], tls[45 + session_id]]);
+        // one session's secret is withheld from the key log (make-openssl-tls13-keylog.sh)
+        let Some(secret) = secret_of(&randoms[&client_port]) else {
+            continue;
+        };
+        let (algorithm, hash) = match cipher {
+            0x1301 => (&aead::AES_128_GCM, hkdf::HKDF_SHA256),
+            0x1302 => (&aead::AES_256_GCM, hkdf::HKDF_SHA384),
+            0x1303 => (&aead::CHACHA20_POLY1305, hkdf::HKDF_SHA256),
+            other => panic!("cipher suite {other:#06x}"),
+        };
+        let key = expand_label(hash, &secret, b"key", algorithm.key_len()).unwrap();
+        let iv = expand_label(hash, &secret, b"iv", 12).unwrap();
+        let key = aead::LessSafeKey::new(aead::UnboundKey::new(algorithm, &key).unwrap());
+        let mut records = Vec::new();
+        let mut offset = at;
+        while offset + 5 <= frame.len() {
+            let length = usize::from(u16::from_be_bytes([frame[offset + 3], frame[offset + 4]]));
+            if frame[offset] == 23 {
+                let mut nonce: [u8; 12] = iv.clone().try_into().unwrap();
+                for (n, s) in nonce[4..]
+                    .iter_mut()
+                    .zip((records.len() as u64).to_be_bytes())
+                {
+                    *n ^= s;
+                }
+                let mut body = frame[offset + 5..offset + 5 + length].to_vec();
+                let header = &frame[offset..offset + 5];
+                let inner = key
+                    .open_in_place(
+                        aead::Nonce::assume_unique_for_key(nonce),
+                        aead::Aad::from(header),
+                        &mut body,
+                    )
+                    .expect("the key log's secret opens the server's handshake")
+                    .to_vec();
+                records.push(Sealed {
+                    header_at: offset,
+                    inner,
+                    nonce,
+                });
+            }
+            offset += 5 + length;
+        }
+        flights.push(Flight {
+            frame: index,
+            key,
+            records,
+        });
+    }
+    assert_eq!(flights.len(), 3, "three TLS 1.3 sessions in the key log");
+    assert!(
+        flights.iter().all(|f| f.records.len() == 4),
+        "EE, Certificate, CV, Finished"
+    );
+
+    // a zlib stream of 1 MiB of zeros, for a certificate declared far shorter
+    let bomb = {
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        z.write_all(&vec![0; 1 << 20]).unwrap();
+        z.finish().unwrap()
+    };
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let catalogue = callproof::vendor::Catalogue::embedded();
+    let opts = Options {
+        keylog: Some(std::sync::Arc::new(KeyLog::parse(&keys))),
+        ..Options::default()
+    };
+    let expected: HashMap<String, String> =
+        std::fs::read_to_string(dir.join("openssl-tls13-keylog.expected"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect();
+    let (leaf, root) = (&expected["leaf.sha256"], &expected["root.sha256"]);
+    let mut states: BTreeMap<String, usize> = BTreeMap::new();
+    for round in 0..600 {
+        let mut mutated = frames.clone();
+        for flight in &flights {
+            let frame = &mut mutated[flight.frame].2;
+            // the Certificate is the second record; the other mutations hit any record
+            let pick = if round % 4 == 3 {
+                1
+            } else {
+                (next() as usize) % flight.records.len()
+            };
+            for (i, record) in flight.records.iter().enumerate() {
+                let mut inner = record.inner.clone();
+                if i == pick {
+                    let n = inner.len();
+                    match round % 4 {
+                        0 | 1 => {
+                            for _ in 0..1 + next() % 6 {
+                                inner[(next() as usize) % n] ^= next() as u8 | 1;
+                            }
+                        }
+                        2 => {
+                            let at = (next() as usize) % n;
+                            let run = ((next() as usize) % 16).min(n - at);
+                            inner[at..at + run].fill(next() as u8);
+                        }
+                        // CompressedCertificate (RFC 8879) in the Certificate's place, the
+                        // rest of the record zero padding after the content type
+                        _ => {
+                            let body_room = n - 4 - 8 - 1;
+                            let compressed: Vec<u8> = if next() % 2 == 0 && bomb.len() <= body_room
+                            {
+                                bomb.clone()
+                            } else {
+                                (0..(next() as usize) % body_room)
+                                    .map(|_| next() as u8)
+                                    .collect()
+                            };
+                            let declared = match next() % 3 {
+                                0 => 0xFF_FFFF,
+                                1 => (next() as usize) % 4096,
+                                _ => 1 << 20,
+                            };
+                            let algorithm = 1 + (next() % 3) as u16;
+                            let claimed = if next() % 4 == 0 {
+                                0xFF_FFFF
+                            } else {
+                                compressed.len()
+                            };
+                            let mut message = vec![25];
+                            let body_len = 8 + compressed.len();
+                            message.extend_from_slice(&(body_len as u32).to_be_bytes()[1..]);
+                            message.extend_from_slice(&algorithm.to_be_bytes());
+                            message.extend_from_slice(&(declared as u32).to_be_bytes()[1..]);
+                            message.extend_from_slice(&(claimed as u32).to_be_bytes()[1..]);
+                            message.extend_from_slice(&compressed);
+                            message.push(22);
+                            message.resize(n, 0);
+                            inner = message;
+                        }
+                    }
+                }
+                let header: [u8; 5] = frame[record.header_at..record.header_at + 5]
+                    .try_into()
+                    .unwrap();
+                let body = record.header_at + 5;
+                let tag = flight
+                    .key
+                    .seal_in_place_separate_tag(
+                        aead::Nonce::assume_unique_for_key(record.nonce),
+                        aead::Aad::from(header),
+                        &mut inner,
+                    )
+                    .unwrap();
+                frame[body..body + inner.len()].copy_from_slice(&inner);
+                frame[body + inner.len()..body + inner.len() + 16].copy_from_slice(tag.as_ref());
+            }
+        }
+        let bytes = pcap_bytes(&mutated, false, false);
+        let analysis = analyze_reader(&path, &bytes[..], &opts).expect("the frames are intact");
+        let mut builder = VerdictBuilder::new(None, &catalogue, false);
+        builder.add(analysis).unwrap();
+        for f in builder.finish().unwrap().flows.iter() {
+            let tls = f.tls.as_ref().unwrap();
+            let state = tls.keylog.clone().unwrap_or_default();
+            if state == "decrypted" {
+                let chain: Vec<&str> = tls.certificates.iter().map(|c| c.sha256.as_str()).collect();
+                if chain != [leaf.as_str(), root.as_str()] {
+                    *states.entry("decrypted, another chain".into()).or_default() += 1;
+                }
+            }
+            *states.entry(state).or_default() += 1;
+        }
+    }
+    assert_eq!(states.get("undecryptable"), None, "{states:?}");
+    // flipped certificate bytes reach the X.509 parser: some chains differ or are cut short
+    assert!(
+        states
+            .get("decrypted, another chain")
+            .is_some_and(|&n| n > 20),
+        "{states:?}"
+    );
+    assert!(
+        states.get("decrypted").is_some_and(|&n| n > 600),
+        "{states:?}"
+    );
+    assert!(states.contains_key("certificate-unread"), "{states:?}");
+}
