@@ -1134,3 +1134,277 @@ fn authentic_but_hostile_tls13_handshakes_never_panic() {
     );
     assert!(states.contains_key("certificate-unread"), "{states:?}");
 }
+
+/// The same for QUIC: the server's Handshake packets, opened with the capture's own key log
+/// (its Decryption Secrets Blocks), hold CRYPTO frames whose offsets, lengths and contents the
+/// server chose. Each round removes header protection (RFC 9001 §5.4), opens each server
+/// Handshake packet, mutates its frames, seals it again and puts header protection back;
+/// the capture is analysed with the key log in process. Two captures: Wireshark's
+/// quic-with-secrets (QUIC v1, AES-128-GCM, IPv6) and quic-fragmented-handshakes (draft 29,
+/// ChaCha20-Poly1305, a certificate in many CRYPTO frames).
+#[test]
+fn authentic_but_hostile_quic_handshakes_never_panic() {
+    use callproof::analyze::{Options, VerdictBuilder, analyze_reader};
+    use callproof::dissect::tls::keylog::{KeyLog, expand_label};
+    use ring::aead::{self, quic};
+    use ring::hkdf;
+
+    fn varint(b: &[u8], at: usize) -> (u64, usize) {
+        let len = 1usize << (b[at] >> 6);
+        let mut v = u64::from(b[at] & 0x3F);
+        for &x in &b[at + 1..at + len] {
+            v = (v << 8) | u64::from(x);
+        }
+        (v, len)
+    }
+    // the UDP payload of an Ethernet frame with IPv4 or IPv6: (source port, offset)
+    fn udp_payload(frame: &[u8]) -> Option<(u16, usize)> {
+        let udp = match u16::from_be_bytes([frame[12], frame[13]]) {
+            0x0800 if frame[14 + 9] == 17 => 14 + usize::from(frame[14] & 0x0F) * 4,
+            0x86DD if frame[14 + 6] == 17 => 14 + 40,
+            _ => return None,
+        };
+        Some((u16::from_be_bytes([frame[udp], frame[udp + 1]]), udp + 8))
+    }
+    struct Sealed {
+        frame: usize,
+        start: usize,
+        pn_at: usize,
+        end: usize,
+        first: u8,
+        pn_len: usize,
+        nonce: [u8; 12],
+        plain: Vec<u8>,
+        key: std::sync::Arc<(aead::LessSafeKey, quic::HeaderProtectionKey)>,
+    }
+    type Suite = (
+        &'static aead::Algorithm,
+        &'static quic::Algorithm,
+        hkdf::Algorithm,
+    );
+    let suites: [Suite; 3] = [
+        (&aead::AES_128_GCM, &quic::AES_128, hkdf::HKDF_SHA256),
+        (&aead::AES_256_GCM, &quic::AES_256, hkdf::HKDF_SHA384),
+        (&aead::CHACHA20_POLY1305, &quic::CHACHA20, hkdf::HKDF_SHA256),
+    ];
+
+    let catalogue = callproof::vendor::Catalogue::embedded();
+    let mut seed = 0xD1B5_4A32_D192_ED03u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for name in [
+        "wireshark/quic-with-secrets.pcapng",
+        "wireshark/quic-fragmented-handshakes.pcapng.gz",
+    ] {
+        let path = capture(name);
+        let mut keys = String::new();
+        let frames = {
+            let mut frames = Vec::new();
+            let summary = callproof::capture::read_file(&path, |f| {
+                let us = f.ts_ns.unwrap_or(0) / 1000;
+                frames.push((
+                    (us / 1_000_000) as u32,
+                    (us % 1_000_000) as u32,
+                    f.data.to_vec(),
+                ));
+            })
+            .unwrap();
+            for block in &summary.secrets {
+                keys.push_str(&String::from_utf8_lossy(&block.data));
+            }
+            frames
+        };
+        let secrets: Vec<Vec<u8>> = keys
+            .lines()
+            .filter_map(|l| l.strip_prefix("SERVER_HANDSHAKE_TRAFFIC_SECRET "))
+            .map(|rest| hex::decode(rest.split_whitespace().nth(1).unwrap()).unwrap())
+            .collect();
+        assert!(
+            !secrets.is_empty(),
+            "{name}: the capture carries its key log"
+        );
+        // each secret's keys under each suite, made once
+        let mut keyed = Vec::new();
+        for secret in &secrets {
+            for (algorithm, hp, hash) in suites {
+                let key = expand_label(hash, secret, b"quic key", algorithm.key_len()).unwrap();
+                let iv = expand_label(hash, secret, b"quic iv", 12).unwrap();
+                let hp_key = expand_label(hash, secret, b"quic hp", hp.key_len()).unwrap();
+                keyed.push((
+                    std::sync::Arc::new((
+                        aead::LessSafeKey::new(aead::UnboundKey::new(algorithm, &key).unwrap()),
+                        quic::HeaderProtectionKey::new(hp, &hp_key).unwrap(),
+                    )),
+                    <[u8; 12]>::try_from(iv).unwrap(),
+                ));
+            }
+        }
+
+        // every server Handshake packet, opened
+        let mut sealed = Vec::new();
+        for (index, (_, _, frame)) in frames.iter().enumerate() {
+            let Some((443, mut p)) = udp_payload(frame) else {
+                continue;
+            };
+            while p + 7 < frame.len() && frame[p] & 0x80 != 0 {
+                let packet_type = (frame[p] >> 4) & 3;
+                let mut at = p + 5;
+                at += 1 + usize::from(frame[at]); // destination connection id
+                at += 1 + usize::from(frame[at]); // source connection id
+                if packet_type == 0 {
+                    let (token, n) = varint(frame, at);
+                    at += n + token as usize;
+                }
+                let (length, n) = varint(frame, at);
+                let pn_at = at + n;
+                let end = pn_at + length as usize;
+                if packet_type == 2 {
+                    let sample: [u8; 16] = frame[pn_at + 4..pn_at + 20].try_into().unwrap();
+                    let opened = keyed.iter().find_map(|(key, iv)| {
+                        let mask = key.1.new_mask(&sample).ok()?;
+                        let first = frame[p] ^ (mask[0] & 0x0F);
+                        let pn_len = usize::from(first & 3) + 1;
+                        let mut header = frame[p..pn_at + pn_len].to_vec();
+                        header[0] = first;
+                        let mut pn = 0u64;
+                        for i in 0..pn_len {
+                            header[pn_at - p + i] ^= mask[1 + i];
+                            pn = (pn << 8) | u64::from(header[pn_at - p + i]);
+                        }
+                        let mut nonce = *iv;
+                        for (x, y) in nonce[4..].iter_mut().zip(pn.to_be_bytes()) {
+                            *x ^= y;
+                        }
+                        let mut body = frame[pn_at + pn_len..end].to_vec();
+                        let plain = key
+                            .0
+                            .open_in_place(
+                                aead::Nonce::assume_unique_for_key(nonce),
+                                aead::Aad::from(&header),
+                                &mut body,
+                            )
+                            .ok()?
+                            .to_vec();
+                        Some(Sealed {
+                            frame: index,
+                            start: p,
+                            pn_at,
+                            end,
+                            first,
+                            pn_len,
+                            nonce,
+                            plain,
+                            key: key.clone(),
+                        })
+                    });
+                    sealed.push(opened.expect("the capture's key log opens its Handshake packets"));
+                }
+                p = end;
+            }
+        }
+        assert!(
+            sealed.len() >= 2,
+            "{name}: {} Handshake packets",
+            sealed.len()
+        );
+
+        let opts = Options {
+            keylog: Some(std::sync::Arc::new(KeyLog::parse(&keys))),
+            ..Options::default()
+        };
+        // each flow's state and certificate chain
+        let facts = |bytes: &[u8]| -> Vec<(String, Vec<String>)> {
+            let analysis = analyze_reader(&path, bytes, &opts).expect("the frames are intact");
+            let mut builder = VerdictBuilder::new(None, &catalogue, false);
+            builder.add(analysis).unwrap();
+            let v = builder.finish().unwrap();
+            v.flows
+                .iter()
+                .filter_map(|f| f.tls.as_ref())
+                .filter_map(|t| {
+                    let chain = t.certificates.iter().map(|c| c.sha256.clone()).collect();
+                    Some((t.keylog.clone()?, chain))
+                })
+                .collect()
+        };
+        let unmutated = facts(&pcap_bytes(&frames, false, false));
+        assert!(
+            unmutated
+                .iter()
+                .all(|(state, chain)| state == "decrypted" && !chain.is_empty()),
+            "{name}: {unmutated:?}"
+        );
+        let mut states: BTreeMap<String, usize> = BTreeMap::new();
+        for round in 0..400 {
+            let mut mutated = frames.clone();
+            let pick = (next() as usize) % sealed.len();
+            for (i, s) in sealed.iter().enumerate() {
+                let mut plain = s.plain.clone();
+                if i == pick || round % 5 == 4 {
+                    let n = plain.len();
+                    if round % 2 == 0 {
+                        for _ in 0..1 + next() % 4 {
+                            plain[(next() as usize) % n] ^= next() as u8 | 1;
+                        }
+                    } else {
+                        let at = (next() as usize) % n;
+                        let run = ((next() as usize) % 12).min(n - at);
+                        plain[at..at + run].fill(next() as u8);
+                    }
+                }
+                let frame = &mut mutated[s.frame].2;
+                let mut header = frame[s.start..s.pn_at + s.pn_len].to_vec();
+                header[0] = s.first;
+                let pn_in_header = s.pn_at - s.start;
+                // the packet number in clear (the stored bytes are still masked)
+                let original = &frames[s.frame].2;
+                let sample: [u8; 16] = original[s.pn_at + 4..s.pn_at + 20].try_into().unwrap();
+                let old_mask = s.key.1.new_mask(&sample).unwrap();
+                for i in 0..s.pn_len {
+                    header[pn_in_header + i] = original[s.pn_at + i] ^ old_mask[1 + i];
+                }
+                let tag = s
+                    .key
+                    .0
+                    .seal_in_place_separate_tag(
+                        aead::Nonce::assume_unique_for_key(s.nonce),
+                        aead::Aad::from(&header),
+                        &mut plain,
+                    )
+                    .unwrap();
+                let body = s.pn_at + s.pn_len;
+                frame[body..body + plain.len()].copy_from_slice(&plain);
+                frame[body + plain.len()..s.end].copy_from_slice(tag.as_ref());
+                let sample: [u8; 16] = frame[s.pn_at + 4..s.pn_at + 20].try_into().unwrap();
+                let mask = s.key.1.new_mask(&sample).unwrap();
+                frame[s.start] = s.first ^ (mask[0] & 0x0F);
+                for i in 0..s.pn_len {
+                    frame[s.pn_at + i] = header[pn_in_header + i] ^ mask[1 + i];
+                }
+            }
+            for (state, chain) in facts(&pcap_bytes(&mutated, false, false)) {
+                if state == "decrypted" && !unmutated.iter().any(|(_, c)| *c == chain) {
+                    *states.entry("decrypted, another chain".into()).or_default() += 1;
+                }
+                *states.entry(state).or_default() += 1;
+            }
+        }
+        eprintln!("{name}: {states:?}");
+        assert_eq!(states.get("undecryptable"), None, "{name}: {states:?}");
+        assert!(
+            states.get("decrypted").is_some_and(|&n| n > 100),
+            "{name}: {states:?}"
+        );
+        // the mutations reach the CRYPTO stream and the certificate parser behind it
+        assert!(
+            states
+                .get("decrypted, another chain")
+                .is_some_and(|&n| n > 10),
+            "{name}: {states:?}"
+        );
+    }
+}
