@@ -340,13 +340,24 @@ pub fn capture(
     }
     let link_type = cap.get_datalink().0;
 
-    let dir = match o.write.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let write_error = |source| LiveError::Write {
         path: o.write.clone(),
         source,
+    };
+    // the file the capture is saved to (through a symbolic link, the file it names)
+    let saved = match verdict::output_target(&o.write) {
+        verdict::OutputTarget::File(file) => file,
+        verdict::OutputTarget::Special(_) => {
+            return Err(write_error(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file: the verdict names the saved capture by its SHA-256, read \
+                 back from the file",
+            )));
+        }
+    };
+    let dir = match saved.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
     };
     let tmp = tempfile::Builder::new()
         .prefix(".callproof-")
@@ -629,13 +640,13 @@ pub fn capture(
         );
     }
     let mut analysis = analyzer.finish(&summary);
-    let _ = verdict::make_readable(tmp.as_file(), &o.write);
+    let _ = verdict::make_readable(tmp.as_file(), &saved);
     if file_complete {
-        tmp.persist(&o.write).map_err(|e| write_error(e.error))?;
+        tmp.persist(&saved).map_err(|e| write_error(e.error))?;
     } else {
         // keep what reached the disk, under the name asked for, and name it by its own hash
-        if tmp.persist(&o.write).is_ok()
-            && let Ok((bytes, sha)) = hash_file(&o.write)
+        if tmp.persist(&saved).is_ok()
+            && let Ok((bytes, sha)) = hash_file(&saved)
         {
             analysis.input.bytes = Some(bytes);
             analysis.input.sha256 = Some(sha);

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use flows::{Flows, Spill, SpillFile};
 pub use write::{
-    AtomicWriter, make_readable, to_writer_records, write_atomically, write_atomically_with,
-    write_verdict,
+    AtomicWriter, OutputTarget, make_readable, output_target, to_writer_records, write_atomically,
+    write_atomically_with, write_verdict,
 };
 
 /// A name from a fixed vocabulary (a protocol, a rule id, a state): borrowed from the program

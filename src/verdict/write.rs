@@ -187,11 +187,45 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// would be a call rather than a copy into the buffer.
 pub type AtomicWriter<'a> = std::io::BufWriter<&'a mut std::fs::File>;
 
-/// Write to `path` atomically what `fill` writes (buffered), without holding it all in memory.
+/// Where an output named `path` goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// A regular file, to be replaced atomically: the name given, or the file a symbolic link
+    /// names (the link stays a link).
+    File(std::path::PathBuf),
+    /// Something that is not a regular file — `/dev/null`, a FIFO, a terminal, `/dev/stdout`
+    /// of a pipe — to be written in place: replacing it with a file would, as root, turn
+    /// `/dev/null` into an ordinary file.
+    Special(std::path::PathBuf),
+}
+
+/// Where an output named `path` goes (see [`OutputTarget`]).
+pub fn output_target(path: &Path) -> OutputTarget {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => OutputTarget::Special(path.to_path_buf()),
+        Ok(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            OutputTarget::File(std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()))
+        }
+        _ => OutputTarget::File(path.to_path_buf()),
+    }
+}
+
+/// Write to `path` atomically what `fill` writes (buffered), without holding it all in memory;
+/// in place when `path` is not a regular file ([`OutputTarget`]).
 pub fn write_atomically_with(
     path: &Path,
     fill: impl FnOnce(&mut AtomicWriter<'_>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    let path = match output_target(path) {
+        OutputTarget::Special(special) => {
+            let mut file = std::fs::OpenOptions::new().write(true).open(special)?;
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut file);
+            fill(&mut w)?;
+            return w.flush();
+        }
+        OutputTarget::File(file) => file,
+    };
+    let path = path.as_path();
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -251,6 +285,64 @@ mod tests {
             "{text}"
         );
         assert!(lines.contains(&r#"  "empty": [],"#), "{text}");
+    }
+
+    /// `--out /dev/null` leaves /dev/null a device (as root, a rename over it made it an
+    /// ordinary file holding the verdict); a FIFO gets the bytes and stays a FIFO.
+    #[test]
+    fn devices_and_fifos_are_written_in_place() {
+        use std::os::unix::fs::FileTypeExt;
+        let null = Path::new("/dev/null");
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        write_atomically(null, b"a verdict").unwrap();
+        assert!(
+            std::fs::metadata(null)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+        assert_eq!(output_target(null), OutputTarget::Special(null.into()));
+
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("verdict.fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomically(&fifo, b"a verdict").unwrap();
+        // checked before the join: a FIFO replaced by a file would leave the reader waiting
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(reader.join().unwrap(), b"a verdict");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A symbolic link to a file stays a link; the file it names is replaced.
+    #[test]
+    fn a_link_is_followed_to_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.json");
+        let link = dir.path().join("link.json");
+        std::fs::write(&real, b"old").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_atomically(&link, b"new").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read(&real).unwrap(), b"new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
     }
 
     #[test]
