@@ -730,7 +730,8 @@ pub struct VerdictBuilder<'a> {
     protection: protection::Collector,
     /// (input, country) → how often a STUN server reported a client address there.
     vantage: BTreeMap<(usize, String), usize>,
-    /// The key log file the inputs were analysed with (`Options::keylog`).
+    /// The key log file the inputs were analysed with (`Options::keylog`), with the TLS 1.3
+    /// handshakes counted by what it did for them.
     keylog: Option<verdict::KeyLogFile>,
 }
 
@@ -762,6 +763,9 @@ impl<'a> VerdictBuilder<'a> {
 
     /// Name the key log file the inputs are analysed with, if `log` was read from one.
     pub fn keylog_from(&mut self, log: Option<&KeyLog>) {
+        if self.keylog.is_some() {
+            return; // one key log for all inputs: its handshakes are counted across them
+        }
         if let Some(source) = log.and_then(|l| l.source.as_deref()) {
             self.keylog = Some(verdict::KeyLogFile {
                 path: source.path.display().to_string(),
@@ -770,6 +774,7 @@ impl<'a> VerdictBuilder<'a> {
                 sessions: source.sessions as u64,
                 malformed_lines: source.malformed_lines as u64,
                 first_malformed_line: source.first_malformed_line.map(|l| l as u64),
+                handshakes: BTreeMap::new(),
             });
         }
     }
@@ -895,6 +900,16 @@ impl<'a> VerdictBuilder<'a> {
 
     /// The judgements on one flow alone; then the record is kept, or spilled, and its brief kept.
     fn judge(&mut self, mut f: verdict::Flow) -> std::io::Result<()> {
+        if let Some(keylog) = &mut self.keylog
+            && let Some(state) = f.tls.as_ref().and_then(|t| t.keylog.as_deref())
+        {
+            match keylog.handshakes.get_mut(state) {
+                Some(n) => *n += 1,
+                None => {
+                    keylog.handshakes.insert(state.to_string(), 1);
+                }
+            }
+        }
         let endpoint = self.endpoint(&f.server.ip);
         let asn = self.endpoints[endpoint].asn;
         self.vendors.flow(self.catalogue, &mut f, &self.dns, asn);

@@ -947,6 +947,27 @@ fn the_verdict_names_the_key_log_its_handshakes_rest_on() {
         (named.malformed_lines, named.first_malformed_line),
         (1, Some(broken_line))
     );
+    // four connections, one of whose secrets make-openssl-tls13-keylog.sh withholds
+    let handshakes: Vec<(&str, u64)> = named
+        .handshakes
+        .iter()
+        .map(|(state, n)| (state.as_str(), *n))
+        .collect();
+    assert_eq!(handshakes, [("decrypted", 3), ("no-secret", 1)]);
+    let told = std::process::Command::new(common::bin())
+        .args(["analyze", "--out", "/dev/null", "--keylog"])
+        .arg(&path)
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let told = String::from_utf8_lossy(&told.stderr);
+    assert!(
+        told.contains(&format!(
+            "key log {}: 3 session(s); opened 3 of 4 TLS 1.3 handshake(s) (1 no-secret)",
+            path.display()
+        )),
+        "{told}"
+    );
     let decrypted = |v: &callproof::verdict::Verdict| {
         v.flows
             .iter()

@@ -72,6 +72,27 @@ pub fn terminal_summary(v: &Verdict, colour: bool) -> String {
             )
         }
     );
+    if let Some(k) = &v.keylog {
+        let tls13: u64 = k.handshakes.values().sum();
+        let opened = k.handshakes.get("decrypted").copied().unwrap_or(0);
+        let others: Vec<String> = k
+            .handshakes
+            .iter()
+            .filter(|(state, _)| *state != "decrypted")
+            .map(|(state, n)| format!("{n} {state}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  key log {}: {} session(s); opened {opened} of {tls13} TLS 1.3 handshake(s){}",
+            terminal_safe(&k.path),
+            k.sessions,
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", others.join(", "))
+            }
+        );
+    }
     if let Some(s) = &v.summary {
         let rows: [(&str, &Status); 5] = [
             ("transport encryption", &s.transport_encryption),

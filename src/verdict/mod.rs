@@ -8,6 +8,7 @@ mod flows;
 pub mod traffic;
 mod write;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -198,6 +199,10 @@ pub struct KeyLogFile {
     /// The first of those, 1-based.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_malformed_line: Option<u64>,
+    /// TLS 1.3 handshakes (over TCP or in QUIC) by what the key log did for them
+    /// (`flows[].tls.keylog`): whether the key log belongs to the capture at all.
+    #[serde(default)]
+    pub handshakes: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
