@@ -262,18 +262,25 @@ const WRITE_LAG: Duration = Duration::from_secs(2);
 /// Captured bytes held back at most for that (beyond, the oldest packets are written).
 const MAX_LAGGED_BYTES: usize = 64 << 20;
 
-/// Packets held back from the file for [`WRITE_LAG`].
+/// Packets held back from the file for [`WRITE_LAG`]: their bytes one after another in one
+/// ring, which grows to the lag's worth of traffic and is then reused (no allocation per
+/// packet in the steady state).
 #[derive(Default)]
 struct LaggedPackets {
-    queue: std::collections::VecDeque<(Instant, u64, Vec<u8>, u32)>,
+    /// Per packet: when it was held, its timestamp, captured and original length.
+    held: std::collections::VecDeque<(Instant, u64, u32, u32)>,
+    data: std::collections::VecDeque<u8>,
+    /// One packet's bytes made contiguous for the writer.
+    scratch: Vec<u8>,
     bytes: usize,
 }
 
 impl LaggedPackets {
     fn push(&mut self, ts_ns: u64, data: &[u8], orig_len: u32) {
         self.bytes += data.len();
-        self.queue
-            .push_back((Instant::now(), ts_ns, data.to_vec(), orig_len));
+        self.data.extend(data);
+        self.held
+            .push_back((Instant::now(), ts_ns, data.len() as u32, orig_len));
     }
 
     /// Write the packets held longer than the lag (or beyond the byte bound); all with
@@ -283,15 +290,20 @@ impl LaggedPackets {
         writer: &mut PcapngWriter<W>,
         everything: bool,
     ) -> std::io::Result<()> {
-        while let Some((held_since, ..)) = self.queue.front() {
+        while let Some(&(held_since, ts_ns, len, orig_len)) = self.held.front() {
             if !everything && held_since.elapsed() < WRITE_LAG && self.bytes <= MAX_LAGGED_BYTES {
                 break;
             }
-            let Some((_, ts_ns, data, orig_len)) = self.queue.pop_front() else {
-                break;
-            };
-            self.bytes -= data.len();
-            writer.packet(0, ts_ns, &data, orig_len)?;
+            self.held.pop_front();
+            let len = len as usize;
+            let (first, second) = self.data.as_slices();
+            let from_first = len.min(first.len());
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&first[..from_first]);
+            self.scratch.extend_from_slice(&second[..len - from_first]);
+            self.data.drain(..len);
+            self.bytes -= len;
+            writer.packet(0, ts_ns, &self.scratch, orig_len)?;
         }
         Ok(())
     }
@@ -706,6 +718,59 @@ pub fn capture_path_for(verdict: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Packets held for the write lag reach the file whole and in order, also when their bytes
+    /// wrap around the ring; the ring is reused rather than grown.
+    #[test]
+    fn lagged_packets_reach_the_file_whole_and_in_order() {
+        let mut w = PcapngWriter::new(Vec::new(), "callproof test", &[]).unwrap();
+        w.add_interface(1, 262_144, "test", None).unwrap();
+        let mut lagged = LaggedPackets::default();
+        let mut sent = Vec::new();
+        let mut seed = 0x1234_5678u32;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed
+        };
+        let mut ring_after_warm_up = None;
+        for round in 0..200 {
+            for _ in 0..1 + next() % 40 {
+                let len = (next() % 1600) as usize;
+                let data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+                let ts = 1_700_000_000_000_000_000 + sent.len() as u64 * 1000;
+                let orig_len = len as u32 + next() % 3;
+                lagged.push(ts, &data, orig_len);
+                sent.push((ts, data, orig_len));
+            }
+            // the oldest part of what is held has waited the lag: only that is written, the
+            // rest stays in the ring, and the next packets' bytes wrap around its end
+            let held = lagged.held.len();
+            let due = (next() as usize) % (held + 1);
+            let waited = Instant::now().checked_sub(2 * WRITE_LAG).unwrap();
+            for h in lagged.held.iter_mut().take(due) {
+                h.0 = waited;
+            }
+            lagged.write_due(&mut w, false).unwrap();
+            assert_eq!(lagged.held.len(), held - due);
+            if round == 20 {
+                ring_after_warm_up = Some(lagged.data.capacity());
+            }
+        }
+        lagged.write_due(&mut w, true).unwrap();
+        assert_eq!((lagged.bytes, lagged.data.len()), (0, 0));
+        // what is held stays below a few rounds' worth: the ring does not grow with the packets
+        assert!(lagged.data.capacity() <= 4 * ring_after_warm_up.unwrap().max(40 * 1600));
+        let (bytes, _, _) = w.finish().unwrap();
+        let mut read = Vec::new();
+        capture::read_from(Path::new("lagged.pcapng"), &bytes[..], 0, |f| {
+            read.push((f.ts_ns.unwrap() as u64, f.data.to_vec(), f.orig_len));
+        })
+        .unwrap();
+        assert_eq!(read.len(), sent.len());
+        assert!(read == sent, "the packets as written");
+    }
 
     #[test]
     fn durations_read_as_people_write_them() {
