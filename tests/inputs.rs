@@ -481,13 +481,7 @@ fn mutated_captures_in_process_never_panic() {
         own("http-signalling.pcap"),
         own("baresip-sip-vp8-audiolevel.pcap"),
     ];
-    let mut seed = 0x2545_F491u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = common::xorshift64(0x2545_F491);
     let opts = Options::default();
     let mut analysed = 0;
     for src in &sources {
@@ -1006,13 +1000,7 @@ fn authentic_but_hostile_tls13_handshakes_never_panic() {
         z.write_all(&vec![0; 1 << 20]).unwrap();
         z.finish().unwrap()
     };
-    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = common::xorshift64(0x9E37_79B9_7F4A_7C15);
     let catalogue = callproof::vendor::Catalogue::embedded();
     let opts = Options {
         keylog: Some(std::sync::Arc::new(KeyLog::parse(&keys))),
@@ -1056,21 +1044,21 @@ fn authentic_but_hostile_tls13_handshakes_never_panic() {
                         // rest of the record zero padding after the content type
                         _ => {
                             let body_room = n - 4 - 8 - 1;
-                            let compressed: Vec<u8> = if next() % 2 == 0 && bomb.len() <= body_room
-                            {
-                                bomb.clone()
-                            } else {
-                                (0..(next() as usize) % body_room)
-                                    .map(|_| next() as u8)
-                                    .collect()
-                            };
+                            let compressed: Vec<u8> =
+                                if next().is_multiple_of(2) && bomb.len() <= body_room {
+                                    bomb.clone()
+                                } else {
+                                    (0..(next() as usize) % body_room)
+                                        .map(|_| next() as u8)
+                                        .collect()
+                                };
                             let declared = match next() % 3 {
                                 0 => 0xFF_FFFF,
                                 1 => (next() as usize) % 4096,
                                 _ => 1 << 20,
                             };
                             let algorithm = 1 + (next() % 3) as u16;
-                            let claimed = if next() % 4 == 0 {
+                            let claimed = if next().is_multiple_of(4) {
                                 0xFF_FFFF
                             } else {
                                 compressed.len()
@@ -1189,13 +1177,7 @@ fn authentic_but_hostile_quic_handshakes_never_panic() {
     ];
 
     let catalogue = callproof::vendor::Catalogue::embedded();
-    let mut seed = 0xD1B5_4A32_D192_ED03u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = common::xorshift64(0xD1B5_4A32_D192_ED03);
     for name in [
         "wireshark/quic-with-secrets.pcapng",
         "wireshark/quic-fragmented-handshakes.pcapng.gz",

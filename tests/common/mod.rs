@@ -267,3 +267,14 @@ pub fn with_key_log_after_the_packets(
     }
     w.finish().unwrap();
 }
+
+/// A deterministic stream of pseudo-random numbers (xorshift64) for mutation tests: the same
+/// seed, the same mutations on every run.
+pub fn xorshift64(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
