@@ -427,6 +427,30 @@ fn wireshark_tls13_sessions_open_with_their_key_logs() {
     }
     server_hello_frames.sort();
     assert_eq!(server_hello_frames, [2, 10], "tshark's ServerHello frames");
+    // a draft was never a standard version: the transport answer does not call it current
+    let obsolete: Vec<_> = without
+        .findings
+        .iter()
+        .filter(|f| f.rule == "obsolete-tls")
+        .collect();
+    assert_eq!(obsolete.len(), 1, "{:?}", without.findings);
+    assert!(
+        obsolete[0]
+            .detail
+            .starts_with("TLS 1.3 (draft 20) negotiated (ServerHello)"),
+        "{}",
+        obsolete[0].detail
+    );
+    assert_eq!(obsolete[0].flows, [0, 1]);
+    assert_eq!(
+        without
+            .summary
+            .as_ref()
+            .unwrap()
+            .transport_encryption
+            .status,
+        "warn"
+    );
     assert_eq!(with.flows.len(), 2);
     for f in &with.flows {
         let t = f.tls.as_ref().unwrap();

@@ -95,9 +95,11 @@ pub const OBSOLETE_TLS: Rule = Rule {
     id: "obsolete-tls",
     severity: Severity::Medium,
     title: "Obsolete TLS or DTLS version negotiated",
-    explanation: "The server agreed to SSL 2.0/3.0, TLS 1.0/1.1 or DTLS 1.0. These versions are \
-        deprecated (RFC 8996) and lack modern AEAD ciphers; BSI TR-02102-2 recommends TLS 1.2 \
-        or later.",
+    explanation: "The server agreed to SSL 2.0/3.0, TLS 1.0/1.1 or DTLS 1.0, or to a draft of \
+        TLS 1.3. These versions are deprecated (RFC 8996) and lack modern AEAD ciphers; BSI \
+        TR-02102-2 recommends TLS 1.2 or later. The drafts of TLS 1.3 were never standardised \
+        (RFC 8446 replaced them in 2018): a server that still agrees to one runs software years \
+        out of date.",
 };
 
 pub const WEAK_CIPHER: Rule = Rule {

@@ -70,6 +70,8 @@ impl Collector {
     }
 }
 
+/// Versions deprecated by RFC 8996, and the drafts of TLS 1.3 (IETF's and Facebook's): never
+/// standardised, superseded by RFC 8446 in 2018.
 fn obsolete_version(version: &str) -> bool {
     matches!(
         version,
@@ -79,7 +81,8 @@ fn obsolete_version(version: &str) -> bool {
             | "TLS 1.1"
             | "DTLS 1.0"
             | "DTLS 1.0 (OpenSSL pre-0.9.8f)"
-    )
+    ) || version.starts_with("TLS 1.3 (draft ")
+        || version.starts_with("TLS 1.3 (Facebook draft ")
 }
 
 /// Why a negotiated cipher suite is weak, if it is (NULL encryption is its own rule).
