@@ -226,6 +226,9 @@ pub struct Analyzer {
     /// Secrets of Decryption Secrets Blocks not yet handed to the flows, with the frame and
     /// capture time they came at ([`SECRETS_APPLIED_EVERY_FRAMES`]).
     pending_secrets: Option<Box<(KeyLog, u64, i64)>>,
+    /// The Decryption Secrets Blocks after the last packet were handed over (by the reader
+    /// before the flows close, or by `finish`): once is enough.
+    trailing_secrets_taken: bool,
 }
 
 /// Secrets of a capture's Decryption Secrets Blocks reach the flows at the latest this many
@@ -243,6 +246,7 @@ impl Analyzer {
             counters: Counters::default(),
             last_ts: 0,
             pending_secrets: None,
+            trailing_secrets_taken: false,
         }
     }
 
@@ -305,6 +309,9 @@ impl Analyzer {
 
     /// Decryption Secrets Blocks after the capture's last packet reach the flows still open.
     fn take_trailing_secrets(&mut self, summary: &CaptureSummary) {
+        if std::mem::replace(&mut self.trailing_secrets_taken, true) {
+            return;
+        }
         let trailing = summary.undelivered_secrets();
         if !trailing.is_empty() {
             self.take_secrets(trailing, 0, 0);
