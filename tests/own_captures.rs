@@ -1018,3 +1018,127 @@ fn the_verdict_names_the_key_log_its_handshakes_rest_on() {
     assert_eq!(v.summary.as_ref().unwrap().evidence_quality.status, "warn");
     common::assert_schema_valid(&common::verdict_json_of(&carried, &[]));
 }
+
+/// One line of aiortc-dtls-keylog.expected (`call key=value …` or `sent key=value …`).
+fn expected_records(name: &str, kind: &str) -> Vec<HashMap<String, String>> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("captures")
+        .join(name);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter_map(|l| l.strip_prefix(kind)?.strip_prefix(' '))
+        .map(|l| {
+            l.split_whitespace()
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The master secrets of an NSS key log's CLIENT_RANDOM lines, by client random (hex).
+fn master_secrets(keys: &Path) -> HashMap<String, Vec<u8>> {
+    std::fs::read_to_string(keys)
+        .unwrap()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next()? == "CLIENT_RANDOM").then_some(())?;
+            Some((f.next()?.to_string(), hex::decode(f.next()?).ok()?))
+        })
+        .collect()
+}
+
+/// SRTP keys exported from the DTLS sessions of the key log open every RTP packet aiortc sent
+/// (captures/make-aiortc-dtls-keylog.py: three calls, one per SRTP profile), and the payloads
+/// in clear are those aiortc handed to libsrtp: the digest of each stream's payloads matches
+/// the one the script recorded before encryption. An independent implementation (libsrtp)
+/// protected the packets and OpenSSL exported the keys, so the exporter, the key derivation
+/// and both ciphers are checked against them.
+#[test]
+fn dtls_srtp_keys_from_the_key_log_open_what_libsrtp_protected() {
+    use callproof::dissect::srtp::{self, PrfHash, Profile};
+    use sha2::Digest;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let secrets = master_secrets(&dir.join("aiortc-dtls-keylog.keys"));
+    // per SSRC: the session keys of its sender
+    let mut keys_of: HashMap<u32, srtp::SessionKeys> = HashMap::new();
+    let mut profiles = Vec::new();
+    for call in expected_records("aiortc-dtls-keylog.expected", "call") {
+        let profile = match call["srtp_profile"].as_str() {
+            "SRTP_AEAD_AES_256_GCM" => Profile::AeadAes256Gcm,
+            "SRTP_AEAD_AES_128_GCM" => Profile::AeadAes128Gcm,
+            "SRTP_AES128_CM_SHA1_80" => Profile::AesCm128HmacSha1_80,
+            other => panic!("profile {other}"),
+        };
+        profiles.push(profile);
+        assert_eq!(call["cipher"], "ECDHE-ECDSA-AES128-GCM-SHA256");
+        let client_random: [u8; 32] = hex::decode(&call["client_random"])
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let server_random: [u8; 32] = hex::decode(&call["server_random"])
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let masters = srtp::dtls_srtp_master_keys(
+            profile,
+            PrfHash::of_cipher_suite(0xC02B),
+            &secrets[&call["client_random"]],
+            &client_random,
+            &server_random,
+        );
+        let side = usize::from(call["role"] == "server");
+        let ssrc = u32::from_str_radix(call["ssrc"].trim_start_matches("0x"), 16).unwrap();
+        keys_of.insert(
+            ssrc,
+            srtp::SessionKeys::derive(profile, &masters[side]).unwrap(),
+        );
+    }
+    assert_eq!(keys_of.len(), 6);
+    profiles.dedup();
+    assert_eq!(profiles.len(), 3, "one call per profile");
+
+    let mut opened: HashMap<u32, (u64, sha2::Sha256)> = HashMap::new();
+    let mut scratch = Vec::new();
+    for (_, _, frame) in common::pcap_frames(&dir.join("aiortc-dtls-keylog.pcap")) {
+        let Ok(p) = etherparse::SlicedPacket::from_ethernet(&frame) else {
+            continue;
+        };
+        let Some(etherparse::TransportSlice::Udp(udp)) = p.transport else {
+            continue;
+        };
+        let b = udp.payload();
+        let Some(callproof::dissect::rtp::Header::Rtp {
+            ssrc,
+            payload_offset,
+            ..
+        }) = callproof::dissect::rtp::parse(b)
+        else {
+            continue;
+        };
+        let Some(keys) = keys_of.get(&ssrc) else {
+            continue;
+        };
+        assert!(
+            keys.open_rtp(b, payload_offset, 0, &mut scratch),
+            "ssrc {ssrc:#x} seq {}",
+            u16::from_be_bytes([b[2], b[3]])
+        );
+        let entry = opened.entry(ssrc).or_default();
+        entry.0 += 1;
+        entry.1.update(&scratch);
+    }
+    for sent in expected_records("aiortc-dtls-keylog.expected", "sent") {
+        let ssrc = u32::from_str_radix(sent["ssrc"].trim_start_matches("0x"), 16).unwrap();
+        let (packets, digest) = opened.remove(&ssrc).unwrap_or_else(|| panic!("{ssrc:#x}"));
+        assert_eq!(packets.to_string(), sent["packets"], "{ssrc:#x}");
+        assert_eq!(
+            hex::encode(digest.finalize()),
+            sent["payload_sha256"],
+            "{ssrc:#x}"
+        );
+    }
+    assert!(opened.is_empty());
+}

@@ -9,6 +9,7 @@ pub mod dtls;
 pub mod quic;
 pub mod rtp;
 pub mod sip;
+pub mod srtp;
 pub mod stun;
 pub mod tls;
 pub mod udp;

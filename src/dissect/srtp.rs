@@ -1,0 +1,555 @@
+//! SRTP opened with known keys: the keys a DTLS-SRTP handshake exports from a master secret a
+//! key log holds, and each RTP packet authenticated and decrypted with them.
+//!
+//! Owns: the protection profiles' sizes (RFC 5764 §4.1.2, RFC 7714 §14.2); the DTLS 1.2
+//! exporter `EXTRACTOR-dtls_srtp` (RFC 5764 §4.2 over RFC 5705 and the TLS 1.2 PRF, RFC 5246
+//! §5); the session keys derived from a master key and salt (RFC 3711 §4.3, AES-CM PRF; AES-256
+//! per RFC 6188); the rollover counter estimated per SSRC (RFC 3711 §3.3.1); the check of one
+//! RTP packet: HMAC-SHA1 tag and AES counter mode (RFC 3711 §4.1.1, §4.2), or AES-GCM (RFC 7714
+//! §8–9); the counts per stream. Must not: keep decrypted media — each payload is looked at in
+//! a scratch buffer and dropped — nor trust a packet whose tag does not verify.
+//!
+//! SRTCP is not opened yet (its packets keep the checks of [`super::rtp`]); neither are the
+//! NULL profiles (no encryption to remove) nor DTLS 1.0 sessions (their PRF is MD5 + SHA-1).
+
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
+use ring::{aead, hmac};
+
+/// The exporter label of DTLS-SRTP (RFC 5764 §4.2).
+const EXPORTER_LABEL: &[u8] = b"EXTRACTOR-dtls_srtp";
+
+/// Streams (SSRC and direction) followed per flow; packets of further ones are counted.
+pub const MAX_STREAMS: usize = 32;
+
+/// An SRTP protection profile this module opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    AesCm128HmacSha1_80,
+    AesCm128HmacSha1_32,
+    AeadAes128Gcm,
+    AeadAes256Gcm,
+}
+
+impl Profile {
+    /// The profile with this `use_srtp` value, when this module opens it.
+    pub fn from_id(id: u16) -> Option<Self> {
+        match id {
+            0x0001 => Some(Self::AesCm128HmacSha1_80),
+            0x0002 => Some(Self::AesCm128HmacSha1_32),
+            0x0007 => Some(Self::AeadAes128Gcm),
+            0x0008 => Some(Self::AeadAes256Gcm),
+            _ => None,
+        }
+    }
+
+    fn key_len(self) -> usize {
+        match self {
+            Self::AeadAes256Gcm => 32,
+            _ => 16,
+        }
+    }
+
+    fn salt_len(self) -> usize {
+        match self {
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => 12,
+            _ => 14,
+        }
+    }
+
+    /// Bytes of authentication tag after each RTP packet.
+    fn tag_len(self) -> usize {
+        match self {
+            Self::AesCm128HmacSha1_80 => 10,
+            Self::AesCm128HmacSha1_32 => 4,
+            Self::AeadAes128Gcm | Self::AeadAes256Gcm => 16,
+        }
+    }
+}
+
+/// The hash of the TLS 1.2 PRF a cipher suite names (RFC 5246 §5; SHA-384 suites, RFC 5289).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrfHash {
+    Sha256,
+    Sha384,
+}
+
+impl PrfHash {
+    /// The PRF hash of a TLS 1.2 cipher suite: SHA-384 for the suites whose name ends in
+    /// SHA384, SHA-256 otherwise.
+    pub fn of_cipher_suite(id: u16) -> Self {
+        match tls_parser::TlsCipherSuite::from_id(id) {
+            Some(s) if s.prf == tls_parser::TlsPRF::Sha384 => Self::Sha384,
+            _ => Self::Sha256,
+        }
+    }
+
+    fn algorithm(self) -> hmac::Algorithm {
+        match self {
+            Self::Sha256 => hmac::HMAC_SHA256,
+            Self::Sha384 => hmac::HMAC_SHA384,
+        }
+    }
+}
+
+/// The TLS 1.2 PRF, P_hash (RFC 5246 §5): `len` bytes of `secret`, `label` and `seed`.
+fn tls12_prf(hash: PrfHash, secret: &[u8], label: &[u8], seed: &[&[u8]], len: usize) -> Vec<u8> {
+    let key = hmac::Key::new(hash.algorithm(), secret);
+    let with_seed = |first: &[u8]| {
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(first);
+        ctx.update(label);
+        for part in seed {
+            ctx.update(part);
+        }
+        ctx.sign()
+    };
+    let mut out = Vec::with_capacity(len);
+    // A(1) = HMAC(secret, label + seed); A(i) = HMAC(secret, A(i-1))
+    let mut a = with_seed(&[]);
+    while out.len() < len {
+        let mut ctx = hmac::Context::with_key(&key);
+        ctx.update(a.as_ref());
+        ctx.update(label);
+        for part in seed {
+            ctx.update(part);
+        }
+        out.extend_from_slice(ctx.sign().as_ref());
+        a = hmac::sign(&key, a.as_ref());
+    }
+    out.truncate(len);
+    out
+}
+
+/// One side's SRTP master key and salt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MasterKey {
+    pub key: Vec<u8>,
+    pub salt: Vec<u8>,
+}
+
+/// The SRTP master keys a DTLS 1.2 session exports (RFC 5764 §4.2): `[client's, server's]`,
+/// each protecting what that side of the handshake sends.
+pub fn dtls_srtp_master_keys(
+    profile: Profile,
+    prf: PrfHash,
+    master_secret: &[u8],
+    client_random: &[u8; 32],
+    server_random: &[u8; 32],
+) -> [MasterKey; 2] {
+    let (k, s) = (profile.key_len(), profile.salt_len());
+    let m = tls12_prf(
+        prf,
+        master_secret,
+        EXPORTER_LABEL,
+        &[client_random, server_random],
+        2 * (k + s),
+    );
+    // client key | server key | client salt | server salt
+    let side = |i: usize| MasterKey {
+        key: m[i * k..(i + 1) * k].to_vec(),
+        salt: m[2 * k + i * s..2 * k + (i + 1) * s].to_vec(),
+    };
+    [side(0), side(1)]
+}
+
+#[derive(Clone)]
+enum Aes {
+    A128(Box<aes::Aes128>),
+    A256(Box<aes::Aes256>),
+}
+
+impl Aes {
+    fn new(key: &[u8]) -> Option<Self> {
+        match key.len() {
+            16 => aes::Aes128::new_from_slice(key)
+                .ok()
+                .map(|c| Self::A128(Box::new(c))),
+            32 => aes::Aes256::new_from_slice(key)
+                .ok()
+                .map(|c| Self::A256(Box::new(c))),
+            _ => None,
+        }
+    }
+
+    /// XOR AES counter mode keystream from `iv` (the whole block counts, RFC 3711 §4.1.1) onto
+    /// `data`.
+    fn apply_keystream(&self, iv: [u8; 16], data: &mut [u8]) {
+        let start = u128::from_be_bytes(iv);
+        for (j, chunk) in data.chunks_mut(16).enumerate() {
+            let mut block = aes::Block::from(start.wrapping_add(j as u128).to_be_bytes());
+            match self {
+                Self::A128(c) => c.encrypt_block(&mut block),
+                Self::A256(c) => c.encrypt_block(&mut block),
+            }
+            for (d, k) in chunk.iter_mut().zip(block.iter()) {
+                *d ^= k;
+            }
+        }
+    }
+}
+
+/// The AES-CM PRF of RFC 3711 §4.3.1–§4.3.3 (key derivation rate 0): `out.len()` bytes for
+/// `label` from the master key and salt. A 12-byte (AEAD) salt is padded with zeros to 14
+/// bytes, as libsrtp does.
+fn derive(master: &Aes, master_salt: &[u8], label: u8, out: &mut [u8]) {
+    let mut iv = [0u8; 16];
+    let n = master_salt.len().min(14);
+    iv[..n].copy_from_slice(&master_salt[..n]);
+    // key_id = label || r (48 bits, 0), right-aligned with the 112-bit salt: the label XORs
+    // onto byte 7; then x · 2^16.
+    iv[7] ^= label;
+    out.fill(0);
+    master.apply_keystream(iv, out);
+}
+
+enum Cipher {
+    Cm { aes: Aes, auth: hmac::Key },
+    Gcm(Box<aead::LessSafeKey>),
+}
+
+/// The session keys of one direction of an SRTP session (RTP only).
+pub struct SessionKeys {
+    profile: Profile,
+    cipher: Cipher,
+    salt: [u8; 14],
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKeys")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionKeys {
+    /// The RTP session keys of a master key (RFC 3711 §4.3: labels 0 encryption, 1
+    /// authentication, 2 salt); `None` when the master key's sizes do not fit the profile.
+    pub fn derive(profile: Profile, master: &MasterKey) -> Option<Self> {
+        if master.key.len() != profile.key_len() || master.salt.len() != profile.salt_len() {
+            return None;
+        }
+        let prf = Aes::new(&master.key)?;
+        let mut key = vec![0u8; profile.key_len()];
+        derive(&prf, &master.salt, 0, &mut key);
+        let mut salt = [0u8; 14];
+        derive(&prf, &master.salt, 2, &mut salt[..profile.salt_len()]);
+        let cipher = match profile {
+            Profile::AesCm128HmacSha1_80 | Profile::AesCm128HmacSha1_32 => {
+                let mut auth = [0u8; 20];
+                derive(&prf, &master.salt, 1, &mut auth);
+                Cipher::Cm {
+                    aes: Aes::new(&key)?,
+                    auth: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &auth),
+                }
+            }
+            Profile::AeadAes128Gcm | Profile::AeadAes256Gcm => {
+                let algorithm = if profile == Profile::AeadAes128Gcm {
+                    &aead::AES_128_GCM
+                } else {
+                    &aead::AES_256_GCM
+                };
+                Cipher::Gcm(Box::new(aead::LessSafeKey::new(
+                    aead::UnboundKey::new(algorithm, &key).ok()?,
+                )))
+            }
+        };
+        Some(Self {
+            profile,
+            cipher,
+            salt,
+        })
+    }
+
+    /// Authenticate and decrypt one SRTP packet (`packet`: the whole datagram, `header_len`:
+    /// its RTP header with CSRCs and extension) under packet index `roc · 2^16 + seq`. On
+    /// success `scratch` holds the payload in clear (padding removed) and true is returned.
+    pub fn open_rtp(
+        &self,
+        packet: &[u8],
+        header_len: usize,
+        roc: u32,
+        scratch: &mut Vec<u8>,
+    ) -> bool {
+        let tag_len = self.profile.tag_len();
+        if packet.len() < header_len + tag_len || header_len < 12 {
+            return false;
+        }
+        let ssrc = &packet[8..12];
+        let seq = &packet[2..4];
+        let header = &packet[..header_len];
+        scratch.clear();
+        let opened = match &self.cipher {
+            Cipher::Cm { aes, auth } => {
+                let (authenticated, tag) = packet.split_at(packet.len() - tag_len);
+                let mut ctx = hmac::Context::with_key(auth);
+                ctx.update(authenticated);
+                ctx.update(&roc.to_be_bytes());
+                if ctx.sign().as_ref()[..tag_len] != *tag {
+                    return false;
+                }
+                // IV = k_s · 2^16 ⊕ SSRC · 2^64 ⊕ index · 2^16
+                let mut iv = [0u8; 16];
+                iv[..14].copy_from_slice(&self.salt);
+                for (i, b) in ssrc.iter().enumerate() {
+                    iv[4 + i] ^= b;
+                }
+                for (i, b) in roc.to_be_bytes().iter().chain(seq).enumerate() {
+                    iv[8 + i] ^= b;
+                }
+                scratch.extend_from_slice(&authenticated[header_len..]);
+                aes.apply_keystream(iv, scratch);
+                true
+            }
+            Cipher::Gcm(key) => {
+                // IV = (0x0000 || SSRC || ROC || SEQ) ⊕ salt (RFC 7714 §8.1)
+                let mut iv = [0u8; 12];
+                iv[2..6].copy_from_slice(ssrc);
+                iv[6..10].copy_from_slice(&roc.to_be_bytes());
+                iv[10..12].copy_from_slice(seq);
+                for (v, s) in iv.iter_mut().zip(&self.salt) {
+                    *v ^= s;
+                }
+                scratch.extend_from_slice(&packet[header_len..]);
+                match key.open_in_place(
+                    aead::Nonce::assume_unique_for_key(iv),
+                    aead::Aad::from(header),
+                    scratch,
+                ) {
+                    Ok(plain) => {
+                        let n = plain.len();
+                        scratch.truncate(n);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+        };
+        if opened && packet[0] & 0x20 != 0 {
+            // RFC 3550 §5.1: the last payload byte counts the padding, itself included
+            let pad = usize::from(scratch.last().copied().unwrap_or(0));
+            scratch.truncate(scratch.len().saturating_sub(pad));
+        }
+        opened
+    }
+}
+
+/// The rollover counter of one stream, estimated from its sequence numbers (RFC 3711 §3.3.1,
+/// Appendix A); DTLS-SRTP starts every stream at 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Rollover {
+    started: bool,
+    roc: u32,
+    highest_seq: u16,
+}
+
+impl Rollover {
+    fn guess(&self, seq: u16) -> u32 {
+        if !self.started {
+            return 0;
+        }
+        let (s_l, seq) = (i32::from(self.highest_seq), i32::from(seq));
+        if s_l < 32768 {
+            if seq - s_l > 32768 {
+                return self.roc.wrapping_sub(1);
+            }
+        } else if s_l - 32768 > seq {
+            return self.roc.wrapping_add(1);
+        }
+        self.roc
+    }
+
+    /// An authenticated packet moves the estimate.
+    fn update(&mut self, seq: u16, roc: u32) {
+        if !self.started {
+            *self = Self {
+                started: true,
+                roc,
+                highest_seq: seq,
+            };
+        } else if roc == self.roc.wrapping_add(1) {
+            self.roc = roc;
+            self.highest_seq = seq;
+        } else if roc == self.roc && seq > self.highest_seq {
+            self.highest_seq = seq;
+        }
+    }
+}
+
+/// What opening one stream's packets showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamCheck {
+    pub ssrc: u32,
+    /// Direction on the flow (0 = client to server).
+    pub dir: u8,
+    /// Packets whose tag verified (and whose payload was decrypted).
+    pub authenticated: u64,
+    /// Packets whose tag verified under no rollover counter near the estimate.
+    pub failed: u64,
+    rollover: Rollover,
+}
+
+/// SRTP opened on one flow: the session keys of both directions and the streams checked.
+#[derive(Debug)]
+pub struct Opener {
+    pub profile: Profile,
+    /// Session keys protecting what each direction of the flow sends (0 = client to server).
+    keys: [SessionKeys; 2],
+    pub streams: Vec<StreamCheck>,
+    /// Packets of streams beyond [`MAX_STREAMS`]: not checked.
+    pub unchecked: u64,
+    scratch: Vec<u8>,
+}
+
+impl Opener {
+    /// An opener for a flow whose direction `client_dir` carries what the DTLS client sends.
+    pub fn new(profile: Profile, masters: &[MasterKey; 2], client_dir: usize) -> Option<Self> {
+        let client = SessionKeys::derive(profile, &masters[0])?;
+        let server = SessionKeys::derive(profile, &masters[1])?;
+        let keys = if client_dir == 0 {
+            [client, server]
+        } else {
+            [server, client]
+        };
+        Some(Self {
+            profile,
+            keys,
+            streams: Vec::new(),
+            unchecked: 0,
+            scratch: Vec::new(),
+        })
+    }
+
+    /// One RTP packet in direction `dir`; its payload in clear is handed to `payload` when
+    /// the packet authenticates.
+    pub fn rtp(
+        &mut self,
+        dir: u8,
+        ssrc: u32,
+        seq: u16,
+        header_len: usize,
+        packet: &[u8],
+        mut payload: impl FnMut(&[u8]),
+    ) {
+        let dir = dir.min(1);
+        let index = match self
+            .streams
+            .iter()
+            .position(|s| s.ssrc == ssrc && s.dir == dir)
+        {
+            Some(i) => i,
+            None if self.streams.len() < MAX_STREAMS => {
+                self.streams.push(StreamCheck {
+                    ssrc,
+                    dir,
+                    authenticated: 0,
+                    failed: 0,
+                    rollover: Rollover::default(),
+                });
+                self.streams.len() - 1
+            }
+            None => {
+                self.unchecked += 1;
+                return;
+            }
+        };
+        let keys = &self.keys[usize::from(dir)];
+        let stream = &mut self.streams[index];
+        let guess = stream.rollover.guess(seq);
+        // the estimate, then its neighbours (a long gap in the capture moves the counter)
+        let tried = [guess, guess.wrapping_add(1), guess.wrapping_sub(1)];
+        let limit = if stream.rollover.started { 3 } else { 1 };
+        for roc in tried.into_iter().take(limit) {
+            if keys.open_rtp(packet, header_len, roc, &mut self.scratch) {
+                stream.rollover.update(seq, roc);
+                stream.authenticated += 1;
+                payload(&self.scratch);
+                return;
+            }
+        }
+        stream.failed += 1;
+    }
+
+    pub fn authenticated(&self) -> u64 {
+        self.streams.iter().map(|s| s.authenticated).sum()
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.streams.iter().map(|s| s.failed).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unhex(s: &str) -> Vec<u8> {
+        hex::decode(s).unwrap()
+    }
+
+    /// RFC 3711 Appendix B.3: the session keys of a known master key and salt.
+    #[test]
+    fn key_derivation_matches_rfc3711_b3() {
+        let master = Aes::new(&unhex("E1F97A0D3E018BE0D64FA32C06DE4139")).unwrap();
+        let salt = unhex("0EC675AD498AFEEBB6960B3AABE6");
+        let mut key = [0u8; 16];
+        derive(&master, &salt, 0, &mut key);
+        assert_eq!(hex::encode_upper(key), "C61E7A93744F39EE10734AFE3FF7A087");
+        let mut session_salt = [0u8; 14];
+        derive(&master, &salt, 2, &mut session_salt);
+        assert_eq!(
+            hex::encode_upper(session_salt),
+            "30CBBC08863D8C85D49DB34A9AE1"
+        );
+        let mut auth = [0u8; 20];
+        derive(&master, &salt, 1, &mut auth);
+        assert_eq!(
+            hex::encode_upper(auth),
+            "CEBE321F6FF7716B6FD4AB49AF256A156D38BAA4"
+        );
+    }
+
+    #[test]
+    fn rollover_follows_a_wrap_and_reordering() {
+        let mut r = Rollover::default();
+        assert_eq!(r.guess(65500), 0);
+        r.update(65500, 0);
+        assert_eq!(r.guess(65535), 0);
+        r.update(65535, 0);
+        assert_eq!(r.guess(3), 1); // wrapped
+        r.update(3, 1);
+        assert_eq!(r.guess(65534), 0); // a late packet from before the wrap
+        assert_eq!(r.guess(10), 1);
+    }
+
+    #[test]
+    fn profiles_and_their_sizes() {
+        assert_eq!(Profile::from_id(1), Some(Profile::AesCm128HmacSha1_80));
+        assert_eq!(Profile::from_id(5), None); // NULL: nothing to decrypt
+        assert_eq!(Profile::AeadAes256Gcm.key_len(), 32);
+        assert_eq!(Profile::AeadAes128Gcm.salt_len(), 12);
+        assert_eq!(Profile::AesCm128HmacSha1_32.tag_len(), 4);
+        assert_eq!(PrfHash::of_cipher_suite(0xC02B), PrfHash::Sha256);
+        assert_eq!(PrfHash::of_cipher_suite(0xC02C), PrfHash::Sha384);
+    }
+
+    #[test]
+    fn truncated_and_corrupted_packets_fail_without_panicking() {
+        for profile in [Profile::AesCm128HmacSha1_80, Profile::AeadAes256Gcm] {
+            let master = MasterKey {
+                key: vec![7; profile.key_len()],
+                salt: vec![9; profile.salt_len()],
+            };
+            let keys = SessionKeys::derive(profile, &master).unwrap();
+            let mut scratch = Vec::new();
+            let packet = [
+                0x80u8, 0x60, 0, 1, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+            ];
+            for end in 0..packet.len() {
+                assert!(!keys.open_rtp(&packet[..end], 12, 0, &mut scratch));
+            }
+            assert!(!keys.open_rtp(&packet, 40, 0, &mut scratch));
+            assert!(!keys.open_rtp(&packet, 0, 0, &mut scratch));
+        }
+    }
+}
