@@ -20,7 +20,7 @@ use crate::dissect::sip::Media;
 use crate::dissect::tls::cert::CertFacts;
 use crate::dissect::tls::keylog::KeyLog;
 use crate::dissect::tls::{TlsFacts, names};
-use crate::dissect::{quic, rtp, stun};
+use crate::dissect::{quic, rtp, srtp, stun};
 use crate::enrich::{EndpointGeo, GeoData};
 use crate::flow::{self, FlowTable, L4, RoleBasis, TableEvent};
 use crate::vendor::{self, Catalogue};
@@ -293,9 +293,10 @@ impl Analyzer {
     pub fn add_secrets(&mut self, more: KeyLog) {
         let first = self.opts.keylog.is_none();
         let mut log = self.opts.keylog.as_deref().cloned().unwrap_or_default();
-        let before = log.sessions();
+        let sessions = |l: &KeyLog| l.sessions() + l.master_secret_sessions();
+        let before = sessions(&log);
         log.extend(more);
-        if first || log.sessions() > before {
+        if first || sessions(&log) > before {
             let log = Some(Arc::new(log));
             self.table.set_keylog(log.clone());
             self.opts.keylog = log;
@@ -779,9 +780,11 @@ impl<'a> VerdictBuilder<'a> {
                 sha256: source.sha256.clone(),
                 bytes: source.bytes,
                 sessions: source.sessions as u64,
+                master_secrets: source.master_secrets as u64,
                 malformed_lines: source.malformed_lines as u64,
                 first_malformed_line: source.first_malformed_line.map(|l| l as u64),
                 handshakes: BTreeMap::new(),
+                srtp: BTreeMap::new(),
             });
         }
     }
@@ -916,6 +919,11 @@ impl<'a> VerdictBuilder<'a> {
                     keylog.handshakes.insert(state.to_string(), 1);
                 }
             }
+        }
+        if let Some(keylog) = &mut self.keylog
+            && let Some(keys) = f.rtp.as_ref().and_then(|r| r.srtp_keys.as_ref())
+        {
+            *keylog.srtp.entry(keys.state.to_string()).or_default() += 1;
         }
         let endpoint = self.endpoint(&f.server.ip);
         let asn = self.endpoints[endpoint].asn;
@@ -1145,6 +1153,7 @@ fn flow_record(
             );
             (!null, why)
         });
+    let srtp_keys = f.udp.as_ref().and_then(|u| u.srtp_keys.as_deref());
     let addr = |e: flow::Endpoint| verdict::Address {
         ip: e.ip.to_string(),
         port: e.port,
@@ -1298,9 +1307,20 @@ fn flow_record(
                 streams: r
                     .confirmed()
                     .map(|s| {
-                        let (encrypted, evidence) =
+                        let (encrypted, mut evidence) =
                             encryption::rtp_stream(s, media_keying.clone(), signalled);
-                        stream_record(s, encrypted, evidence)
+                        let derived = srtp_keys
+                            .filter(|k| k.state == srtp::KeysState::Derived)
+                            .map(|k| k.stream(s.ssrc, s.direction));
+                        if let Some(Some(check)) = derived {
+                            evidence.insert(0, srtp_stream_evidence(check));
+                        }
+                        let mut record = stream_record(s, encrypted, evidence);
+                        if let Some(check) = derived {
+                            record.srtp_authenticated = Some(check.map_or(0, |c| c.authenticated));
+                            record.srtp_failed_authentication = Some(check.map_or(0, |c| c.failed));
+                        }
+                        record
                     })
                     .collect(),
                 untracked_packets: r.untracked_packets,
@@ -1310,6 +1330,15 @@ fn flow_record(
                 header_extensions_in_clear: r.clear_extension_packets,
                 cryptex_packets: r.cryptex_packets,
                 clear_header_extensions: clear_extensions(&r.clear_extension_ids, signalled),
+                srtp_keys: srtp_keys.map(|k| verdict::SrtpKeys {
+                    source: "dtls-key-log".into(),
+                    profile: names::srtp_profile_name(k.profile),
+                    state: k.state_name().into(),
+                    packets_authenticated: k.authenticated(),
+                    packets_failed_authentication: k.failed(),
+                    packets_unopened: k.unopened,
+                    packets_unchecked: k.unchecked,
+                }),
             })
             .map(Box::new),
         zoom: f
@@ -1399,6 +1428,21 @@ fn flow_record(
     }
 }
 
+/// The evidence of one stream's packets opened with SRTP keys from the key log.
+fn srtp_stream_evidence(check: &srtp::StreamCheck) -> String {
+    match (check.authenticated, check.failed) {
+        (opened, 0) => format!(
+            "SRTP opened with the key log: all {opened} packets checked authenticated and decrypted"
+        ),
+        (0, failed) => format!(
+            "none of {failed} packets authenticated under the SRTP keys exported with the key log"
+        ),
+        (opened, failed) => format!(
+            "SRTP opened with the key log: {opened} packets authenticated and decrypted, {failed} failed authentication"
+        ),
+    }
+}
+
 fn stream_record(
     s: &rtp::Stream,
     encrypted: Option<bool>,
@@ -1420,6 +1464,8 @@ fn stream_record(
         evidence,
         payload_entropy: s.payload_entropy().map(|h| (h * 1000.0).round() / 1000.0),
         payload_bytes_sampled: s.sampled_bytes,
+        srtp_authenticated: None,
+        srtp_failed_authentication: None,
     }
 }
 

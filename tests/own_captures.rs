@@ -1142,3 +1142,182 @@ fn dtls_srtp_keys_from_the_key_log_open_what_libsrtp_protected() {
     }
     assert!(opened.is_empty());
 }
+
+/// `analyze --keylog` on the three aiortc calls: every DTLS-SRTP flow's media is opened with
+/// the keys exported from its handshake, each stream's packets authenticate exactly as many
+/// as aiortc sent, and the key log's record says so. Without the key log nothing claims to
+/// be opened; with secrets that do not belong to the sessions every packet fails; with one
+/// session's line missing that flow is `no-secret` and its packets unopened.
+#[test]
+fn dtls_srtp_media_opened_with_the_key_log() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join("aiortc-dtls-keylog.pcap");
+    let keys = dir.join("aiortc-dtls-keylog.keys");
+    let sent: HashMap<String, u64> = expected_records("aiortc-dtls-keylog.expected", "sent")
+        .into_iter()
+        .map(|s| (s["ssrc"].clone(), s["packets"].parse().unwrap()))
+        .collect();
+    let profiles: HashMap<String, String> = expected_records("aiortc-dtls-keylog.expected", "call")
+        .into_iter()
+        // OpenSSL's name of the CM profile leaves out "HMAC" (RFC 5764 §4.1.2 has it)
+        .map(|c| {
+            (
+                c["ssrc"].clone(),
+                c["srtp_profile"].replace("CM_SHA1", "CM_HMAC_SHA1"),
+            )
+        })
+        .collect();
+    let with_keys = |keys: &Path| {
+        let json = common::verdict_json_of(&capture, &["--keylog".as_ref(), keys.as_os_str()]);
+        common::assert_schema_valid(&json);
+        serde_json::from_value::<callproof::verdict::Verdict>(json).unwrap()
+    };
+
+    let v = with_keys(&keys);
+    let k = v.keylog.as_ref().unwrap();
+    assert_eq!((k.sessions, k.master_secrets), (0, 3));
+    assert_eq!(k.srtp.get("opened"), Some(&3));
+    assert_eq!(v.flows.len(), 3);
+    for f in &v.flows {
+        let rtp = f.rtp.as_deref().unwrap();
+        let opened = rtp.srtp_keys.as_ref().unwrap();
+        assert_eq!(opened.state, "opened");
+        assert_eq!(opened.source, "dtls-key-log");
+        assert_eq!(rtp.streams.len(), 2);
+        for s in &rtp.streams {
+            let packets = sent[&s.ssrc];
+            assert_eq!(s.packets, packets, "{}", s.ssrc);
+            assert_eq!(s.srtp_authenticated, Some(packets), "{}", s.ssrc);
+            assert_eq!(s.srtp_failed_authentication, Some(0), "{}", s.ssrc);
+            assert_eq!(profiles[&s.ssrc], opened.profile);
+            assert!(s.evidence[0].starts_with("SRTP opened with the key log"));
+        }
+        assert_eq!(
+            opened.packets_authenticated,
+            rtp.streams.iter().map(|s| s.packets).sum::<u64>()
+        );
+        assert_eq!(opened.packets_failed_authentication, 0);
+        assert!(
+            f.encryption
+                .basis
+                .iter()
+                .any(|b| b.starts_with("SRTP opened with the key log"))
+        );
+    }
+
+    // no key log: no keys, no claim
+    let plain = verdict_of(&capture);
+    for f in &plain.flows {
+        let rtp = f.rtp.as_deref().unwrap();
+        assert_eq!(rtp.srtp_keys, None);
+        assert!(rtp.streams.iter().all(|s| s.srtp_authenticated.is_none()));
+    }
+
+    // secrets that are not these sessions': one hex digit of each master secret changed
+    let text = std::fs::read_to_string(&keys).unwrap();
+    let wrong: String = text
+        .lines()
+        .map(|l| {
+            let (head, last) = l.split_at(l.len() - 1);
+            format!("{head}{}\n", if last == "0" { "1" } else { "0" })
+        })
+        .collect();
+    assert_ne!(wrong, text);
+    let (_tmp, wrong_keys) = common::temp_copy(wrong.as_bytes(), "wrong.keys");
+    let v = with_keys(&wrong_keys);
+    assert_eq!(v.keylog.as_ref().unwrap().srtp.get("rejected"), Some(&3));
+    for f in &v.flows {
+        let rtp = f.rtp.as_deref().unwrap();
+        let k = rtp.srtp_keys.as_ref().unwrap();
+        assert_eq!(k.state, "rejected");
+        assert_eq!(k.packets_authenticated, 0);
+        assert_eq!(
+            k.packets_failed_authentication,
+            rtp.streams.iter().map(|s| s.packets).sum::<u64>()
+        );
+    }
+
+    // one session's lines left out
+    let first_random = text.split_whitespace().nth(1).unwrap();
+    let partial: String = text
+        .lines()
+        .filter(|l| !l.contains(first_random))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (_tmp2, partial_keys) = common::temp_copy(partial.as_bytes(), "partial.keys");
+    let v = with_keys(&partial_keys);
+    let k = v.keylog.as_ref().unwrap();
+    assert_eq!(
+        (k.srtp.get("opened"), k.srtp.get("no-secret")),
+        (Some(&2), Some(&1))
+    );
+    let unopened = v
+        .flows
+        .iter()
+        .filter_map(|f| f.rtp.as_deref())
+        .find(|r| r.srtp_keys.as_ref().unwrap().state == "no-secret")
+        .unwrap();
+    let k = unopened.srtp_keys.as_ref().unwrap();
+    assert_eq!(k.packets_authenticated + k.packets_failed_authentication, 0);
+    assert_eq!(
+        k.packets_unopened,
+        unopened.streams.iter().map(|s| s.packets).sum::<u64>()
+    );
+    assert!(
+        unopened
+            .streams
+            .iter()
+            .all(|s| s.srtp_authenticated.is_none())
+    );
+}
+
+/// A capture that carries its own key log (pcapng Decryption Secrets Block) opens its DTLS-SRTP
+/// media without `--keylog` when the block comes before the media, as `editcap
+/// --inject-secrets` puts it; when the block comes after the packets, the media has gone by
+/// unopened and the verdict says so rather than claiming it opened or that no secret exists.
+#[test]
+fn dtls_srtp_media_opened_with_the_captures_own_key_log() {
+    use callproof::capture::{TLS_KEY_LOG, pcapng_write::PcapngWriter};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join("aiortc-dtls-keylog.pcap");
+    let keys = std::fs::read(dir.join("aiortc-dtls-keylog.keys")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+
+    let first = tmp.path().join("secrets-first.pcapng");
+    let mut w = PcapngWriter::new(std::fs::File::create(&first).unwrap(), "test", &[]).unwrap();
+    w.add_interface(1, 262_144, "lo", None).unwrap();
+    w.secrets(TLS_KEY_LOG, &keys).unwrap();
+    callproof::capture::read_file(&capture, |f| {
+        assert_eq!(f.link_type, 1);
+        w.packet(0, f.ts_ns.unwrap_or(0).max(0) as u64, f.data, f.orig_len)
+            .unwrap();
+    })
+    .unwrap();
+    w.finish().unwrap();
+    let v = verdict_of(&first);
+    assert_eq!(v.flows.len(), 3);
+    for f in &v.flows {
+        let rtp = f.rtp.as_deref().unwrap();
+        let k = rtp.srtp_keys.as_ref().unwrap();
+        assert_eq!(k.state, "opened");
+        assert_eq!(
+            (k.packets_authenticated, k.packets_failed_authentication),
+            (rtp.streams.iter().map(|s| s.packets).sum::<u64>(), 0)
+        );
+    }
+
+    let after = tmp.path().join("secrets-after.pcapng");
+    common::with_key_log_after_the_packets(&capture, &keys, false, &after);
+    let v = verdict_of(&after);
+    for f in &v.flows {
+        let rtp = f.rtp.as_deref().unwrap();
+        let k = rtp.srtp_keys.as_ref().unwrap();
+        assert_eq!(k.state, "secret-after-media");
+        assert_eq!(k.packets_authenticated + k.packets_failed_authentication, 0);
+        assert_eq!(
+            k.packets_unopened,
+            rtp.streams.iter().map(|s| s.packets).sum::<u64>()
+        );
+        assert!(f.encryption.basis.iter().any(|b| b.contains("had gone by")));
+    }
+}

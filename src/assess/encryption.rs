@@ -350,6 +350,10 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
     if let Some(d) = &u.dtls {
         let profile = d.server_hello.as_ref().and_then(|s| s.srtp_profile);
         let mut e = from_handshake("DTLS", d, profile);
+        if let Some(k) = u.srtp_keys.as_deref() {
+            e.basis
+                .push(k.describe(&crate::dissect::tls::names::srtp_profile_name(k.profile)));
+        }
         if let Some(pr) = profile
             && matches!(pr, 0x0005 | 0x0006)
             && e.state == State::Encrypted

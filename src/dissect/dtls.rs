@@ -95,6 +95,9 @@ pub struct DtlsStream {
     /// Datagrams whose records tiled them exactly (every header and length consistent).
     pub exact_datagrams: u64,
     sides: hello::HelloSides,
+    /// The hello randoms (client's, server's): a key log names the session by the first, and
+    /// both seed the DTLS-SRTP key export.
+    pub randoms: [Option<[u8; 32]>; 2],
 }
 
 impl DtlsStream {
@@ -105,6 +108,11 @@ impl DtlsStream {
 
     fn server_dir(&self) -> usize {
         self.sides.server_dir()
+    }
+
+    /// The direction the DTLS client sends in (0 = the flow's client to server).
+    pub fn client_dir(&self) -> usize {
+        1 - self.server_dir()
     }
 
     /// All records of one datagram.
@@ -221,6 +229,7 @@ impl DtlsStream {
             // a second ClientHello (after HelloVerifyRequest) repeats the first
             DTLSMessageHandshakeBody::ClientHello(ch) if self.facts.client_hello.is_none() => {
                 self.sides.client = Some(dir);
+                self.randoms[0] = ch.random.try_into().ok();
                 self.facts.client_hello = Some(hello::client_hello(
                     frame,
                     ch.version.0,
@@ -230,6 +239,7 @@ impl DtlsStream {
             }
             DTLSMessageHandshakeBody::ServerHello(sh) => {
                 self.sides.server = Some(dir);
+                self.randoms[1] = sh.random.try_into().ok();
                 let facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
                 let dtls13 = facts.selected_version == Some(0xFEFC);
                 self.facts.server_hello = Some(facts);

@@ -6,11 +6,12 @@
 //! §5); the session keys derived from a master key and salt (RFC 3711 §4.3, AES-CM PRF; AES-256
 //! per RFC 6188); the rollover counter estimated per SSRC (RFC 3711 §3.3.1); the check of one
 //! RTP packet: HMAC-SHA1 tag and AES counter mode (RFC 3711 §4.1.1, §4.2), or AES-GCM (RFC 7714
-//! §8–9); the counts per stream. Must not: keep decrypted media — each payload is looked at in
-//! a scratch buffer and dropped — nor trust a packet whose tag does not verify.
+//! §8–9); the counts per stream. Must not: keep decrypted media — each payload is decrypted
+//! into one scratch buffer and dropped — nor count a packet whose tag does not verify.
 //!
 //! SRTCP is not opened yet (its packets keep the checks of [`super::rtp`]); neither are the
-//! NULL profiles (no encryption to remove) nor DTLS 1.0 sessions (their PRF is MD5 + SHA-1).
+//! NULL profiles (no encryption to remove), DTLS 1.0 sessions (their PRF is MD5 + SHA-1) nor
+//! DTLS 1.3 ones (their exporter needs the `EXPORTER_SECRET`).
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use ring::{aead, hmac};
@@ -420,17 +421,9 @@ impl Opener {
         })
     }
 
-    /// One RTP packet in direction `dir`; its payload in clear is handed to `payload` when
-    /// the packet authenticates.
-    pub fn rtp(
-        &mut self,
-        dir: u8,
-        ssrc: u32,
-        seq: u16,
-        header_len: usize,
-        packet: &[u8],
-        mut payload: impl FnMut(&[u8]),
-    ) {
+    /// One RTP packet in direction `dir`: authenticated and decrypted (into a scratch buffer),
+    /// or counted as failed.
+    pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
         let dir = dir.min(1);
         let index = match self
             .streams
@@ -463,19 +456,177 @@ impl Opener {
             if keys.open_rtp(packet, header_len, roc, &mut self.scratch) {
                 stream.rollover.update(seq, roc);
                 stream.authenticated += 1;
-                payload(&self.scratch);
                 return;
             }
         }
         stream.failed += 1;
     }
+}
 
+/// What a key log did for a flow's DTLS-SRTP session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeysState {
+    /// The session keys are derived: packets are checked with them.
+    Derived,
+    /// The key log has no master secret for this session (yet).
+    NoSecret,
+    /// DTLS 1.0 (MD5 + SHA-1 PRF) or DTLS 1.3 (exporter secret): not exported here.
+    UnsupportedVersion,
+    /// A NULL or unknown protection profile.
+    UnsupportedProfile,
+}
+
+/// The SRTP keys of one flow: where its DTLS-SRTP session stands with the key log, and the
+/// packets checked.
+#[derive(Debug)]
+pub struct FlowKeys {
+    /// The `use_srtp` profile the server selected.
+    pub profile: u16,
+    pub state: KeysState,
+    opener: Option<Opener>,
+    /// RTP packets seen while the keys were not derived.
+    pub unopened: u64,
+}
+
+impl FlowKeys {
+    /// The keys of a DTLS session whose ServerHello selected `profile`: derived from the
+    /// key log's master secret when it has one (`version`: the ServerHello's; `cipher`: its
+    /// cipher suite, which names the PRF hash; `client_dir`: the direction the DTLS client
+    /// sends in).
+    pub fn of_session(
+        profile: u16,
+        dtls12: bool,
+        cipher: u16,
+        randoms: (&[u8; 32], &[u8; 32]),
+        master_secret: Option<&[u8; 48]>,
+        client_dir: usize,
+    ) -> Self {
+        let mut keys = Self {
+            profile,
+            state: KeysState::NoSecret,
+            opener: None,
+            unopened: 0,
+        };
+        let Some(p) = Profile::from_id(profile) else {
+            keys.state = KeysState::UnsupportedProfile;
+            return keys;
+        };
+        if !dtls12 {
+            keys.state = KeysState::UnsupportedVersion;
+            return keys;
+        }
+        let Some(master_secret) = master_secret else {
+            return keys;
+        };
+        let masters = dtls_srtp_master_keys(
+            p,
+            PrfHash::of_cipher_suite(cipher),
+            master_secret,
+            randoms.0,
+            randoms.1,
+        );
+        if let Some(opener) = Opener::new(p, &masters, client_dir) {
+            keys.opener = Some(opener);
+            keys.state = KeysState::Derived;
+        }
+        keys
+    }
+
+    /// One RTP packet of the flow.
+    pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
+        match self.opener.as_mut() {
+            Some(o) => o.rtp(dir, ssrc, seq, header_len, packet),
+            None => self.unopened += 1,
+        }
+    }
+
+    /// What the checks showed so far.
+    pub fn outcome(&self) -> KeysOutcome {
+        let (streams, unchecked) = self
+            .opener
+            .as_ref()
+            .map_or((Vec::new(), 0), |o| (o.streams.clone(), o.unchecked));
+        KeysOutcome {
+            profile: self.profile,
+            state: self.state,
+            streams,
+            unchecked,
+            unopened: self.unopened,
+        }
+    }
+}
+
+/// The SRTP keys of a flow as its verdict reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysOutcome {
+    pub profile: u16,
+    pub state: KeysState,
+    pub streams: Vec<StreamCheck>,
+    /// Packets of streams beyond [`MAX_STREAMS`].
+    pub unchecked: u64,
+    /// Packets seen while the keys were not derived.
+    pub unopened: u64,
+}
+
+impl KeysOutcome {
     pub fn authenticated(&self) -> u64 {
         self.streams.iter().map(|s| s.authenticated).sum()
     }
 
     pub fn failed(&self) -> u64 {
         self.streams.iter().map(|s| s.failed).sum()
+    }
+
+    /// The verdict's word for it: "opened" (packets authenticated), "rejected" (packets
+    /// checked, none authenticated), "secret-after-media" (the secret joined the key log
+    /// after the media had gone by), "no-media" (keys but no RTP), "no-secret",
+    /// "unsupported-version", "unsupported-profile".
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            KeysState::Derived if self.authenticated() > 0 => "opened",
+            KeysState::Derived if self.failed() > 0 => "rejected",
+            KeysState::Derived if self.unopened > 0 => "secret-after-media",
+            KeysState::Derived => "no-media",
+            KeysState::NoSecret => "no-secret",
+            KeysState::UnsupportedVersion => "unsupported-version",
+            KeysState::UnsupportedProfile => "unsupported-profile",
+        }
+    }
+
+    /// The check of one stream.
+    pub fn stream(&self, ssrc: u32, dir: u8) -> Option<&StreamCheck> {
+        self.streams.iter().find(|s| s.ssrc == ssrc && s.dir == dir)
+    }
+
+    /// What the keys did for the flow, in words (`profile`: the profile's name).
+    pub fn describe(&self, profile: &str) -> String {
+        let (opened, failed) = (self.authenticated(), self.failed());
+        match self.state {
+            KeysState::Derived if opened > 0 => format!(
+                "SRTP opened with the key log: {opened} of {} RTP packets authenticated and decrypted under the {profile} keys exported from this DTLS handshake's master secret",
+                opened + failed
+            ),
+            KeysState::Derived if failed > 0 => format!(
+                "the {profile} keys exported with the key log's master secret for this DTLS handshake authenticated none of {failed} RTP packets"
+            ),
+            KeysState::Derived if self.unopened > 0 => format!(
+                "the key log's master secret for this DTLS session came after its {} RTP packets had gone by: they were not opened",
+                self.unopened
+            ),
+            KeysState::Derived => {
+                "the key log opened this DTLS handshake's SRTP keys, but no RTP followed it".into()
+            }
+            KeysState::NoSecret => {
+                "the key log has no master secret for this DTLS session: its media was not opened"
+                    .into()
+            }
+            KeysState::UnsupportedVersion => {
+                "SRTP keys are exported from DTLS 1.2 sessions only (not DTLS 1.0 or 1.3): the media was not opened".into()
+            }
+            KeysState::UnsupportedProfile => {
+                format!("{profile} is not a profile whose media is opened here")
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use super::dtls::{self, DtlsStream};
 use super::quic::{self, QuicFacts};
 use super::rtp::{self, Streams};
 use super::sip::{self, SipFacts};
+use super::srtp::{self, FlowKeys};
 use super::stun::{self, StunFacts};
 use super::zoom::{self, ZoomFacts};
 use super::{Protocol, ProtocolSet};
@@ -53,8 +54,10 @@ pub struct UdpDissector {
     dns: Option<Box<DnsFacts>>,
     sip: Option<Box<SipFacts>>,
     zoom: Option<Box<ZoomFacts>>,
-    /// Secrets that open QUIC servers' Handshake packets (`--keylog`).
+    /// Secrets that open QUIC servers' Handshake packets and DTLS-SRTP media (`--keylog`).
     keylog: Option<Arc<KeyLog>>,
+    /// The SRTP keys of the flow's DTLS-SRTP session, with a key log.
+    srtp_keys: Option<Box<FlowKeys>>,
 }
 
 /// What dissecting a UDP flow established.
@@ -78,6 +81,8 @@ pub struct UdpOutcome {
     pub channel_data: u32,
     /// Datagrams of a peer carried inside TURN on this flow (the flow's server is a relay).
     pub relayed_datagrams: u32,
+    /// SRTP keys from the key log for the flow's DTLS-SRTP session, and what they opened.
+    pub srtp_keys: Option<Box<srtp::KeysOutcome>>,
 }
 
 fn is_zoom_port(p: u16) -> bool {
@@ -103,6 +108,59 @@ impl UdpDissector {
         self.keylog = Some(Arc::clone(keylog));
         if let Some(initials) = self.quic_initials.as_mut() {
             initials.secrets_arrived(keylog);
+        }
+        self.derive_srtp_keys();
+    }
+
+    /// With a key log, once the DTLS handshake selected an SRTP profile: the flow's SRTP keys,
+    /// or why there are none (again when the key log grew while the secret was missing).
+    fn derive_srtp_keys(&mut self) {
+        let (Some(keylog), Some(d)) = (self.keylog.as_deref(), self.dtls.as_deref()) else {
+            return;
+        };
+        if self
+            .srtp_keys
+            .as_ref()
+            .is_some_and(|k| k.state != srtp::KeysState::NoSecret)
+        {
+            return;
+        }
+        let Some(sh) = d.facts.server_hello.as_ref() else {
+            return;
+        };
+        let (Some(profile), [Some(client_random), Some(server_random)]) =
+            (sh.srtp_profile, &d.randoms)
+        else {
+            return;
+        };
+        let dtls12 = sh.legacy_version == 0xFEFD && sh.selected_version.is_none();
+        let keys = FlowKeys::of_session(
+            profile,
+            dtls12,
+            u16::try_from(sh.cipher).unwrap_or(0),
+            (client_random, server_random),
+            keylog.master_secret(client_random),
+            d.client_dir(),
+        );
+        let unopened = self.srtp_keys.as_ref().map_or(0, |k| k.unopened);
+        let mut keys = Box::new(keys);
+        keys.unopened += unopened;
+        self.srtp_keys = Some(keys);
+    }
+
+    /// One RTP packet (not RTCP) of the flow: checked with the SRTP keys, if there are any.
+    fn srtp_packet(&mut self, dir: usize, h: rtp::Header, b: &[u8]) {
+        if let (
+            Some(k),
+            rtp::Header::Rtp {
+                ssrc,
+                seq,
+                payload_offset,
+                ..
+            },
+        ) = (self.srtp_keys.as_mut(), h)
+        {
+            k.rtp(dir as u8, ssrc, seq, payload_offset, b);
         }
     }
 
@@ -169,6 +227,7 @@ impl UdpDissector {
                 && let Some(h) = rtp::parse(inner)
             {
                 r.packet(h, dir as u8, frame, inner);
+                self.srtp_packet(dir, h, inner);
             }
             return;
         }
@@ -218,6 +277,9 @@ impl UdpDissector {
                 if dtls::looks_like_dtls(b) || unified {
                     self.counts.dtls_records += 1;
                     self.dtls.get_or_insert_default().datagram(dir, frame, b);
+                    if self.keylog.is_some() && self.srtp_keys.is_none() {
+                        self.derive_srtp_keys();
+                    }
                     true
                 } else {
                     false
@@ -243,6 +305,7 @@ impl UdpDissector {
                     self.rtp
                         .get_or_insert_default()
                         .packet(h, dir as u8, frame, b);
+                    self.srtp_packet(dir, h, b);
                     true
                 }
                 None => false,
@@ -382,6 +445,7 @@ impl UdpDissector {
             dns: self.dns.take().map(|b| *b),
             sip: self.sip.take().map(|b| *b),
             zoom: self.zoom.take().map(|b| *b),
+            srtp_keys: self.srtp_keys.take().map(|k| k.outcome()),
         };
         outcome(&self.counts, parts)
     }
@@ -404,6 +468,7 @@ impl UdpDissector {
             dns: self.dns.as_deref().cloned(),
             sip: self.sip.as_deref().cloned(),
             zoom: self.zoom.as_deref().cloned(),
+            srtp_keys: self.srtp_keys.as_deref().map(FlowKeys::outcome),
         };
         outcome(&self.counts, parts)
     }
@@ -450,6 +515,7 @@ struct Parts {
     dns: Option<DnsFacts>,
     sip: Option<SipFacts>,
     zoom: Option<ZoomFacts>,
+    srtp_keys: Option<srtp::KeysOutcome>,
 }
 
 /// The protocols the evidence establishes, and the facts kept for the verdict.
@@ -463,6 +529,7 @@ fn outcome(c: &Counts, parts: Parts) -> UdpOutcome {
         dns,
         sip,
         mut zoom,
+        srtp_keys,
     } = parts;
     let mut p = ProtocolSet::default();
     if let Some(s) = &stun {
@@ -552,6 +619,7 @@ fn outcome(c: &Counts, parts: Parts) -> UdpOutcome {
         client_is_responder,
         channel_data: c.channel_data,
         relayed_datagrams: c.relayed_datagrams,
+        srtp_keys: srtp_keys.filter(|_| dtls_confirmed).map(Box::new),
     }
 }
 

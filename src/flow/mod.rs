@@ -408,6 +408,11 @@ impl Flow {
                     s.direction ^= 1;
                 }
             }
+            if let Some(k) = outcome.srtp_keys.as_mut() {
+                for s in &mut k.streams {
+                    s.dir ^= 1;
+                }
+            }
         } else if outcome.dtls.is_some() || outcome.quic_tls.is_some() {
             self.confirm_roles();
         }

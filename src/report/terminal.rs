@@ -73,24 +73,37 @@ pub fn terminal_summary(v: &Verdict, colour: bool) -> String {
         }
     );
     if let Some(k) = &v.keylog {
-        let tls13: u64 = k.handshakes.values().sum();
-        let opened = k.handshakes.get("decrypted").copied().unwrap_or(0);
-        let others: Vec<String> = k
-            .handshakes
-            .iter()
-            .filter(|(state, _)| *state != "decrypted")
-            .map(|(state, n)| format!("{n} {state}"))
-            .collect();
+        // "opened X of Y …" with the other states in brackets
+        let counted = |states: &std::collections::BTreeMap<String, u64>, done: &str, what: &str| {
+            let all: u64 = states.values().sum();
+            let opened = states.get(done).copied().unwrap_or(0);
+            let others: Vec<String> = states
+                .iter()
+                .filter(|(state, _)| *state != done)
+                .map(|(state, n)| format!("{n} {state}"))
+                .collect();
+            format!(
+                "opened {opened} of {all} {what}{}",
+                if others.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", others.join(", "))
+                }
+            )
+        };
+        let mut parts = Vec::new();
+        if k.sessions > 0 || !k.handshakes.is_empty() {
+            parts.push(counted(&k.handshakes, "decrypted", "TLS 1.3 handshake(s)"));
+        }
+        if k.master_secrets > 0 || !k.srtp.is_empty() {
+            parts.push(counted(&k.srtp, "opened", "DTLS-SRTP flow(s)' media"));
+        }
         let _ = writeln!(
             out,
-            "  key log {}: {} session(s); opened {opened} of {tls13} TLS 1.3 handshake(s){}",
+            "  key log {}: {} session(s); {}",
             terminal_safe(&k.path),
-            k.sessions,
-            if others.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", others.join(", "))
-            }
+            k.sessions + k.master_secrets,
+            parts.join("; ")
         );
     }
     if let Some(s) = &v.summary {

@@ -191,8 +191,12 @@ pub struct KeyLogFile {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
-    /// TLS 1.3 sessions with a server handshake traffic secret (the only secret read).
+    /// TLS 1.3 sessions with a server handshake traffic secret.
     pub sessions: u64,
+    /// Sessions with a master secret (`CLIENT_RANDOM` lines, TLS 1.2 and DTLS 1.2): DTLS-SRTP
+    /// media keys are exported from them (`flows[].rtp.srtp_keys`).
+    #[serde(default)]
+    pub master_secrets: u64,
     /// `SERVER_HANDSHAKE_TRAFFIC_SECRET` lines whose fields did not parse.
     #[serde(default)]
     pub malformed_lines: u64,
@@ -203,6 +207,9 @@ pub struct KeyLogFile {
     /// (`flows[].tls.keylog`): whether the key log belongs to the capture at all.
     #[serde(default)]
     pub handshakes: BTreeMap<String, u64>,
+    /// DTLS-SRTP flows by what the key log did for their media (`flows[].rtp.srtp_keys.state`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub srtp: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -595,6 +602,38 @@ pub struct Rtp {
     /// `a=extmap` says each carries (e.g. RFC 6464 audio levels) when the capture has the SDP.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clear_header_extensions: Vec<RtpHeaderExtension>,
+    /// With a key log: the SRTP keys exported from this flow's DTLS-SRTP handshake, and what
+    /// they opened (absent without a key log or a DTLS-SRTP handshake on the flow).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtp_keys: Option<SrtpKeys>,
+}
+
+/// SRTP keys exported (RFC 5764 §4.2) from a flow's DTLS 1.2 handshake with the master secret
+/// the key log holds for it, and the RTP packets checked with them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SrtpKeys {
+    /// Where the keys came from: "dtls-key-log".
+    pub source: Name,
+    /// The SRTP profile the DTLS ServerHello selected.
+    pub profile: String,
+    /// "opened" (packets authenticated and decrypted), "rejected" (packets checked, none
+    /// authenticated: the key log's secret does not open this media), "secret-after-media"
+    /// (the secret joined the key log — a Decryption Secrets Block — after the media had gone
+    /// by), "no-media" (no RTP after the handshake), "no-secret" (the key log has no master secret for this
+    /// session), "unsupported-version" (DTLS 1.0 or 1.3), "unsupported-profile" (NULL or
+    /// unknown profile).
+    pub state: Name,
+    /// RTP packets whose authentication tag verified under the keys; their payloads were
+    /// decrypted (and not kept).
+    pub packets_authenticated: u64,
+    /// RTP packets whose tag did not verify.
+    pub packets_failed_authentication: u64,
+    /// RTP packets seen while there were no keys (no secret, or an unsupported session).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub packets_unopened: u64,
+    /// RTP packets of streams beyond the 32 checked per flow.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub packets_unchecked: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -629,6 +668,12 @@ pub struct RtpStream {
     pub payload_entropy: Option<f64>,
     #[serde(default)]
     pub payload_bytes_sampled: u32,
+    /// With SRTP keys (`rtp.srtp_keys`): this stream's packets whose authentication tag
+    /// verified, and those whose tag did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtp_authenticated: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtp_failed_authentication: Option<u64>,
 }
 
 /// Zoom's own media encapsulation.

@@ -1,8 +1,9 @@
 //! TLS 1.3 server handshakes opened with a key log (the NSS format browsers write under
 //! `SSLKEYLOGFILE` and OpenSSL's `s_client -keylogfile`).
 //!
-//! Owns: reading a key log (each session's server handshake traffic secret, by the random of
-//! its ClientHello), deriving the server's handshake write key and IV from that secret (RFC
+//! Owns: reading a key log (each session's server handshake traffic secret, and each TLS 1.2 /
+//! DTLS 1.2 session's master secret — `CLIENT_RANDOM` lines, from which DTLS-SRTP media keys
+//! are exported by [`crate::dissect::srtp`] — by the random of its ClientHello), deriving the server's handshake write key and IV from that secret (RFC
 //! 8446 §7.1 HKDF-Expand-Label, §7.3), opening the server's handshake records (§5.2 record
 //! protection, §5.3 per-record nonce) and reading the messages the handshake encrypts:
 //! EncryptedExtensions (the selected ALPN) and Certificate (the server's chain, also when
@@ -25,6 +26,9 @@ pub const MAX_KEYLOG_BYTES: u64 = 256 * 1024 * 1024;
 /// The label of the secret that protects the server's handshake records.
 const SERVER_HANDSHAKE_LABEL: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
 
+/// The label of a TLS 1.2 / DTLS 1.2 session's master secret (48 bytes).
+const MASTER_SECRET_LABEL: &str = "CLIENT_RANDOM";
+
 /// Encrypted handshake bytes held at most, over all connections, while their sessions' secrets
 /// are not (yet) in the key log.
 pub const MAX_HELD_BYTES: usize = 64 << 20;
@@ -41,6 +45,10 @@ pub const MAX_HELD_BYTES_PER_CONNECTION: usize = 96 << 10;
 #[derive(Debug, Default, Clone)]
 pub struct KeyLog {
     server_handshake: HashMap<[u8; 32], Vec<u8>>,
+    /// TLS 1.2 / DTLS 1.2 master secrets (`CLIENT_RANDOM` lines): DTLS-SRTP sessions export
+    /// their media keys from them. Never written into a live capture's key log block: a master
+    /// secret opens everything its session protects.
+    master_secrets: HashMap<[u8; 32], [u8; 48]>,
     /// Lines with a label this reader uses whose fields did not parse (hex, lengths).
     pub malformed_lines: usize,
     /// The first of those, 1-based.
@@ -64,7 +72,10 @@ pub struct KeyLogSource {
     pub bytes: u64,
     /// Sessions with a server handshake traffic secret.
     pub sessions: usize,
-    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET` lines whose fields did not parse, and the first.
+    /// Sessions with a master secret (`CLIENT_RANDOM`).
+    pub master_secrets: usize,
+    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET` and `CLIENT_RANDOM` lines whose fields did not
+    /// parse, and the first.
     pub malformed_lines: usize,
     pub first_malformed_line: Option<usize>,
 }
@@ -75,14 +86,24 @@ impl KeyLog {
         let mut log = KeyLog::default();
         for (number, line) in text.lines().enumerate() {
             let mut fields = line.split_ascii_whitespace();
-            if fields.next() != Some(SERVER_HANDSHAKE_LABEL) {
+            let label = fields.next();
+            if label != Some(SERVER_HANDSHAKE_LABEL) && label != Some(MASTER_SECRET_LABEL) {
                 continue;
             }
             let random = fields.next().and_then(|r| hex::decode(r).ok());
             let secret = fields.next().and_then(|s| hex::decode(leading_hex(s)).ok());
             match (random.map(<[u8; 32]>::try_from), secret) {
                 (Some(Ok(random)), Some(secret))
-                    if matches!(secret.len(), 32 | 48) && fields.next().is_none() =>
+                    if label == Some(MASTER_SECRET_LABEL)
+                        && fields.next().is_none()
+                        && let Ok(master) = <[u8; 48]>::try_from(secret.as_slice()) =>
+                {
+                    log.master_secrets.insert(random, master);
+                }
+                (Some(Ok(random)), Some(secret))
+                    if label == Some(SERVER_HANDSHAKE_LABEL)
+                        && matches!(secret.len(), 32 | 48)
+                        && fields.next().is_none() =>
                 {
                     log.server_handshake.insert(random, secret);
                 }
@@ -116,13 +137,14 @@ impl KeyLog {
             sha256,
             bytes: text.len() as u64,
             sessions: log.sessions(),
+            master_secrets: log.master_secrets.len(),
             malformed_lines: log.malformed_lines,
             first_malformed_line: log.first_malformed_line,
         }));
-        if log.server_handshake.is_empty() {
+        if log.server_handshake.is_empty() && log.master_secrets.is_empty() {
             return Err(named(&format!(
-                "no {SERVER_HANDSHAKE_LABEL} line (an NSS key log of TLS 1.3 sessions has one \
-                 per session){}",
+                "no {SERVER_HANDSHAKE_LABEL} or {MASTER_SECRET_LABEL} line (an NSS key log has \
+                 one per TLS 1.3 or DTLS 1.2 session){}",
                 log.first_malformed_line
                     .map_or(String::new(), |l| format!("; line {l} does not parse"))
             )));
@@ -133,6 +155,7 @@ impl KeyLog {
     /// Add another key log's secrets (a capture's Decryption Secrets Block).
     pub fn extend(&mut self, other: KeyLog) {
         self.server_handshake.extend(other.server_handshake);
+        self.master_secrets.extend(other.master_secrets);
         self.malformed_lines += other.malformed_lines;
         if self.first_malformed_line.is_none() {
             self.first_malformed_line = other.first_malformed_line;
@@ -142,6 +165,16 @@ impl KeyLog {
     /// Sessions the key log holds a server handshake secret for.
     pub fn sessions(&self) -> usize {
         self.server_handshake.len()
+    }
+
+    /// Sessions the key log holds a master secret for (`CLIENT_RANDOM`).
+    pub fn master_secret_sessions(&self) -> usize {
+        self.master_secrets.len()
+    }
+
+    /// The master secret of the TLS 1.2 / DTLS 1.2 session with this ClientHello random.
+    pub fn master_secret(&self, client_random: &[u8; 32]) -> Option<&[u8; 48]> {
+        self.master_secrets.get(client_random)
     }
 
     /// The server handshake traffic secret of the session with this ClientHello random.
@@ -277,7 +310,7 @@ impl KeyLogFollower {
             self.partial.extend_from_slice(rest);
         }
         let log = KeyLog::parse(&String::from_utf8_lossy(&text));
-        Ok((log.sessions() > 0).then_some(log))
+        Ok((log.sessions() + log.master_secret_sessions() > 0).then_some(log))
     }
 }
 
