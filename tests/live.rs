@@ -131,13 +131,18 @@ fn openssl_session(dir: &Path, port: u16, version_flag: &str, sni: &str) {
     let _ = server.wait();
 }
 
-/// Send the UDP payloads of a real capture between two local sockets, each datagram from the
-/// socket standing for its original sender. Returns the first socket's port.
+/// Held by the tests that replay UDP on loopback for their whole capture: each captures every
+/// UDP datagram on `lo`, so one's replay must not land in the other's counts.
+static UDP_REPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Send the UDP payloads of a real capture's first conversation (the two addresses of its
+/// first UDP datagram) between two local sockets, each datagram from the socket standing for
+/// its original sender. Returns the first socket's port.
 fn replay_udp(capture: &Path) -> u16 {
     let a = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let b = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let (pa, pb) = (a.local_addr().unwrap(), b.local_addr().unwrap());
-    let mut first_sender: Option<SocketAddr> = None;
+    let mut first: Option<(SocketAddr, SocketAddr)> = None;
     let mut datagrams: Vec<(bool, Vec<u8>)> = Vec::new();
     callproof::capture::read_file(capture, |frame| {
         let Ok(p) = etherparse::SlicedPacket::from_ethernet(frame.data) else {
@@ -149,8 +154,11 @@ fn replay_udp(capture: &Path) -> u16 {
             return;
         };
         let src = SocketAddr::from((ip.header().source_addr(), udp.source_port()));
-        let from_first = *first_sender.get_or_insert(src) == src;
-        datagrams.push((from_first, udp.payload().to_vec()));
+        let dst = SocketAddr::from((ip.header().destination_addr(), udp.destination_port()));
+        let (first_src, first_dst) = *first.get_or_insert((src, dst));
+        if (src, dst) == (first_src, first_dst) || (dst, src) == (first_src, first_dst) {
+            datagrams.push((src == first_src, udp.payload().to_vec()));
+        }
     })
     .unwrap();
     assert!(datagrams.len() > 100);
@@ -183,6 +191,7 @@ fn live_capture_on_loopback_writes_verdict_and_pcapng_that_analyze_agrees_with()
     let (tls13, tls12) = (free_tcp_port(), free_tcp_port());
     let out = dir.path().join("verdict.json");
     // the UDP ports are chosen by replay_udp after the capture starts: filter on all UDP of lo
+    let _replaying = UDP_REPLAY.lock().unwrap_or_else(|e| e.into_inner());
     let filter = format!("tcp port {tls13} or tcp port {tls12} or udp");
     let Some((mut live, lines)) =
         start_live(&["-i", "lo", "-f", &filter, "-o", out.to_str().unwrap()])
@@ -736,4 +745,75 @@ fn live_keylog_opens_tls13_certificates_and_saves_only_handshake_secrets() {
         hex::encode(&der),
         "tshark's certificate"
     );
+}
+
+/// `live --keylog` with a DTLS-SRTP call (the first aiortc call of
+/// captures/aiortc-dtls-keylog.pcap, replayed on loopback) opens its media with the master
+/// secret of the key log, and the saved pcapng does not carry that secret: it would open the
+/// whole session, so analysing the pcapng alone does not open the media.
+#[test]
+fn live_keylog_opens_dtls_srtp_media_and_saves_no_master_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.log");
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    std::fs::copy(bundled.join("aiortc-dtls-keylog.keys"), &keys).unwrap();
+    let out = dir.path().join("verdict.json");
+    let _replaying = UDP_REPLAY.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((mut live, _lines)) = start_live(&[
+        "-i",
+        "lo",
+        "-f",
+        "udp and host 127.0.0.1",
+        "-o",
+        out.to_str().unwrap(),
+        "--keylog",
+        keys.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    // the key log is looked at every 200 ms: let the first look happen before the handshake
+    std::thread::sleep(Duration::from_millis(500));
+    let port = replay_udp(&bundled.join("aiortc-dtls-keylog.pcap"));
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(&live);
+    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
+
+    let verdict = read_verdict(&out);
+    common::assert_schema_valid(&serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap());
+    let media = |v: &Verdict| {
+        v.flows
+            .iter()
+            .find(|f| f.client.port == port || f.server.port == port)
+            .and_then(|f| f.rtp.clone())
+            .expect("the media flow")
+    };
+    let rtp = media(&verdict);
+    let k = rtp.srtp_keys.as_ref().expect("SRTP keys");
+    assert_eq!(k.state, "opened");
+    assert_eq!(k.profile, "SRTP_AEAD_AES_256_GCM");
+    assert_eq!(rtp.streams.len(), 2);
+    assert_eq!(
+        (k.packets_authenticated, k.packets_failed_authentication),
+        (rtp.streams.iter().map(|s| s.packets).sum::<u64>(), 0)
+    );
+    assert_eq!(
+        verdict.inputs[0]
+            .live
+            .as_ref()
+            .unwrap()
+            .keylog_sessions_saved,
+        Some(0)
+    );
+
+    let pcapng = out.with_extension("pcapng");
+    let bytes = std::fs::read(&pcapng).unwrap();
+    for line in std::fs::read_to_string(&keys).unwrap().lines() {
+        let secret = line.split_whitespace().nth(2).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a master secret in the saved capture"
+        );
+    }
+    let saved = media(&common::verdict_of(&pcapng));
+    assert_ne!(saved.srtp_keys.map(|k| k.state), Some("opened".into()));
 }
