@@ -922,6 +922,7 @@ impl<'a> VerdictBuilder<'a> {
         }
         if let Some(keylog) = &mut self.keylog
             && let Some(keys) = f.rtp.as_ref().and_then(|r| r.srtp_keys.as_ref())
+            && keys.source == "dtls-key-log"
         {
             *keylog.srtp.entry(keys.state.to_string()).or_default() += 1;
         }
@@ -1312,8 +1313,8 @@ fn flow_record(
                         let derived = srtp_keys
                             .filter(|k| k.state == srtp::KeysState::Derived)
                             .map(|k| k.stream(s.ssrc, s.direction));
-                        if let Some(Some(check)) = derived {
-                            evidence.insert(0, srtp_stream_evidence(check));
+                        if let (Some(Some(check)), Some(k)) = (derived, srtp_keys) {
+                            evidence.insert(0, srtp_stream_evidence(check, k.source_words()));
                         }
                         let mut record = stream_record(s, encrypted, evidence);
                         if let Some(check) = derived {
@@ -1331,7 +1332,11 @@ fn flow_record(
                 cryptex_packets: r.cryptex_packets,
                 clear_header_extensions: clear_extensions(&r.clear_extension_ids, signalled),
                 srtp_keys: srtp_keys.map(|k| verdict::SrtpKeys {
-                    source: "dtls-key-log".into(),
+                    source: match k.source {
+                        srtp::KeySource::DtlsKeyLog => "dtls-key-log",
+                        srtp::KeySource::Sdes(_) => "sdes-in-clear",
+                    }
+                    .into(),
                     profile: names::srtp_profile_name(k.profile),
                     state: k.state_name().into(),
                     packets_authenticated: k.authenticated(),
@@ -1429,16 +1434,16 @@ fn flow_record(
 }
 
 /// The evidence of one stream's packets opened with SRTP keys from the key log.
-fn srtp_stream_evidence(check: &srtp::StreamCheck) -> String {
+fn srtp_stream_evidence(check: &srtp::StreamCheck, source: &str) -> String {
     match (check.authenticated, check.failed) {
         (opened, 0) => format!(
-            "SRTP opened with the key log: all {opened} packets checked authenticated and decrypted"
+            "SRTP opened with {source}: all {opened} packets checked authenticated and decrypted"
         ),
-        (0, failed) => format!(
-            "none of {failed} packets authenticated under the SRTP keys exported with the key log"
-        ),
+        (0, failed) => {
+            format!("none of {failed} packets authenticated under the SRTP keys of {source}")
+        }
         (opened, failed) => format!(
-            "SRTP opened with the key log: {opened} packets authenticated and decrypted, {failed} failed authentication"
+            "SRTP opened with {source}: {opened} packets authenticated and decrypted, {failed} failed authentication"
         ),
     }
 }
@@ -1805,6 +1810,7 @@ mod tests {
             proto: "RTP/SAVP".into(),
             crypto_suites: Vec::new(),
             key_in_clear: false,
+            sdes_key: None,
             dtls_fingerprint: false,
             extmap: Vec::new(),
             rtcp_port: Some(port + 1),

@@ -1321,3 +1321,91 @@ fn dtls_srtp_media_opened_with_the_captures_own_key_log() {
         assert!(f.encryption.basis.iter().any(|b| b.contains("had gone by")));
     }
 }
+
+/// SDES keys in clear SIP (captures/make-baresip-media.sh, `mediaenc=srtp-mand`) open the media
+/// they key, as they would for any eavesdropper: every RTP packet libsrtp protected in the
+/// baresip calls authenticates under the key its sender announced. With one side's key changed
+/// in the capture, that side's stream fails and the other still opens: each SDP's key protects
+/// what its own sender sends (RFC 4568 §6.1). Keys sent over SIP over TLS are not seen, and
+/// nothing is claimed opened.
+#[test]
+fn sdes_keys_in_clear_sip_open_the_media() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    for (name, media_flows) in [
+        ("baresip-sip-sdes-srtp.pcap", 1),
+        ("baresip-sip-srtp-audiolevel.pcap", 2),
+    ] {
+        let json = common::verdict_json_of(&dir.join(name), &[]);
+        common::assert_schema_valid(&json);
+        let v: callproof::verdict::Verdict = serde_json::from_value(json).unwrap();
+        let opened: Vec<_> = v
+            .flows
+            .iter()
+            .filter_map(|f| f.rtp.as_deref())
+            .filter(|r| !r.streams.is_empty())
+            .collect();
+        assert_eq!(opened.len(), media_flows, "{name}");
+        for rtp in opened {
+            let k = rtp.srtp_keys.as_ref().unwrap();
+            assert_eq!(
+                (k.source.as_ref(), k.profile.as_str(), k.state.as_ref()),
+                ("sdes-in-clear", "SRTP_AES128_CM_HMAC_SHA1_80", "opened"),
+                "{name}"
+            );
+            for s in &rtp.streams {
+                assert_eq!(s.srtp_authenticated, Some(s.packets), "{name} {}", s.ssrc);
+                assert_eq!(s.srtp_failed_authentication, Some(0), "{name} {}", s.ssrc);
+            }
+        }
+        // no key log was given: the key log record stays absent
+        assert!(v.keylog.is_none());
+    }
+
+    // the first a=crypto key in the capture, one base64 digit changed
+    let original = std::fs::read(dir.join("baresip-sip-sdes-srtp.pcap")).unwrap();
+    let at = original.windows(7).position(|w| w == b"inline:").unwrap() + 7;
+    let mut changed = original.clone();
+    changed[at] = if changed[at] == b'A' { b'B' } else { b'A' };
+    let announced_port: u16 = {
+        // the m=audio line of the SDP that carried the changed key
+        let text = String::from_utf8_lossy(&original[..at]);
+        let m = text.rfind("m=audio ").unwrap();
+        text[m + 8..].split(' ').next().unwrap().parse().unwrap()
+    };
+    let (_tmp, path) = common::temp_copy(&changed, "changed-key.pcap");
+    let v = verdict_of(&path);
+    let f = v
+        .flows
+        .iter()
+        .find(|f| f.rtp.as_ref().is_some_and(|r| !r.streams.is_empty()))
+        .unwrap();
+    let from_changed_side = if f.client.port == announced_port {
+        "client_to_server"
+    } else {
+        assert_eq!(f.server.port, announced_port);
+        "server_to_client"
+    };
+    for s in &f.rtp.as_ref().unwrap().streams {
+        let (opened, failed) = if s.direction == from_changed_side {
+            (0, s.packets)
+        } else {
+            (s.packets, 0)
+        };
+        assert_eq!(s.srtp_authenticated, Some(opened), "{}", s.direction);
+        assert_eq!(
+            s.srtp_failed_authentication,
+            Some(failed),
+            "{}",
+            s.direction
+        );
+    }
+
+    // SIP over TLS: the keys are encrypted, nothing is opened
+    let tls = verdict_of(&dir.join("baresip-sip-tls-srtp.pcap"));
+    assert!(
+        tls.flows
+            .iter()
+            .filter_map(|f| f.rtp.as_deref())
+            .all(|r| r.srtp_keys.is_none())
+    );
+}

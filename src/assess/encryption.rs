@@ -397,6 +397,10 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
             signalled.and_then(|s| sdp_protection(s.media).map(|secure| (s, secure)))
         {
             let m = signal.media;
+            let mut basis = vec![signalled_evidence(signal)];
+            if let Some(k) = u.srtp_keys.as_deref() {
+                basis.push(k.describe(&crate::dissect::tls::names::srtp_profile_name(k.profile)));
+            }
             return Encryption {
                 state: if secure {
                     State::Encrypted
@@ -409,7 +413,7 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
                         m.crypto_suites.join(", ")
                     )
                 }),
-                basis: vec![signalled_evidence(signal)],
+                basis,
             };
         }
         let streams: Vec<_> = u.rtp.iter().flat_map(|r| r.confirmed()).collect();
@@ -610,6 +614,7 @@ mod tests {
             proto: proto.into(),
             crypto_suites: crypto_suites.iter().map(|c| c.to_string()).collect(),
             key_in_clear: !crypto_suites.is_empty(),
+            sdes_key: None,
             dtls_fingerprint,
             extmap: Vec::new(),
             rtcp_port: Some(4001),

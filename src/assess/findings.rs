@@ -199,7 +199,8 @@ pub const SDES_KEYS_IN_CLEAR: Rule = Rule {
     explanation: "The SDP carried SRTP master keys (a=crypto ... inline:, RFC 4568) over \
         unencrypted signalling: whoever sees the signalling can decrypt the SRTP media. SDES keys \
         are in any case known to every signalling server, so they never give end-to-end \
-        encryption.",
+        encryption. callproof uses them as an eavesdropper would: the media flows they key \
+        say in rtp.srtp_keys (source sdes-in-clear) how many packets they opened.",
 };
 
 pub const NULL_SRTP_PROFILE: Rule = Rule {

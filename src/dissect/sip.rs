@@ -30,6 +30,9 @@ pub struct Media {
     pub crypto_suites: Vec<String>,
     /// An `a=crypto` line carried an inline key.
     pub key_in_clear: bool,
+    /// The first of those keys whose suite [`crate::dissect::srtp`] opens (no MKI): the
+    /// sender of this SDP protects its media with it. Never written to a verdict.
+    pub sdes_key: Option<std::sync::Arc<crate::dissect::srtp::SdesKey>>,
     /// `a=fingerprint` (DTLS-SRTP) present.
     pub dtls_fingerprint: bool,
     /// RTP header extensions by ID (`a=extmap:ID[/direction] URI`, RFC 8285), session-level ones
@@ -182,6 +185,7 @@ impl SipFacts {
                         proto,
                         crypto_suites: Vec::new(),
                         key_in_clear: false,
+                        sdes_key: None,
                         dtls_fingerprint: session_fingerprint,
                         extmap: session_extmap.clone(),
                         rtcp_port: None,
@@ -214,6 +218,10 @@ impl SipFacts {
                         }
                         if f.next().is_some_and(|k| k.starts_with("inline:")) {
                             m.key_in_clear = true;
+                            if m.sdes_key.is_none() {
+                                m.sdes_key = crate::dissect::srtp::sdes_key(crypto, frame)
+                                    .map(std::sync::Arc::new);
+                            }
                         }
                     } else if value.starts_with("fingerprint:") {
                         m.dtls_fingerprint = true;

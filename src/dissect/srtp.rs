@@ -6,7 +6,8 @@
 //! §5); the session keys derived from a master key and salt (RFC 3711 §4.3, AES-CM PRF; AES-256
 //! per RFC 6188); the rollover counter estimated per SSRC (RFC 3711 §3.3.1); the check of one
 //! RTP packet: HMAC-SHA1 tag and AES counter mode (RFC 3711 §4.1.1, §4.2), or AES-GCM (RFC 7714
-//! §8–9); the counts per stream. Must not: keep decrypted media — each payload is decrypted
+//! §8–9); the counts per stream; the master key an SDP `a=crypto` line carries in clear
+//! (SDES, RFC 4568 §9.2). Must not: keep decrypted media — each payload is decrypted
 //! into one scratch buffer and dropped — nor count a packet whose tag does not verify.
 //!
 //! SRTCP is not opened yet (its packets keep the checks of [`super::rtp`]); neither are the
@@ -394,8 +395,11 @@ pub struct StreamCheck {
 #[derive(Debug)]
 pub struct Opener {
     pub profile: Profile,
-    /// Session keys protecting what each direction of the flow sends (0 = client to server).
-    keys: [SessionKeys; 2],
+    /// Session keys protecting what each direction of the flow sends (0 = client to server),
+    /// where known.
+    keys: [Option<SessionKeys>; 2],
+    /// Packets of a direction whose keys are not known.
+    pub without_keys: u64,
     pub streams: Vec<StreamCheck>,
     /// Packets of streams beyond [`MAX_STREAMS`]: not checked.
     pub unchecked: u64,
@@ -408,23 +412,33 @@ impl Opener {
         let client = SessionKeys::derive(profile, &masters[0])?;
         let server = SessionKeys::derive(profile, &masters[1])?;
         let keys = if client_dir == 0 {
-            [client, server]
+            [Some(client), Some(server)]
         } else {
-            [server, client]
+            [Some(server), Some(client)]
         };
-        Some(Self {
+        Some(Self::with_keys(profile, keys))
+    }
+
+    /// An opener with these session keys per direction (0 = client to server).
+    fn with_keys(profile: Profile, keys: [Option<SessionKeys>; 2]) -> Self {
+        Self {
             profile,
             keys,
+            without_keys: 0,
             streams: Vec::new(),
             unchecked: 0,
             scratch: Vec::new(),
-        })
+        }
     }
 
     /// One RTP packet in direction `dir`: authenticated and decrypted (into a scratch buffer),
     /// or counted as failed.
     pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
         let dir = dir.min(1);
+        let Some(keys) = &self.keys[usize::from(dir)] else {
+            self.without_keys += 1;
+            return;
+        };
         let index = match self
             .streams
             .iter()
@@ -446,7 +460,6 @@ impl Opener {
                 return;
             }
         };
-        let keys = &self.keys[usize::from(dir)];
         let stream = &mut self.streams[index];
         let guess = stream.rollover.guess(seq);
         // the estimate, then its neighbours (a long gap in the capture moves the counter)
@@ -461,6 +474,68 @@ impl Opener {
         }
         stream.failed += 1;
     }
+}
+
+/// An SRTP master key an SDP `a=crypto` line carried in clear (SDES, RFC 4568): the side that
+/// sent the SDP protects the media it sends with it (§6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdesKey {
+    /// The profile of the line's crypto suite, as a `use_srtp` value.
+    pub profile: u16,
+    pub master: MasterKey,
+    /// The frame of the SIP message that carried it.
+    pub frame: u64,
+}
+
+/// The master key of an `a=crypto` value (`TAG SUITE inline:KEY||SALT[|LIFETIME][|MKI:LEN]`,
+/// RFC 4568 §9.1), when its suite is one opened here and it has no MKI (an MKI would sit
+/// between payload and tag in every packet: not followed).
+pub fn sdes_key(value: &str, frame: u64) -> Option<SdesKey> {
+    use base64::Engine;
+    let mut fields = value.split_whitespace();
+    let _tag = fields.next()?;
+    let profile = match fields.next()? {
+        "AES_CM_128_HMAC_SHA1_80" => 0x0001,
+        "AES_CM_128_HMAC_SHA1_32" => 0x0002,
+        "AEAD_AES_128_GCM" => 0x0007,
+        "AEAD_AES_256_GCM" => 0x0008,
+        _ => return None,
+    };
+    let p = Profile::from_id(profile)?;
+    // the first of `;`-separated key parameters
+    let params = fields.next()?.split(';').next()?.strip_prefix("inline:")?;
+    let mut parts = params.split('|');
+    let encoded = parts.next()?;
+    if parts.any(|part| part.contains(':')) {
+        return None; // MKI:LENGTH
+    }
+    let engine = base64::engine::general_purpose::STANDARD;
+    let bytes = engine
+        .decode(encoded)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(encoded))
+        .ok()?;
+    if bytes.len() != p.key_len() + p.salt_len() {
+        return None;
+    }
+    let (key, salt) = bytes.split_at(p.key_len());
+    Some(SdesKey {
+        profile,
+        master: MasterKey {
+            key: key.to_vec(),
+            salt: salt.to_vec(),
+        },
+        frame,
+    })
+}
+
+/// Where a flow's SRTP keys came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// Exported from the flow's DTLS-SRTP handshake with the key log's master secret.
+    DtlsKeyLog,
+    /// Read from SDP `a=crypto` lines in clear signalling: the frame of each side's line
+    /// (client's, server's), where announced.
+    Sdes([Option<u64>; 2]),
 }
 
 /// What a key log did for a flow's DTLS-SRTP session.
@@ -480,7 +555,8 @@ pub enum KeysState {
 /// packets checked.
 #[derive(Debug)]
 pub struct FlowKeys {
-    /// The `use_srtp` profile the server selected.
+    pub source: KeySource,
+    /// The `use_srtp` profile the server selected (or the SDES suite's equivalent).
     pub profile: u16,
     pub state: KeysState,
     opener: Option<Opener>,
@@ -502,6 +578,7 @@ impl FlowKeys {
         client_dir: usize,
     ) -> Self {
         let mut keys = Self {
+            source: KeySource::DtlsKeyLog,
             profile,
             state: KeysState::NoSecret,
             opener: None,
@@ -532,6 +609,29 @@ impl FlowKeys {
         keys
     }
 
+    /// The keys SDP `a=crypto` lines announced in clear for the two ends of a flow (client's,
+    /// server's: each protects what that end sends); `None` when neither is usable or the two
+    /// name different profiles.
+    pub fn of_sdes(announced: [Option<&SdesKey>; 2]) -> Option<Self> {
+        let profile = match announced {
+            [Some(a), Some(b)] if a.profile != b.profile => return None,
+            [Some(a), _] | [None, Some(a)] => a.profile,
+            [None, None] => return None,
+        };
+        let p = Profile::from_id(profile)?;
+        let keys = announced.map(|k| k.and_then(|k| SessionKeys::derive(p, &k.master)));
+        if keys.iter().all(Option::is_none) {
+            return None;
+        }
+        Some(Self {
+            source: KeySource::Sdes(announced.map(|k| k.map(|k| k.frame))),
+            profile,
+            state: KeysState::Derived,
+            opener: Some(Opener::with_keys(p, keys)),
+            unopened: 0,
+        })
+    }
+
     /// One RTP packet of the flow.
     pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
         match self.opener.as_mut() {
@@ -542,16 +642,17 @@ impl FlowKeys {
 
     /// What the checks showed so far.
     pub fn outcome(&self) -> KeysOutcome {
-        let (streams, unchecked) = self
-            .opener
-            .as_ref()
-            .map_or((Vec::new(), 0), |o| (o.streams.clone(), o.unchecked));
+        let (streams, unchecked, without_keys) =
+            self.opener.as_ref().map_or((Vec::new(), 0, 0), |o| {
+                (o.streams.clone(), o.unchecked, o.without_keys)
+            });
         KeysOutcome {
+            source: self.source,
             profile: self.profile,
             state: self.state,
             streams,
             unchecked,
-            unopened: self.unopened,
+            unopened: self.unopened + without_keys,
         }
     }
 }
@@ -559,12 +660,14 @@ impl FlowKeys {
 /// The SRTP keys of a flow as its verdict reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeysOutcome {
+    pub source: KeySource,
     pub profile: u16,
     pub state: KeysState,
     pub streams: Vec<StreamCheck>,
     /// Packets of streams beyond [`MAX_STREAMS`].
     pub unchecked: u64,
-    /// Packets seen while the keys were not derived.
+    /// Packets seen while the keys were not derived, or sent by an end whose keys are not
+    /// known.
     pub unopened: u64,
 }
 
@@ -585,11 +688,21 @@ impl KeysOutcome {
         match self.state {
             KeysState::Derived if self.authenticated() > 0 => "opened",
             KeysState::Derived if self.failed() > 0 => "rejected",
-            KeysState::Derived if self.unopened > 0 => "secret-after-media",
+            KeysState::Derived if self.unopened > 0 && self.source == KeySource::DtlsKeyLog => {
+                "secret-after-media"
+            }
             KeysState::Derived => "no-media",
             KeysState::NoSecret => "no-secret",
             KeysState::UnsupportedVersion => "unsupported-version",
             KeysState::UnsupportedProfile => "unsupported-profile",
+        }
+    }
+
+    /// "the key log" or "the SDP's keys in clear".
+    pub fn source_words(&self) -> &'static str {
+        match self.source {
+            KeySource::DtlsKeyLog => "the key log",
+            KeySource::Sdes(_) => "the SDP's keys in clear",
         }
     }
 
@@ -601,21 +714,41 @@ impl KeysOutcome {
     /// What the keys did for the flow, in words (`profile`: the profile's name).
     pub fn describe(&self, profile: &str) -> String {
         let (opened, failed) = (self.authenticated(), self.failed());
+        let keys = match self.source {
+            KeySource::DtlsKeyLog => format!(
+                "the {profile} keys exported from this DTLS handshake with the key log's master secret"
+            ),
+            KeySource::Sdes(frames) => {
+                let mut frames: Vec<u64> = frames.iter().flatten().copied().collect();
+                frames.sort_unstable();
+                frames.dedup();
+                let named: Vec<String> = frames.iter().map(u64::to_string).collect();
+                format!(
+                    "the {profile} keys the SDP carried in clear (a=crypto, frame{} {})",
+                    if named.len() > 1 { "s" } else { "" },
+                    named.join(" and ")
+                )
+            }
+        };
         match self.state {
             KeysState::Derived if opened > 0 => format!(
-                "SRTP opened with the key log: {opened} of {} RTP packets authenticated and decrypted under the {profile} keys exported from this DTLS handshake's master secret",
-                opened + failed
+                "SRTP opened with {}: {opened} of {} RTP packets authenticated and decrypted under {keys}{}",
+                self.source_words(),
+                opened + failed,
+                if self.unopened > 0 {
+                    format!("; {} sent by an end whose key was not announced", self.unopened)
+                } else {
+                    String::new()
+                }
             ),
-            KeysState::Derived if failed > 0 => format!(
-                "the {profile} keys exported with the key log's master secret for this DTLS handshake authenticated none of {failed} RTP packets"
-            ),
-            KeysState::Derived if self.unopened > 0 => format!(
+            KeysState::Derived if failed > 0 => {
+                format!("{keys} authenticated none of {failed} RTP packets")
+            }
+            KeysState::Derived if self.unopened > 0 && self.source == KeySource::DtlsKeyLog => format!(
                 "the key log's master secret for this DTLS session came after its {} RTP packets had gone by: they were not opened",
                 self.unopened
             ),
-            KeysState::Derived => {
-                "the key log opened this DTLS handshake's SRTP keys, but no RTP followed it".into()
-            }
+            KeysState::Derived => format!("{keys} were derived, but no RTP they protect was seen"),
             KeysState::NoSecret => {
                 "the key log has no master secret for this DTLS session: its media was not opened"
                     .into()
@@ -682,6 +815,38 @@ mod tests {
         assert_eq!(Profile::AesCm128HmacSha1_32.tag_len(), 4);
         assert_eq!(PrfHash::of_cipher_suite(0xC02B), PrfHash::Sha256);
         assert_eq!(PrfHash::of_cipher_suite(0xC02C), PrfHash::Sha384);
+    }
+
+    #[test]
+    fn sdes_keys_of_crypto_lines() {
+        // RFC 4568 §9.1's example line: 30 bytes of key and salt, lifetime, MKI 1 of 4 bytes
+        let rfc =
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4";
+        assert_eq!(
+            sdes_key(rfc, 3),
+            None,
+            "an MKI in every packet is not followed"
+        );
+        let plain =
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20";
+        let key = sdes_key(plain, 3).unwrap();
+        assert_eq!((key.profile, key.frame), (1, 3));
+        assert_eq!((key.master.key.len(), key.master.salt.len()), (16, 14));
+        assert_eq!(&key.master.key[..4], b"=-n@");
+        // unpadded base64 of 44 bytes (AEAD_AES_256_GCM: 32 + 12)
+        use base64::Engine;
+        let b = base64::engine::general_purpose::STANDARD_NO_PAD.encode([7u8; 44]);
+        let gcm = sdes_key(&format!("2 AEAD_AES_256_GCM inline:{b}"), 9).unwrap();
+        assert_eq!((gcm.profile, gcm.master.key.len()), (8, 32));
+        for other in [
+            "1 NULL_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhc",
+            "1 AES_CM_128_HMAC_SHA1_80 inline:not*base64",
+            "1 AES_CM_128_HMAC_SHA1_80",
+            "1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
+        ] {
+            assert_eq!(sdes_key(other, 1), None, "{other}");
+        }
     }
 
     #[test]

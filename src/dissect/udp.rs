@@ -148,6 +148,14 @@ impl UdpDissector {
         self.srtp_keys = Some(keys);
     }
 
+    /// SDP `a=crypto` lines announced these keys in clear for the flow's ends (client's,
+    /// server's): its RTP is checked with them.
+    pub fn sdes_announced(&mut self, announced: [Option<&srtp::SdesKey>; 2]) {
+        if self.srtp_keys.is_none() {
+            self.srtp_keys = FlowKeys::of_sdes(announced).map(Box::new);
+        }
+    }
+
     /// One RTP packet (not RTCP) of the flow: checked with the SRTP keys, if there are any.
     fn srtp_packet(&mut self, dir: usize, h: rtp::Header, b: &[u8]) {
         if let (
@@ -619,7 +627,10 @@ fn outcome(c: &Counts, parts: Parts) -> UdpOutcome {
         client_is_responder,
         channel_data: c.channel_data,
         relayed_datagrams: c.relayed_datagrams,
-        srtp_keys: srtp_keys.filter(|_| dtls_confirmed).map(Box::new),
+        // keys from a DTLS handshake only where DTLS is established
+        srtp_keys: srtp_keys
+            .filter(|k| dtls_confirmed || k.source != srtp::KeySource::DtlsKeyLog)
+            .map(Box::new),
     }
 }
 

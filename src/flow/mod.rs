@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::decode::{Packet, Transport, tcp_flags};
 use crate::dissect::dns::DnsFacts;
 use crate::dissect::sip::SipFacts;
+use crate::dissect::srtp::SdesKey;
 use crate::dissect::tls::TlsFacts;
 use crate::dissect::tls::keylog::KeyLog;
 use crate::dissect::udp::{UdpDissector, UdpOutcome};
@@ -43,6 +44,8 @@ const IDLE_TCP_NS: i64 = 3_600_000_000_000;
 const IDLE_UDP_NS: i64 = 300_000_000_000;
 /// Capture time between sweeps of idle flows.
 const SWEEP_INTERVAL_NS: i64 = 10_000_000_000;
+/// Media ends whose SDES keys are kept (a trunk announcing more: later ones are not opened).
+const MAX_SDES_KEYS: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum L4 {
@@ -157,6 +160,8 @@ pub struct Flow {
     /// DNS answers and SDP media lines already published (release mode, see `TableEvent`).
     published_answers: u32,
     published_media: u32,
+    /// SDP media lines of this flow already looked at for SDES keys.
+    sdes_registered: u32,
 }
 
 /// The live dissection state of a flow, dropped once the flow is decided or closed.
@@ -219,6 +224,7 @@ impl Flow {
             live: false,
             published_answers: 0,
             published_media: 0,
+            sdes_registered: 0,
         }
     }
 
@@ -354,6 +360,7 @@ impl Flow {
             live,
             published_answers,
             published_media,
+            sdes_registered,
         } = self;
         let mut copy = Flow {
             id: *id,
@@ -384,12 +391,20 @@ impl Flow {
             live: *live,
             published_answers: *published_answers,
             published_media: *published_media,
+            sdes_registered: *sdes_registered,
         };
         match dissector {
             Dissector::Tcp(d) => copy.take_tcp_outcome(d.outcome_so_far()),
             Dissector::Udp(d) => copy.take_udp_outcome(d.outcome_so_far()),
         }
         Some(copy)
+    }
+
+    /// SDES keys announced in clear for this flow's ends (client's, server's).
+    fn sdes_announced(&mut self, announced: [Option<&SdesKey>; 2]) {
+        if let Some(Dissector::Udp(d)) = self.dissector.as_mut() {
+            d.sdes_announced(announced);
+        }
     }
 
     /// Move a UDP dissection's facts onto the flow; the handshake may correct the roles.
@@ -503,6 +518,10 @@ pub struct FlowTable {
     limits: Limits,
     /// Secrets that open TLS 1.3 server handshakes (`--keylog`).
     keylog: Option<Arc<KeyLog>>,
+    /// SRTP master keys SDP `a=crypto` lines carried in clear, by the media end that announced
+    /// them (it sends with them): UDP flows opened later from or to that end check their RTP
+    /// with them. At most [`MAX_SDES_KEYS`]; the first announcement of an end is kept.
+    sdes_keys: HashMap<Endpoint, Arc<SdesKey>, foldhash::fast::RandomState>,
     next_sweep_ts: Option<i64>,
     last_ts: Option<i64>,
     pub stats: TableStats,
@@ -519,6 +538,7 @@ impl FlowTable {
             recorded: 0,
             limits,
             keylog: None,
+            sdes_keys: HashMap::default(),
             next_sweep_ts: None,
             last_ts: None,
             stats: TableStats::default(),
@@ -673,6 +693,12 @@ impl FlowTable {
                 let id = self.recorded;
                 self.recorded += 1;
                 let mut flow = Flow::new(id, l4, (client, server, basis), self.keylog.as_ref());
+                if l4 == L4::Udp && !self.sdes_keys.is_empty() {
+                    let announced = [client, server].map(|e| self.sdes_keys.get(&e).map(|k| &**k));
+                    if announced.iter().any(Option::is_some) {
+                        flow.sdes_announced(announced);
+                    }
+                }
                 flow.first_frame = frame;
                 flow.first_ts = ts;
                 let slot = match self.vacant.pop() {
@@ -729,9 +755,40 @@ impl FlowTable {
             may_publish = !d.decided() || d.follows_signalling();
             d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
         }
-        if self.release && may_publish {
-            self.publish(idx);
+        if may_publish {
+            self.register_sdes(idx);
+            if self.release {
+                self.publish(idx);
+            }
         }
+    }
+
+    /// Keep the SDES keys of the flow's SDP media lines not looked at yet.
+    fn register_sdes(&mut self, idx: usize) {
+        let Self {
+            flows, sdes_keys, ..
+        } = self;
+        let f = &mut flows[idx];
+        let seen = f.sdes_registered as usize;
+        let Some(sip) = f.sip_current_mut() else {
+            return;
+        };
+        if sip.media.len() <= seen {
+            return;
+        }
+        for m in &sip.media[seen..] {
+            if let (Some(key), Some(ip)) = (&m.sdes_key, m.address)
+                && !ip.is_unspecified()
+                && sdes_keys.len() < MAX_SDES_KEYS
+            {
+                let end = Endpoint {
+                    ip: ip.to_canonical(),
+                    port: m.port,
+                };
+                sdes_keys.entry(end).or_insert_with(|| Arc::clone(key));
+            }
+        }
+        f.sdes_registered = sip.media.len() as u32;
     }
 
     /// Every flow so far, live and closed, in the order first seen (a table that releases its

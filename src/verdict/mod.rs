@@ -602,17 +602,19 @@ pub struct Rtp {
     /// `a=extmap` says each carries (e.g. RFC 6464 audio levels) when the capture has the SDP.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub clear_header_extensions: Vec<RtpHeaderExtension>,
-    /// With a key log: the SRTP keys exported from this flow's DTLS-SRTP handshake, and what
-    /// they opened (absent without a key log or a DTLS-SRTP handshake on the flow).
+    /// The SRTP keys of this flow's media, and what they opened: exported from its DTLS-SRTP
+    /// handshake with a key log, or read from SDP `a=crypto` lines in clear signalling (absent
+    /// without either).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtp_keys: Option<SrtpKeys>,
 }
 
-/// SRTP keys exported (RFC 5764 §4.2) from a flow's DTLS 1.2 handshake with the master secret
-/// the key log holds for it, and the RTP packets checked with them.
+/// SRTP keys of a flow's media — exported (RFC 5764 §4.2) from its DTLS 1.2 handshake with the
+/// master secret a key log holds for it, or carried in clear by SDP `a=crypto` lines (RFC
+/// 4568) — and the RTP packets checked with them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SrtpKeys {
-    /// Where the keys came from: "dtls-key-log".
+    /// Where the keys came from: "dtls-key-log" or "sdes-in-clear".
     pub source: Name,
     /// The SRTP profile the DTLS ServerHello selected.
     pub profile: String,
