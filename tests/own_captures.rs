@@ -1400,6 +1400,23 @@ fn sdes_keys_in_clear_sip_open_the_media() {
         );
     }
 
+    // the same in a flow table that keeps its flows (the live capture's kind, which registers
+    // the keys itself rather than as it hands out SDP lines)
+    let path = dir.join("baresip-sip-sdes-srtp.pcap");
+    let kept = callproof::analyze::analyze_reader(
+        &path,
+        std::fs::File::open(&path).unwrap(),
+        &callproof::analyze::Options::default(),
+    )
+    .unwrap();
+    let keys: Vec<_> = kept
+        .flows
+        .iter()
+        .filter_map(|f| f.udp.as_ref()?.srtp_keys.as_deref())
+        .collect();
+    assert_eq!(keys.len(), 1);
+    assert_eq!((keys[0].authenticated(), keys[0].failed()), (602, 0));
+
     // SIP over TLS: the keys are encrypted, nothing is opened
     let tls = verdict_of(&dir.join("baresip-sip-tls-srtp.pcap"));
     assert!(

@@ -473,6 +473,24 @@ impl Flow {
     }
 }
 
+/// Keep the SDES key of an SDP media line, by the media end it announced (the first key of an
+/// end is kept; at most [`MAX_SDES_KEYS`] ends).
+fn keep_sdes_key(
+    keys: &mut HashMap<Endpoint, Arc<SdesKey>, foldhash::fast::RandomState>,
+    m: &crate::dissect::sip::Media,
+) {
+    if let (Some(key), Some(ip)) = (&m.sdes_key, m.address)
+        && !ip.is_unspecified()
+        && keys.len() < MAX_SDES_KEYS
+    {
+        let end = Endpoint {
+            ip: ip.to_canonical(),
+            port: m.port,
+        };
+        keys.entry(end).or_insert_with(|| Arc::clone(key));
+    }
+}
+
 /// Table-wide counters for the verdict.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TableStats {
@@ -615,6 +633,7 @@ impl FlowTable {
         }
         if let Some(sip) = f.sip_current_mut() {
             for m in sip.media.iter().skip(media as usize) {
+                keep_sdes_key(&mut self.sdes_keys, m);
                 self.events.push(TableEvent::Announced {
                     flow: id,
                     seq: media,
@@ -624,6 +643,7 @@ impl FlowTable {
             }
             // beyond the listed ones: announced, never kept
             for m in sip.take_unlisted() {
+                keep_sdes_key(&mut self.sdes_keys, &m);
                 self.events.push(TableEvent::Announced {
                     flow: id,
                     seq: media,
@@ -756,14 +776,16 @@ impl FlowTable {
             d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
         }
         if may_publish {
-            self.register_sdes(idx);
             if self.release {
-                self.publish(idx);
+                self.publish(idx); // keeps the SDES keys of what it publishes
+            } else {
+                self.register_sdes(idx);
             }
         }
     }
 
-    /// Keep the SDES keys of the flow's SDP media lines not looked at yet.
+    /// Keep the SDES keys of the flow's SDP media lines not looked at yet (a table that does
+    /// not release its flows: one that does keeps them as it publishes the lines).
     fn register_sdes(&mut self, idx: usize) {
         let Self {
             flows, sdes_keys, ..
@@ -777,16 +799,7 @@ impl FlowTable {
             return;
         }
         for m in &sip.media[seen..] {
-            if let (Some(key), Some(ip)) = (&m.sdes_key, m.address)
-                && !ip.is_unspecified()
-                && sdes_keys.len() < MAX_SDES_KEYS
-            {
-                let end = Endpoint {
-                    ip: ip.to_canonical(),
-                    port: m.port,
-                };
-                sdes_keys.entry(end).or_insert_with(|| Arc::clone(key));
-            }
+            keep_sdes_key(sdes_keys, m);
         }
         f.sdes_registered = sip.media.len() as u32;
     }
