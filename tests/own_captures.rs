@@ -8,12 +8,16 @@ use std::path::Path;
 
 use common::verdict_of;
 
-fn expected(name: &str) -> HashMap<String, String> {
+/// The text of a bundled capture's expectations file.
+fn expected_text(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("captures")
         .join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn expected(name: &str) -> HashMap<String, String> {
+    expected_text(name)
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split_once('='))
@@ -1021,11 +1025,7 @@ fn the_verdict_names_the_key_log_its_handshakes_rest_on() {
 
 /// One line of aiortc-dtls-keylog.expected (`call key=value …` or `sent key=value …`).
 fn expected_records(name: &str, kind: &str) -> Vec<HashMap<String, String>> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("captures")
-        .join(name);
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    expected_text(name)
         .lines()
         .filter_map(|l| l.strip_prefix(kind)?.strip_prefix(' '))
         .map(|l| {
