@@ -1310,16 +1310,17 @@ fn flow_record(
                     .map(|s| {
                         let (encrypted, mut evidence) =
                             encryption::rtp_stream(s, media_keying.clone(), signalled);
-                        let derived = srtp_keys
+                        // the stream's packets checked with the flow's SRTP keys, if any
+                        let checked = srtp_keys
                             .filter(|k| k.state == srtp::KeysState::Derived)
-                            .map(|k| k.stream(s.ssrc, s.direction));
-                        if let (Some(Some(check)), Some(k)) = (derived, srtp_keys) {
+                            .and_then(|k| Some((k.stream(s.ssrc, s.direction)?, k)));
+                        if let Some((check, k)) = checked {
                             evidence.insert(0, srtp_stream_evidence(check, k.source_words()));
                         }
                         let mut record = stream_record(s, encrypted, evidence);
-                        if let Some(check) = derived {
-                            record.srtp_authenticated = Some(check.map_or(0, |c| c.authenticated));
-                            record.srtp_failed_authentication = Some(check.map_or(0, |c| c.failed));
+                        if let Some((check, _)) = checked {
+                            record.srtp_authenticated = Some(check.authenticated);
+                            record.srtp_failed_authentication = Some(check.failed);
                         }
                         record
                     })
@@ -1433,14 +1434,15 @@ fn flow_record(
     }
 }
 
-/// The evidence of one stream's packets opened with SRTP keys from the key log.
+/// The evidence of one stream's packets checked with the flow's SRTP keys (`source`: where
+/// they came from, in words).
 fn srtp_stream_evidence(check: &srtp::StreamCheck, source: &str) -> String {
     match (check.authenticated, check.failed) {
         (opened, 0) => format!(
             "SRTP opened with {source}: all {opened} packets checked authenticated and decrypted"
         ),
         (0, failed) => {
-            format!("none of {failed} packets authenticated under the SRTP keys of {source}")
+            format!("none of {failed} packets authenticated under the SRTP keys ({source})")
         }
         (opened, failed) => format!(
             "SRTP opened with {source}: {opened} packets authenticated and decrypted, {failed} failed authentication"

@@ -386,7 +386,8 @@ pub struct StreamCheck {
     pub dir: u8,
     /// Packets whose tag verified (and whose payload was decrypted).
     pub authenticated: u64,
-    /// Packets whose tag verified under no rollover counter near the estimate.
+    /// Packets whose tag verified under neither the estimated rollover counter nor its two
+    /// neighbours.
     pub failed: u64,
     rollover: Rollover,
 }

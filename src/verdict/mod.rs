@@ -671,7 +671,8 @@ pub struct RtpStream {
     #[serde(default)]
     pub payload_bytes_sampled: u32,
     /// With SRTP keys (`rtp.srtp_keys`): this stream's packets whose authentication tag
-    /// verified, and those whose tag did not.
+    /// verified, and those whose tag did not (absent when the stream was not checked: its
+    /// sender's key unknown, or beyond the 32 streams checked per flow).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtp_authenticated: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

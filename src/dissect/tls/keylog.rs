@@ -3,15 +3,17 @@
 //!
 //! Owns: reading a key log (each session's server handshake traffic secret, and each TLS 1.2 /
 //! DTLS 1.2 session's master secret — `CLIENT_RANDOM` lines, from which DTLS-SRTP media keys
-//! are exported by [`crate::dissect::srtp`] — by the random of its ClientHello), deriving the server's handshake write key and IV from that secret (RFC
-//! 8446 §7.1 HKDF-Expand-Label, §7.3), opening the server's handshake records (§5.2 record
+//! are exported by [`crate::dissect::srtp`] — by the random of its ClientHello), deriving the
+//! server's handshake write key and IV from that secret (RFC 8446 §7.1 HKDF-Expand-Label, §7.3), opening the server's handshake records (§5.2 record
 //! protection, §5.3 per-record nonce) and reading the messages the handshake encrypts:
 //! EncryptedExtensions (the selected ALPN) and Certificate (the server's chain, also when
 //! compressed, RFC 8879); following a key log that grows during a live capture
 //! ([`KeyLogFollower`]); the budget of encrypted handshake bytes connections hold while their
-//! secret is missing ([`HeldBytes`]); the record of the sessions whose secret was used (a live
-//! capture saves those, and only those, with its packets). Must not: decrypt application data
-//! — the key log's traffic secrets (`SERVER_TRAFFIC_SECRET_0`, …) are not even kept.
+//! secret is missing ([`HeldBytes`]); the record of the TLS 1.3 sessions whose secret was used
+//! (a live capture saves those, and only those, with its packets). Must not: decrypt TLS
+//! application data — the key log's traffic secrets (`SERVER_TRAFFIC_SECRET_0`, …) are not
+//! even kept, and master secrets serve only the DTLS-SRTP key export — nor hand a master
+//! secret to a live capture's saved key log.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
