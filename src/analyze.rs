@@ -1344,6 +1344,8 @@ fn flow_record(
                     packets_failed_authentication: k.failed(),
                     packets_unopened: k.unopened,
                     packets_unchecked: k.unchecked,
+                    rtcp_packets_authenticated: k.rtcp_authenticated,
+                    rtcp_packets_failed_authentication: k.rtcp_failed,
                 }),
             })
             .map(Box::new),

@@ -1055,7 +1055,8 @@ fn master_secrets(keys: &Path) -> HashMap<String, Vec<u8>> {
 /// in clear are those aiortc handed to libsrtp: the digest of each stream's payloads matches
 /// the one the script recorded before encryption. An independent implementation (libsrtp)
 /// protected the packets and OpenSSL exported the keys, so the exporter, the key derivation
-/// and both ciphers are checked against them.
+/// and both ciphers are checked against them. Every SRTCP packet authenticates too and
+/// decrypts into RTCP that tiles exactly.
 #[test]
 fn dtls_srtp_keys_from_the_key_log_open_what_libsrtp_protected() {
     use callproof::dissect::srtp::{self, PrfHash, Profile};
@@ -1102,6 +1103,7 @@ fn dtls_srtp_keys_from_the_key_log_open_what_libsrtp_protected() {
 
     let mut opened: HashMap<u32, (u64, sha2::Sha256)> = HashMap::new();
     let mut scratch = Vec::new();
+    let (mut rtcp_opened, mut with_sdes) = (0, 0);
     for (_, _, frame) in common::pcap_frames(&dir.join("aiortc-dtls-keylog.pcap")) {
         let Ok(p) = etherparse::SlicedPacket::from_ethernet(&frame) else {
             continue;
@@ -1110,13 +1112,33 @@ fn dtls_srtp_keys_from_the_key_log_open_what_libsrtp_protected() {
             continue;
         };
         let b = udp.payload();
-        let Some(callproof::dissect::rtp::Header::Rtp {
-            ssrc,
-            payload_offset,
-            ..
-        }) = callproof::dissect::rtp::parse(b)
-        else {
-            continue;
+        let (ssrc, payload_offset) = match callproof::dissect::rtp::parse(b) {
+            Some(callproof::dissect::rtp::Header::Rtp {
+                ssrc,
+                payload_offset,
+                ..
+            }) => (ssrc, payload_offset),
+            Some(callproof::dissect::rtp::Header::Rtcp { sender_ssrc, .. }) => {
+                // SRTCP: authenticated, and decrypted into a compound of RTCP packets that
+                // tile it exactly (each V=2, its length in words)
+                let Some(keys) = keys_of.get(&sender_ssrc) else {
+                    continue;
+                };
+                assert!(keys.open_rtcp(b, &mut scratch), "SRTCP of {sender_ssrc:#x}");
+                let plain: Vec<u8> = b[..8].iter().chain(&scratch).copied().collect();
+                let mut at = 0;
+                let mut types = Vec::new();
+                while at + 4 <= plain.len() {
+                    assert_eq!(plain[at] >> 6, 2, "{sender_ssrc:#x}: {plain:02x?}");
+                    types.push(plain[at + 1]);
+                    at += 4 * (usize::from(u16::from_be_bytes([plain[at + 2], plain[at + 3]])) + 1);
+                }
+                assert_eq!(at, plain.len(), "{sender_ssrc:#x}: the compound tiles");
+                with_sdes += u32::from(types.contains(&202));
+                rtcp_opened += 1;
+                continue;
+            }
+            None => continue,
         };
         let Some(keys) = keys_of.get(&ssrc) else {
             continue;
@@ -1141,6 +1163,9 @@ fn dtls_srtp_keys_from_the_key_log_open_what_libsrtp_protected() {
         );
     }
     assert!(opened.is_empty());
+    assert!(rtcp_opened >= 18, "{rtcp_opened} SRTCP packets");
+    // aiortc's reports carry its CNAME in an SDES packet, now readable
+    assert!(with_sdes >= 6, "{with_sdes} with SDES");
 }
 
 /// `analyze --keylog` on the three aiortc calls: every DTLS-SRTP flow's media is opened with
@@ -1197,6 +1222,8 @@ fn dtls_srtp_media_opened_with_the_key_log() {
             rtp.streams.iter().map(|s| s.packets).sum::<u64>()
         );
         assert_eq!(opened.packets_failed_authentication, 0);
+        assert_eq!(opened.rtcp_packets_authenticated, rtp.rtcp_packets);
+        assert_eq!(opened.rtcp_packets_failed_authentication, 0);
         assert!(
             f.encryption
                 .basis
@@ -1231,6 +1258,8 @@ fn dtls_srtp_media_opened_with_the_key_log() {
         let k = rtp.srtp_keys.as_ref().unwrap();
         assert_eq!(k.state, "rejected");
         assert_eq!(k.packets_authenticated, 0);
+        assert_eq!(k.rtcp_packets_authenticated, 0);
+        assert_eq!(k.rtcp_packets_failed_authentication, rtp.rtcp_packets);
         assert_eq!(
             k.packets_failed_authentication,
             rtp.streams.iter().map(|s| s.packets).sum::<u64>()

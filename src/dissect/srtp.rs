@@ -10,7 +10,8 @@
 //! (SDES, RFC 4568 §9.2). Must not: keep decrypted media — each payload is decrypted
 //! into one scratch buffer and dropped — nor count a packet whose tag does not verify.
 //!
-//! SRTCP is not opened yet (its packets keep the checks of [`super::rtp`]); neither are the
+//! SRTCP is checked on the flow of its RTP (RFC 5761 multiplexing) with the same master keys
+//! (labels 3–5); an RTCP port of its own is not matched to its keys. Not opened: the
 //! NULL profiles (no encryption to remove), DTLS 1.0 sessions (their PRF is MD5 + SHA-1) nor
 //! DTLS 1.3 ones (their exporter needs the `EXPORTER_SECRET`).
 
@@ -209,37 +210,29 @@ enum Cipher {
     Gcm(Box<aead::LessSafeKey>),
 }
 
-/// The session keys of one direction of an SRTP session (RTP only).
-pub struct SessionKeys {
-    profile: Profile,
+/// The keys of one kind of packet (RTP or RTCP) in one direction.
+struct Keys {
     cipher: Cipher,
     salt: [u8; 14],
 }
 
-impl std::fmt::Debug for SessionKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionKeys")
-            .field("profile", &self.profile)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SessionKeys {
-    /// The RTP session keys of a master key (RFC 3711 §4.3: labels 0 encryption, 1
-    /// authentication, 2 salt); `None` when the master key's sizes do not fit the profile.
-    pub fn derive(profile: Profile, master: &MasterKey) -> Option<Self> {
-        if master.key.len() != profile.key_len() || master.salt.len() != profile.salt_len() {
-            return None;
-        }
-        let prf = Aes::new(&master.key)?;
+impl Keys {
+    /// RFC 3711 §4.3 with the labels of RTP (0 encryption, 1 authentication, 2 salt) or of RTCP
+    /// (3, 4, 5).
+    fn derive(profile: Profile, prf: &Aes, master_salt: &[u8], first_label: u8) -> Option<Self> {
         let mut key = vec![0u8; profile.key_len()];
-        derive(&prf, &master.salt, 0, &mut key);
+        derive(prf, master_salt, first_label, &mut key);
         let mut salt = [0u8; 14];
-        derive(&prf, &master.salt, 2, &mut salt[..profile.salt_len()]);
+        derive(
+            prf,
+            master_salt,
+            first_label + 2,
+            &mut salt[..profile.salt_len()],
+        );
         let cipher = match profile {
             Profile::AesCm128HmacSha1_80 | Profile::AesCm128HmacSha1_32 => {
                 let mut auth = [0u8; 20];
-                derive(&prf, &master.salt, 1, &mut auth);
+                derive(prf, master_salt, first_label + 1, &mut auth);
                 Cipher::Cm {
                     aes: Aes::new(&key)?,
                     auth: hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &auth),
@@ -256,11 +249,109 @@ impl SessionKeys {
                 )))
             }
         };
+        Some(Self { cipher, salt })
+    }
+}
+
+/// The session keys of one direction of an SRTP session: its RTP and its RTCP keys.
+pub struct SessionKeys {
+    profile: Profile,
+    rtp: Keys,
+    rtcp: Keys,
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKeys")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionKeys {
+    /// The session keys of a master key (RFC 3711 §4.3); `None` when the master key's sizes
+    /// do not fit the profile.
+    pub fn derive(profile: Profile, master: &MasterKey) -> Option<Self> {
+        if master.key.len() != profile.key_len() || master.salt.len() != profile.salt_len() {
+            return None;
+        }
+        let prf = Aes::new(&master.key)?;
         Some(Self {
             profile,
-            cipher,
-            salt,
+            rtp: Keys::derive(profile, &prf, &master.salt, 0)?,
+            rtcp: Keys::derive(profile, &prf, &master.salt, 3)?,
         })
+    }
+
+    /// Authenticate (and, when its E flag says so, decrypt) one SRTCP packet (RFC 3711 §3.4,
+    /// RFC 7714 §9): whether its tag verified. The SRTCP tag is 80 bits for both HMAC-SHA1
+    /// profiles (RFC 5764 §4.1.2); an AEAD packet carries its tag before the index.
+    pub fn open_rtcp(&self, packet: &[u8], scratch: &mut Vec<u8>) -> bool {
+        let n = packet.len();
+        scratch.clear();
+        match &self.rtcp.cipher {
+            Cipher::Cm { aes, auth } => {
+                if n < 8 + 4 + 10 {
+                    return false;
+                }
+                let (authenticated, tag) = packet.split_at(n - 10);
+                if hmac::sign(auth, authenticated).as_ref()[..10] != *tag {
+                    return false;
+                }
+                let e_index = u32::from_be_bytes([
+                    packet[n - 14],
+                    packet[n - 13],
+                    packet[n - 12],
+                    packet[n - 11],
+                ]);
+                if e_index & 0x8000_0000 != 0 {
+                    let mut iv = [0u8; 16];
+                    iv[..14].copy_from_slice(&self.rtcp.salt);
+                    for (i, b) in packet[4..8].iter().enumerate() {
+                        iv[4 + i] ^= b;
+                    }
+                    for (i, b) in (e_index & 0x7FFF_FFFF).to_be_bytes().iter().enumerate() {
+                        iv[10 + i] ^= b;
+                    }
+                    scratch.extend_from_slice(&packet[8..n - 14]);
+                    aes.apply_keystream(iv, scratch);
+                }
+                true
+            }
+            Cipher::Gcm(key) => {
+                if n < 8 + 16 + 4 {
+                    return false;
+                }
+                let e_index = &packet[n - 4..];
+                let encrypted = e_index[0] & 0x80 != 0;
+                // IV = (0x0000 || SSRC || 0x0000 || 0 || SRTCP index) ⊕ salt (RFC 7714 §9.1)
+                let mut iv = [0u8; 12];
+                iv[2..6].copy_from_slice(&packet[4..8]);
+                iv[8..12].copy_from_slice(e_index);
+                iv[8] &= 0x7F;
+                for (v, s) in iv.iter_mut().zip(&self.rtcp.salt) {
+                    *v ^= s;
+                }
+                // AAD: the header and E||index; without encryption, the whole packet (§9.2–9.3)
+                let clear_end = if encrypted { 8 } else { n - 4 - 16 };
+                let mut aad = Vec::with_capacity(clear_end + 4);
+                aad.extend_from_slice(&packet[..clear_end]);
+                aad.extend_from_slice(e_index);
+                scratch.extend_from_slice(&packet[clear_end..n - 4]);
+                match key.open_in_place(
+                    aead::Nonce::assume_unique_for_key(iv),
+                    aead::Aad::from(&aad),
+                    scratch,
+                ) {
+                    Ok(plain) => {
+                        let plain = plain.len();
+                        scratch.truncate(plain);
+                        true
+                    }
+                    Err(_) => false,
+                }
+            }
+        }
     }
 
     /// Authenticate and decrypt one SRTP packet (`packet`: the whole datagram, `header_len`:
@@ -281,7 +372,7 @@ impl SessionKeys {
         let seq = &packet[2..4];
         let header = &packet[..header_len];
         scratch.clear();
-        let opened = match &self.cipher {
+        let opened = match &self.rtp.cipher {
             Cipher::Cm { aes, auth } => {
                 let (authenticated, tag) = packet.split_at(packet.len() - tag_len);
                 let mut ctx = hmac::Context::with_key(auth);
@@ -292,7 +383,7 @@ impl SessionKeys {
                 }
                 // IV = k_s · 2^16 ⊕ SSRC · 2^64 ⊕ index · 2^16
                 let mut iv = [0u8; 16];
-                iv[..14].copy_from_slice(&self.salt);
+                iv[..14].copy_from_slice(&self.rtp.salt);
                 for (i, b) in ssrc.iter().enumerate() {
                     iv[4 + i] ^= b;
                 }
@@ -309,7 +400,7 @@ impl SessionKeys {
                 iv[2..6].copy_from_slice(ssrc);
                 iv[6..10].copy_from_slice(&roc.to_be_bytes());
                 iv[10..12].copy_from_slice(seq);
-                for (v, s) in iv.iter_mut().zip(&self.salt) {
+                for (v, s) in iv.iter_mut().zip(&self.rtp.salt) {
                     *v ^= s;
                 }
                 scratch.extend_from_slice(&packet[header_len..]);
@@ -404,6 +495,9 @@ pub struct Opener {
     pub streams: Vec<StreamCheck>,
     /// Packets of streams beyond [`MAX_STREAMS`]: not checked.
     pub unchecked: u64,
+    /// SRTCP packets whose tag verified, and those whose tag did not.
+    pub rtcp_authenticated: u64,
+    pub rtcp_failed: u64,
     scratch: Vec<u8>,
 }
 
@@ -428,7 +522,22 @@ impl Opener {
             without_keys: 0,
             streams: Vec::new(),
             unchecked: 0,
+            rtcp_authenticated: 0,
+            rtcp_failed: 0,
             scratch: Vec::new(),
+        }
+    }
+
+    /// One RTCP packet in direction `dir` (SRTCP, RFC 3711 §3.4), checked with the keys of its
+    /// sender's side.
+    pub fn rtcp(&mut self, dir: u8, packet: &[u8]) {
+        let Some(keys) = &self.keys[usize::from(dir.min(1))] else {
+            return; // not counted: `without_keys` counts RTP
+        };
+        if keys.open_rtcp(packet, &mut self.scratch) {
+            self.rtcp_authenticated += 1;
+        } else {
+            self.rtcp_failed += 1;
         }
     }
 
@@ -641,12 +750,26 @@ impl FlowKeys {
         }
     }
 
+    /// One RTCP packet of the flow (without keys it is not counted: `unopened` counts RTP).
+    pub fn rtcp(&mut self, dir: u8, packet: &[u8]) {
+        if let Some(o) = self.opener.as_mut() {
+            o.rtcp(dir, packet);
+        }
+    }
+
     /// What the checks showed so far.
     pub fn outcome(&self) -> KeysOutcome {
-        let (streams, unchecked, without_keys) =
-            self.opener.as_ref().map_or((Vec::new(), 0, 0), |o| {
-                (o.streams.clone(), o.unchecked, o.without_keys)
-            });
+        let (streams, unchecked, without_keys, rtcp) =
+            self.opener
+                .as_ref()
+                .map_or((Vec::new(), 0, 0, (0, 0)), |o| {
+                    (
+                        o.streams.clone(),
+                        o.unchecked,
+                        o.without_keys,
+                        (o.rtcp_authenticated, o.rtcp_failed),
+                    )
+                });
         KeysOutcome {
             source: self.source,
             profile: self.profile,
@@ -654,6 +777,8 @@ impl FlowKeys {
             streams,
             unchecked,
             unopened: self.unopened + without_keys,
+            rtcp_authenticated: rtcp.0,
+            rtcp_failed: rtcp.1,
         }
     }
 }
@@ -667,9 +792,12 @@ pub struct KeysOutcome {
     pub streams: Vec<StreamCheck>,
     /// Packets of streams beyond [`MAX_STREAMS`].
     pub unchecked: u64,
-    /// Packets seen while the keys were not derived, or sent by an end whose keys are not
-    /// known.
+    /// RTP packets seen while the keys were not derived, or sent by an end whose keys are
+    /// not known.
     pub unopened: u64,
+    /// SRTCP packets whose tag verified, and those whose tag did not.
+    pub rtcp_authenticated: u64,
+    pub rtcp_failed: u64,
 }
 
 impl KeysOutcome {
@@ -867,6 +995,11 @@ mod tests {
             }
             assert!(!keys.open_rtp(&packet, 40, 0, &mut scratch));
             assert!(!keys.open_rtp(&packet, 0, 0, &mut scratch));
+            let mut rtcp = vec![0x80u8, 0xC8, 0, 6, 1, 2, 3, 4];
+            rtcp.resize(64, 0xA5);
+            for end in 0..rtcp.len() {
+                assert!(!keys.open_rtcp(&rtcp[..end], &mut scratch));
+            }
         }
     }
 }

@@ -156,19 +156,19 @@ impl UdpDissector {
         }
     }
 
-    /// One RTP packet (not RTCP) of the flow: checked with the SRTP keys, if there are any.
+    /// One RTP or RTCP packet of the flow: checked with the SRTP keys, if there are any.
     fn srtp_packet(&mut self, dir: usize, h: rtp::Header, b: &[u8]) {
-        if let (
-            Some(k),
+        let Some(k) = self.srtp_keys.as_mut() else {
+            return;
+        };
+        match h {
             rtp::Header::Rtp {
                 ssrc,
                 seq,
                 payload_offset,
                 ..
-            },
-        ) = (self.srtp_keys.as_mut(), h)
-        {
-            k.rtp(dir as u8, ssrc, seq, payload_offset, b);
+            } => k.rtp(dir as u8, ssrc, seq, payload_offset, b),
+            rtp::Header::Rtcp { .. } => k.rtcp(dir as u8, b),
         }
     }
 

@@ -636,6 +636,12 @@ pub struct SrtpKeys {
     /// RTP packets of streams beyond the 32 checked per flow.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub packets_unchecked: u64,
+    /// SRTCP packets on this flow whose authentication tag verified under the keys (and, when
+    /// encrypted, were decrypted), and those whose tag did not.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rtcp_packets_authenticated: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rtcp_packets_failed_authentication: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
