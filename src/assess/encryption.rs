@@ -351,8 +351,7 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
         let profile = d.server_hello.as_ref().and_then(|s| s.srtp_profile);
         let mut e = from_handshake("DTLS", d, profile);
         if let Some(k) = u.srtp_keys.as_deref() {
-            e.basis
-                .push(k.describe(&crate::dissect::tls::names::srtp_profile_name(k.profile)));
+            e.basis.push(k.describe());
         }
         if let Some(pr) = profile
             && matches!(pr, 0x0005 | 0x0006)
@@ -399,7 +398,7 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
             let m = signal.media;
             let mut basis = vec![signalled_evidence(signal)];
             if let Some(k) = u.srtp_keys.as_deref() {
-                basis.push(k.describe(&crate::dissect::tls::names::srtp_profile_name(k.profile)));
+                basis.push(k.describe());
             }
             return Encryption {
                 state: if secure {

@@ -486,7 +486,6 @@ pub struct StreamCheck {
 /// SRTP opened on one flow: the session keys of both directions and the streams checked.
 #[derive(Debug)]
 pub struct Opener {
-    pub profile: Profile,
     /// Session keys protecting what each direction of the flow sends (0 = client to server),
     /// where known.
     keys: [Option<SessionKeys>; 2],
@@ -511,13 +510,12 @@ impl Opener {
         } else {
             [Some(server), Some(client)]
         };
-        Some(Self::with_keys(profile, keys))
+        Some(Self::with_keys(keys))
     }
 
     /// An opener with these session keys per direction (0 = client to server).
-    fn with_keys(profile: Profile, keys: [Option<SessionKeys>; 2]) -> Self {
+    fn with_keys(keys: [Option<SessionKeys>; 2]) -> Self {
         Self {
-            profile,
             keys,
             without_keys: 0,
             streams: Vec::new(),
@@ -737,7 +735,7 @@ impl FlowKeys {
             source: KeySource::Sdes(announced.map(|k| k.map(|k| k.frame))),
             profile,
             state: KeysState::Derived,
-            opener: Some(Opener::with_keys(p, keys)),
+            opener: Some(Opener::with_keys(keys)),
             unopened: 0,
         })
     }
@@ -840,8 +838,9 @@ impl KeysOutcome {
         self.streams.iter().find(|s| s.ssrc == ssrc && s.dir == dir)
     }
 
-    /// What the keys did for the flow, in words (`profile`: the profile's name).
-    pub fn describe(&self, profile: &str) -> String {
+    /// What the keys did for the flow, in words.
+    pub fn describe(&self) -> String {
+        let profile = super::tls::names::srtp_profile_name(self.profile);
         let (opened, failed) = (self.authenticated(), self.failed());
         let keys = match self.source {
             KeySource::DtlsKeyLog => format!(
