@@ -1346,6 +1346,7 @@ fn flow_record(
                     packets_unchecked: k.unchecked,
                     rtcp_packets_authenticated: k.rtcp_authenticated,
                     rtcp_packets_failed_authentication: k.rtcp_failed,
+                    rtcp_packets_unopened: k.rtcp_unopened,
                 }),
             })
             .map(Box::new),

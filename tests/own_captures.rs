@@ -1357,6 +1357,15 @@ fn dtls_srtp_media_opened_with_the_captures_own_key_log() {
 /// in the capture, that side's stream fails and the other still opens: each SDP's key protects
 /// what its own sender sends (RFC 4568 §6.1). Keys sent over SIP over TLS are not seen, and
 /// nothing is claimed opened.
+///
+/// baresip sends RTCP without rtcp-mux, to the media port plus one (no `a=rtcp`): each RTCP
+/// flow carries 4 RTCP datagrams in clear (an APP "PING" keep-alive each way at the start, a
+/// report and BYE each way at hang-up) and 4 SRTCP packets (an APP keep-alive and a report each
+/// way), all 4 of which libsrtp 2 (pylibsrtp 1.0, `unprotect_rtcp` with the SDP keys) authenticates.
+/// The answerer's first SRTCP packet (frame 4 of the SDES call) precedes the 200 OK that
+/// announces its key (frame 5): it is counted as unopened, and the flow, which opened knowing
+/// the offerer's key only, takes the answerer's when it is announced (its report, frame 509,
+/// opens).
 #[test]
 fn sdes_keys_in_clear_sip_open_the_media() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
@@ -1385,6 +1394,31 @@ fn sdes_keys_in_clear_sip_open_the_media() {
                 assert_eq!(s.srtp_authenticated, Some(s.packets), "{name} {}", s.ssrc);
                 assert_eq!(s.srtp_failed_authentication, Some(0), "{name} {}", s.ssrc);
             }
+        }
+        // RTCP ports of their own: SRTCP opened, RTCP in clear neither opened nor failed
+        let rtcp_flows: Vec<_> = v
+            .flows
+            .iter()
+            .filter_map(|f| f.rtp.as_deref())
+            .filter(|r| r.streams.is_empty() && r.rtcp_packets > 0)
+            .collect();
+        assert_eq!(rtcp_flows.len(), media_flows, "{name}");
+        for rtp in rtcp_flows {
+            let k = rtp.srtp_keys.as_ref().expect("keys on the RTCP port");
+            assert_eq!(
+                (k.source.as_ref(), k.state.as_ref()),
+                ("sdes-in-clear", "opened")
+            );
+            assert_eq!((rtp.rtcp_packets, rtp.rtcp_in_clear), (8, 4), "{name}");
+            assert_eq!(
+                (
+                    k.rtcp_packets_authenticated,
+                    k.rtcp_packets_unopened,
+                    k.rtcp_packets_failed_authentication
+                ),
+                (3, 1, 0),
+                "{name}"
+            );
         }
         // no key log was given: the key log record stays absent
         assert!(v.keylog.is_none());
@@ -1428,6 +1462,22 @@ fn sdes_keys_in_clear_sip_open_the_media() {
             s.direction
         );
     }
+    // its RTCP port: the changed side's two SRTCP packets fail, the other side's report opens
+    let rtcp = v
+        .flows
+        .iter()
+        .filter_map(|f| f.rtp.as_deref())
+        .find(|r| r.streams.is_empty() && r.rtcp_packets > 0)
+        .and_then(|r| r.srtp_keys.as_ref())
+        .unwrap();
+    assert_eq!(
+        (
+            rtcp.rtcp_packets_authenticated,
+            rtcp.rtcp_packets_failed_authentication,
+            rtcp.rtcp_packets_unopened
+        ),
+        (1, 2, 1)
+    );
 
     // the same in a flow table that keeps its flows (the live capture's kind, which registers
     // the keys itself rather than as it hands out SDP lines)
@@ -1443,8 +1493,21 @@ fn sdes_keys_in_clear_sip_open_the_media() {
         .iter()
         .filter_map(|f| f.udp.as_ref()?.srtp_keys.as_deref())
         .collect();
-    assert_eq!(keys.len(), 1);
-    assert_eq!((keys[0].authenticated(), keys[0].failed()), (602, 0));
+    assert_eq!(keys.len(), 2, "the media flow and its RTCP flow");
+    let opened: Vec<_> = keys
+        .iter()
+        .map(|k| {
+            (
+                k.authenticated(),
+                k.failed(),
+                k.rtcp_authenticated,
+                k.rtcp_failed,
+                k.rtcp_unopened,
+            )
+        })
+        .collect();
+    assert!(opened.contains(&(602, 0, 0, 0, 0)), "{opened:?}");
+    assert!(opened.contains(&(0, 0, 3, 0, 1)), "{opened:?}");
 
     // SIP over TLS: the keys are encrypted, nothing is opened
     let tls = verdict_of(&dir.join("baresip-sip-tls-srtp.pcap"));

@@ -488,7 +488,11 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
     {
         // SRTCP keyed by SDES for this port: RTCP here must be SRTCP (RFC 3711 §3.4)
         let keyed = signalled.filter(|s| sdp_protection(s.media) == Some(true));
-        return match (r.srtcp(), keyed) {
+        let opened = u
+            .srtp_keys
+            .as_deref()
+            .map(crate::dissect::srtp::KeysOutcome::describe);
+        let mut e = match (r.srtcp(), keyed) {
             (Some(e), _) => {
                 let mut basis = vec![format!(
                     "SRTCP trailer after the first RTCP header: the index grows by one per packet and its E flag says {}",
@@ -545,6 +549,8 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
                 "RTCP headers only; neither clear reports nor an SRTCP trailer established",
             ),
         };
+        e.basis.extend(opened);
+        return e;
     }
     if let Some(z) = &u.zoom {
         let (encrypted, basis) = zoom_media(z);

@@ -405,14 +405,20 @@ struct Srtcp {
     clear_flags: u32,
 }
 
+/// Whether the RTCP packets of a compound tile the datagram to its last byte: RTCP in clear
+/// (SRTCP appends its index and tag after the compound, RFC 3711 §3.4).
+pub fn rtcp_in_clear(b: &[u8]) -> bool {
+    // Walk the compound: each packet's length field in 32-bit words minus one.
+    let mut pos = 0;
+    while pos + 4 <= b.len() && b[pos] >> 6 == 2 && (200..=207).contains(&b[pos + 1]) {
+        pos += (usize::from(u16::from_be_bytes([b[pos + 2], b[pos + 3]])) + 1) * 4;
+    }
+    pos == b.len()
+}
+
 impl Streams {
     fn rtcp(&mut self, b: &[u8], direction: u8) {
-        // Walk the compound: each packet's length field in 32-bit words minus one.
-        let mut pos = 0;
-        while pos + 4 <= b.len() && b[pos] >> 6 == 2 && (200..=207).contains(&b[pos + 1]) {
-            pos += (usize::from(u16::from_be_bytes([b[pos + 2], b[pos + 3]])) + 1) * 4;
-        }
-        if pos == b.len() {
+        if rtcp_in_clear(b) {
             self.rtcp_in_clear += 1;
             return;
         }

@@ -497,6 +497,8 @@ pub struct Opener {
     /// SRTCP packets whose tag verified, and those whose tag did not.
     pub rtcp_authenticated: u64,
     pub rtcp_failed: u64,
+    /// SRTCP packets of a direction whose keys are not known.
+    pub rtcp_without_keys: u64,
     scratch: Vec<u8>,
 }
 
@@ -522,19 +524,24 @@ impl Opener {
             unchecked: 0,
             rtcp_authenticated: 0,
             rtcp_failed: 0,
+            rtcp_without_keys: 0,
             scratch: Vec::new(),
         }
     }
 
     /// One RTCP packet in direction `dir` (SRTCP, RFC 3711 §3.4), checked with the keys of its
-    /// sender's side.
+    /// sender's side. RTCP in clear (its compound ends the datagram: no SRTCP trailer) carries
+    /// no tag to fail: it is not counted here (`rtp.rtcp_in_clear` counts it).
     pub fn rtcp(&mut self, dir: u8, packet: &[u8]) {
         let Some(keys) = &self.keys[usize::from(dir.min(1))] else {
-            return; // not counted: `without_keys` counts RTP
+            if !super::rtp::rtcp_in_clear(packet) {
+                self.rtcp_without_keys += 1;
+            }
+            return;
         };
         if keys.open_rtcp(packet, &mut self.scratch) {
             self.rtcp_authenticated += 1;
-        } else {
+        } else if !super::rtp::rtcp_in_clear(packet) {
             self.rtcp_failed += 1;
         }
     }
@@ -670,6 +677,8 @@ pub struct FlowKeys {
     opener: Option<Opener>,
     /// RTP packets seen while the keys were not derived.
     pub unopened: u64,
+    /// SRTCP packets (RTCP not in clear) seen while the keys were not derived.
+    pub rtcp_unopened: u64,
 }
 
 impl FlowKeys {
@@ -691,6 +700,7 @@ impl FlowKeys {
             state: KeysState::NoSecret,
             opener: None,
             unopened: 0,
+            rtcp_unopened: 0,
         };
         let Some(p) = Profile::from_id(profile) else {
             keys.state = KeysState::UnsupportedProfile;
@@ -737,7 +747,28 @@ impl FlowKeys {
             state: KeysState::Derived,
             opener: Some(Opener::with_keys(keys)),
             unopened: 0,
+            rtcp_unopened: 0,
         })
+    }
+
+    /// SDES keys: the key of the end sending in direction `dir`, announced after the flow
+    /// opened with its other end's (same profile; a side already keyed keeps its key).
+    pub fn add_sdes(&mut self, dir: usize, key: &SdesKey) {
+        let (KeySource::Sdes(frames), Some(opener), Some(p)) = (
+            &mut self.source,
+            self.opener.as_mut(),
+            Profile::from_id(key.profile),
+        ) else {
+            return;
+        };
+        let dir = dir.min(1);
+        if key.profile != self.profile || opener.keys[dir].is_some() {
+            return;
+        }
+        if let Some(keys) = SessionKeys::derive(p, &key.master) {
+            opener.keys[dir] = Some(keys);
+            frames[dir] = Some(key.frame);
+        }
     }
 
     /// One RTP packet of the flow.
@@ -748,10 +779,12 @@ impl FlowKeys {
         }
     }
 
-    /// One RTCP packet of the flow (without keys it is not counted: `unopened` counts RTP).
+    /// One RTCP packet of the flow (RTCP in clear is not counted: it has no tag to check).
     pub fn rtcp(&mut self, dir: u8, packet: &[u8]) {
-        if let Some(o) = self.opener.as_mut() {
-            o.rtcp(dir, packet);
+        match self.opener.as_mut() {
+            Some(o) => o.rtcp(dir, packet),
+            None if !super::rtp::rtcp_in_clear(packet) => self.rtcp_unopened += 1,
+            None => {}
         }
     }
 
@@ -760,12 +793,12 @@ impl FlowKeys {
         let (streams, unchecked, without_keys, rtcp) =
             self.opener
                 .as_ref()
-                .map_or((Vec::new(), 0, 0, (0, 0)), |o| {
+                .map_or((Vec::new(), 0, 0, (0, 0, 0)), |o| {
                     (
                         o.streams.clone(),
                         o.unchecked,
                         o.without_keys,
-                        (o.rtcp_authenticated, o.rtcp_failed),
+                        (o.rtcp_authenticated, o.rtcp_failed, o.rtcp_without_keys),
                     )
                 });
         KeysOutcome {
@@ -777,6 +810,7 @@ impl FlowKeys {
             unopened: self.unopened + without_keys,
             rtcp_authenticated: rtcp.0,
             rtcp_failed: rtcp.1,
+            rtcp_unopened: self.rtcp_unopened + rtcp.2,
         }
     }
 }
@@ -796,6 +830,9 @@ pub struct KeysOutcome {
     /// SRTCP packets whose tag verified, and those whose tag did not.
     pub rtcp_authenticated: u64,
     pub rtcp_failed: u64,
+    /// SRTCP packets seen while the keys were not derived, or sent by an end whose keys are
+    /// not known (yet).
+    pub rtcp_unopened: u64,
 }
 
 impl KeysOutcome {
@@ -807,15 +844,18 @@ impl KeysOutcome {
         self.streams.iter().map(|s| s.failed).sum()
     }
 
-    /// The verdict's word for it: "opened" (packets authenticated), "rejected" (packets
-    /// checked, none authenticated), "secret-after-media" (the secret joined the key log
-    /// after the media had gone by), "no-media" (keys but no RTP), "no-secret",
+    /// The verdict's word for it: "opened" (RTP or SRTCP packets authenticated), "rejected"
+    /// (packets checked, none authenticated), "secret-after-media" (the secret joined the key
+    /// log after the media had gone by), "no-media" (keys but no RTP or SRTCP), "no-secret",
     /// "unsupported-version", "unsupported-profile".
     pub fn state_name(&self) -> &'static str {
         match self.state {
-            KeysState::Derived if self.authenticated() > 0 => "opened",
-            KeysState::Derived if self.failed() > 0 => "rejected",
-            KeysState::Derived if self.unopened > 0 && self.source == KeySource::DtlsKeyLog => {
+            KeysState::Derived if self.authenticated() + self.rtcp_authenticated > 0 => "opened",
+            KeysState::Derived if self.failed() + self.rtcp_failed > 0 => "rejected",
+            KeysState::Derived
+                if self.unopened + self.rtcp_unopened > 0
+                    && self.source == KeySource::DtlsKeyLog =>
+            {
                 "secret-after-media"
             }
             KeysState::Derived => "no-media",
@@ -858,25 +898,57 @@ impl KeysOutcome {
                 )
             }
         };
+        let (rtcp_opened, rtcp_failed) = (self.rtcp_authenticated, self.rtcp_failed);
+        let unopened = self.unopened + self.rtcp_unopened;
+        // "N of M RTP packets", "N of M SRTCP packets", or both; "M RTP packets" with no N
+        let tally = |rtp: (Option<u64>, u64), rtcp: (Option<u64>, u64)| {
+            let parts: Vec<String> = [(rtp, "RTP"), (rtcp, "SRTCP")]
+                .into_iter()
+                .filter(|((_, all), _)| *all > 0)
+                .map(|((some, all), kind)| match some {
+                    Some(n) => format!("{n} of {all} {kind}"),
+                    None => format!("{all} {kind}"),
+                })
+                .collect();
+            let total = rtp.1 + rtcp.1;
+            format!(
+                "{} packet{}",
+                parts.join(" and "),
+                if total == 1 { "" } else { "s" }
+            )
+        };
         match self.state {
-            KeysState::Derived if opened > 0 => format!(
-                "SRTP opened with {}: {opened} of {} RTP packets authenticated and decrypted under {keys}{}",
+            KeysState::Derived if opened + rtcp_opened > 0 => format!(
+                "{} opened with {}: {} authenticated and decrypted under {keys}{}",
+                if opened + failed > 0 { "SRTP" } else { "SRTCP" },
                 self.source_words(),
-                opened + failed,
-                if self.unopened > 0 {
-                    format!("; {} sent by an end whose key was not announced", self.unopened)
-                } else {
-                    String::new()
+                tally(
+                    (Some(opened), opened + failed),
+                    (Some(rtcp_opened), rtcp_opened + rtcp_failed)
+                ),
+                match (unopened, self.source) {
+                    (0, _) => String::new(),
+                    (_, KeySource::Sdes(_)) => format!(
+                        "; {} sent by an end whose key was not announced (yet)",
+                        tally((None, self.unopened), (None, self.rtcp_unopened))
+                    ),
+                    (_, KeySource::DtlsKeyLog) => format!(
+                        "; {} went by before the key log held the master secret",
+                        tally((None, self.unopened), (None, self.rtcp_unopened))
+                    ),
                 }
             ),
-            KeysState::Derived if failed > 0 => {
-                format!("{keys} authenticated none of {failed} RTP packets")
-            }
-            KeysState::Derived if self.unopened > 0 && self.source == KeySource::DtlsKeyLog => format!(
-                "the key log's master secret for this DTLS session came after its {} RTP packets had gone by: they were not opened",
-                self.unopened
+            KeysState::Derived if failed + rtcp_failed > 0 => format!(
+                "{keys} authenticated none of {}",
+                tally((None, failed), (None, rtcp_failed))
             ),
-            KeysState::Derived => format!("{keys} were derived, but no RTP they protect was seen"),
+            KeysState::Derived if unopened > 0 && self.source == KeySource::DtlsKeyLog => format!(
+                "the key log's master secret for this DTLS session came after its {} had gone by: they were not opened",
+                tally((None, self.unopened), (None, self.rtcp_unopened))
+            ),
+            KeysState::Derived => {
+                format!("{keys} were derived, but no RTP or SRTCP they protect was seen")
+            }
             KeysState::NoSecret => {
                 "the key log has no master secret for this DTLS session: its media was not opened"
                     .into()

@@ -142,9 +142,13 @@ impl UdpDissector {
             keylog.master_secret(client_random),
             d.client_dir(),
         );
-        let unopened = self.srtp_keys.as_ref().map_or(0, |k| k.unopened);
+        let unopened = self
+            .srtp_keys
+            .as_ref()
+            .map_or((0, 0), |k| (k.unopened, k.rtcp_unopened));
         let mut keys = Box::new(keys);
-        keys.unopened += unopened;
+        keys.unopened += unopened.0;
+        keys.rtcp_unopened += unopened.1;
         self.srtp_keys = Some(keys);
     }
 
@@ -153,6 +157,14 @@ impl UdpDissector {
     pub fn sdes_announced(&mut self, announced: [Option<&srtp::SdesKey>; 2]) {
         if self.srtp_keys.is_none() {
             self.srtp_keys = FlowKeys::of_sdes(announced).map(Box::new);
+        }
+    }
+
+    /// The SDES key of the end sending in direction `dir`, announced after the flow opened with
+    /// its other end's: that end's packets from now on are checked with it.
+    pub fn sdes_announced_late(&mut self, dir: usize, key: &srtp::SdesKey) {
+        if let Some(k) = self.srtp_keys.as_mut() {
+            k.add_sdes(dir, key);
         }
     }
 

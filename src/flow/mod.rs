@@ -8,6 +8,7 @@
 pub mod tcp;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -44,8 +45,9 @@ const IDLE_TCP_NS: i64 = 3_600_000_000_000;
 const IDLE_UDP_NS: i64 = 300_000_000_000;
 /// Capture time between sweeps of idle flows.
 const SWEEP_INTERVAL_NS: i64 = 10_000_000_000;
-/// Media ends whose SDES keys are kept (a trunk announcing more: later ones are not opened).
-const MAX_SDES_KEYS: usize = 4096;
+/// Media and RTCP ends whose SDES keys are kept: 4,096 media lines with their RTCP ports (a
+/// trunk announcing more: later ones are not opened).
+const MAX_SDES_KEYS: usize = 8192;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum L4 {
@@ -407,6 +409,14 @@ impl Flow {
         }
     }
 
+    /// The SDES key of the end that sends in direction `dir`, announced after the flow opened
+    /// with its other end's.
+    fn sdes_announced_late(&mut self, dir: usize, key: &SdesKey) {
+        if let Some(Dissector::Udp(d)) = self.dissector.as_mut() {
+            d.sdes_announced_late(dir, key);
+        }
+    }
+
     /// Move a UDP dissection's facts onto the flow; the handshake may correct the roles.
     fn take_udp_outcome(&mut self, mut outcome: UdpOutcome) {
         self.protocols = outcome.protocols;
@@ -473,21 +483,53 @@ impl Flow {
     }
 }
 
-/// Keep the SDES key of an SDP media line, by the media end it announced (the first key of an
-/// end is kept; at most [`MAX_SDES_KEYS`] ends).
-fn keep_sdes_key(
-    keys: &mut HashMap<Endpoint, Arc<SdesKey>, foldhash::fast::RandomState>,
-    m: &crate::dissect::sip::Media,
-) {
-    if let (Some(key), Some(ip)) = (&m.sdes_key, m.address)
-        && !ip.is_unspecified()
-        && keys.len() < MAX_SDES_KEYS
-    {
+/// SDES keys by the media end that announced them (it sends with them).
+type SdesKeys = HashMap<Endpoint, AnnouncedKey, foldhash::fast::RandomState>;
+
+/// An SDES key, and whether the end it is kept by is the RTCP port of its media line (RTCP
+/// without rtcp-mux: `a=rtcp`, RFC 3605, else the media port plus one, RFC 3550 §11).
+#[derive(Debug)]
+struct AnnouncedKey {
+    key: Arc<SdesKey>,
+    rtcp_port: bool,
+}
+
+/// Keep the SDES key of an SDP media line by the media end it announced and by its RTCP port
+/// (the first key of an end is kept, a media port's over an RTCP port's; at most
+/// [`MAX_SDES_KEYS`] ends). The ends given a key are added to `keyed`.
+fn keep_sdes_key(keys: &mut SdesKeys, m: &crate::dissect::sip::Media, keyed: &mut Vec<Endpoint>) {
+    let (Some(key), Some(ip)) = (&m.sdes_key, m.address) else {
+        return;
+    };
+    let rtcp = m
+        .rtcp_port
+        .map(|port| (m.rtcp_address.unwrap_or(ip), port, true));
+    for (ip, port, rtcp_port) in std::iter::once((ip, m.port, false)).chain(rtcp) {
+        if ip.is_unspecified() || port == 0 {
+            continue;
+        }
         let end = Endpoint {
             ip: ip.to_canonical(),
-            port: m.port,
+            port,
         };
-        keys.entry(end).or_insert_with(|| Arc::clone(key));
+        let full = keys.len() >= MAX_SDES_KEYS;
+        match keys.entry(end) {
+            Entry::Occupied(mut kept) if kept.get().rtcp_port && !rtcp_port => {
+                kept.insert(AnnouncedKey {
+                    key: Arc::clone(key),
+                    rtcp_port,
+                });
+                keyed.push(end);
+            }
+            Entry::Vacant(vacant) if !full => {
+                vacant.insert(AnnouncedKey {
+                    key: Arc::clone(key),
+                    rtcp_port,
+                });
+                keyed.push(end);
+            }
+            _ => {}
+        }
     }
 }
 
@@ -537,9 +579,15 @@ pub struct FlowTable {
     /// Secrets that open TLS 1.3 server handshakes (`--keylog`).
     keylog: Option<Arc<KeyLog>>,
     /// SRTP master keys SDP `a=crypto` lines carried in clear, by the media end that announced
-    /// them (it sends with them): UDP flows opened later from or to that end check their RTP
-    /// with them. At most [`MAX_SDES_KEYS`]; the first announcement of an end is kept.
-    sdes_keys: HashMap<Endpoint, Arc<SdesKey>, foldhash::fast::RandomState>,
+    /// them (it sends with them), and by their RTCP ports: UDP flows opened later from or to
+    /// such an end check their RTP and SRTCP with them. At most [`MAX_SDES_KEYS`]; the first
+    /// announcement of an end is kept.
+    sdes_keys: SdesKeys,
+    /// UDP flows that opened with the SDES key of one end only, by their other end (slot, flow
+    /// id): an answer's SDP often follows the offerer's first packets (baresip sends its RTCP
+    /// keep-alive between INVITE and 200 OK), and its key opens that end's later packets. At
+    /// most [`MAX_SDES_KEYS`]; a flow stops waiting when it closes.
+    sdes_waiting: HashMap<Endpoint, (u32, u32), foldhash::fast::RandomState>,
     next_sweep_ts: Option<i64>,
     last_ts: Option<i64>,
     pub stats: TableStats,
@@ -557,6 +605,7 @@ impl FlowTable {
             limits,
             keylog: None,
             sdes_keys: HashMap::default(),
+            sdes_waiting: HashMap::default(),
             next_sweep_ts: None,
             last_ts: None,
             stats: TableStats::default(),
@@ -610,6 +659,7 @@ impl FlowTable {
         let f = &mut self.flows[slot];
         let id = f.id;
         let (mut answers, mut media) = (f.published_answers, f.published_media);
+        let mut keyed = Vec::new();
         if let Some(d) = f.dns_current_mut() {
             for (name, ip) in d.answers.iter().skip(answers as usize) {
                 self.events.push(TableEvent::DnsAnswer {
@@ -633,7 +683,7 @@ impl FlowTable {
         }
         if let Some(sip) = f.sip_current_mut() {
             for m in sip.media.iter().skip(media as usize) {
-                keep_sdes_key(&mut self.sdes_keys, m);
+                keep_sdes_key(&mut self.sdes_keys, m, &mut keyed);
                 self.events.push(TableEvent::Announced {
                     flow: id,
                     seq: media,
@@ -643,7 +693,7 @@ impl FlowTable {
             }
             // beyond the listed ones: announced, never kept
             for m in sip.take_unlisted() {
-                keep_sdes_key(&mut self.sdes_keys, &m);
+                keep_sdes_key(&mut self.sdes_keys, &m, &mut keyed);
                 self.events.push(TableEvent::Announced {
                     flow: id,
                     seq: media,
@@ -654,6 +704,33 @@ impl FlowTable {
         }
         f.published_answers = answers;
         f.published_media = media;
+        if !keyed.is_empty() {
+            self.key_waiting_flows(&keyed);
+        }
+    }
+
+    /// Hand keys announced for these ends to the live flows waiting for them.
+    fn key_waiting_flows(&mut self, keyed: &[Endpoint]) {
+        for end in keyed {
+            let (Some((slot, id)), Some(kept)) =
+                (self.sdes_waiting.remove(end), self.sdes_keys.get(end))
+            else {
+                continue;
+            };
+            let f = &mut self.flows[slot as usize];
+            if f.id == id && f.live {
+                let dir = f.direction_of(*end);
+                f.sdes_announced_late(dir, &kept.key);
+            }
+        }
+    }
+
+    /// A UDP flow opened with the SDES key of one end only: it waits for its other end's
+    /// (until it closes; none waits once [`MAX_SDES_KEYS`] do).
+    fn wait_for_sdes_key(&mut self, end: Endpoint, slot: u32, id: u32) {
+        if self.sdes_waiting.len() < MAX_SDES_KEYS {
+            self.sdes_waiting.insert(end, (slot, id));
+        }
     }
 
     /// Account one decoded packet.
@@ -713,8 +790,15 @@ impl FlowTable {
                 let id = self.recorded;
                 self.recorded += 1;
                 let mut flow = Flow::new(id, l4, (client, server, basis), self.keylog.as_ref());
+                let mut waiting = None;
                 if l4 == L4::Udp && !self.sdes_keys.is_empty() {
-                    let announced = [client, server].map(|e| self.sdes_keys.get(&e).map(|k| &**k));
+                    let announced =
+                        [client, server].map(|e| self.sdes_keys.get(&e).map(|k| &*k.key));
+                    waiting = match announced {
+                        [Some(_), None] => Some(server),
+                        [None, Some(_)] => Some(client),
+                        _ => None,
+                    };
                     if announced.iter().any(Option::is_some) {
                         flow.sdes_announced(announced);
                     }
@@ -732,6 +816,9 @@ impl FlowTable {
                     }
                 };
                 self.live.insert(key, slot);
+                if let Some(end) = waiting {
+                    self.wait_for_sdes_key(end, slot, id);
+                }
                 slot as usize
             }
         };
@@ -787,6 +874,7 @@ impl FlowTable {
     /// Keep the SDES keys of the flow's SDP media lines not looked at yet (a table that does
     /// not release its flows: one that does keeps them as it publishes the lines).
     fn register_sdes(&mut self, idx: usize) {
+        let mut keyed = Vec::new();
         let Self {
             flows, sdes_keys, ..
         } = self;
@@ -799,9 +887,12 @@ impl FlowTable {
             return;
         }
         for m in &sip.media[seen..] {
-            keep_sdes_key(sdes_keys, m);
+            keep_sdes_key(sdes_keys, m, &mut keyed);
         }
         f.sdes_registered = sip.media.len() as u32;
+        if !keyed.is_empty() {
+            self.key_waiting_flows(&keyed);
+        }
     }
 
     /// Every flow so far, live and closed, in the order first seen (a table that releases its
@@ -847,8 +938,15 @@ impl FlowTable {
         }
         f.live = false;
         f.finish_dissection();
-        let (l4, client, server) = (f.l4, f.client, f.server);
+        let (l4, client, server, id) = (f.l4, f.client, f.server, f.id);
         self.live.remove(&FlowKey::new(l4, client, server));
+        if !self.sdes_waiting.is_empty() {
+            for end in [client, server] {
+                if self.sdes_waiting.get(&end) == Some(&(idx as u32, id)) {
+                    self.sdes_waiting.remove(&end);
+                }
+            }
+        }
         if self.release {
             self.publish(idx);
             let vacant = Flow::vacant(u32::MAX, l4, client, server, RoleBasis::FirstPacket);

@@ -618,10 +618,10 @@ pub struct SrtpKeys {
     pub source: Name,
     /// The SRTP profile the DTLS ServerHello selected.
     pub profile: String,
-    /// "opened" (packets authenticated and decrypted), "rejected" (packets checked, none
+    /// "opened" (RTP or SRTCP packets authenticated and decrypted), "rejected" (packets checked, none
     /// authenticated: the key log's secret does not open this media), "secret-after-media"
     /// (the secret joined the key log — a Decryption Secrets Block — after the media had gone
-    /// by), "no-media" (no RTP after the handshake), "no-secret" (the key log has no master secret for this
+    /// by), "no-media" (no RTP or SRTCP after the handshake), "no-secret" (the key log has no master secret for this
     /// session), "unsupported-version" (DTLS 1.0 or 1.3), "unsupported-profile" (NULL or
     /// unknown profile).
     pub state: Name,
@@ -630,7 +630,8 @@ pub struct SrtpKeys {
     pub packets_authenticated: u64,
     /// RTP packets whose tag did not verify.
     pub packets_failed_authentication: u64,
-    /// RTP packets seen while there were no keys (no secret, or an unsupported session).
+    /// RTP packets seen while there were no keys (no secret, or an unsupported session), or
+    /// sent by an end whose keys were not known yet.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub packets_unopened: u64,
     /// RTP packets of streams beyond the 32 checked per flow.
@@ -642,6 +643,11 @@ pub struct SrtpKeys {
     pub rtcp_packets_authenticated: u64,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub rtcp_packets_failed_authentication: u64,
+    /// SRTCP packets seen while there were no keys, or sent by an end whose keys were not
+    /// known yet (an SDES answer's key arrives after the offerer's first packets). RTCP in
+    /// clear is not counted here (`rtcp_in_clear`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rtcp_packets_unopened: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
