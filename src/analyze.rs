@@ -293,7 +293,8 @@ impl Analyzer {
     pub fn add_secrets(&mut self, more: KeyLog) {
         let first = self.opts.keylog.is_none();
         let mut log = self.opts.keylog.as_deref().cloned().unwrap_or_default();
-        let sessions = |l: &KeyLog| l.sessions() + l.master_secret_sessions();
+        let sessions =
+            |l: &KeyLog| l.sessions() + l.master_secret_sessions() + l.exporter_secret_sessions();
         let before = sessions(&log);
         log.extend(more);
         if first || sessions(&log) > before {
@@ -781,6 +782,7 @@ impl<'a> VerdictBuilder<'a> {
                 bytes: source.bytes,
                 sessions: source.sessions as u64,
                 master_secrets: source.master_secrets as u64,
+                exporter_secrets: source.exporter_secrets as u64,
                 malformed_lines: source.malformed_lines as u64,
                 first_malformed_line: source.first_malformed_line.map(|l| l as u64),
                 handshakes: BTreeMap::new(),
@@ -911,7 +913,11 @@ impl<'a> VerdictBuilder<'a> {
     /// The judgements on one flow alone; then the record is kept, or spilled, and its brief kept.
     fn judge(&mut self, mut f: verdict::Flow) -> std::io::Result<()> {
         if let Some(keylog) = &mut self.keylog
-            && let Some(state) = f.tls.as_ref().and_then(|t| t.keylog.as_deref())
+            && let Some(state) = f
+                .tls
+                .as_ref()
+                .or(f.dtls.as_ref())
+                .and_then(|t| t.keylog.as_deref())
         {
             match keylog.handshakes.get_mut(state) {
                 Some(n) => *n += 1,

@@ -197,10 +197,11 @@ fn main() -> ExitCode {
                     Ok(log) => {
                         if !judging.quiet {
                             eprintln!(
-                                "callproof: key log {}: {} TLS 1.3 session(s), {} master secret(s) (TLS/DTLS 1.2){}",
+                                "callproof: key log {}: {} TLS/DTLS 1.3 session(s), {} master secret(s) (TLS/DTLS 1.2), {} exporter secret(s) (TLS/DTLS 1.3){}",
                                 path.display(),
                                 log.sessions(),
                                 log.master_secret_sessions(),
+                                log.exporter_secret_sessions(),
                                 log.first_malformed_line.map_or(String::new(), |l| format!(
                                     "; {} line(s) do not parse, the first is line {l}",
                                     log.malformed_lines

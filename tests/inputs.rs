@@ -517,52 +517,76 @@ fn mutated_captures_in_process_never_panic() {
     );
 }
 
-/// A capture whose DTLS-SRTP media the key log opens, mutated: DTLS hellos, RTP headers and
+/// Captures whose DTLS-SRTP media the key log opens, mutated: DTLS hellos, RTP headers and
 /// SRTP tags that strangers' packets may carry reach the key export and the packet checks
-/// (every round analysed with the key log). Nothing panics; some rounds still open their
-/// media and some see packets fail authentication, so the mutations reached both outcomes.
+/// (every round analysed with the key log): aiortc's DTLS 1.2 calls, and Firefox's DTLS 1.3
+/// call, whose encrypted handshake records (masked record numbers, lengths, fragments) are
+/// opened too — half its rounds mutate its first 6 KB, where the handshake is. Nothing
+/// panics; some rounds still open their media and some see packets fail authentication, and
+/// some DTLS 1.3 handshakes still open while others no longer authenticate, so the mutations
+/// reached every outcome.
 #[test]
 fn mutated_dtls_srtp_with_its_key_log_never_panics() {
     use callproof::analyze::{Options, analyze_reader};
+    use callproof::dissect::tls::KeylogOutcome;
     use callproof::dissect::tls::keylog::KeyLog;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let src = dir.join("aiortc-dtls-keylog.pcap");
-    let keys = std::fs::read_to_string(dir.join("aiortc-dtls-keylog.keys")).unwrap();
-    let opts = Options {
-        keylog: Some(std::sync::Arc::new(KeyLog::parse(&keys))),
-        ..Options::default()
-    };
-    let original = std::fs::read(&src).unwrap();
-    let mut next = common::xorshift64(0x5EED_5A17);
-    let (mut opened, mut failed) = (0u64, 0u64);
-    for round in 0..800 {
-        let mut b = original.clone();
-        match round % 3 {
-            0 => {
-                for _ in 0..1 + (next() % 8) {
-                    let at = 24 + (next() as usize) % (b.len() - 24);
-                    b[at] ^= next() as u8 | 1;
+    for name in ["aiortc-dtls-keylog", "firefox-dtls13-keylog"] {
+        let src = dir.join(format!("{name}.pcap"));
+        let keys = std::fs::read_to_string(dir.join(format!("{name}.keys"))).unwrap();
+        let opts = Options {
+            keylog: Some(std::sync::Arc::new(KeyLog::parse(&keys))),
+            ..Options::default()
+        };
+        let original = std::fs::read(&src).unwrap();
+        let mut next = common::xorshift64(0x5EED_5A17);
+        let (mut opened, mut failed) = (0u64, 0u64);
+        let (mut decrypted, mut undecryptable) = (0u64, 0u64);
+        for round in 0..800 {
+            let mut b = original.clone();
+            let span = if name.starts_with("firefox") && round % 2 == 0 {
+                6000.min(b.len() - 24)
+            } else {
+                b.len() - 24
+            };
+            match round % 3 {
+                0 => {
+                    for _ in 0..1 + (next() % 8) {
+                        let at = 24 + (next() as usize) % span;
+                        b[at] ^= next() as u8 | 1;
+                    }
+                }
+                1 => {
+                    let at = 24 + (next() as usize) % span;
+                    let n = ((next() as usize) % 24).min(b.len() - at);
+                    let v = next() as u8;
+                    b[at..at + n].fill(v);
+                }
+                _ => b.truncate(24 + (next() as usize) % (b.len() - 24)),
+            }
+            let Ok(a) = analyze_reader(&src, &b[..], &opts) else {
+                continue;
+            };
+            for f in a.flows.iter().filter_map(|f| f.udp.as_ref()) {
+                if let Some(k) = f.srtp_keys.as_deref() {
+                    opened += k.authenticated();
+                    failed += k.failed();
+                }
+                match f.dtls.as_ref().and_then(|d| d.keylog) {
+                    Some(KeylogOutcome::Decrypted) => decrypted += 1,
+                    Some(KeylogOutcome::Undecryptable) => undecryptable += 1,
+                    _ => {}
                 }
             }
-            1 => {
-                let at = 24 + (next() as usize) % (b.len() - 24);
-                let n = ((next() as usize) % 24).min(b.len() - at);
-                let v = next() as u8;
-                b[at..at + n].fill(v);
-            }
-            _ => b.truncate(24 + (next() as usize) % (b.len() - 24)),
         }
-        let Ok(a) = analyze_reader(&src, &b[..], &opts) else {
-            continue;
-        };
-        for f in &a.flows {
-            if let Some(k) = f.udp.as_ref().and_then(|u| u.srtp_keys.as_deref()) {
-                opened += k.authenticated();
-                failed += k.failed();
-            }
+        assert!(opened > 0 && failed > 0, "{name}: {opened} {failed}");
+        if name.starts_with("firefox") {
+            assert!(
+                decrypted > 0 && undecryptable > 0,
+                "{name}: {decrypted} {undecryptable}"
+            );
         }
     }
-    assert!(opened > 0 && failed > 0, "{opened} {failed}");
 }
 
 /// Big-endian and nanosecond pcaps of the same frames give the same flows and TLS facts.

@@ -967,7 +967,7 @@ fn the_verdict_names_the_key_log_its_handshakes_rest_on() {
     let told = String::from_utf8_lossy(&told.stderr);
     assert!(
         told.contains(&format!(
-            "key log {}: 3 session(s); opened 3 of 4 TLS 1.3 handshake(s) (1 no-secret)",
+            "key log {}: 3 session(s); opened 3 of 4 TLS/DTLS 1.3 handshake(s) (1 no-secret)",
             path.display()
         )),
         "{told}"
@@ -1349,6 +1349,196 @@ fn dtls_srtp_media_opened_with_the_captures_own_key_log() {
         );
         assert!(f.encryption.basis.iter().any(|b| b.contains("had gone by")));
     }
+}
+
+/// Firefox (ESR 153) negotiates DTLS 1.3 for WebRTC: everything after its ServerHello is
+/// encrypted, `use_srtp`'s answer and the certificate included. Its key log
+/// (captures/make-firefox-dtls13-keylog.py) opens the server's handshake records with
+/// SERVER_HANDSHAKE_TRAFFIC_SECRET (RFC 9147: record numbers masked, "dtls13" labels), which
+/// gives the selected SRTP profile and the certificate — the SHA-256 the sending peer's SDP
+/// announced in a=fingerprint — and EXPORTER_SECRET exports the media keys (RFC 8446 §7.5):
+/// every RTP packet Firefox says it sent, and every SRTCP packet libsrtp authenticates under
+/// keys the capture script exported on its own, authenticates. Without EXPORTER_SECRET the
+/// profile is still read and the media stays unopened (`no-secret`); without the handshake
+/// secret nothing of the media is claimed, since the profile stays unknown.
+#[test]
+fn firefox_dtls13_key_log_opens_the_handshake_and_the_media() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join("firefox-dtls13-keylog.pcap");
+    let keys = dir.join("firefox-dtls13-keylog.keys");
+    let facts = expected("firefox-dtls13-keylog.expected");
+    let sent: HashMap<String, u64> = expected_records("firefox-dtls13-keylog.expected", "sent")
+        .into_iter()
+        .map(|s| (s["ssrc"].clone(), s["packets"].parse().unwrap()))
+        .collect();
+    let libsrtp = expected_records("firefox-dtls13-keylog.expected", "libsrtp");
+    let srtcp: u64 = libsrtp
+        .iter()
+        .filter_map(|r| r.get("srtcp_authenticated")?.parse::<u64>().ok())
+        .sum();
+    for r in libsrtp.iter().filter(|r| r.contains_key("ssrc")) {
+        assert_eq!(
+            r["rtp_authenticated"].parse::<u64>().unwrap(),
+            sent[&r["ssrc"]]
+        );
+    }
+    assert_eq!(facts["sender_dtls_role"], "server");
+    let with_keys = |keys: &Path| {
+        let json = common::verdict_json_of(&capture, &["--keylog".as_ref(), keys.as_os_str()]);
+        common::assert_schema_valid(&json);
+        serde_json::from_value::<callproof::verdict::Verdict>(json).unwrap()
+    };
+
+    let v = with_keys(&keys);
+    let k = v.keylog.as_ref().unwrap();
+    assert_eq!(
+        (k.sessions, k.master_secrets, k.exporter_secrets),
+        (1, 0, 1)
+    );
+    assert_eq!(k.handshakes.get("decrypted"), Some(&1));
+    assert_eq!(k.srtp.get("opened"), Some(&1));
+    let media: Vec<_> = v.flows.iter().filter(|f| f.dtls.is_some()).collect();
+    assert_eq!(media.len(), 1);
+    let f = media[0];
+    let d = f.dtls.as_deref().unwrap();
+    assert_eq!(d.version.as_deref(), Some("DTLS 1.3"));
+    assert_eq!(d.cipher.as_deref(), Some(facts["dtls_cipher"].as_str()));
+    assert_eq!(d.keylog.as_deref(), Some("decrypted"));
+    assert_eq!(
+        d.srtp_profile.as_deref(),
+        Some(facts["srtp_cipher"].as_str())
+    );
+    let certs: Vec<&str> = d.certificates.iter().map(|c| c.sha256.as_str()).collect();
+    assert_eq!(certs, [facts["sender_certificate_sha256"].as_str()]);
+    let rtp = f.rtp.as_deref().unwrap();
+    let opened = rtp.srtp_keys.as_ref().unwrap();
+    assert_eq!(
+        (opened.source.as_ref(), opened.state.as_ref()),
+        ("dtls-key-log", "opened")
+    );
+    assert_eq!(opened.profile, facts["srtp_cipher"]);
+    assert_eq!(rtp.streams.len(), sent.len());
+    for s in &rtp.streams {
+        assert_eq!(s.packets, sent[&s.ssrc], "{}", s.ssrc);
+        assert_eq!(s.srtp_authenticated, Some(s.packets), "{}", s.ssrc);
+        assert_eq!(s.srtp_failed_authentication, Some(0), "{}", s.ssrc);
+        assert_eq!(s.direction, "server_to_client", "the DTLS server sends");
+    }
+    assert_eq!(
+        (
+            opened.rtcp_packets_authenticated,
+            opened.rtcp_packets_failed_authentication
+        ),
+        (srtcp, 0)
+    );
+    assert!(
+        f.encryption
+            .basis
+            .iter()
+            .any(|b| b.contains("exporter secret (EXPORTER_SECRET)")),
+        "{:?}",
+        f.encryption
+    );
+
+    let key_text = std::fs::read_to_string(&keys).unwrap();
+    let without = |label: &str| {
+        let kept: String = key_text
+            .lines()
+            .filter(|l| !l.starts_with(label))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        common::temp_copy(kept.as_bytes(), "keys.txt")
+    };
+
+    // the handshake opened, the media not: the profile is known, the exporter secret is not
+    let (_tmp, no_exporter) = without("EXPORTER_SECRET");
+    let v = with_keys(&no_exporter);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    assert_eq!(
+        f.dtls.as_deref().unwrap().keylog.as_deref(),
+        Some("decrypted")
+    );
+    let k = f.rtp.as_deref().unwrap().srtp_keys.as_ref().unwrap();
+    assert_eq!(k.state, "no-secret");
+    assert_eq!(
+        k.packets_unopened,
+        sent.values().sum::<u64>(),
+        "every RTP packet went by unopened"
+    );
+    assert_eq!(k.rtcp_packets_unopened, srtcp);
+
+    // no handshake secret: the profile stays encrypted, and nothing is said of the media
+    let (_tmp, no_handshake) = without("SERVER_HANDSHAKE_TRAFFIC_SECRET");
+    let v = with_keys(&no_handshake);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let d = f.dtls.as_deref().unwrap();
+    assert_eq!(d.keylog.as_deref(), Some("no-secret"));
+    assert!(d.certificates.is_empty() && d.srtp_profile.is_none());
+    assert!(f.rtp.as_deref().unwrap().srtp_keys.is_none());
+}
+
+/// The DTLS 1.3 call with its key log in a Decryption Secrets Block that comes after the
+/// server's encrypted handshake flight and before the media, a first block (another session's
+/// secret) before everything: as `live --keylog` meets a browser's key log, followed from the
+/// start and given the session's lines after its handshake went by. The server's records were
+/// held while the secret was missing and are opened when it arrives, so the SRTP profile is
+/// read and the media opens; the packets that went by before the block reached the flow
+/// (blocks after the first are applied together, within 1,024 frames) are counted unopened,
+/// none lost from the count.
+#[test]
+fn dtls13_handshake_held_until_its_secret_arrives() {
+    use callproof::capture::{TLS_KEY_LOG, pcapng_write::PcapngWriter};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join("firefox-dtls13-keylog.pcap");
+    let keys = std::fs::read(dir.join("firefox-dtls13-keylog.keys")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let late = tmp.path().join("secrets-late.pcapng");
+    let mut w = PcapngWriter::new(std::fs::File::create(&late).unwrap(), "test", &[]).unwrap();
+    w.add_interface(276, 262_144, "any", None).unwrap();
+    let other_session = format!("CLIENT_RANDOM {} {}\n", "ab".repeat(32), "cd".repeat(48));
+    w.secrets(TLS_KEY_LOG, other_session.as_bytes()).unwrap();
+    let (mut dtls_seen, mut injected) = (false, false);
+    callproof::capture::read_file(&capture, |f| {
+        assert_eq!(f.link_type, 276, "Linux cooked capture v2");
+        // Linux cooked v2 header (20), IPv4 (20), UDP (8): the first payload byte
+        let first = f.data.get(20 + 20 + 8).copied().unwrap_or(0);
+        dtls_seen |= (20..=63).contains(&first);
+        if dtls_seen && !injected && (128..=191).contains(&first) {
+            w.secrets(TLS_KEY_LOG, &keys).unwrap();
+            injected = true;
+        }
+        w.packet(0, f.ts_ns.unwrap_or(0).max(0) as u64, f.data, f.orig_len)
+            .unwrap();
+    })
+    .unwrap();
+    w.finish().unwrap();
+    assert!(injected);
+    let v = verdict_of(&late);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let d = f.dtls.as_deref().unwrap();
+    assert_eq!(d.keylog.as_deref(), Some("decrypted"));
+    assert_eq!(d.srtp_profile.as_deref(), Some("SRTP_AEAD_AES_128_GCM"));
+    assert_eq!(d.certificates.len(), 1);
+    let rtp = f.rtp.as_deref().unwrap();
+    let k = rtp.srtp_keys.as_ref().unwrap();
+    assert_eq!(k.state, "opened");
+    assert!(
+        k.packets_authenticated > 0 && k.packets_unopened > 0,
+        "{k:?}"
+    );
+    assert_eq!(k.packets_failed_authentication, 0);
+    assert_eq!(
+        k.packets_authenticated + k.packets_unopened,
+        rtp.streams.iter().map(|s| s.packets).sum::<u64>()
+    );
+    assert!(
+        f.encryption
+            .basis
+            .iter()
+            .any(|b| b.contains("went by before the key log held the exporter secret")),
+        "{:?}",
+        f.encryption
+    );
 }
 
 /// SDES keys in clear SIP (captures/make-baresip-media.sh, `mediaenc=srtp-mand`) open the media

@@ -3,11 +3,20 @@
 //!
 //! Handshake messages are reassembled here (tls-parser leaves DTLS fragments to its caller) and
 //! then parsed by tls-parser as whole messages. DTLS 1.3 encrypts everything after the
-//! ServerHello in records with the unified header (`001CSLEE`), which are counted, not parsed.
+//! ServerHello in records with the unified header (`001CSLEE`): they are counted, and with a
+//! key log holding the session's server handshake traffic secret the server's handshake
+//! records (epoch 2) are opened (RFC 9147 §4: record numbers masked with the "sn" key, the
+//! header with its record number in clear as additional data, labels prefixed "dtls13") and
+//! EncryptedExtensions (`use_srtp`, ALPN) and the certificate chain read.
 
+use std::sync::Arc;
+
+use aes::cipher::{BlockCipherEncrypt, KeyInit};
+use ring::{aead, hkdf};
 use tls_parser::{DTLSMessage, DTLSMessageHandshakeBody, parse_dtls_message_handshake};
 
-use super::tls::{TlsFacts, hello};
+use super::tls::keylog::{self, HeldBytes, KeyLog, LabelPrefix};
+use super::tls::{KeylogOutcome, TlsFacts, hello};
 
 /// Handshake messages reassembled at once per direction.
 const MAX_FRAGMENTED_MESSAGES: usize = 4;
@@ -40,6 +49,145 @@ pub fn looks_like_dtls(b: &[u8]) -> bool {
 /// The first byte of a DTLS 1.3 ciphertext record (RFC 9147 §4: `001CSLEE`).
 pub fn is_unified_header(b: &[u8]) -> bool {
     b.len() >= 2 && b[0] & 0xE0 == 0x20
+}
+
+/// A DTLS 1.3 ciphertext record at the start of `b` (no connection ID: WebRTC negotiates
+/// none): (header length, record number bytes, low epoch bits, record length with header).
+fn unified_record(b: &[u8]) -> Option<(usize, usize, u8, usize)> {
+    let first = *b.first()?;
+    if first & 0xE0 != 0x20 || first & 0x10 != 0 {
+        return None;
+    }
+    let seq_len = if first & 0x08 != 0 { 2 } else { 1 };
+    let header = 1 + seq_len + if first & 0x04 != 0 { 2 } else { 0 };
+    let body = if first & 0x04 != 0 {
+        let at = 1 + seq_len;
+        usize::from(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+    } else {
+        b.len().checked_sub(header)?
+    };
+    (header + body <= b.len()).then_some((header, seq_len, first & 0x03, header + body))
+}
+
+/// Encrypted handshake records of the server held at most while the key log lacks the
+/// session's secret (a server's flight is a handful).
+const MAX_HELD_RECORDS: u32 = 64;
+
+/// The AES block cipher that masks DTLS 1.3 record numbers (RFC 9147 §4.2.3).
+enum SnMask {
+    A128(Box<aes::Aes128>),
+    A256(Box<aes::Aes256>),
+}
+
+/// Opens a DTLS 1.3 server's handshake records (epoch 2) under its handshake traffic secret.
+struct Dtls13Opener {
+    key: aead::LessSafeKey,
+    iv: [u8; aead::NONCE_LEN],
+    sn: SnMask,
+    /// The record number expected next (reconstructing the full number from its low bits).
+    next: u64,
+}
+
+impl std::fmt::Debug for Dtls13Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dtls13Opener")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dtls13Opener {
+    /// The opener of a DTLS 1.3 suite's records; None for ChaCha20-Poly1305 (its record
+    /// number mask is not an AES block) and the CCM suites.
+    fn new(cipher_suite: u32, secret: &[u8]) -> Option<Self> {
+        let (algorithm, hash) = match cipher_suite {
+            0x1301 => (&aead::AES_128_GCM, hkdf::HKDF_SHA256),
+            0x1302 => (&aead::AES_256_GCM, hkdf::HKDF_SHA384),
+            _ => return None,
+        };
+        let label = |label: &[u8], len| {
+            keylog::expand_label_with(hash, LabelPrefix::Dtls13, secret, label, &[], len)
+        };
+        let key = label(b"key", algorithm.key_len())?;
+        let iv = label(b"iv", aead::NONCE_LEN)?;
+        let sn = label(b"sn", algorithm.key_len())?;
+        let sn = match sn.len() {
+            16 => SnMask::A128(Box::new(aes::Aes128::new_from_slice(&sn).ok()?)),
+            _ => SnMask::A256(Box::new(aes::Aes256::new_from_slice(&sn).ok()?)),
+        };
+        Some(Self {
+            key: aead::LessSafeKey::new(aead::UnboundKey::new(algorithm, &key).ok()?),
+            iv: iv.try_into().ok()?,
+            sn,
+            next: 0,
+        })
+    }
+
+    /// Open one record (`header_len` and `seq_len` from [`unified_record`]): its inner content
+    /// type and plaintext, or None when it does not authenticate.
+    fn open(&mut self, record: &[u8], header_len: usize, seq_len: usize) -> Option<(u8, Vec<u8>)> {
+        let sample = record.get(header_len..header_len + 16)?;
+        let mut mask = aes::Block::try_from(sample).ok()?;
+        match &self.sn {
+            SnMask::A128(c) => c.encrypt_block(&mut mask),
+            SnMask::A256(c) => c.encrypt_block(&mut mask),
+        }
+        let mut header = record[..header_len].to_vec();
+        let mut low = 0u64;
+        for i in 0..seq_len {
+            header[1 + i] ^= mask[i];
+            low = (low << 8) | u64::from(header[1 + i]);
+        }
+        let seq = full_record_number(self.next, low, 8 * seq_len as u32);
+        let mut nonce = self.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let mut buf = record[header_len..].to_vec();
+        let plain_len = self
+            .key
+            .open_in_place(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(&header[..]),
+                &mut buf,
+            )
+            .ok()?
+            .len();
+        self.next = self.next.max(seq + 1);
+        buf.truncate(plain_len);
+        // DTLSInnerPlaintext: content, the content type, then zero padding
+        let type_at = buf.iter().rposition(|&b| b != 0)?;
+        let content_type = buf[type_at];
+        buf.truncate(type_at);
+        Some((content_type, buf))
+    }
+}
+
+/// The full record number whose low `bits` bits are `low`, nearest to `expected` (RFC 9147
+/// §4.2.2).
+fn full_record_number(expected: u64, low: u64, bits: u32) -> u64 {
+    let window = 1u64 << bits;
+    let seq = (expected & !(window - 1)) | low;
+    if seq.saturating_add(window / 2) < expected {
+        seq + window
+    } else if seq > expected.saturating_add(window / 2) && seq >= window {
+        seq - window
+    } else {
+        seq
+    }
+}
+
+/// A DTLS 1.3 server's encrypted handshake, with a key log: being opened, or held until the
+/// session's secret joins the key log.
+#[derive(Debug, Default)]
+struct Dtls13Handshake {
+    opener: Option<Dtls13Opener>,
+    /// Records held while the secret is missing: each as its frame (8 bytes), its length
+    /// (2 bytes), then the record.
+    held: Option<HeldBytes>,
+    held_records: u32,
+    /// Finished read, or the handshake given up: no more records are looked at.
+    done: bool,
 }
 
 #[derive(Debug)]
@@ -98,9 +246,131 @@ pub struct DtlsStream {
     /// The hello randoms (client's, server's): a key log names the session by the first, and
     /// both seed the DTLS-SRTP key export.
     pub randoms: [Option<[u8; 32]>; 2],
+    /// The key log that may open a DTLS 1.3 server's handshake.
+    keylog: Option<Arc<KeyLog>>,
+    dtls13: Option<Box<Dtls13Handshake>>,
 }
 
 impl DtlsStream {
+    /// A stream whose DTLS 1.3 server handshake is opened with this key log.
+    pub fn with_keylog(keylog: Option<&Arc<KeyLog>>) -> Self {
+        Self {
+            keylog: keylog.cloned(),
+            ..Self::default()
+        }
+    }
+
+    /// The key log grew: a DTLS 1.3 handshake held for its secret may open now.
+    pub fn secrets_arrived(&mut self, keylog: &Arc<KeyLog>) {
+        self.keylog = Some(Arc::clone(keylog));
+        let waiting = self
+            .dtls13
+            .as_ref()
+            .is_some_and(|h| h.opener.is_none() && !h.done);
+        if waiting {
+            self.start_opening();
+        }
+    }
+
+    /// After a DTLS 1.3 ServerHello, with a key log: the opener of the server's handshake
+    /// records, or a holder of them while the secret is missing. Held records are opened as
+    /// soon as the opener exists.
+    fn start_opening(&mut self) {
+        let Some(keylog) = self.keylog.clone() else {
+            return;
+        };
+        let hs = self.dtls13.get_or_insert_default();
+        let Some(cipher) = self.facts.cipher() else {
+            return;
+        };
+        let secret = self.randoms[0]
+            .as_ref()
+            .and_then(|random| keylog.server_handshake_secret(random));
+        let Some(secret) = secret else {
+            self.facts.keylog = Some(KeylogOutcome::NoSecret);
+            if hs.held.is_none() && matches!(cipher, 0x1301 | 0x1302) {
+                hs.held = Some(keylog.hold());
+            }
+            return;
+        };
+        match Dtls13Opener::new(cipher, secret) {
+            Some(opener) => {
+                self.facts.keylog = None;
+                hs.opener = Some(opener);
+            }
+            None => {
+                self.facts.keylog = Some(KeylogOutcome::UnsupportedCipher);
+                hs.done = true;
+                hs.held = None;
+                return;
+            }
+        }
+        let Some(held) = hs.held.take() else {
+            return;
+        };
+        let mut rest = held.bytes();
+        while rest.len() >= 10 {
+            let frame = u64::from_be_bytes(rest[..8].try_into().unwrap_or_default());
+            let len = usize::from(u16::from_be_bytes([rest[8], rest[9]]));
+            let Some(record) = rest.get(10..10 + len) else {
+                break;
+            };
+            rest = &rest[10 + len..];
+            if let Some((header, seq_len, _, _)) = unified_record(record) {
+                self.open_server_record(frame, record, header, seq_len);
+            }
+        }
+    }
+
+    /// One DTLS 1.3 ciphertext record of the server's in epoch 2 (its handshake), with a key
+    /// log: opened, or held while the secret is missing.
+    fn server_handshake_record(
+        &mut self,
+        frame: u64,
+        record: &[u8],
+        header: usize,
+        seq_len: usize,
+    ) {
+        let Some(hs) = self.dtls13.as_mut() else {
+            return;
+        };
+        if hs.done {
+            return;
+        }
+        if hs.opener.is_some() {
+            self.open_server_record(frame, record, header, seq_len);
+            return;
+        }
+        if let Some(held) = hs.held.as_mut()
+            && hs.held_records < MAX_HELD_RECORDS
+            && let Ok(len) = u16::try_from(record.len())
+            && held.push(&[&frame.to_be_bytes(), &len.to_be_bytes(), record])
+        {
+            hs.held_records += 1;
+        }
+    }
+
+    fn open_server_record(&mut self, frame: u64, record: &[u8], header: usize, seq_len: usize) {
+        let Some(opener) = self.dtls13.as_mut().and_then(|h| h.opener.as_mut()) else {
+            return;
+        };
+        match opener.open(record, header, seq_len) {
+            Some((22, plain)) => {
+                self.facts.keylog.get_or_insert(KeylogOutcome::Decrypted);
+                let dir = self.server_dir();
+                self.handshake_fragments(dir, frame, &plain, true);
+            }
+            Some(_) => {
+                self.facts.keylog.get_or_insert(KeylogOutcome::Decrypted);
+            }
+            None => {
+                self.facts
+                    .keylog
+                    .get_or_insert(KeylogOutcome::Undecryptable);
+            }
+        }
+    }
+
     /// The ClientHello came from the side the flow table took for the server.
     pub fn client_is_responder(&self) -> bool {
         self.sides.client_is_responder()
@@ -123,7 +393,14 @@ impl DtlsStream {
             if is_unified_header(b) {
                 self.unified_header_records += 1;
                 self.facts.application_data_frame[dir].get_or_insert(frame);
-                return; // its length field may be absent: the rest is not parseable
+                let Some((header, seq_len, epoch, len)) = unified_record(b) else {
+                    return; // a connection ID's length is not known here: not parseable
+                };
+                if epoch == 2 && dir == self.server_dir() && self.dtls13.is_some() {
+                    self.server_handshake_record(frame, &b[..len], header, seq_len);
+                }
+                b = &b[len..];
+                continue;
             }
             let Some((ctype, _version, epoch, len)) = record_header(b) else {
                 tiled = false;
@@ -153,7 +430,7 @@ impl DtlsStream {
                 let from_server = dir == self.server_dir();
                 self.facts.record_alert(frame, from_server, plaintext, body);
             }
-            22 if plaintext => self.handshake_fragments(dir, frame, body),
+            22 if plaintext => self.handshake_fragments(dir, frame, body, false),
             23 => {
                 self.facts.application_data_frame[dir].get_or_insert(frame);
             }
@@ -161,7 +438,8 @@ impl DtlsStream {
         }
     }
 
-    fn handshake_fragments(&mut self, dir: usize, frame: u64, mut b: &[u8]) {
+    /// Handshake messages (`encrypted`: opened from a DTLS 1.3 server's records).
+    fn handshake_fragments(&mut self, dir: usize, frame: u64, mut b: &[u8], encrypted: bool) {
         while b.len() >= 12 {
             let msg_type = b[0];
             let total = (usize::from(b[1]) << 16) | (usize::from(b[2]) << 8) | usize::from(b[3]);
@@ -179,7 +457,7 @@ impl DtlsStream {
                 continue; // retransmission
             }
             if offset == 0 && flen == total {
-                self.message(dir, frame, msg_type, seq, data);
+                self.message(dir, frame, msg_type, seq, data, encrypted);
                 continue;
             }
             let d = &mut self.dirs[dir];
@@ -201,18 +479,43 @@ impl DtlsStream {
             d.fragments[idx].add(offset, data);
             if d.fragments[idx].complete() {
                 let f = d.fragments.remove(idx);
-                self.message(dir, frame, f.msg_type, seq, &f.buf);
+                self.message(dir, frame, f.msg_type, seq, &f.buf, encrypted);
             }
         }
     }
 
-    /// A whole handshake message: rebuild an unfragmented header and let tls-parser parse it.
-    fn message(&mut self, dir: usize, frame: u64, msg_type: u8, seq: u16, body: &[u8]) {
+    /// A whole handshake message: rebuild an unfragmented header and let tls-parser parse it
+    /// (one a DTLS 1.3 server encrypted is read as TLS 1.3's).
+    fn message(
+        &mut self,
+        dir: usize,
+        frame: u64,
+        msg_type: u8,
+        seq: u16,
+        body: &[u8],
+        encrypted: bool,
+    ) {
         let d = &mut self.dirs[dir];
         if d.done_seqs.len() >= 32 {
             d.done_seqs.remove(0);
         }
         d.done_seqs.push(seq);
+        if encrypted {
+            if msg_type == 8
+                && let Some(sh) = self.facts.server_hello.as_mut()
+                && sh.srtp_profile.is_none()
+            {
+                sh.srtp_profile = keylog::selected_srtp_profile(body);
+            }
+            if self.facts.encrypted_server_message(msg_type, body)
+                && let Some(hs) = self.dtls13.as_mut()
+            {
+                // Finished: the handshake is read
+                hs.done = true;
+                hs.opener = None;
+            }
+            return;
+        }
         let len = body.len() as u32;
         let mut msg = Vec::with_capacity(12 + body.len());
         msg.push(msg_type);
@@ -239,12 +542,19 @@ impl DtlsStream {
             }
             DTLSMessageHandshakeBody::ServerHello(sh) => {
                 self.sides.server = Some(dir);
-                self.randoms[1] = sh.random.try_into().ok();
                 let facts = hello::server_hello(frame, sh.version.0, sh.cipher.0, sh.ext);
                 let dtls13 = facts.selected_version == Some(0xFEFC);
-                self.facts.server_hello = Some(facts);
+                // a HelloRetryRequest (DTLS 1.3) is answered by a second ClientHello, then the
+                // real ServerHello comes in clear too
+                if self.facts.record_server_hello(facts, sh.random) {
+                    return;
+                }
+                self.randoms[1] = sh.random.try_into().ok();
                 if dtls13 {
                     self.dirs[dir].encrypted = true;
+                    if self.keylog.is_some() && self.dtls13.is_none() {
+                        self.start_opening();
+                    }
                 }
             }
             DTLSMessageHandshakeBody::Certificate(certs)
@@ -276,6 +586,25 @@ mod tests {
         f.add(3, &[3, 4, 5, 6]);
         assert!(f.complete());
         assert_eq!(f.buf, (0u8..10).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn unified_headers_and_record_numbers() {
+        // 001 C=0 S=1 L=1 EE=2: 16-bit record number, length 3
+        let long = [0x2E, 0xAA, 0xBB, 0x00, 0x03, 1, 2, 3, 9];
+        assert_eq!(unified_record(&long), Some((5, 2, 2, 8)));
+        // S=0 L=0: 8-bit record number, the record runs to the datagram's end
+        assert_eq!(unified_record(&[0x22, 0x07, 1, 2]), Some((2, 1, 2, 4)));
+        assert_eq!(
+            unified_record(&[0x2E, 0, 0, 0, 9, 1]),
+            None,
+            "length beyond"
+        );
+        assert_eq!(unified_record(&[0x3E, 0, 0, 0, 0]), None, "a connection ID");
+        assert_eq!(full_record_number(0, 5, 8), 5);
+        assert_eq!(full_record_number(0x1FE, 0x01, 8), 0x201);
+        assert_eq!(full_record_number(0x205, 0xFF, 8), 0x1FF);
+        assert_eq!(full_record_number(0x1_0003, 0xFFFE, 16), 0xFFFE);
     }
 
     #[test]

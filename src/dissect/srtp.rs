@@ -1,19 +1,19 @@
-//! SRTP opened with known keys: the keys a DTLS-SRTP handshake exports from a master secret a
-//! key log holds, and each RTP packet authenticated and decrypted with them.
+//! SRTP opened with known keys: the keys a DTLS-SRTP handshake exports from a secret a key log
+//! holds (or an SDP carried in clear), and each RTP packet authenticated and decrypted with them.
 //!
-//! Owns: the protection profiles' sizes (RFC 5764 §4.1.2, RFC 7714 §14.2); the DTLS 1.2
-//! exporter `EXTRACTOR-dtls_srtp` (RFC 5764 §4.2 over RFC 5705 and the TLS 1.2 PRF, RFC 5246
-//! §5); the session keys derived from a master key and salt (RFC 3711 §4.3, AES-CM PRF; AES-256
+//! Owns: the protection profiles' sizes (RFC 5764 §4.1.2, RFC 7714 §14.2); the exporter
+//! `EXTRACTOR-dtls_srtp` (RFC 5764 §4.2) of DTLS 1.2 (RFC 5705 over the TLS 1.2 PRF, RFC 5246
+//! §5, from the master secret) and of DTLS 1.3 (RFC 8446 §7.5 with "dtls13" labels, from the
+//! exporter secret); the session keys derived from a master key and salt (RFC 3711 §4.3, AES-CM PRF; AES-256
 //! per RFC 6188); the rollover counter estimated per SSRC (RFC 3711 §3.3.1); the check of one
 //! RTP packet: HMAC-SHA1 tag and AES counter mode (RFC 3711 §4.1.1, §4.2), or AES-GCM (RFC 7714
 //! §8–9); the counts per stream; the master key an SDP `a=crypto` line carries in clear
 //! (SDES, RFC 4568 §9.2). Must not: keep decrypted media — each payload is decrypted
 //! into one scratch buffer and dropped — nor count a packet whose tag does not verify.
 //!
-//! SRTCP is checked on the flow of its RTP (RFC 5761 multiplexing) with the same master keys
-//! (labels 3–5); an RTCP port of its own is not matched to its keys. Not opened: the
-//! NULL profiles (no encryption to remove), DTLS 1.0 sessions (their PRF is MD5 + SHA-1) nor
-//! DTLS 1.3 ones (their exporter needs the `EXPORTER_SECRET`).
+//! SRTCP is checked with the same master keys (labels 3–5), on the flow of its RTP (RFC 5761
+//! multiplexing) or, for SDES, on the RTCP port its media line names. Not opened: the NULL
+//! profiles (no encryption to remove) nor DTLS 1.0 sessions (their PRF is MD5 + SHA-1).
 
 use aes::cipher::{BlockCipherEncrypt, KeyInit};
 use ring::{aead, hmac};
@@ -153,6 +153,56 @@ pub fn dtls_srtp_master_keys(
         salt: m[2 * k + i * s..2 * k + (i + 1) * s].to_vec(),
     };
     [side(0), side(1)]
+}
+
+/// The SRTP master keys a DTLS 1.3 session exports (RFC 5764 §4.2 with the TLS 1.3 exporter,
+/// RFC 8446 §7.5, labels prefixed "dtls13" as RFC 9147 §5.9 has it): from the session's
+/// exporter master secret (a key log's `EXPORTER_SECRET`), with no context. `prf`: the
+/// suite's hash (SHA-384 for TLS_AES_256_GCM_SHA384). `[client's, server's]`.
+pub fn dtls13_srtp_master_keys(
+    profile: Profile,
+    prf: PrfHash,
+    exporter_secret: &[u8],
+) -> Option<[MasterKey; 2]> {
+    use crate::dissect::tls::keylog::{LabelPrefix, expand_label_with};
+    let (hkdf, digest) = match prf {
+        PrfHash::Sha256 => (ring::hkdf::HKDF_SHA256, &ring::digest::SHA256),
+        PrfHash::Sha384 => (ring::hkdf::HKDF_SHA384, &ring::digest::SHA384),
+    };
+    let empty_hash = ring::digest::digest(digest, b"");
+    // Derive-Secret(secret, label, "") = HKDF-Expand-Label(secret, label, Hash(""), Hash.length)
+    let derived = expand_label_with(
+        hkdf,
+        LabelPrefix::Dtls13,
+        exporter_secret,
+        EXPORTER_LABEL,
+        empty_hash.as_ref(),
+        digest.output_len(),
+    )?;
+    let (k, s) = (profile.key_len(), profile.salt_len());
+    let m = expand_label_with(
+        hkdf,
+        LabelPrefix::Dtls13,
+        &derived,
+        b"exporter",
+        empty_hash.as_ref(),
+        2 * (k + s),
+    )?;
+    // client key | server key | client salt | server salt
+    let side = |i: usize| MasterKey {
+        key: m[i * k..(i + 1) * k].to_vec(),
+        salt: m[2 * k + i * s..2 * k + (i + 1) * s].to_vec(),
+    };
+    Some([side(0), side(1)])
+}
+
+/// The secret a key log holds for a DTLS session, from which its SRTP keys are exported.
+#[derive(Debug, Clone, Copy)]
+pub enum SessionSecret<'a> {
+    /// DTLS 1.2: the master secret (`CLIENT_RANDOM`), through the TLS 1.2 PRF.
+    Master(&'a [u8; 48]),
+    /// DTLS 1.3: the exporter master secret (`EXPORTER_SECRET`), through HKDF.
+    Exporter(&'a [u8]),
 }
 
 #[derive(Clone)]
@@ -646,7 +696,8 @@ pub fn sdes_key(value: &str, frame: u64) -> Option<SdesKey> {
 /// Where a flow's SRTP keys came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
-    /// Exported from the flow's DTLS-SRTP handshake with the key log's master secret.
+    /// Exported from the flow's DTLS-SRTP handshake with the key log's master secret (DTLS
+    /// 1.2) or exporter secret (DTLS 1.3).
     DtlsKeyLog,
     /// Read from SDP `a=crypto` lines in clear signalling: the frame of each side's line
     /// (client's, server's), where announced.
@@ -660,7 +711,7 @@ pub enum KeysState {
     Derived,
     /// The key log has no master secret for this session (yet).
     NoSecret,
-    /// DTLS 1.0 (MD5 + SHA-1 PRF) or DTLS 1.3 (exporter secret): not exported here.
+    /// DTLS 1.0 (MD5 + SHA-1 PRF): not exported here.
     UnsupportedVersion,
     /// A NULL or unknown protection profile.
     UnsupportedProfile,
@@ -674,6 +725,8 @@ pub struct FlowKeys {
     /// The `use_srtp` profile the server selected (or the SDES suite's equivalent).
     pub profile: u16,
     pub state: KeysState,
+    /// A DTLS 1.3 session: its keys come from the exporter secret.
+    pub dtls13: bool,
     opener: Option<Opener>,
     /// RTP packets seen while the keys were not derived.
     pub unopened: u64,
@@ -682,22 +735,23 @@ pub struct FlowKeys {
 }
 
 impl FlowKeys {
-    /// The keys of a DTLS session whose ServerHello selected `profile`: derived from the
-    /// key log's master secret when it has one (`version`: the ServerHello's; `cipher`: its
-    /// cipher suite, which names the PRF hash; `client_dir`: the direction the DTLS client
-    /// sends in).
+    /// The keys of a DTLS session whose ServerHello (DTLS 1.2) or EncryptedExtensions (DTLS
+    /// 1.3) selected `profile`: derived from the key log's secret for it when it has one
+    /// (`version`: the negotiated one, DTLS 1.2 or 1.3 — not 1.0; `cipher`: the suite, which names the
+    /// PRF or HKDF hash; `client_dir`: the direction the DTLS client sends in).
     pub fn of_session(
         profile: u16,
-        dtls12: bool,
+        version: u16,
         cipher: u16,
         randoms: (&[u8; 32], &[u8; 32]),
-        master_secret: Option<&[u8; 48]>,
+        secret: Option<SessionSecret<'_>>,
         client_dir: usize,
     ) -> Self {
         let mut keys = Self {
             source: KeySource::DtlsKeyLog,
             profile,
             state: KeysState::NoSecret,
+            dtls13: version == 0xFEFC,
             opener: None,
             unopened: 0,
             rtcp_unopened: 0,
@@ -706,20 +760,23 @@ impl FlowKeys {
             keys.state = KeysState::UnsupportedProfile;
             return keys;
         };
-        if !dtls12 {
+        if !matches!(version, 0xFEFD | 0xFEFC) {
             keys.state = KeysState::UnsupportedVersion;
             return keys;
         }
-        let Some(master_secret) = master_secret else {
-            return keys;
+        let prf = PrfHash::of_cipher_suite(cipher);
+        let masters = match secret {
+            None => return keys,
+            Some(SessionSecret::Master(master)) => {
+                dtls_srtp_master_keys(p, prf, master, randoms.0, randoms.1)
+            }
+            Some(SessionSecret::Exporter(exporter)) => {
+                match dtls13_srtp_master_keys(p, prf, exporter) {
+                    Some(masters) => masters,
+                    None => return keys,
+                }
+            }
         };
-        let masters = dtls_srtp_master_keys(
-            p,
-            PrfHash::of_cipher_suite(cipher),
-            master_secret,
-            randoms.0,
-            randoms.1,
-        );
         if let Some(opener) = Opener::new(p, &masters, client_dir) {
             keys.opener = Some(opener);
             keys.state = KeysState::Derived;
@@ -745,6 +802,7 @@ impl FlowKeys {
             source: KeySource::Sdes(announced.map(|k| k.map(|k| k.frame))),
             profile,
             state: KeysState::Derived,
+            dtls13: false,
             opener: Some(Opener::with_keys(keys)),
             unopened: 0,
             rtcp_unopened: 0,
@@ -805,6 +863,7 @@ impl FlowKeys {
             source: self.source,
             profile: self.profile,
             state: self.state,
+            dtls13: self.dtls13,
             streams,
             unchecked,
             unopened: self.unopened + without_keys,
@@ -821,6 +880,8 @@ pub struct KeysOutcome {
     pub source: KeySource,
     pub profile: u16,
     pub state: KeysState,
+    /// A DTLS 1.3 session: its keys come from the exporter secret.
+    pub dtls13: bool,
     pub streams: Vec<StreamCheck>,
     /// Packets of streams beyond [`MAX_STREAMS`].
     pub unchecked: u64,
@@ -873,6 +934,16 @@ impl KeysOutcome {
         }
     }
 
+    /// The key log's secret the keys are exported from: "master secret" (DTLS 1.2,
+    /// `CLIENT_RANDOM`) or "exporter secret" (DTLS 1.3, `EXPORTER_SECRET`).
+    fn secret_words(&self) -> &'static str {
+        if self.dtls13 {
+            "exporter secret (EXPORTER_SECRET)"
+        } else {
+            "master secret (CLIENT_RANDOM)"
+        }
+    }
+
     /// The check of one stream.
     pub fn stream(&self, ssrc: u32, dir: u8) -> Option<&StreamCheck> {
         self.streams.iter().find(|s| s.ssrc == ssrc && s.dir == dir)
@@ -884,7 +955,8 @@ impl KeysOutcome {
         let (opened, failed) = (self.authenticated(), self.failed());
         let keys = match self.source {
             KeySource::DtlsKeyLog => format!(
-                "the {profile} keys exported from this DTLS handshake with the key log's master secret"
+                "the {profile} keys exported from this DTLS handshake with the key log's {}",
+                self.secret_words()
             ),
             KeySource::Sdes(frames) => {
                 let mut frames: Vec<u64> = frames.iter().flatten().copied().collect();
@@ -933,8 +1005,9 @@ impl KeysOutcome {
                         tally((None, self.unopened), (None, self.rtcp_unopened))
                     ),
                     (_, KeySource::DtlsKeyLog) => format!(
-                        "; {} went by before the key log held the master secret",
-                        tally((None, self.unopened), (None, self.rtcp_unopened))
+                        "; {} went by before the key log held the {}",
+                        tally((None, self.unopened), (None, self.rtcp_unopened)),
+                        self.secret_words()
                     ),
                 }
             ),
@@ -943,18 +1016,19 @@ impl KeysOutcome {
                 tally((None, failed), (None, rtcp_failed))
             ),
             KeysState::Derived if unopened > 0 && self.source == KeySource::DtlsKeyLog => format!(
-                "the key log's master secret for this DTLS session came after its {} had gone by: they were not opened",
+                "the key log's {} for this DTLS session came after its {} had gone by: they were not opened",
+                self.secret_words(),
                 tally((None, self.unopened), (None, self.rtcp_unopened))
             ),
             KeysState::Derived => {
                 format!("{keys} were derived, but no RTP or SRTCP they protect was seen")
             }
-            KeysState::NoSecret => {
-                "the key log has no master secret for this DTLS session: its media was not opened"
-                    .into()
-            }
+            KeysState::NoSecret => format!(
+                "the key log has no {} for this DTLS session: its media was not opened",
+                self.secret_words()
+            ),
             KeysState::UnsupportedVersion => {
-                "SRTP keys are exported from DTLS 1.2 sessions only (not DTLS 1.0 or 1.3): the media was not opened".into()
+                "SRTP keys are exported from DTLS 1.2 and 1.3 sessions only (not DTLS 1.0): the media was not opened".into()
             }
             KeysState::UnsupportedProfile => {
                 format!("{profile} is not a profile whose media is opened here")

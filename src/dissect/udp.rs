@@ -58,6 +58,10 @@ pub struct UdpDissector {
     keylog: Option<Arc<KeyLog>>,
     /// The SRTP keys of the flow's DTLS-SRTP session, with a key log.
     srtp_keys: Option<Box<FlowKeys>>,
+    /// With a key log, RTP and SRTCP packets of a DTLS flow seen before its keys could even be
+    /// tried (a DTLS 1.3 profile is read from the encrypted handshake, which may wait for its
+    /// secret): counted unopened once they can.
+    before_keys: [u64; 2],
 }
 
 /// What dissecting a UDP flow established.
@@ -109,6 +113,9 @@ impl UdpDissector {
         if let Some(initials) = self.quic_initials.as_mut() {
             initials.secrets_arrived(keylog);
         }
+        if let Some(d) = self.dtls.as_mut() {
+            d.secrets_arrived(keylog);
+        }
         self.derive_srtp_keys();
     }
 
@@ -133,22 +140,32 @@ impl UdpDissector {
         else {
             return;
         };
-        let dtls12 = sh.legacy_version == 0xFEFD && sh.selected_version.is_none();
+        let version = sh.selected_version.unwrap_or(sh.legacy_version);
+        let dtls13 = version == 0xFEFC;
+        let secret = if dtls13 {
+            keylog
+                .exporter_secret(client_random)
+                .map(srtp::SessionSecret::Exporter)
+        } else {
+            keylog
+                .master_secret(client_random)
+                .map(srtp::SessionSecret::Master)
+        };
         let keys = FlowKeys::of_session(
             profile,
-            dtls12,
+            version,
             u16::try_from(sh.cipher).unwrap_or(0),
             (client_random, server_random),
-            keylog.master_secret(client_random),
+            secret,
             d.client_dir(),
         );
         let unopened = self
             .srtp_keys
             .as_ref()
-            .map_or((0, 0), |k| (k.unopened, k.rtcp_unopened));
+            .map_or(self.before_keys, |k| [k.unopened, k.rtcp_unopened]);
         let mut keys = Box::new(keys);
-        keys.unopened += unopened.0;
-        keys.rtcp_unopened += unopened.1;
+        keys.unopened += unopened[0];
+        keys.rtcp_unopened += unopened[1];
         self.srtp_keys = Some(keys);
     }
 
@@ -171,6 +188,13 @@ impl UdpDissector {
     /// One RTP or RTCP packet of the flow: checked with the SRTP keys, if there are any.
     fn srtp_packet(&mut self, dir: usize, h: rtp::Header, b: &[u8]) {
         let Some(k) = self.srtp_keys.as_mut() else {
+            if self.keylog.is_some() && self.dtls.is_some() {
+                match h {
+                    rtp::Header::Rtp { .. } => self.before_keys[0] += 1,
+                    rtp::Header::Rtcp { .. } if !rtp::rtcp_in_clear(b) => self.before_keys[1] += 1,
+                    rtp::Header::Rtcp { .. } => {}
+                }
+            }
             return;
         };
         match h {
@@ -296,7 +320,10 @@ impl UdpDissector {
                     && self.dtls.as_ref().is_some_and(|d| d.handshake_seen);
                 if dtls::looks_like_dtls(b) || unified {
                     self.counts.dtls_records += 1;
-                    self.dtls.get_or_insert_default().datagram(dir, frame, b);
+                    let keylog = self.keylog.as_ref();
+                    self.dtls
+                        .get_or_insert_with(|| Box::new(DtlsStream::with_keylog(keylog)))
+                        .datagram(dir, frame, b);
                     if self.keylog.is_some() && self.srtp_keys.is_none() {
                         self.derive_srtp_keys();
                     }

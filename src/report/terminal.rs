@@ -93,9 +93,13 @@ pub fn terminal_summary(v: &Verdict, colour: bool) -> String {
         };
         let mut parts = Vec::new();
         if k.sessions > 0 || !k.handshakes.is_empty() {
-            parts.push(counted(&k.handshakes, "decrypted", "TLS 1.3 handshake(s)"));
+            parts.push(counted(
+                &k.handshakes,
+                "decrypted",
+                "TLS/DTLS 1.3 handshake(s)",
+            ));
         }
-        if k.master_secrets > 0 || !k.srtp.is_empty() {
+        if k.master_secrets + k.exporter_secrets > 0 || !k.srtp.is_empty() {
             parts.push(counted(&k.srtp, "opened", "DTLS-SRTP flow(s)' media"));
         }
         let _ = writeln!(

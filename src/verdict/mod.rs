@@ -191,19 +191,23 @@ pub struct KeyLogFile {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
-    /// TLS 1.3 sessions with a server handshake traffic secret.
+    /// TLS 1.3 and DTLS 1.3 sessions with a server handshake traffic secret.
     pub sessions: u64,
     /// Sessions with a master secret (`CLIENT_RANDOM` lines, TLS 1.2 and DTLS 1.2): DTLS-SRTP
     /// media keys are exported from them (`flows[].rtp.srtp_keys`).
     #[serde(default)]
     pub master_secrets: u64,
+    /// Sessions with an exporter secret (`EXPORTER_SECRET` lines, TLS 1.3 and DTLS 1.3):
+    /// DTLS 1.3 SRTP media keys are exported from them.
+    #[serde(default)]
+    pub exporter_secrets: u64,
     /// `SERVER_HANDSHAKE_TRAFFIC_SECRET` lines whose fields did not parse.
     #[serde(default)]
     pub malformed_lines: u64,
     /// The first of those, 1-based.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_malformed_line: Option<u64>,
-    /// TLS 1.3 handshakes (over TCP or in QUIC) by what the key log did for them
+    /// TLS 1.3 handshakes (over TCP, in QUIC, and DTLS 1.3) by what the key log did for them
     /// (`flows[].tls.keylog`): whether the key log belongs to the capture at all.
     #[serde(default)]
     pub handshakes: BTreeMap<String, u64>,

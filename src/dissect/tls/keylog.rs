@@ -1,9 +1,10 @@
 //! TLS 1.3 server handshakes opened with a key log (the NSS format browsers write under
 //! `SSLKEYLOGFILE` and OpenSSL's `s_client -keylogfile`).
 //!
-//! Owns: reading a key log (each session's server handshake traffic secret, and each TLS 1.2 /
-//! DTLS 1.2 session's master secret — `CLIENT_RANDOM` lines, from which DTLS-SRTP media keys
-//! are exported by [`crate::dissect::srtp`] — by the random of its ClientHello), deriving the
+//! Owns: reading a key log (each session's server handshake traffic secret, each TLS 1.2 /
+//! DTLS 1.2 session's master secret — `CLIENT_RANDOM` lines — and each TLS 1.3 / DTLS 1.3
+//! session's exporter secret — `EXPORTER_SECRET` lines —, from which DTLS-SRTP media keys are
+//! exported by [`crate::dissect::srtp`], by the random of its ClientHello), deriving the
 //! server's handshake write key and IV from that secret (RFC 8446 §7.1 HKDF-Expand-Label, §7.3), opening the server's handshake records (§5.2 record
 //! protection, §5.3 per-record nonce) and reading the messages the handshake encrypts:
 //! EncryptedExtensions (the selected ALPN) and Certificate (the server's chain, also when
@@ -12,8 +13,8 @@
 //! secret is missing ([`HeldBytes`]); the record of the TLS 1.3 sessions whose secret was used
 //! (a live capture saves those, and only those, with its packets). Must not: decrypt TLS
 //! application data — the key log's traffic secrets (`SERVER_TRAFFIC_SECRET_0`, …) are not
-//! even kept, and master secrets serve only the DTLS-SRTP key export — nor hand a master
-//! secret to a live capture's saved key log.
+//! even kept, and master and exporter secrets serve only the DTLS-SRTP key export — nor hand a
+//! master or exporter secret to a live capture's saved key log.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +31,10 @@ const SERVER_HANDSHAKE_LABEL: &str = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
 
 /// The label of a TLS 1.2 / DTLS 1.2 session's master secret (48 bytes).
 const MASTER_SECRET_LABEL: &str = "CLIENT_RANDOM";
+
+/// The label of a TLS 1.3 / DTLS 1.3 session's exporter master secret (RFC 8446 §7.5): a
+/// DTLS 1.3 SRTP session exports its media keys from it.
+const EXPORTER_SECRET_LABEL: &str = "EXPORTER_SECRET";
 
 /// Encrypted handshake bytes held at most, over all connections, while their sessions' secrets
 /// are not (yet) in the key log.
@@ -51,6 +56,10 @@ pub struct KeyLog {
     /// their media keys from them. Never written into a live capture's key log block: a master
     /// secret opens everything its session protects.
     master_secrets: HashMap<[u8; 32], [u8; 48]>,
+    /// TLS 1.3 / DTLS 1.3 exporter master secrets (`EXPORTER_SECRET` lines): DTLS 1.3 SRTP
+    /// sessions export their media keys from them. Never written into a live capture's key
+    /// log block, like master secrets.
+    exporter_secrets: HashMap<[u8; 32], Vec<u8>>,
     /// Lines with a label this reader uses whose fields did not parse (hex, lengths).
     pub malformed_lines: usize,
     /// The first of those, 1-based.
@@ -76,8 +85,10 @@ pub struct KeyLogSource {
     pub sessions: usize,
     /// Sessions with a master secret (`CLIENT_RANDOM`).
     pub master_secrets: usize,
-    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET` and `CLIENT_RANDOM` lines whose fields did not
-    /// parse, and the first.
+    /// Sessions with an exporter secret (`EXPORTER_SECRET`).
+    pub exporter_secrets: usize,
+    /// `SERVER_HANDSHAKE_TRAFFIC_SECRET`, `CLIENT_RANDOM` and `EXPORTER_SECRET` lines whose
+    /// fields did not parse, and the first.
     pub malformed_lines: usize,
     pub first_malformed_line: Option<usize>,
 }
@@ -89,7 +100,10 @@ impl KeyLog {
         for (number, line) in text.lines().enumerate() {
             let mut fields = line.split_ascii_whitespace();
             let label = fields.next();
-            if label != Some(SERVER_HANDSHAKE_LABEL) && label != Some(MASTER_SECRET_LABEL) {
+            if label != Some(SERVER_HANDSHAKE_LABEL)
+                && label != Some(MASTER_SECRET_LABEL)
+                && label != Some(EXPORTER_SECRET_LABEL)
+            {
                 continue;
             }
             let random = fields.next().and_then(|r| hex::decode(r).ok());
@@ -108,6 +122,13 @@ impl KeyLog {
                         && fields.next().is_none() =>
                 {
                     log.server_handshake.insert(random, secret);
+                }
+                (Some(Ok(random)), Some(secret))
+                    if label == Some(EXPORTER_SECRET_LABEL)
+                        && matches!(secret.len(), 32 | 48)
+                        && fields.next().is_none() =>
+                {
+                    log.exporter_secrets.insert(random, secret);
                 }
                 _ => {
                     log.malformed_lines += 1;
@@ -140,13 +161,17 @@ impl KeyLog {
             bytes: text.len() as u64,
             sessions: log.sessions(),
             master_secrets: log.master_secrets.len(),
+            exporter_secrets: log.exporter_secrets.len(),
             malformed_lines: log.malformed_lines,
             first_malformed_line: log.first_malformed_line,
         }));
-        if log.server_handshake.is_empty() && log.master_secrets.is_empty() {
+        if log.server_handshake.is_empty()
+            && log.master_secrets.is_empty()
+            && log.exporter_secrets.is_empty()
+        {
             return Err(named(&format!(
-                "no {SERVER_HANDSHAKE_LABEL} or {MASTER_SECRET_LABEL} line (an NSS key log has \
-                 one per TLS 1.3 or DTLS 1.2 session){}",
+                "no {SERVER_HANDSHAKE_LABEL}, {MASTER_SECRET_LABEL} or {EXPORTER_SECRET_LABEL} \
+                 line (an NSS key log has one per TLS 1.3 or DTLS 1.2 session){}",
                 log.first_malformed_line
                     .map_or(String::new(), |l| format!("; line {l} does not parse"))
             )));
@@ -158,6 +183,7 @@ impl KeyLog {
     pub fn extend(&mut self, other: KeyLog) {
         self.server_handshake.extend(other.server_handshake);
         self.master_secrets.extend(other.master_secrets);
+        self.exporter_secrets.extend(other.exporter_secrets);
         self.malformed_lines += other.malformed_lines;
         if self.first_malformed_line.is_none() {
             self.first_malformed_line = other.first_malformed_line;
@@ -172,6 +198,17 @@ impl KeyLog {
     /// Sessions the key log holds a master secret for (`CLIENT_RANDOM`).
     pub fn master_secret_sessions(&self) -> usize {
         self.master_secrets.len()
+    }
+
+    /// Sessions the key log holds an exporter secret for (`EXPORTER_SECRET`).
+    pub fn exporter_secret_sessions(&self) -> usize {
+        self.exporter_secrets.len()
+    }
+
+    /// The exporter master secret of the TLS 1.3 / DTLS 1.3 session with this ClientHello
+    /// random.
+    pub fn exporter_secret(&self, client_random: &[u8; 32]) -> Option<&[u8]> {
+        self.exporter_secrets.get(client_random).map(Vec::as_slice)
     }
 
     /// The master secret of the TLS 1.2 / DTLS 1.2 session with this ClientHello random.
@@ -384,9 +421,41 @@ pub fn expand_label(
     label: &[u8],
     len: usize,
 ) -> Option<Vec<u8>> {
-    let full_label_len = u8::try_from(b"tls13 ".len() + label.len()).ok()?;
+    expand_label_with(algorithm, LabelPrefix::Tls13, secret, label, &[], len)
+}
+
+/// The prefix of HKDF-Expand-Label's labels: "tls13 " (RFC 8446 §7.1), "dtls13" for DTLS 1.3
+/// (RFC 9147 §5.9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelPrefix {
+    Tls13,
+    Dtls13,
+}
+
+/// HKDF-Expand-Label(secret, label, context, len) with the label prefix of TLS 1.3 or DTLS 1.3.
+pub fn expand_label_with(
+    algorithm: hkdf::Algorithm,
+    prefix: LabelPrefix,
+    secret: &[u8],
+    label: &[u8],
+    context: &[u8],
+    len: usize,
+) -> Option<Vec<u8>> {
+    let prefix: &[u8] = match prefix {
+        LabelPrefix::Tls13 => b"tls13 ",
+        LabelPrefix::Dtls13 => b"dtls13",
+    };
+    let full_label_len = u8::try_from(prefix.len() + label.len()).ok()?;
+    let context_len = u8::try_from(context.len()).ok()?;
     let length = u16::try_from(len).ok()?.to_be_bytes();
-    let info: [&[u8]; 5] = [&length, &[full_label_len], b"tls13 ", label, &[0]];
+    let info: [&[u8]; 6] = [
+        &length,
+        &[full_label_len],
+        prefix,
+        label,
+        &[context_len],
+        context,
+    ];
     let prk = hkdf::Prk::new_less_safe(algorithm, secret);
     let mut out = vec![0; len];
     prk.expand(&info, Len(len)).ok()?.fill(&mut out).ok()?;
@@ -513,6 +582,24 @@ fn u24(b: &[u8]) -> usize {
 
 /// The protocol an EncryptedExtensions body's ALPN extension (type 16) selected.
 pub fn selected_alpn(body: &[u8]) -> Option<String> {
+    // ProtocolNameList: u16 length, then one u8-prefixed name
+    let data = extension(body, 16)?;
+    let name_len = usize::from(*data.get(2)?);
+    let name = data.get(3..3 + name_len)?;
+    Some(String::from_utf8_lossy(name).into_owned())
+}
+
+/// The SRTP protection profile an EncryptedExtensions body selected (DTLS 1.3 `use_srtp`,
+/// RFC 5764 §4.1.1: a list of one profile, then the MKI).
+pub fn selected_srtp_profile(body: &[u8]) -> Option<u16> {
+    let data = extension(body, 14)?;
+    let list_len = usize::from(u16::from_be_bytes(data.get(..2)?.try_into().ok()?));
+    let profile = data.get(2..4).filter(|_| list_len >= 2)?;
+    Some(u16::from_be_bytes(profile.try_into().ok()?))
+}
+
+/// The data of the first extension of this type in an extension list (u16 length first).
+fn extension(body: &[u8], wanted: u16) -> Option<&[u8]> {
     let total = usize::from(u16::from_be_bytes(body.get(..2)?.try_into().ok()?));
     let mut exts = body.get(2..2 + total)?;
     while exts.len() >= 4 {
@@ -520,11 +607,8 @@ pub fn selected_alpn(body: &[u8]) -> Option<String> {
         let len = usize::from(u16::from_be_bytes([exts[2], exts[3]]));
         let data = exts.get(4..4 + len)?;
         exts = &exts[4 + len..];
-        if ext_type == 16 {
-            // ProtocolNameList: u16 length, then one u8-prefixed name
-            let name_len = usize::from(*data.get(2)?);
-            let name = data.get(3..3 + name_len)?;
-            return Some(String::from_utf8_lossy(name).into_owned());
+        if ext_type == wanted {
+            return Some(data);
         }
     }
     None
@@ -615,12 +699,16 @@ mod tests {
     #[test]
     fn sessions_used_are_told_once_with_their_handshake_secret_only() {
         let text = format!(
-            "SERVER_HANDSHAKE_TRAFFIC_SECRET {r} {s}\nSERVER_TRAFFIC_SECRET_0 {r} {t}\n",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET {r} {s}\nSERVER_TRAFFIC_SECRET_0 {r} {t}\n\
+             EXPORTER_SECRET {r} {x}\n",
             r = "01".repeat(32),
             s = "ab".repeat(32),
-            t = "ef".repeat(32)
+            t = "ef".repeat(32),
+            x = "77".repeat(32)
         );
         let mut log = KeyLog::parse(&text);
+        // the exporter secret is read (DTLS 1.3 media keys), never told
+        assert_eq!(log.exporter_secret(&[1; 32]), Some(&[0x77; 32][..]));
         log.record_sessions_used();
         let grown = log.clone(); // a grown key log shares the record
         let mut saved = foldhash::HashSet::default();

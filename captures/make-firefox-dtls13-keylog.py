@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Make captures/firefox-dtls13-keylog.pcap: a real WebRTC call inside Firefox (two
+RTCPeerConnections in one page, headless, an oscillator's audio and a canvas's video; Firefox
+ESR 153 negotiates DTLS 1.3 and SRTP AEAD_AES_128_GCM), captured with tcpdump, and beside it:
+
+- captures/firefox-dtls13-keylog.keys: the NSS key log Firefox wrote under SSLKEYLOGFILE
+  (both peers live in one process: each line twice);
+- captures/firefox-dtls13-keylog.expected: what Firefox and libsrtp say, never callproof's
+  output: the page's getStats() (DTLS cipher, SRTP cipher, the sending peer's DTLS role, each
+  outbound RTP stream's SSRC and packets sent once its track stopped), the sending peer's
+  certificate fingerprint from its SDP (a=fingerprint: the DTLS server certificate's SHA-256),
+  and the RTP and SRTCP packets of each direction that libsrtp (pylibsrtp) authenticates under
+  keys this script exports from the key log's EXPORTER_SECRET with `cryptography`'s HMAC
+  (RFC 8446 §7.5 exporter, "dtls13" labels, RFC 9147 §5.9).
+
+usage (root, for tcpdump; needs firefox-esr and tcpdump from Debian, and python3 with
+`pip install pylibsrtp cryptography`):
+    python3 captures/make-firefox-dtls13-keylog.py
+"""
+import hashlib, hmac, http.server, json, os, re, struct, subprocess, sys, tempfile, threading, time
+
+from pylibsrtp import Policy, Session
+
+OUT = "captures/firefox-dtls13-keylog.pcap"
+KEYS = "captures/firefox-dtls13-keylog.keys"
+EXP = "captures/firefox-dtls13-keylog.expected"
+
+PREFS = """
+user_pref("media.peerconnection.ice.loopback", true);
+user_pref("media.peerconnection.ice.obfuscate_host_addresses", false);
+user_pref("media.autoplay.default", 0);
+user_pref("media.autoplay.block-webaudio", false);
+user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("toolkit.telemetry.enabled", false);
+user_pref("app.update.enabled", false);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("browser.safebrowsing.update.enabled", false);
+"""
+
+PAGE = """<!doctype html><title>call</title><script>
+const log = m => fetch('/log', {method: 'POST', body: JSON.stringify(m)});
+(async () => {
+  try {
+    const ctx = new AudioContext();
+    const osc = ctx.createOscillator(); osc.frequency.value = 440;
+    const dst = ctx.createMediaStreamDestination(); osc.connect(dst); osc.start();
+    const canvas = document.createElement('canvas'); canvas.width = 160; canvas.height = 120;
+    const g = canvas.getContext('2d'); let n = 0;
+    const paint = setInterval(() => {
+      g.fillStyle = `hsl(${(n++ * 7) % 360},80%,50%)`; g.fillRect(0, 0, 160, 120);
+    }, 33);
+    const audio = dst.stream.getAudioTracks()[0];
+    const video = canvas.captureStream(30).getVideoTracks()[0];
+    const a = new RTCPeerConnection(), b = new RTCPeerConnection();
+    a.onicecandidate = e => e.candidate && b.addIceCandidate(e.candidate);
+    b.onicecandidate = e => e.candidate && a.addIceCandidate(e.candidate);
+    a.addTrack(audio, dst.stream);
+    a.addTrack(video, dst.stream);
+    const offer = await a.createOffer(); await a.setLocalDescription(offer);
+    await b.setRemoteDescription(offer);
+    const answer = await b.createAnswer(); await b.setLocalDescription(answer);
+    await a.setRemoteDescription(answer);
+    await new Promise(r => setTimeout(r, 4000));
+    audio.stop(); video.stop(); clearInterval(paint);
+    await new Promise(r => setTimeout(r, 1000));
+    const stats = [];
+    (await a.getStats()).forEach(s => stats.push(s));
+    await log({offer: offer.sdp, answer: answer.sdp, stats});
+    a.close(); b.close();
+    await log('done');
+  } catch (e) { await log('error ' + e); }
+})();
+</script>"""
+
+messages = []
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = PAGE.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", 0))
+        messages.append(json.loads(self.rfile.read(n)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def expand_label(secret, label, context, length):
+    """HKDF-Expand-Label with DTLS 1.3's "dtls13" prefix, SHA-256 (RFC 8446 §7.1, RFC 9147)."""
+    full = b"dtls13" + label
+    info = struct.pack(">H", length) + bytes([len(full)]) + full + bytes([len(context)]) + context
+    out, block, i = b"", b"", 1
+    while len(out) < length:
+        block = hmac.new(secret, block + info + bytes([i]), hashlib.sha256).digest()
+        out += block
+        i += 1
+    return out[:length]
+
+
+def main():
+    tmp = tempfile.mkdtemp()
+    profile = os.path.join(tmp, "profile")
+    os.makedirs(profile)
+    with open(os.path.join(profile, "user.js"), "w") as f:
+        f.write(PREFS)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    keys = os.path.join(tmp, "keys.txt")
+    pcap = os.path.join(tmp, "call.pcap")
+    dump = subprocess.Popen(["tcpdump", "-i", "any", "-U", "-w", pcap, "udp and not port 53"],
+                            stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    env = dict(os.environ, SSLKEYLOGFILE=keys, MOZ_HEADLESS="1")
+    fox = subprocess.Popen(["firefox-esr", "--headless", "--no-remote", "--profile", profile, url],
+                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(60):
+        if any(isinstance(m, str) for m in messages):
+            break
+        time.sleep(1)
+    fox.terminate()
+    fox.wait()
+    time.sleep(1)
+    dump.terminate()
+    dump.wait()
+    server.shutdown()
+    if "done" not in messages:
+        sys.exit(f"the call did not finish: {messages}")
+    report = next(m for m in messages if isinstance(m, dict))
+    os.replace(pcap, OUT)
+    with open(keys) as f:
+        key_text = f.read()
+    with open(KEYS, "w") as f:
+        f.write(key_text)
+
+    stats = report["stats"]
+    transport = next(s for s in stats if s["type"] == "transport")
+    outbound = sorted((s for s in stats if s["type"] == "outbound-rtp"), key=lambda s: s["ssrc"])
+    fingerprint = re.search(r"a=fingerprint:sha-256 ([0-9A-F:]+)", report["offer"]).group(1)
+    lines = [
+        "# facts of captures/firefox-dtls13-keylog.pcap, as Firefox (getStats, SDP) and libsrtp reported them",
+        f"dtls_cipher={transport['dtlsCipher']}",
+        f"srtp_cipher={transport['srtpCipher']}",
+        f"sender_dtls_role={transport['dtlsRole']}",
+        f"sender_certificate_sha256={fingerprint.replace(':', '').lower()}",
+    ]
+    for s in outbound:
+        lines.append(f"sent ssrc=0x{s['ssrc']:08x} kind={s['kind']} packets={s['packetsSent']}")
+
+    # libsrtp: each direction's RTP and SRTCP under the keys exported from EXPORTER_SECRET
+    secrets = {}
+    for line in key_text.splitlines():
+        fields = line.split()
+        if len(fields) == 3:
+            secrets[(fields[0], fields[1])] = bytes.fromhex(fields[2])
+    out = subprocess.run(["tshark", "-r", OUT, "-T", "fields", "-e", "udp.srcport", "-e", "udp.payload"],
+                         capture_output=True, text=True, check=True).stdout
+    datagrams = [(int(p), bytes.fromhex(d)) for p, d in (l.split("\t") for l in out.splitlines()) if d]
+    hello = next((p, d) for p, d in datagrams if d[0] == 22 and d[13] == 1)
+    client_port, client_random = hello[0], hello[1][13 + 12 + 2:13 + 12 + 2 + 32]
+    exporter = secrets[("EXPORTER_SECRET", client_random.hex())]
+    empty = hashlib.sha256(b"").digest()
+    derived = expand_label(exporter, b"EXTRACTOR-dtls_srtp", empty, 32)
+    material = expand_label(derived, b"exporter", empty, 2 * (16 + 12))
+    sides = {"client": material[0:16] + material[32:44], "server": material[16:32] + material[44:56]}
+    assert transport["srtpCipher"] == "SRTP_AEAD_AES_128_GCM", transport["srtpCipher"]
+    for side, key in sides.items():
+        session = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND,
+                                        srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM))
+        rtp, rtcp = {}, 0
+        for port, d in datagrams:
+            if (port == client_port) != (side == "client") or not 128 <= d[0] <= 191:
+                continue
+            try:
+                if 192 <= d[1] <= 223:
+                    session.unprotect_rtcp(d)
+                    rtcp += 1
+                else:
+                    session.unprotect(d)
+                    ssrc = int.from_bytes(d[8:12], "big")
+                    rtp[ssrc] = rtp.get(ssrc, 0) + 1
+            except Exception:
+                pass
+        for ssrc in sorted(rtp):
+            lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} rtp_authenticated={rtp[ssrc]}")
+        lines.append(f"libsrtp dtls_{side} srtcp_authenticated={rtcp}")
+    with open(EXP, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
