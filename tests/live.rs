@@ -139,13 +139,28 @@ static UDP_REPLAY: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// first UDP datagram) between two local sockets, each datagram from the socket standing for
 /// its original sender. Returns the first socket's port.
 fn replay_udp(capture: &Path) -> u16 {
+    replay_udp_pausing(capture, |_| false, || {})
+}
+
+/// Replay the first UDP conversation of `capture` (Ethernet or Linux cooked v2, IPv4) between
+/// two loopback sockets; before the first datagram `pause_before` picks, `pause` runs once.
+fn replay_udp_pausing(
+    capture: &Path,
+    mut pause_before: impl FnMut(&[u8]) -> bool,
+    pause: impl FnOnce(),
+) -> u16 {
     let a = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let b = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let (pa, pb) = (a.local_addr().unwrap(), b.local_addr().unwrap());
     let mut first: Option<(SocketAddr, SocketAddr)> = None;
     let mut datagrams: Vec<(bool, Vec<u8>)> = Vec::new();
     callproof::capture::read_file(capture, |frame| {
-        let Ok(p) = etherparse::SlicedPacket::from_ethernet(frame.data) else {
+        let parsed = match frame.link_type {
+            1 => etherparse::SlicedPacket::from_ethernet(frame.data),
+            276 => etherparse::SlicedPacket::from_ip(frame.data.get(20..).unwrap_or_default()),
+            _ => return,
+        };
+        let Ok(p) = parsed else {
             return;
         };
         let (Some(etherparse::NetSlice::Ipv4(ip)), Some(etherparse::TransportSlice::Udp(udp))) =
@@ -162,7 +177,11 @@ fn replay_udp(capture: &Path) -> u16 {
     })
     .unwrap();
     assert!(datagrams.len() > 100);
+    let mut pause = Some(pause);
     for (from_first, payload) in &datagrams {
+        if pause.is_some() && pause_before(payload) {
+            pause.take().unwrap()();
+        }
         if *from_first {
             a.send_to(payload, pb).unwrap();
         } else {
@@ -816,4 +835,96 @@ fn live_keylog_opens_dtls_srtp_media_and_saves_no_master_secret() {
     }
     let saved = media(&common::verdict_of(&pcapng));
     assert_ne!(saved.srtp_keys.map(|k| k.state), Some("opened".into()));
+}
+
+/// `live --keylog` with Firefox's DTLS 1.3 call (captures/firefox-dtls13-keylog.pcap, replayed
+/// on loopback) whose key log lines land, as a browser writes them, after the handshake went by
+/// and before the media: the server's encrypted handshake records were held, open when the
+/// lines are read, and the media opens with the exporter secret. The saved pcapng keeps the
+/// session's handshake secret only: analysed alone it reads the handshake again, never the
+/// media (no exporter or traffic secret is saved).
+#[test]
+fn live_keylog_opens_a_dtls13_handshake_after_it_went_by_and_saves_no_exporter_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.log");
+    let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let lines = std::fs::read_to_string(bundled.join("firefox-dtls13-keylog.keys")).unwrap();
+    let out = dir.path().join("verdict.json");
+    let _replaying = UDP_REPLAY.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((mut live, _lines)) = start_live(&[
+        "-i",
+        "lo",
+        "-f",
+        "udp and host 127.0.0.1",
+        "-o",
+        out.to_str().unwrap(),
+        "--keylog",
+        keys.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let mut dtls_seen = false;
+    let port = replay_udp_pausing(
+        &bundled.join("firefox-dtls13-keylog.pcap"),
+        |payload| {
+            dtls_seen |= (20..=63).contains(&payload[0]);
+            dtls_seen && (128..=191).contains(&payload[0])
+        },
+        || {
+            // the handshake has gone by: the browser appends its lines now
+            std::thread::sleep(Duration::from_millis(300));
+            std::fs::write(&keys, &lines).unwrap();
+            std::thread::sleep(Duration::from_millis(800));
+        },
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(&live);
+    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
+
+    let verdict = read_verdict(&out);
+    common::assert_schema_valid(&serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap());
+    let call = |v: &Verdict| {
+        v.flows
+            .iter()
+            .find(|f| f.client.port == port || f.server.port == port)
+            .cloned()
+            .expect("the call's flow")
+    };
+    let f = call(&verdict);
+    let d = f.dtls.as_deref().unwrap();
+    assert_eq!(d.version.as_deref(), Some("DTLS 1.3"));
+    assert_eq!(d.keylog.as_deref(), Some("decrypted"));
+    assert_eq!(d.srtp_profile.as_deref(), Some("SRTP_AEAD_AES_128_GCM"));
+    let rtp = f.rtp.as_deref().unwrap();
+    let k = rtp.srtp_keys.as_ref().expect("SRTP keys");
+    assert_eq!(k.state, "opened");
+    assert_eq!(
+        (k.packets_authenticated, k.packets_failed_authentication),
+        (rtp.streams.iter().map(|s| s.packets).sum::<u64>(), 0)
+    );
+    assert_eq!(
+        verdict.inputs[0]
+            .live
+            .as_ref()
+            .unwrap()
+            .keylog_sessions_saved,
+        Some(1)
+    );
+
+    let pcapng = out.with_extension("pcapng");
+    let bytes = std::fs::read(&pcapng).unwrap();
+    for line in lines.lines().filter(|l| !l.starts_with('#')) {
+        let mut fields = line.split_whitespace();
+        let (label, secret) = (fields.next().unwrap(), fields.nth(1).unwrap());
+        let saved = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+        assert_eq!(saved, label == "SERVER_HANDSHAKE_TRAFFIC_SECRET", "{label}");
+    }
+    let again = call(&common::verdict_of(&pcapng));
+    assert_eq!(
+        again.dtls.as_deref().unwrap().keylog.as_deref(),
+        Some("decrypted")
+    );
+    let k = again.rtp.as_deref().unwrap().srtp_keys.clone().unwrap();
+    assert_eq!(k.state, "no-secret");
 }

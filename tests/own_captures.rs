@@ -1306,23 +1306,14 @@ fn dtls_srtp_media_opened_with_the_key_log() {
 /// unopened and the verdict says so rather than claiming it opened or that no secret exists.
 #[test]
 fn dtls_srtp_media_opened_with_the_captures_own_key_log() {
-    use callproof::capture::{TLS_KEY_LOG, pcapng_write::PcapngWriter};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     let capture = dir.join("aiortc-dtls-keylog.pcap");
     let keys = std::fs::read(dir.join("aiortc-dtls-keylog.keys")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
 
     let first = tmp.path().join("secrets-first.pcapng");
-    let mut w = PcapngWriter::new(std::fs::File::create(&first).unwrap(), "test", &[]).unwrap();
-    w.add_interface(1, 262_144, "lo", None).unwrap();
-    w.secrets(TLS_KEY_LOG, &keys).unwrap();
-    callproof::capture::read_file(&capture, |f| {
-        assert_eq!(f.link_type, 1);
-        w.packet(0, f.ts_ns.unwrap_or(0).max(0) as u64, f.data, f.orig_len)
-            .unwrap();
-    })
-    .unwrap();
-    w.finish().unwrap();
+    let mut once = Some(keys.clone());
+    common::pcapng_with_secrets(&capture, &first, |_| once.take());
     let v = verdict_of(&first);
     assert_eq!(v.flows.len(), 3);
     for f in &v.flows {
@@ -1487,31 +1478,27 @@ fn firefox_dtls13_key_log_opens_the_handshake_and_the_media() {
 /// none lost from the count.
 #[test]
 fn dtls13_handshake_held_until_its_secret_arrives() {
-    use callproof::capture::{TLS_KEY_LOG, pcapng_write::PcapngWriter};
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     let capture = dir.join("firefox-dtls13-keylog.pcap");
     let keys = std::fs::read(dir.join("firefox-dtls13-keylog.keys")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let late = tmp.path().join("secrets-late.pcapng");
-    let mut w = PcapngWriter::new(std::fs::File::create(&late).unwrap(), "test", &[]).unwrap();
-    w.add_interface(276, 262_144, "any", None).unwrap();
     let other_session = format!("CLIENT_RANDOM {} {}\n", "ab".repeat(32), "cd".repeat(48));
-    w.secrets(TLS_KEY_LOG, other_session.as_bytes()).unwrap();
+    let mut first_block = Some(other_session.into_bytes());
     let (mut dtls_seen, mut injected) = (false, false);
-    callproof::capture::read_file(&capture, |f| {
-        assert_eq!(f.link_type, 276, "Linux cooked capture v2");
+    common::pcapng_with_secrets(&capture, &late, |data| {
         // Linux cooked v2 header (20), IPv4 (20), UDP (8): the first payload byte
-        let first = f.data.get(20 + 20 + 8).copied().unwrap_or(0);
+        let first = data.get(20 + 20 + 8).copied().unwrap_or(0);
         dtls_seen |= (20..=63).contains(&first);
-        if dtls_seen && !injected && (128..=191).contains(&first) {
-            w.secrets(TLS_KEY_LOG, &keys).unwrap();
-            injected = true;
+        if first_block.is_some() {
+            return first_block.take();
         }
-        w.packet(0, f.ts_ns.unwrap_or(0).max(0) as u64, f.data, f.orig_len)
-            .unwrap();
-    })
-    .unwrap();
-    w.finish().unwrap();
+        if dtls_seen && !injected && (128..=191).contains(&first) {
+            injected = true;
+            return Some(keys.clone());
+        }
+        None
+    });
     assert!(injected);
     let v = verdict_of(&late);
     let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();

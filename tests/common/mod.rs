@@ -217,6 +217,39 @@ pub fn assert_schema_valid(verdict: &serde_json::Value) {
     );
 }
 
+/// `capture` saved again as a pcapng (one interface of its link type) with Decryption Secrets
+/// Blocks where `secrets_before` says: it sees each frame's data before the frame is written and
+/// returns the key log lines to put in a block ahead of it, if any.
+#[allow(dead_code)] // not every test binary uses it
+pub fn pcapng_with_secrets(
+    capture: &Path,
+    out: &Path,
+    mut secrets_before: impl FnMut(&[u8]) -> Option<Vec<u8>>,
+) {
+    use callproof::capture::{TLS_KEY_LOG, pcapng_write::PcapngWriter};
+    let file = std::fs::File::create(out).unwrap();
+    let mut w = PcapngWriter::new(file, "callproof tests", &[]).unwrap();
+    let mut link = None;
+    callproof::capture::read_file(capture, |f| {
+        if link.is_none() {
+            w.add_interface(f.link_type as u16, 262_144, "test", None)
+                .unwrap();
+        }
+        assert_eq!(
+            *link.get_or_insert(f.link_type),
+            f.link_type,
+            "one link type"
+        );
+        if let Some(lines) = secrets_before(f.data) {
+            w.secrets(TLS_KEY_LOG, &lines).unwrap();
+        }
+        w.packet(0, f.ts_ns.unwrap_or(0).max(0) as u64, f.data, f.orig_len)
+            .unwrap();
+    })
+    .unwrap();
+    w.finish().unwrap();
+}
+
 /// `capture` saved again as a pcapng whose key log follows its packets, the way a live capture
 /// saves the secrets it finds: a first Decryption Secrets Block of comments only (a key log is
 /// coming), every packet, then `keys`, or, when `keys` is empty, the key logs `capture` carries
