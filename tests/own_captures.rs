@@ -1466,6 +1466,16 @@ fn firefox_dtls13_key_log_opens_the_handshake_and_the_media() {
     assert_eq!(d.keylog.as_deref(), Some("no-secret"));
     assert!(d.certificates.is_empty() && d.srtp_profile.is_none());
     assert!(f.rtp.as_deref().unwrap().srtp_keys.is_none());
+    // the profile is one of those offered, all of which encrypt
+    assert_eq!(f.encryption.state, "encrypted");
+    assert!(
+        f.encryption
+            .basis
+            .iter()
+            .any(|b| b.contains("every profile the client offered encrypts the media")),
+        "{:?}",
+        f.encryption
+    );
 }
 
 /// The DTLS 1.3 call with its key log in a Decryption Secrets Block that comes after the

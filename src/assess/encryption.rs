@@ -103,6 +103,37 @@ fn from_handshake(kind: &str, t: &TlsFacts, media_profile: Option<u16>) -> Encry
     }
 }
 
+/// DTLS 1.3 encrypts the server's `use_srtp` answer (in EncryptedExtensions): without a key
+/// log the selected profile is not visible, but it is one the client offered. All of them
+/// encrypt (WebRTC offers only such): the media is encrypted SRTP. A NULL profile among them
+/// leaves the media's encryption open.
+fn offered_profiles_of_dtls13(d: &TlsFacts, e: &mut Encryption) {
+    let offered = d
+        .client_hello
+        .as_ref()
+        .map_or(&[][..], |c| &c.srtp_profiles[..]);
+    if d.version() != Some(0xFEFC) || offered.is_empty() || e.state != State::Encrypted {
+        return;
+    }
+    let named: Vec<String> = offered
+        .iter()
+        .map(|&p| names::srtp_profile_name(p))
+        .collect();
+    if offered.iter().any(|p| matches!(p, 0x0005 | 0x0006)) {
+        e.state = State::Unknown;
+        e.basis.push(format!(
+            "DTLS 1.3 encrypts the server's use_srtp answer, and the client offered NULL profiles among {}: whether the media is encrypted is not shown",
+            named.join(", ")
+        ));
+    } else {
+        e.protection = e.protection.take().map(|p| format!("{p} + SRTP"));
+        e.basis.push(format!(
+            "DTLS 1.3 encrypts the server's use_srtp answer; every profile the client offered encrypts the media: {}",
+            named.join(", ")
+        ));
+    }
+}
+
 /// The media line of clear SIP/SDP signalling that announced one of a flow's endpoints: as
 /// the line's media port, or as its RTCP port.
 #[derive(Debug, Clone, Copy)]
@@ -350,6 +381,9 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
     if let Some(d) = &u.dtls {
         let profile = d.server_hello.as_ref().and_then(|s| s.srtp_profile);
         let mut e = from_handshake("DTLS", d, profile);
+        if profile.is_none() {
+            offered_profiles_of_dtls13(d, &mut e);
+        }
         if let Some(k) = u.srtp_keys.as_deref() {
             e.basis.push(k.describe());
         }
@@ -609,6 +643,43 @@ fn unknown(_flow: &Flow, why: &str) -> Encryption {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dtls13_profile_hidden_by_encryption_is_one_the_client_offered() {
+        let facts = |offered: Vec<u16>| TlsFacts {
+            client_hello: Some(crate::dissect::tls::ClientHelloFacts {
+                srtp_profiles: offered,
+                ..Default::default()
+            }),
+            server_hello: Some(crate::dissect::tls::ServerHelloFacts {
+                frame: 7,
+                legacy_version: 0xFEFD,
+                selected_version: Some(0xFEFC),
+                cipher: 0x1301,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let judged = |offered: Vec<u16>| {
+            let d = facts(offered);
+            let mut e = from_handshake("DTLS", &d, None);
+            offered_profiles_of_dtls13(&d, &mut e);
+            e
+        };
+        let webrtc = judged(vec![0x0007, 0x0008, 0x0001, 0x0002]);
+        assert_eq!(webrtc.state, State::Encrypted);
+        assert_eq!(
+            webrtc.protection.as_deref(),
+            Some("DTLS 1.3 (TLS_AES_128_GCM_SHA256) + SRTP")
+        );
+        assert!(webrtc.basis[1].contains("every profile the client offered encrypts"));
+        let with_null = judged(vec![0x0001, 0x0005]);
+        assert_eq!(with_null.state, State::Unknown);
+        assert!(with_null.basis[1].contains("NULL profiles"));
+        // no use_srtp offered (DTLS for data only): nothing said of media
+        let data = judged(vec![]);
+        assert_eq!((data.state, data.basis.len()), (State::Encrypted, 1));
+    }
 
     fn media_line(proto: &str, crypto_suites: &[&str], dtls_fingerprint: bool) -> Media {
         Media {
