@@ -1422,14 +1422,7 @@ fn firefox_dtls13_key_log_opens_the_handshake_and_the_media() {
         ),
         (srtcp, 0)
     );
-    assert!(
-        f.encryption
-            .basis
-            .iter()
-            .any(|b| b.contains("exporter secret (EXPORTER_SECRET)")),
-        "{:?}",
-        f.encryption
-    );
+    common::assert_basis_mentions(f, "exporter secret (EXPORTER_SECRET)");
 
     let key_text = std::fs::read_to_string(&keys).unwrap();
     let without = |label: &str| {
@@ -1468,14 +1461,7 @@ fn firefox_dtls13_key_log_opens_the_handshake_and_the_media() {
     assert!(f.rtp.as_deref().unwrap().srtp_keys.is_none());
     // the profile is one of those offered, all of which encrypt
     assert_eq!(f.encryption.state, "encrypted");
-    assert!(
-        f.encryption
-            .basis
-            .iter()
-            .any(|b| b.contains("every profile the client offered encrypts the media")),
-        "{:?}",
-        f.encryption
-    );
+    common::assert_basis_mentions(f, "every profile the client offered encrypts the media");
 }
 
 /// The DTLS 1.3 call with its key log in a Decryption Secrets Block that comes after the
@@ -1528,14 +1514,7 @@ fn dtls13_handshake_held_until_its_secret_arrives() {
         k.packets_authenticated + k.packets_unopened,
         rtp.streams.iter().map(|s| s.packets).sum::<u64>()
     );
-    assert!(
-        f.encryption
-            .basis
-            .iter()
-            .any(|b| b.contains("went by before the key log held the exporter secret")),
-        "{:?}",
-        f.encryption
-    );
+    common::assert_basis_mentions(f, "went by before the key log held the exporter secret");
 }
 
 /// SDES keys in clear SIP (captures/make-baresip-media.sh, `mediaenc=srtp-mand`) open the media

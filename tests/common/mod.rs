@@ -217,6 +217,16 @@ pub fn assert_schema_valid(verdict: &serde_json::Value) {
     );
 }
 
+/// The flow's encryption basis has a line that mentions `needle`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn assert_basis_mentions(f: &Flow, needle: &str) {
+    assert!(
+        f.encryption.basis.iter().any(|b| b.contains(needle)),
+        "no basis line mentions {needle:?}: {:?}",
+        f.encryption
+    );
+}
+
 /// `capture` saved again as a pcapng (one interface of its link type) with Decryption Secrets
 /// Blocks where `secrets_before` says: it sees each frame's data before the frame is written and
 /// returns the key log lines to put in a block ahead of it, if any.
