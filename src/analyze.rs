@@ -1340,7 +1340,7 @@ fn flow_record(
                 clear_header_extensions: clear_extensions(&r.clear_extension_ids, signalled),
                 srtp_keys: srtp_keys.map(|k| verdict::SrtpKeys {
                     source: match k.source {
-                        srtp::KeySource::DtlsKeyLog => "dtls-key-log",
+                        srtp::KeySource::DtlsKeyLog { .. } => "dtls-key-log",
                         srtp::KeySource::Sdes(_) => "sdes-in-clear",
                     }
                     .into(),

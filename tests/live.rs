@@ -191,6 +191,35 @@ fn replay_udp_pausing(
     pa.port()
 }
 
+/// `live -i lo` on UDP with `--keylog keys` writing `out`, while `replay` sends a call on
+/// loopback (the key log is looked at every 200 ms: its first look comes before the call);
+/// stopped with SIGINT. The verdict, checked against the schema, and the port `replay`
+/// returned; None when live capture is not possible here.
+fn live_udp_with_keylog(
+    out: &Path,
+    keys: &Path,
+    replay: impl FnOnce() -> u16,
+) -> Option<(Verdict, u16)> {
+    let _replaying = UDP_REPLAY.lock().unwrap_or_else(|e| e.into_inner());
+    let (mut live, _lines) = start_live(&[
+        "-i",
+        "lo",
+        "-f",
+        "udp and host 127.0.0.1",
+        "-o",
+        out.to_str().unwrap(),
+        "--keylog",
+        keys.to_str().unwrap(),
+    ])?;
+    std::thread::sleep(Duration::from_millis(500));
+    let port = replay();
+    std::thread::sleep(Duration::from_millis(1500));
+    interrupt(&live);
+    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
+    common::assert_schema_valid(&serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap());
+    Some((read_verdict(out), port))
+}
+
 fn interrupt(child: &Child) {
     let ok = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -777,28 +806,11 @@ fn live_keylog_opens_dtls_srtp_media_and_saves_no_master_secret() {
     let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     std::fs::copy(bundled.join("aiortc-dtls-keylog.keys"), &keys).unwrap();
     let out = dir.path().join("verdict.json");
-    let _replaying = UDP_REPLAY.lock().unwrap_or_else(|e| e.into_inner());
-    let Some((mut live, _lines)) = start_live(&[
-        "-i",
-        "lo",
-        "-f",
-        "udp and host 127.0.0.1",
-        "-o",
-        out.to_str().unwrap(),
-        "--keylog",
-        keys.to_str().unwrap(),
-    ]) else {
+    let Some((verdict, port)) = live_udp_with_keylog(&out, &keys, || {
+        replay_udp(&bundled.join("aiortc-dtls-keylog.pcap"))
+    }) else {
         return;
     };
-    // the key log is looked at every 200 ms: let the first look happen before the handshake
-    std::thread::sleep(Duration::from_millis(500));
-    let port = replay_udp(&bundled.join("aiortc-dtls-keylog.pcap"));
-    std::thread::sleep(Duration::from_millis(1500));
-    interrupt(&live);
-    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
-
-    let verdict = read_verdict(&out);
-    common::assert_schema_valid(&serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap());
     let media = |v: &Verdict| {
         v.flows
             .iter()
@@ -850,40 +862,24 @@ fn live_keylog_opens_a_dtls13_handshake_after_it_went_by_and_saves_no_exporter_s
     let bundled = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     let lines = std::fs::read_to_string(bundled.join("firefox-dtls13-keylog.keys")).unwrap();
     let out = dir.path().join("verdict.json");
-    let _replaying = UDP_REPLAY.lock().unwrap_or_else(|e| e.into_inner());
-    let Some((mut live, _lines)) = start_live(&[
-        "-i",
-        "lo",
-        "-f",
-        "udp and host 127.0.0.1",
-        "-o",
-        out.to_str().unwrap(),
-        "--keylog",
-        keys.to_str().unwrap(),
-    ]) else {
+    let Some((verdict, port)) = live_udp_with_keylog(&out, &keys, || {
+        let mut dtls_seen = false;
+        replay_udp_pausing(
+            &bundled.join("firefox-dtls13-keylog.pcap"),
+            |payload| {
+                dtls_seen |= (20..=63).contains(&payload[0]);
+                dtls_seen && (128..=191).contains(&payload[0])
+            },
+            || {
+                // the handshake has gone by: the browser appends its lines now
+                std::thread::sleep(Duration::from_millis(300));
+                std::fs::write(&keys, &lines).unwrap();
+                std::thread::sleep(Duration::from_millis(800));
+            },
+        )
+    }) else {
         return;
     };
-    std::thread::sleep(Duration::from_millis(500));
-    let mut dtls_seen = false;
-    let port = replay_udp_pausing(
-        &bundled.join("firefox-dtls13-keylog.pcap"),
-        |payload| {
-            dtls_seen |= (20..=63).contains(&payload[0]);
-            dtls_seen && (128..=191).contains(&payload[0])
-        },
-        || {
-            // the handshake has gone by: the browser appends its lines now
-            std::thread::sleep(Duration::from_millis(300));
-            std::fs::write(&keys, &lines).unwrap();
-            std::thread::sleep(Duration::from_millis(800));
-        },
-    );
-    std::thread::sleep(Duration::from_millis(1500));
-    interrupt(&live);
-    assert_eq!(wait_for_exit(&mut live), 0, "exit code after SIGINT");
-
-    let verdict = read_verdict(&out);
-    common::assert_schema_valid(&serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap());
     let call = |v: &Verdict| {
         v.flows
             .iter()

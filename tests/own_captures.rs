@@ -1193,9 +1193,7 @@ fn dtls_srtp_media_opened_with_the_key_log() {
         })
         .collect();
     let with_keys = |keys: &Path| {
-        let json = common::verdict_json_of(&capture, &["--keylog".as_ref(), keys.as_os_str()]);
-        common::assert_schema_valid(&json);
-        serde_json::from_value::<callproof::verdict::Verdict>(json).unwrap()
+        common::schema_valid_verdict_with(&["--keylog".as_ref(), keys.as_os_str()], &capture)
     };
 
     let v = with_keys(&keys);
@@ -1375,9 +1373,7 @@ fn firefox_dtls13_key_log_opens_the_handshake_and_the_media() {
     }
     assert_eq!(facts["sender_dtls_role"], "server");
     let with_keys = |keys: &Path| {
-        let json = common::verdict_json_of(&capture, &["--keylog".as_ref(), keys.as_os_str()]);
-        common::assert_schema_valid(&json);
-        serde_json::from_value::<callproof::verdict::Verdict>(json).unwrap()
+        common::schema_valid_verdict_with(&["--keylog".as_ref(), keys.as_os_str()], &capture)
     };
 
     let v = with_keys(&keys);

@@ -11,11 +11,10 @@
 
 use std::sync::Arc;
 
-use aes::cipher::{BlockCipherEncrypt, KeyInit};
-use ring::{aead, hkdf};
 use tls_parser::{DTLSMessage, DTLSMessageHandshakeBody, parse_dtls_message_handshake};
 
-use super::tls::keylog::{self, HeldBytes, KeyLog, LabelPrefix};
+use super::srtp::Aes;
+use super::tls::keylog::{self, HeldBytes, KeyLog, RecordOpener};
 use super::tls::{KeylogOutcome, TlsFacts, hello};
 
 /// Handshake messages reassembled at once per direction.
@@ -73,65 +72,38 @@ fn unified_record(b: &[u8]) -> Option<(usize, usize, u8, usize)> {
 /// session's secret (a server's flight is a handful).
 const MAX_HELD_RECORDS: u32 = 64;
 
-/// The AES block cipher that masks DTLS 1.3 record numbers (RFC 9147 §4.2.3).
-enum SnMask {
-    A128(Box<aes::Aes128>),
-    A256(Box<aes::Aes256>),
-}
-
 /// Opens a DTLS 1.3 server's handshake records (epoch 2) under its handshake traffic secret.
+#[derive(Debug)]
 struct Dtls13Opener {
-    key: aead::LessSafeKey,
-    iv: [u8; aead::NONCE_LEN],
-    sn: SnMask,
+    records: RecordOpener,
+    /// The AES block that masks record numbers (RFC 9147 §4.2.3).
+    sn: Aes,
     /// The record number expected next (reconstructing the full number from its low bits).
     next: u64,
-}
-
-impl std::fmt::Debug for Dtls13Opener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dtls13Opener")
-            .field("next", &self.next)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Dtls13Opener {
     /// The opener of a DTLS 1.3 suite's records; None for ChaCha20-Poly1305 (its record
     /// number mask is not an AES block) and the CCM suites.
     fn new(cipher_suite: u32, secret: &[u8]) -> Option<Self> {
-        let (algorithm, hash) = match cipher_suite {
-            0x1301 => (&aead::AES_128_GCM, hkdf::HKDF_SHA256),
-            0x1302 => (&aead::AES_256_GCM, hkdf::HKDF_SHA384),
-            _ => return None,
-        };
-        let label = |label: &[u8], len| {
-            keylog::expand_label_with(hash, LabelPrefix::Dtls13, secret, label, &[], len)
-        };
-        let key = label(b"key", algorithm.key_len())?;
-        let iv = label(b"iv", aead::NONCE_LEN)?;
-        let sn = label(b"sn", algorithm.key_len())?;
-        let sn = match sn.len() {
-            16 => SnMask::A128(Box::new(aes::Aes128::new_from_slice(&sn).ok()?)),
-            _ => SnMask::A256(Box::new(aes::Aes256::new_from_slice(&sn).ok()?)),
-        };
+        if !matches!(cipher_suite, 0x1301 | 0x1302) {
+            return None;
+        }
+        let (records, sn) = RecordOpener::dtls13(cipher_suite, secret)?;
         Some(Self {
-            key: aead::LessSafeKey::new(aead::UnboundKey::new(algorithm, &key).ok()?),
-            iv: iv.try_into().ok()?,
-            sn,
+            records,
+            sn: Aes::new(&sn)?,
             next: 0,
         })
     }
 
     /// Open one record (`header_len` and `seq_len` from [`unified_record`]): its inner content
-    /// type and plaintext, or None when it does not authenticate.
+    /// type and plaintext, or None when it does not authenticate. The additional data is the
+    /// header with its record number unmasked.
     fn open(&mut self, record: &[u8], header_len: usize, seq_len: usize) -> Option<(u8, Vec<u8>)> {
         let sample = record.get(header_len..header_len + 16)?;
         let mut mask = aes::Block::try_from(sample).ok()?;
-        match &self.sn {
-            SnMask::A128(c) => c.encrypt_block(&mut mask),
-            SnMask::A256(c) => c.encrypt_block(&mut mask),
-        }
+        self.sn.encrypt_block(&mut mask);
         let mut header = record[..header_len].to_vec();
         let mut low = 0u64;
         for i in 0..seq_len {
@@ -139,27 +111,9 @@ impl Dtls13Opener {
             low = (low << 8) | u64::from(header[1 + i]);
         }
         let seq = full_record_number(self.next, low, 8 * seq_len as u32);
-        let mut nonce = self.iv;
-        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
-            *n ^= s;
-        }
-        let mut buf = record[header_len..].to_vec();
-        let plain_len = self
-            .key
-            .open_in_place(
-                aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(&header[..]),
-                &mut buf,
-            )
-            .ok()?
-            .len();
+        let opened = self.records.open_at(seq, &header, &record[header_len..])?;
         self.next = self.next.max(seq + 1);
-        buf.truncate(plain_len);
-        // DTLSInnerPlaintext: content, the content type, then zero padding
-        let type_at = buf.iter().rposition(|&b| b != 0)?;
-        let content_type = buf[type_at];
-        buf.truncate(type_at);
-        Some((content_type, buf))
+        Some(opened)
     }
 }
 

@@ -147,7 +147,13 @@ pub fn dtls_srtp_master_keys(
         &[client_random, server_random],
         2 * (k + s),
     );
-    // client key | server key | client salt | server salt
+    split_keying_material(profile, &m)
+}
+
+/// Exported keying material, `client key | server key | client salt | server salt` (RFC
+/// 5764 §4.2), as `[client's, server's]` master keys.
+fn split_keying_material(profile: Profile, m: &[u8]) -> [MasterKey; 2] {
+    let (k, s) = (profile.key_len(), profile.salt_len());
     let side = |i: usize| MasterKey {
         key: m[i * k..(i + 1) * k].to_vec(),
         salt: m[2 * k + i * s..2 * k + (i + 1) * s].to_vec(),
@@ -188,12 +194,7 @@ pub fn dtls13_srtp_master_keys(
         empty_hash.as_ref(),
         2 * (k + s),
     )?;
-    // client key | server key | client salt | server salt
-    let side = |i: usize| MasterKey {
-        key: m[i * k..(i + 1) * k].to_vec(),
-        salt: m[2 * k + i * s..2 * k + (i + 1) * s].to_vec(),
-    };
-    Some([side(0), side(1)])
+    Some(split_keying_material(profile, &m))
 }
 
 /// The secret a key log holds for a DTLS session, from which its SRTP keys are exported.
@@ -205,14 +206,25 @@ pub enum SessionSecret<'a> {
     Exporter(&'a [u8]),
 }
 
+/// An AES-128 or AES-256 block cipher, by its key's length: SRTP's counter mode and key
+/// derivation, and the mask of DTLS 1.3 record numbers ([`super::dtls`]).
 #[derive(Clone)]
-enum Aes {
+pub(crate) enum Aes {
     A128(Box<aes::Aes128>),
     A256(Box<aes::Aes256>),
 }
 
+impl std::fmt::Debug for Aes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::A128(_) => "Aes128",
+            Self::A256(_) => "Aes256",
+        })
+    }
+}
+
 impl Aes {
-    fn new(key: &[u8]) -> Option<Self> {
+    pub(crate) fn new(key: &[u8]) -> Option<Self> {
         match key.len() {
             16 => aes::Aes128::new_from_slice(key)
                 .ok()
@@ -224,16 +236,21 @@ impl Aes {
         }
     }
 
+    /// Encrypt one block in place.
+    pub(crate) fn encrypt_block(&self, block: &mut aes::Block) {
+        match self {
+            Self::A128(c) => c.encrypt_block(block),
+            Self::A256(c) => c.encrypt_block(block),
+        }
+    }
+
     /// XOR AES counter mode keystream from `iv` (the whole block counts, RFC 3711 §4.1.1) onto
     /// `data`.
     fn apply_keystream(&self, iv: [u8; 16], data: &mut [u8]) {
         let start = u128::from_be_bytes(iv);
         for (j, chunk) in data.chunks_mut(16).enumerate() {
             let mut block = aes::Block::from(start.wrapping_add(j as u128).to_be_bytes());
-            match self {
-                Self::A128(c) => c.encrypt_block(&mut block),
-                Self::A256(c) => c.encrypt_block(&mut block),
-            }
+            self.encrypt_block(&mut block);
             for (d, k) in chunk.iter_mut().zip(block.iter()) {
                 *d ^= k;
             }
@@ -697,8 +714,8 @@ pub fn sdes_key(value: &str, frame: u64) -> Option<SdesKey> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeySource {
     /// Exported from the flow's DTLS-SRTP handshake with the key log's master secret (DTLS
-    /// 1.2) or exporter secret (DTLS 1.3).
-    DtlsKeyLog,
+    /// 1.2) or exporter secret (`dtls13`).
+    DtlsKeyLog { dtls13: bool },
     /// Read from SDP `a=crypto` lines in clear signalling: the frame of each side's line
     /// (client's, server's), where announced.
     Sdes([Option<u64>; 2]),
@@ -725,8 +742,6 @@ pub struct FlowKeys {
     /// The `use_srtp` profile the server selected (or the SDES suite's equivalent).
     pub profile: u16,
     pub state: KeysState,
-    /// A DTLS 1.3 session: its keys come from the exporter secret.
-    pub dtls13: bool,
     opener: Option<Opener>,
     /// RTP packets seen while the keys were not derived.
     pub unopened: u64,
@@ -748,10 +763,11 @@ impl FlowKeys {
         client_dir: usize,
     ) -> Self {
         let mut keys = Self {
-            source: KeySource::DtlsKeyLog,
+            source: KeySource::DtlsKeyLog {
+                dtls13: version == 0xFEFC,
+            },
             profile,
             state: KeysState::NoSecret,
-            dtls13: version == 0xFEFC,
             opener: None,
             unopened: 0,
             rtcp_unopened: 0,
@@ -802,7 +818,6 @@ impl FlowKeys {
             source: KeySource::Sdes(announced.map(|k| k.map(|k| k.frame))),
             profile,
             state: KeysState::Derived,
-            dtls13: false,
             opener: Some(Opener::with_keys(keys)),
             unopened: 0,
             rtcp_unopened: 0,
@@ -863,7 +878,6 @@ impl FlowKeys {
             source: self.source,
             profile: self.profile,
             state: self.state,
-            dtls13: self.dtls13,
             streams,
             unchecked,
             unopened: self.unopened + without_keys,
@@ -880,8 +894,6 @@ pub struct KeysOutcome {
     pub source: KeySource,
     pub profile: u16,
     pub state: KeysState,
-    /// A DTLS 1.3 session: its keys come from the exporter secret.
-    pub dtls13: bool,
     pub streams: Vec<StreamCheck>,
     /// Packets of streams beyond [`MAX_STREAMS`].
     pub unchecked: u64,
@@ -915,7 +927,7 @@ impl KeysOutcome {
             KeysState::Derived if self.failed() + self.rtcp_failed > 0 => "rejected",
             KeysState::Derived
                 if self.unopened + self.rtcp_unopened > 0
-                    && self.source == KeySource::DtlsKeyLog =>
+                    && matches!(self.source, KeySource::DtlsKeyLog { .. }) =>
             {
                 "secret-after-media"
             }
@@ -929,7 +941,7 @@ impl KeysOutcome {
     /// "the key log" or "the SDP's keys in clear".
     pub fn source_words(&self) -> &'static str {
         match self.source {
-            KeySource::DtlsKeyLog => "the key log",
+            KeySource::DtlsKeyLog { .. } => "the key log",
             KeySource::Sdes(_) => "the SDP's keys in clear",
         }
     }
@@ -937,7 +949,7 @@ impl KeysOutcome {
     /// The key log's secret the keys are exported from: "master secret" (DTLS 1.2,
     /// `CLIENT_RANDOM`) or "exporter secret" (DTLS 1.3, `EXPORTER_SECRET`).
     fn secret_words(&self) -> &'static str {
-        if self.dtls13 {
+        if matches!(self.source, KeySource::DtlsKeyLog { dtls13: true }) {
             "exporter secret (EXPORTER_SECRET)"
         } else {
             "master secret (CLIENT_RANDOM)"
@@ -954,7 +966,7 @@ impl KeysOutcome {
         let profile = super::tls::names::srtp_profile_name(self.profile);
         let (opened, failed) = (self.authenticated(), self.failed());
         let keys = match self.source {
-            KeySource::DtlsKeyLog => format!(
+            KeySource::DtlsKeyLog { .. } => format!(
                 "the {profile} keys exported from this DTLS handshake with the key log's {}",
                 self.secret_words()
             ),
@@ -1004,7 +1016,7 @@ impl KeysOutcome {
                         "; {} sent by an end whose key was not announced (yet)",
                         tally((None, self.unopened), (None, self.rtcp_unopened))
                     ),
-                    (_, KeySource::DtlsKeyLog) => format!(
+                    (_, KeySource::DtlsKeyLog { .. }) => format!(
                         "; {} went by before the key log held the {}",
                         tally((None, self.unopened), (None, self.rtcp_unopened)),
                         self.secret_words()
@@ -1015,7 +1027,7 @@ impl KeysOutcome {
                 "{keys} authenticated none of {}",
                 tally((None, failed), (None, rtcp_failed))
             ),
-            KeysState::Derived if unopened > 0 && self.source == KeySource::DtlsKeyLog => format!(
+            KeysState::Derived if unopened > 0 && matches!(self.source, KeySource::DtlsKeyLog { .. }) => format!(
                 "the key log's {} for this DTLS session came after its {} had gone by: they were not opened",
                 self.secret_words(),
                 tally((None, self.unopened), (None, self.rtcp_unopened))

@@ -668,7 +668,7 @@ fn outcome(c: &Counts, parts: Parts) -> UdpOutcome {
         relayed_datagrams: c.relayed_datagrams,
         // keys from a DTLS handshake only where DTLS is established
         srtp_keys: srtp_keys
-            .filter(|k| dtls_confirmed || k.source != srtp::KeySource::DtlsKeyLog)
+            .filter(|k| dtls_confirmed || !matches!(k.source, srtp::KeySource::DtlsKeyLog { .. }))
             .map(Box::new),
     }
 }

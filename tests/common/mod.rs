@@ -90,6 +90,14 @@ pub fn flow<'a>(v: &'a Verdict, transport: &str, a: (&str, u16), b: (&str, u16))
         .unwrap_or_else(|| panic!("no {transport} flow {a:?} <-> {b:?}"))
 }
 
+/// The verdict on `path` analysed with these options, checked against the schema first.
+#[allow(dead_code)] // not every test binary uses it
+pub fn schema_valid_verdict_with(options: &[&std::ffi::OsStr], path: &Path) -> Verdict {
+    let json = verdict_json_of(path, options);
+    assert_schema_valid(&json);
+    serde_json::from_value(json).expect("the verdict deserialises")
+}
+
 /// Analyse one capture with extra command-line options (e.g. `--vendors FILE`); the run must
 /// succeed and write a verdict.
 pub fn verdict_with(options: &[&std::ffi::OsStr], path: &Path) -> Verdict {

@@ -484,42 +484,69 @@ impl RecordOpener {
     /// has no AEAD for (the CCM suites 0x1304 and 0x1305). `header_is_aad`: false for drafts
     /// before 25, which authenticated no additional data.
     pub fn new(cipher_suite: u32, secret: &[u8], header_is_aad: bool) -> Option<Self> {
+        Self::with_prefix(cipher_suite, secret, header_is_aad, LabelPrefix::Tls13)
+            .map(|(opener, _)| opener)
+    }
+
+    /// The opener of a DTLS 1.3 cipher suite's records (labels prefixed "dtls13", RFC 9147
+    /// §5.9), and the key that masks their record numbers ("sn", as long as the AEAD key).
+    pub fn dtls13(cipher_suite: u32, secret: &[u8]) -> Option<(Self, Vec<u8>)> {
+        Self::with_prefix(cipher_suite, secret, true, LabelPrefix::Dtls13)
+    }
+
+    fn with_prefix(
+        cipher_suite: u32,
+        secret: &[u8],
+        header_is_aad: bool,
+        prefix: LabelPrefix,
+    ) -> Option<(Self, Vec<u8>)> {
         let (aead_algorithm, hash) = match cipher_suite {
             0x1301 => (&aead::AES_128_GCM, hkdf::HKDF_SHA256),
             0x1302 => (&aead::AES_256_GCM, hkdf::HKDF_SHA384),
             0x1303 => (&aead::CHACHA20_POLY1305, hkdf::HKDF_SHA256),
             _ => return None,
         };
-        let key = expand_label(hash, secret, b"key", aead_algorithm.key_len())?;
-        let iv = expand_label(hash, secret, b"iv", aead::NONCE_LEN)?;
-        Some(Self {
+        let label = |label: &[u8], len| expand_label_with(hash, prefix, secret, label, &[], len);
+        let key = label(b"key", aead_algorithm.key_len())?;
+        let iv = label(b"iv", aead::NONCE_LEN)?;
+        let sn = label(b"sn", aead_algorithm.key_len())?;
+        let opener = Self {
             key: aead::LessSafeKey::new(aead::UnboundKey::new(aead_algorithm, &key).ok()?),
             iv: iv.try_into().ok()?,
             sequence: 0,
             header_is_aad,
-        })
+        };
+        Some((opener, sn))
     }
 
     /// Open the next record (its 5-byte header is the additional data, from draft 25): the inner content type
     /// and the plaintext, or None when it does not authenticate under this key.
     pub fn open(&mut self, header: &[u8; 5], body: &[u8]) -> Option<(u8, Vec<u8>)> {
+        let sequence = self.sequence;
+        self.sequence += 1;
+        let aad: &[u8] = if self.header_is_aad { header } else { &[] };
+        self.open_at(sequence, aad, body)
+    }
+
+    /// Open the record with this sequence number and additional data (DTLS 1.3 numbers its
+    /// records on the wire): the inner content type and the plaintext.
+    pub fn open_at(&self, sequence: u64, aad: &[u8], body: &[u8]) -> Option<(u8, Vec<u8>)> {
         let mut nonce = self.iv;
-        for (n, s) in nonce[4..].iter_mut().zip(self.sequence.to_be_bytes()) {
+        for (n, s) in nonce[4..].iter_mut().zip(sequence.to_be_bytes()) {
             *n ^= s;
         }
-        self.sequence += 1;
         let mut buf = body.to_vec();
         let plain_len = self
             .key
             .open_in_place(
                 aead::Nonce::assume_unique_for_key(nonce),
-                aead::Aad::from(if self.header_is_aad { &header[..] } else { &[] }),
+                aead::Aad::from(aad),
                 &mut buf,
             )
             .ok()?
             .len();
         buf.truncate(plain_len);
-        // TLSInnerPlaintext: content, the content type, then zero padding
+        // (D)TLSInnerPlaintext: content, the content type, then zero padding
         let type_at = buf.iter().rposition(|&b| b != 0)?;
         let content_type = buf[type_at];
         buf.truncate(type_at);
