@@ -13,17 +13,23 @@ ESR 153 negotiates DTLS 1.3 and SRTP AEAD_AES_128_GCM), captured with tcpdump, a
   keys this script exports from the key log's EXPORTER_SECRET with `cryptography`'s HMAC
   (RFC 8446 §7.5 exporter, "dtls13" labels, RFC 9147 §5.9).
 
+With --chacha20 it makes captures/firefox-dtls13-chacha20-keylog.* instead: the same call
+with Firefox's TLS 1.3 AES suites turned off (prefs security.tls13.aes_128_gcm_sha256 and
+security.tls13.aes_256_gcm_sha384), so that DTLS 1.3 runs TLS_CHACHA20_POLY1305_SHA256, as it
+does towards a peer that prefers ChaCha20 (a device without AES instructions). The SRTP
+profile stays AEAD_AES_128_GCM.
+
 usage (root, for tcpdump; needs firefox-esr and tcpdump from Debian, and python3 with
 `pip install pylibsrtp cryptography`):
-    python3 captures/make-firefox-dtls13-keylog.py
+    python3 captures/make-firefox-dtls13-keylog.py [--chacha20]
 """
 import hashlib, hmac, http.server, json, os, re, struct, subprocess, sys, tempfile, threading, time
 
 from pylibsrtp import Policy, Session
 
-OUT = "captures/firefox-dtls13-keylog.pcap"
-KEYS = "captures/firefox-dtls13-keylog.keys"
-EXP = "captures/firefox-dtls13-keylog.expected"
+CHACHA20 = "--chacha20" in sys.argv[1:]
+NAME = "captures/firefox-dtls13-chacha20-keylog" if CHACHA20 else "captures/firefox-dtls13-keylog"
+OUT, KEYS, EXP = NAME + ".pcap", NAME + ".keys", NAME + ".expected"
 
 PREFS = """
 user_pref("media.peerconnection.ice.loopback", true);
@@ -115,6 +121,9 @@ def main():
     os.makedirs(profile)
     with open(os.path.join(profile, "user.js"), "w") as f:
         f.write(PREFS)
+        if CHACHA20:
+            f.write('user_pref("security.tls13.aes_128_gcm_sha256", false);\n'
+                    'user_pref("security.tls13.aes_256_gcm_sha384", false);\n')
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/"
@@ -150,7 +159,7 @@ def main():
     outbound = sorted((s for s in stats if s["type"] == "outbound-rtp"), key=lambda s: s["ssrc"])
     fingerprint = re.search(r"a=fingerprint:sha-256 ([0-9A-F:]+)", report["offer"]).group(1)
     lines = [
-        "# facts of captures/firefox-dtls13-keylog.pcap, as Firefox (getStats, SDP) and libsrtp reported them",
+        f"# facts of {OUT}, as Firefox (getStats, SDP) and libsrtp reported them",
         f"dtls_cipher={transport['dtlsCipher']}",
         f"srtp_cipher={transport['srtpCipher']}",
         f"sender_dtls_role={transport['dtlsRole']}",

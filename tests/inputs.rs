@@ -531,7 +531,11 @@ fn mutated_dtls_srtp_with_its_key_log_never_panics() {
     use callproof::dissect::tls::KeylogOutcome;
     use callproof::dissect::tls::keylog::KeyLog;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    for name in ["aiortc-dtls-keylog", "firefox-dtls13-keylog"] {
+    for name in [
+        "aiortc-dtls-keylog",
+        "firefox-dtls13-keylog",
+        "firefox-dtls13-chacha20-keylog",
+    ] {
         let src = dir.join(format!("{name}.pcap"));
         let keys = std::fs::read_to_string(dir.join(format!("{name}.keys"))).unwrap();
         let opts = Options {

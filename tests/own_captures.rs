@@ -1352,15 +1352,37 @@ fn dtls_srtp_media_opened_with_the_captures_own_key_log() {
 /// secret nothing of the media is claimed, since the profile stays unknown.
 #[test]
 fn firefox_dtls13_key_log_opens_the_handshake_and_the_media() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let capture = dir.join("firefox-dtls13-keylog.pcap");
-    let keys = dir.join("firefox-dtls13-keylog.keys");
     let facts = expected("firefox-dtls13-keylog.expected");
-    let sent: HashMap<String, u64> = expected_records("firefox-dtls13-keylog.expected", "sent")
+    assert_eq!(facts["dtls_cipher"], "TLS_AES_128_GCM_SHA256");
+    assert_firefox_dtls13_call_opens_with_its_key_log("firefox-dtls13-keylog");
+}
+
+/// The same Firefox call with DTLS 1.3 over TLS_CHACHA20_POLY1305_SHA256
+/// (`make-firefox-dtls13-keylog.py --chacha20`), as Firefox runs it towards a peer that
+/// prefers ChaCha20: its record numbers are masked with a ChaCha20 block keyed by the first
+/// 16 ciphertext bytes (RFC 9147 §4.2.3) instead of an AES block. Before, this handshake was
+/// `unsupported-cipher` and the media unopened.
+#[test]
+fn firefox_dtls13_chacha20_key_log_opens_the_handshake_and_the_media() {
+    let facts = expected("firefox-dtls13-chacha20-keylog.expected");
+    assert_eq!(facts["dtls_cipher"], "TLS_CHACHA20_POLY1305_SHA256");
+    assert_firefox_dtls13_call_opens_with_its_key_log("firefox-dtls13-chacha20-keylog");
+}
+
+/// A Firefox DTLS 1.3 call of `make-firefox-dtls13-keylog.py` (`name`: the capture's name
+/// without extension) opens with its key log as its `.expected` says, and without either of
+/// the secrets says no more than it can.
+fn assert_firefox_dtls13_call_opens_with_its_key_log(name: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let capture = dir.join(format!("{name}.pcap"));
+    let keys = dir.join(format!("{name}.keys"));
+    let expected_file = format!("{name}.expected");
+    let facts = expected(&expected_file);
+    let sent: HashMap<String, u64> = expected_records(&expected_file, "sent")
         .into_iter()
         .map(|s| (s["ssrc"].clone(), s["packets"].parse().unwrap()))
         .collect();
-    let libsrtp = expected_records("firefox-dtls13-keylog.expected", "libsrtp");
+    let libsrtp = expected_records(&expected_file, "libsrtp");
     let srtcp: u64 = libsrtp
         .iter()
         .filter_map(|r| r.get("srtcp_authenticated")?.parse::<u64>().ok())

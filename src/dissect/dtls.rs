@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use tls_parser::{DTLSMessage, DTLSMessageHandshakeBody, parse_dtls_message_handshake};
 
-use super::srtp::Aes;
+use ring::aead::quic;
+
 use super::tls::keylog::{self, HeldBytes, KeyLog, RecordOpener};
 use super::tls::{KeylogOutcome, TlsFacts, hello};
 
@@ -73,26 +74,43 @@ fn unified_record(b: &[u8]) -> Option<(usize, usize, u8, usize)> {
 const MAX_HELD_RECORDS: u32 = 64;
 
 /// Opens a DTLS 1.3 server's handshake records (epoch 2) under its handshake traffic secret.
-#[derive(Debug)]
 struct Dtls13Opener {
     records: RecordOpener,
-    /// The AES block that masks record numbers (RFC 9147 §4.2.3).
-    sn: Aes,
+    /// The key that masks record numbers (RFC 9147 §4.2.3). Its mask is QUIC's header
+    /// protection mask (RFC 9001 §5.4.3, §5.4.4): the AES block of the first 16 ciphertext
+    /// bytes, or the ChaCha20 block keyed by them (counter, then nonce).
+    sn: quic::HeaderProtectionKey,
     /// The record number expected next (reconstructing the full number from its low bits).
     next: u64,
 }
 
+impl std::fmt::Debug for Dtls13Opener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dtls13Opener")
+            .field("next", &self.next)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Dtls13Opener {
-    /// The opener of a DTLS 1.3 suite's records; None for ChaCha20-Poly1305 (its record
-    /// number mask is not an AES block) and the CCM suites.
-    fn new(cipher_suite: u32, secret: &[u8]) -> Option<Self> {
-        if !matches!(cipher_suite, 0x1301 | 0x1302) {
-            return None;
+    /// The record number mask of a DTLS 1.3 cipher suite; None for the CCM suites (ring has
+    /// no AEAD for them).
+    fn mask_algorithm(cipher_suite: u32) -> Option<&'static quic::Algorithm> {
+        match cipher_suite {
+            0x1301 => Some(&quic::AES_128),
+            0x1302 => Some(&quic::AES_256),
+            0x1303 => Some(&quic::CHACHA20),
+            _ => None,
         }
+    }
+
+    /// The opener of a DTLS 1.3 suite's records; None for the CCM suites.
+    fn new(cipher_suite: u32, secret: &[u8]) -> Option<Self> {
+        let mask = Self::mask_algorithm(cipher_suite)?;
         let (records, sn) = RecordOpener::dtls13(cipher_suite, secret)?;
         Some(Self {
             records,
-            sn: Aes::new(&sn)?,
+            sn: quic::HeaderProtectionKey::new(mask, &sn).ok()?,
             next: 0,
         })
     }
@@ -102,8 +120,7 @@ impl Dtls13Opener {
     /// header with its record number unmasked.
     fn open(&mut self, record: &[u8], header_len: usize, seq_len: usize) -> Option<(u8, Vec<u8>)> {
         let sample = record.get(header_len..header_len + 16)?;
-        let mut mask = aes::Block::try_from(sample).ok()?;
-        self.sn.encrypt_block(&mut mask);
+        let mask = self.sn.new_mask(sample).ok()?;
         let mut header = record[..header_len].to_vec();
         let mut low = 0u64;
         for i in 0..seq_len {
@@ -242,7 +259,7 @@ impl DtlsStream {
             .and_then(|random| keylog.server_handshake_secret(random));
         let Some(secret) = secret else {
             self.facts.keylog = Some(KeylogOutcome::NoSecret);
-            if hs.held.is_none() && matches!(cipher, 0x1301 | 0x1302) {
+            if hs.held.is_none() && Dtls13Opener::mask_algorithm(cipher).is_some() {
                 hs.held = Some(keylog.hold());
             }
             return;

@@ -207,9 +207,9 @@ pub enum SessionSecret<'a> {
 }
 
 /// An AES-128 or AES-256 block cipher, by its key's length: SRTP's counter mode and key
-/// derivation, and the mask of DTLS 1.3 record numbers ([`super::dtls`]).
+/// derivation.
 #[derive(Clone)]
-pub(crate) enum Aes {
+enum Aes {
     A128(Box<aes::Aes128>),
     A256(Box<aes::Aes256>),
 }
@@ -224,7 +224,7 @@ impl std::fmt::Debug for Aes {
 }
 
 impl Aes {
-    pub(crate) fn new(key: &[u8]) -> Option<Self> {
+    fn new(key: &[u8]) -> Option<Self> {
         match key.len() {
             16 => aes::Aes128::new_from_slice(key)
                 .ok()
@@ -237,7 +237,7 @@ impl Aes {
     }
 
     /// Encrypt one block in place.
-    pub(crate) fn encrypt_block(&self, block: &mut aes::Block) {
+    fn encrypt_block(&self, block: &mut aes::Block) {
         match self {
             Self::A128(c) => c.encrypt_block(block),
             Self::A256(c) => c.encrypt_block(block),
