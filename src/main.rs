@@ -100,9 +100,11 @@ enum Command {
         /// Batch mode: captures analysed at once (default: the number of cores).
         #[arg(long, short, value_name = "N", requires = "out_dir")]
         jobs: Option<usize>,
-        /// Open TLS 1.3 server handshakes with this key log (NSS format, as SSLKEYLOGFILE or
-        /// `openssl s_client -keylogfile` write it) to report the certificates and ALPN they
-        /// encrypt. Only handshake secrets are used: application data stays sealed.
+        /// Use this key log (NSS format, as SSLKEYLOGFILE or `openssl s_client -keylogfile`
+        /// write it): server handshake secrets open TLS 1.3, QUIC and DTLS 1.3 handshakes for
+        /// the certificates, ALPN and SRTP profile they encrypt; DTLS master and exporter
+        /// secrets open the SRTP media they key, to prove it encrypted (nothing decrypted is
+        /// written out). TLS and QUIC application data stays sealed.
         #[arg(long, value_name = "FILE")]
         keylog: Option<PathBuf>,
         #[command(flatten)]
@@ -143,9 +145,9 @@ enum Command {
         #[arg(long, short = 'Z', value_name = "USER")]
         user: Option<String>,
         /// Follow this key log while capturing (the file a browser started with SSLKEYLOGFILE
-        /// appends to; it need not exist yet) to report the certificates and ALPN TLS 1.3 and
-        /// QUIC handshakes encrypt. The saved capture carries the server handshake secrets of
-        /// its own sessions (Decryption Secrets Blocks), nothing that opens application data.
+        /// appends to; it need not exist yet) and use it as `analyze --keylog` does. The saved
+        /// capture carries the server handshake secrets of its own sessions (Decryption
+        /// Secrets Blocks), never a secret that opens application data or media.
         #[arg(long, value_name = "FILE")]
         keylog: Option<PathBuf>,
         #[command(flatten)]
