@@ -19,16 +19,23 @@ security.tls13.aes_256_gcm_sha384), so that DTLS 1.3 runs TLS_CHACHA20_POLY1305_
 does towards a peer that prefers ChaCha20 (a device without AES instructions). The SRTP
 profile stays AEAD_AES_128_GCM.
 
+With --frame-e2ee it makes captures/firefox-dtls13-frame-e2ee-keylog.*: the same call with an
+inner end-to-end layer beneath SRTP, in the frame format of Jitsi Meet's E2EE (see WORKER);
+the .expected adds the frames the worker encrypted and decrypted per SSRC and the RTP packets
+whose libsrtp plaintext ends with the format's trailer naming the packet's SSRC and timestamp.
+
 usage (root, for tcpdump; needs firefox-esr and tcpdump from Debian, and python3 with
 `pip install pylibsrtp cryptography`):
-    python3 captures/make-firefox-dtls13-keylog.py [--chacha20]
+    python3 captures/make-firefox-dtls13-keylog.py [--chacha20] [--frame-e2ee]
 """
 import hashlib, hmac, http.server, json, os, re, struct, subprocess, sys, tempfile, threading, time
 
 from pylibsrtp import Policy, Session
 
 CHACHA20 = "--chacha20" in sys.argv[1:]
-NAME = "captures/firefox-dtls13-chacha20-keylog" if CHACHA20 else "captures/firefox-dtls13-keylog"
+FRAME_E2EE = "--frame-e2ee" in sys.argv[1:]
+KEY_INDEX = 3
+NAME = "captures/firefox-dtls13-" + ("chacha20-" if CHACHA20 else "") + ("frame-e2ee-" if FRAME_E2EE else "") + "keylog"
 OUT, KEYS, EXP = NAME + ".pcap", NAME + ".keys", NAME + ".expected"
 
 PREFS = """
@@ -64,6 +71,18 @@ const log = m => fetch('/log', {method: 'POST', body: JSON.stringify(m)});
     b.onicecandidate = e => e.candidate && a.addIceCandidate(e.candidate);
     a.addTrack(audio, dst.stream);
     a.addTrack(video, dst.stream);
+    let frames = null;
+    if (FRAME_E2EE) {
+      const worker = new Worker('/worker.js');
+      worker.onmessage = e => { frames = e.data; };
+      const key = crypto.getRandomValues(new Uint8Array(16));
+      a.getSenders().forEach(s => {
+        s.transform = new RTCRtpScriptTransform(worker, {side: 'send', key, keyIndex: KEY_INDEX});
+      });
+      b.ontrack = e => {
+        e.receiver.transform = new RTCRtpScriptTransform(worker, {side: 'receive', key});
+      };
+    }
     const offer = await a.createOffer(); await a.setLocalDescription(offer);
     await b.setRemoteDescription(offer);
     const answer = await b.createAnswer(); await b.setLocalDescription(answer);
@@ -73,21 +92,76 @@ const log = m => fetch('/log', {method: 'POST', body: JSON.stringify(m)});
     await new Promise(r => setTimeout(r, 1000));
     const stats = [];
     (await a.getStats()).forEach(s => stats.push(s));
-    await log({offer: offer.sdp, answer: answer.sdp, stats});
+    await log({offer: offer.sdp, answer: answer.sdp, stats, frames});
     a.close(); b.close();
     await log('done');
   } catch (e) { await log('error ' + e); }
 })();
 </script>"""
 
+# The frame encryption of Jitsi Meet's E2EE (lib-jitsi-meet modules/e2ee/Context.ts, as
+# documented there), written here from its description: each encoded frame keeps its first
+# bytes in clear (10 of a VP8 key frame, 3 of a delta frame, 1 of audio: the Opus TOC), the
+# rest is AES-GCM encrypted with those bytes as additional data, then come the 12-byte IV
+# (the frame's SSRC, its RTP timestamp, a send counter from a random start), the IV's length
+# (12) and the key index. The receiver undoes it; both count the frames per SSRC.
+WORKER = """
+const counts = {sent: {}, received: {}, failed: {}};
+const bump = (kind, ssrc) => { counts[kind][ssrc] = (counts[kind][ssrc] || 0) + 1; };
+onrtctransform = async event => {
+  const {side, key, keyIndex} = event.transformer.options;
+  const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  const sendCounts = {};
+  const transform = new TransformStream({async transform(frame, controller) {
+    const data = new Uint8Array(frame.data);
+    const ssrc = frame.getMetadata().synchronizationSource;
+    const clear = frame.type === 'key' ? 10 : frame.type === 'delta' ? 3 : 1;
+    if (side === 'send') {
+      if (!(ssrc in sendCounts)) sendCounts[ssrc] = Math.floor(Math.random() * 0xFFFF);
+      const iv = new Uint8Array(12);
+      const view = new DataView(iv.buffer);
+      view.setUint32(0, ssrc); view.setUint32(4, frame.timestamp);
+      view.setUint32(8, sendCounts[ssrc]++ % 0xFFFF);
+      const sealed = new Uint8Array(await crypto.subtle.encrypt(
+        {name: 'AES-GCM', iv, additionalData: data.subarray(0, clear)}, aes, data.subarray(clear)));
+      const out = new Uint8Array(clear + sealed.length + 14);
+      out.set(data.subarray(0, clear));
+      out.set(sealed, clear);
+      out.set(iv, clear + sealed.length);
+      out[out.length - 2] = 12;
+      out[out.length - 1] = keyIndex;
+      frame.data = out.buffer;
+      bump('sent', ssrc);
+    } else {
+      const n = data.length;
+      try {
+        const plain = new Uint8Array(await crypto.subtle.decrypt(
+          {name: 'AES-GCM', iv: data.subarray(n - 14, n - 2), additionalData: data.subarray(0, clear)},
+          aes, data.subarray(clear, n - 14)));
+        const out = new Uint8Array(clear + plain.length);
+        out.set(data.subarray(0, clear));
+        out.set(plain, clear);
+        frame.data = out.buffer;
+        bump('received', ssrc);
+      } catch (e) { bump('failed', ssrc); return; }
+    }
+    controller.enqueue(frame);
+    postMessage(counts);
+  }});
+  event.transformer.readable.pipeThrough(transform).pipeTo(event.transformer.writable);
+};
+"""
+
 messages = []
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = PAGE.encode()
+        worker = self.path == "/worker.js"
+        body = (WORKER if worker else PAGE.replace("FRAME_E2EE", "true" if FRAME_E2EE else "false")
+                .replace("KEY_INDEX", str(KEY_INDEX))).encode()
         self.send_response(200)
-        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Type", "text/javascript" if worker else "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -113,6 +187,19 @@ def expand_label(secret, label, context, length):
         out += block
         i += 1
     return out[:length]
+
+
+def frame_trailer(rtp):
+    """Whether an RTP packet libsrtp decrypted ends with the frame encryption's trailer whose IV
+    starts with the packet's SSRC and RTP timestamp, and with KEY_INDEX."""
+    cc, x, padded = rtp[0] & 0x0F, rtp[0] & 0x10, rtp[0] & 0x20
+    at = 12 + 4 * cc
+    if x:
+        at += 4 + 4 * int.from_bytes(rtp[at + 2:at + 4], "big")
+    end = len(rtp) - (rtp[-1] if padded else 0)
+    payload = rtp[at:end]
+    return (len(payload) >= 1 + 16 + 14 and payload[-2] == 12 and payload[-1] == KEY_INDEX
+            and payload[-14:-6] == rtp[8:12] + rtp[4:8])
 
 
 def main():
@@ -167,6 +254,12 @@ def main():
     ]
     for s in outbound:
         lines.append(f"sent ssrc=0x{s['ssrc']:08x} kind={s['kind']} packets={s['packetsSent']}")
+    if FRAME_E2EE:
+        frames = report["frames"]
+        lines.append(f"frame_e2ee key_index={KEY_INDEX}")
+        for kind in ("sent", "received", "failed"):
+            for ssrc, n in sorted(frames[kind].items()):
+                lines.append(f"frames ssrc=0x{int(ssrc):08x} {kind}={n}")
 
     # libsrtp: each direction's RTP and SRTCP under the keys exported from EXPORTER_SECRET
     secrets = {}
@@ -188,7 +281,7 @@ def main():
     for side, key in sides.items():
         session = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND,
                                         srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM))
-        rtp, rtcp = {}, 0
+        rtp, rtcp, trailers = {}, 0, {}
         for port, d in datagrams:
             if (port == client_port) != (side == "client") or not 128 <= d[0] <= 191:
                 continue
@@ -197,13 +290,17 @@ def main():
                     session.unprotect_rtcp(d)
                     rtcp += 1
                 else:
-                    session.unprotect(d)
+                    plain = session.unprotect(d)
                     ssrc = int.from_bytes(d[8:12], "big")
                     rtp[ssrc] = rtp.get(ssrc, 0) + 1
+                    if FRAME_E2EE and frame_trailer(plain):
+                        trailers[ssrc] = trailers.get(ssrc, 0) + 1
             except Exception:
                 pass
         for ssrc in sorted(rtp):
             lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} rtp_authenticated={rtp[ssrc]}")
+            if FRAME_E2EE:
+                lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} frame_trailers={trailers.get(ssrc, 0)}")
         lines.append(f"libsrtp dtls_{side} srtcp_authenticated={rtcp}")
     with open(EXP, "w") as f:
         f.write("\n".join(lines) + "\n")

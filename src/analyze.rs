@@ -1322,11 +1322,15 @@ fn flow_record(
                             .and_then(|k| Some((k.stream(s.ssrc, s.direction)?, k)));
                         if let Some((check, k)) = checked {
                             evidence.insert(0, srtp_stream_evidence(check, k.source_words()));
+                            if let Some(inner) = inner_e2ee_evidence(check) {
+                                evidence.insert(1, inner);
+                            }
                         }
                         let mut record = stream_record(s, encrypted, evidence);
                         if let Some((check, _)) = checked {
                             record.srtp_authenticated = Some(check.authenticated);
                             record.srtp_failed_authentication = Some(check.failed);
+                            record.inner_e2ee_packets = Some(check.inner_e2ee);
                         }
                         record
                     })
@@ -1459,6 +1463,25 @@ fn srtp_stream_evidence(check: &srtp::StreamCheck, source: &str) -> String {
     }
 }
 
+/// What the payloads SRTP opened show of an inner end-to-end layer: found, or (over enough
+/// packets) not found in a form recognised here.
+fn inner_e2ee_evidence(check: &srtp::StreamCheck) -> Option<String> {
+    match (check.inner_e2ee, check.authenticated) {
+        (0, opened) if opened >= 32 => Some(format!(
+            "inner layer: none of the {opened} opened payloads ends with a frame trailer of \
+             an end-to-end layer recognised here (Jitsi Meet's E2EE); others, SFrame \
+             included, are not looked for"
+        )),
+        (0, _) => None,
+        (inner, opened) => Some(format!(
+            "inner layer: {inner} of {opened} opened payloads end with the frame trailer of \
+             Jitsi Meet's E2EE (an IV naming this stream's SSRC and the packet's RTP \
+             timestamp, its length, a key index): beneath SRTP the frames are encrypted \
+             again, with keys the capture does not show"
+        )),
+    }
+}
+
 fn stream_record(
     s: &rtp::Stream,
     encrypted: Option<bool>,
@@ -1481,6 +1504,7 @@ fn stream_record(
         payload_entropy: s.payload_entropy().map(|h| (h * 1000.0).round() / 1000.0),
         payload_bytes_sampled: s.sampled_bytes,
         srtp_authenticated: None,
+        inner_e2ee_packets: None,
         srtp_failed_authentication: None,
     }
 }

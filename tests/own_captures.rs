@@ -1702,3 +1702,108 @@ fn sdes_keys_in_clear_sip_open_the_media() {
             .all(|r| r.srtp_keys.is_none())
     );
 }
+
+/// Jitsi Meet's E2EE under SRTP, seen with the key log: the Firefox call of
+/// `make-firefox-dtls13-keylog.py --frame-e2ee` encrypts each encoded frame again before SRTP
+/// (an RTCRtpScriptTransform worker writing Jitsi's frame format: AES-GCM, then the IV — the
+/// frame's SSRC and RTP timestamp, a send counter —, its length and a key index), and the
+/// receiving peer connection decrypts every frame. With the key log SRTP opens, and every
+/// opened payload ends with that trailer: as many packets as libsrtp's plaintext shows (the
+/// script's own count) and as frames the worker encrypted. The same call without the inner
+/// layer shows none, and says which layers were looked for; without the key log nothing is
+/// said of an inner layer. Through a vendor's media server the E2EE answer stays `unknown`
+/// (the inner layer's keys are not on the wire) but names the inner layer it saw.
+#[test]
+fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let name = "firefox-dtls13-frame-e2ee-keylog";
+    let capture = dir.join(format!("{name}.pcap"));
+    let keys = dir.join(format!("{name}.keys"));
+    let expected_file = format!("{name}.expected");
+    let per_ssrc = |kind: &str, field: &str| -> HashMap<String, u64> {
+        expected_records(&expected_file, kind)
+            .into_iter()
+            .filter_map(|r| Some((r.get("ssrc")?.clone(), r.get(field)?.parse().ok()?)))
+            .collect()
+    };
+    let (sent, received) = (per_ssrc("frames", "sent"), per_ssrc("frames", "received"));
+    let trailers = per_ssrc("libsrtp", "frame_trailers");
+    assert_eq!(sent, received, "the receiver decrypted every frame");
+    assert!(per_ssrc("frames", "failed").is_empty());
+    assert_eq!(sent.len(), 2);
+    let with = |options: &[&std::ffi::OsStr], capture: &Path| {
+        common::schema_valid_verdict_with(options, capture)
+    };
+
+    let v = with(&["--keylog".as_ref(), keys.as_os_str()], &capture);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let streams = &f.rtp.as_deref().unwrap().streams;
+    assert_eq!(streams.len(), 2);
+    for s in streams {
+        assert_eq!(s.srtp_authenticated, Some(s.packets), "{}", s.ssrc);
+        assert_eq!(s.inner_e2ee_packets, Some(trailers[&s.ssrc]), "{}", s.ssrc);
+        // one frame a packet in this call (small video frames, audio)
+        assert_eq!(s.inner_e2ee_packets, Some(sent[&s.ssrc]), "{}", s.ssrc);
+        assert!(
+            s.evidence[1].contains("frame trailer of Jitsi Meet's E2EE"),
+            "{:?}",
+            s.evidence
+        );
+    }
+    let server = f.server.ip.to_string();
+
+    // no key log: nothing is said of an inner layer
+    let v = with(&[], &capture);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    for s in &f.rtp.as_deref().unwrap().streams {
+        assert_eq!(s.inner_e2ee_packets, None);
+        assert!(!s.evidence.iter().any(|e| e.starts_with("inner layer")));
+    }
+
+    // the same call without the inner layer: SRTP opens, no trailer
+    let plain = dir.join("firefox-dtls13-keylog.pcap");
+    let plain_keys = dir.join("firefox-dtls13-keylog.keys");
+    let v = with(&["--keylog".as_ref(), plain_keys.as_os_str()], &plain);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    for s in &f.rtp.as_deref().unwrap().streams {
+        assert_eq!(s.srtp_authenticated, Some(s.packets));
+        assert_eq!(s.inner_e2ee_packets, Some(0));
+        assert!(s.evidence[1].contains("SFrame included, are not looked for"));
+    }
+
+    // the far end made a vendor's media server: the E2EE answer names the inner layer
+    let catalogue = format!(
+        r#"{{"name": "test", "version": "1", "vendors": [{{"id": "sfu", "name": "SFU",
+            "operator": "test", "jurisdiction": "DE", "ip_ranges": ["{server}/32"],
+            "sources": ["test"]}}]}}"#
+    );
+    let (_tmp, catalogue) = common::temp_copy(catalogue.as_bytes(), "vendors.json");
+    let through_server = |capture: &Path, keys: &Path| {
+        let options = [
+            "--keylog".as_ref(),
+            keys.as_os_str(),
+            "--vendors".as_ref(),
+            catalogue.as_os_str(),
+        ];
+        let v = with(&options, capture);
+        let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+        assert_eq!(f.media_path.as_deref(), Some("server"));
+        v.summary.unwrap().e2ee
+    };
+    let e2ee = through_server(&capture, &keys);
+    assert_eq!(e2ee.status, "unknown");
+    assert!(
+        e2ee.reason
+            .contains("1 of them carry an inner end-to-end layer"),
+        "{}",
+        e2ee.reason
+    );
+    let e2ee = through_server(&plain, &plain_keys);
+    assert_eq!(e2ee.status, "unknown");
+    assert!(
+        e2ee.reason
+            .contains("unless an inner end-to-end layer exists"),
+        "{}",
+        e2ee.reason
+    );
+}

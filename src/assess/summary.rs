@@ -223,13 +223,26 @@ fn e2ee(v: &Verdict, flows: &[FlowBrief]) -> Status {
         count(None),
     );
     if server > 0 {
+        let inner = media
+            .iter()
+            .filter(|f| f.media_path.as_deref() == Some("server") && f.inner_e2ee)
+            .count();
         return status(
             "unknown",
-            format!(
-                "{server} encrypted media flow(s) end at a vendor media server, which can \
-                 decrypt them unless an inner end-to-end layer exists; that layer cannot be \
-                 seen without keys (flows[].media_path_basis)"
-            ),
+            if inner > 0 {
+                format!(
+                    "{server} encrypted media flow(s) end at a vendor media server; under the \
+                     SRTP the key log opened, {inner} of them carry an inner end-to-end layer \
+                     (Jitsi Meet's frame encryption, flows[].rtp.streams[].inner_e2ee_packets), \
+                     whose keys the capture cannot show to stay with the participants"
+                )
+            } else {
+                format!(
+                    "{server} encrypted media flow(s) end at a vendor media server, which can \
+                     decrypt them unless an inner end-to-end layer exists; that layer cannot \
+                     be seen without keys (flows[].media_path_basis)"
+                )
+            },
         );
     }
     if unknown > 0 || relayed > 0 {

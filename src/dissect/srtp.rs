@@ -547,7 +547,27 @@ pub struct StreamCheck {
     /// Packets whose tag verified under neither the estimated rollover counter nor its two
     /// neighbours.
     pub failed: u64,
+    /// Authenticated packets whose payload in clear ends with an inner end-to-end layer's
+    /// frame trailer ([`inner_e2ee_trailer`]).
+    pub inner_e2ee: u64,
     rollover: Rollover,
+}
+
+/// Whether an RTP packet's payload, decrypted from SRTP, ends with the trailer of Jitsi
+/// Meet's end-to-end frame encryption (lib-jitsi-meet `modules/e2ee/Context.ts`): each
+/// encoded frame keeps its first 1 (audio), 3 or 10 (VP8) bytes in clear, then comes the
+/// AES-GCM ciphertext with its 16-byte tag, the 12-byte IV — the frame's SSRC, its RTP
+/// timestamp, a send counter —, the IV's length (12) and the key index (below 16). The IV
+/// must name this packet's own SSRC and RTP timestamp: 76 bits that random codec bytes match
+/// once in 2^76 packets. A frame split over several packets carries the trailer in its last.
+pub fn inner_e2ee_trailer(payload: &[u8], packet: &[u8]) -> bool {
+    let n = payload.len();
+    n >= 1 + 16 + 14
+        && packet.len() >= 12
+        && payload[n - 2] == 12
+        && payload[n - 1] < 16
+        && payload[n - 14..n - 10] == packet[8..12]
+        && payload[n - 10..n - 6] == packet[4..8]
 }
 
 /// SRTP opened on one flow: the session keys of both directions and the streams checked.
@@ -633,6 +653,7 @@ impl Opener {
                     dir,
                     authenticated: 0,
                     failed: 0,
+                    inner_e2ee: 0,
                     rollover: Rollover::default(),
                 });
                 self.streams.len() - 1
@@ -651,6 +672,9 @@ impl Opener {
             if keys.open_rtp(packet, header_len, roc, &mut self.scratch) {
                 stream.rollover.update(seq, roc);
                 stream.authenticated += 1;
+                if inner_e2ee_trailer(&self.scratch, packet) {
+                    stream.inner_e2ee += 1;
+                }
                 return;
             }
         }
@@ -1051,6 +1075,31 @@ impl KeysOutcome {
 
 #[cfg(test)]
 mod tests {
+    /// The trailer must end the payload and its IV must start with the packet's own SSRC and
+    /// RTP timestamp (bytes 8..12 and 4..8 of the RTP header).
+    #[test]
+    fn inner_e2ee_trailer_names_the_packets_ssrc_and_timestamp() {
+        let mut packet = vec![0x80, 111, 0, 1, 0, 0, 0x0f, 0xa0, 0xde, 0xad, 0xbe, 0xef];
+        let mut payload = vec![0xfc; 1 + 40 + 16];
+        payload.extend_from_slice(&packet[8..12]);
+        payload.extend_from_slice(&packet[4..8]);
+        payload.extend_from_slice(&[0, 0, 0x12, 0x34, 12, 3]);
+        assert!(super::inner_e2ee_trailer(&payload, &packet));
+        assert!(!super::inner_e2ee_trailer(
+            &payload[..payload.len() - 1],
+            &packet
+        ));
+        assert!(!super::inner_e2ee_trailer(
+            &payload[payload.len() - 20..],
+            &packet
+        ));
+        let mut other_key_index = payload.clone();
+        *other_key_index.last_mut().unwrap() = 16;
+        assert!(!super::inner_e2ee_trailer(&other_key_index, &packet));
+        packet[7] ^= 1; // another timestamp
+        assert!(!super::inner_e2ee_trailer(&payload, &packet));
+    }
+
     use super::*;
 
     fn unhex(s: &str) -> Vec<u8> {

@@ -693,6 +693,11 @@ pub struct RtpStream {
     pub srtp_authenticated: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtp_failed_authentication: Option<u64>,
+    /// With SRTP opened: authenticated packets whose decrypted payload ends with the frame
+    /// trailer of an inner end-to-end layer (Jitsi Meet's E2EE: an IV naming the packet's SSRC
+    /// and RTP timestamp, its length and a key index), beneath SRTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inner_e2ee_packets: Option<u64>,
 }
 
 /// Zoom's own media encapsulation.
