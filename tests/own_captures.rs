@@ -1775,7 +1775,8 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
     let catalogue = format!(
         r#"{{"name": "test", "version": "1", "vendors": [{{"id": "sfu", "name": "SFU",
             "operator": "test", "jurisdiction": "DE", "ip_ranges": ["{server}/32"],
-            "sources": ["test"]}}]}}"#
+            "sources": ["test"], "claims": [{{"claim": "e2ee", "statement": "E2EE",
+            "source": "test", "date": "2026-11"}}]}}]}}"#
     );
     let (_tmp, catalogue) = common::temp_copy(catalogue.as_bytes(), "vendors.json");
     let through_server = |capture: &Path, keys: &Path| {
@@ -1788,9 +1789,11 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
         let v = with(&options, capture);
         let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
         assert_eq!(f.media_path.as_deref(), Some("server"));
-        v.summary.unwrap().e2ee
+        let claim = v.claims.iter().find(|c| c.claim == "e2ee").unwrap().clone();
+        (v.summary.unwrap().e2ee, claim)
     };
-    let e2ee = through_server(&capture, &keys);
+    // the claim is consistent with what the capture shows; the answer stays unknown
+    let (e2ee, claim) = through_server(&capture, &keys);
     assert_eq!(e2ee.status, "unknown");
     assert!(
         e2ee.reason
@@ -1798,7 +1801,13 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
         "{}",
         e2ee.reason
     );
-    let e2ee = through_server(&plain, &plain_keys);
+    assert_eq!(claim.status, "consistent", "{}", claim.reason);
+    assert!(
+        claim
+            .reason
+            .contains("only the participants hold its keys the capture cannot show")
+    );
+    let (e2ee, claim) = through_server(&plain, &plain_keys);
     assert_eq!(e2ee.status, "unknown");
     assert!(
         e2ee.reason
@@ -1806,4 +1815,5 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
         "{}",
         e2ee.reason
     );
+    assert_eq!(claim.status, "unverifiable", "{}", claim.reason);
 }

@@ -201,13 +201,27 @@ fn e2ee(
                 )
             })
             .collect();
+        let servers = servers.into_iter().collect::<Vec<_>>().join(", ");
+        if at_server.iter().all(|f| f.inner_e2ee) {
+            return Check {
+                observed,
+                status: "consistent",
+                reason: format!(
+                    "media ends at a vendor media server ({servers}), but under the SRTP the key \
+                     log opened every such flow carries an inner end-to-end layer in each \
+                     stream (Jitsi Meet's frame encryption, \
+                     flows[].rtp.streams[].inner_e2ee_packets); that only the participants \
+                     hold its keys the capture cannot show{condition}"
+                ),
+                flows: ids(&at_server),
+            };
+        }
         return Check {
             observed,
             status: "unverifiable",
             reason: format!(
-                "media ends at a vendor media server ({}), which can decrypt it unless an inner \
-                 end-to-end layer exists; that layer cannot be seen without keys{condition}",
-                servers.into_iter().collect::<Vec<_>>().join(", ")
+                "media ends at a vendor media server ({servers}), which can decrypt it unless an \
+                 inner end-to-end layer exists; that layer cannot be seen without keys{condition}"
             ),
             flows: ids(&at_server),
         };

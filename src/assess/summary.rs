@@ -233,8 +233,9 @@ fn e2ee(v: &Verdict, flows: &[FlowBrief]) -> Status {
                 format!(
                     "{server} encrypted media flow(s) end at a vendor media server; under the \
                      SRTP the key log opened, {inner} of them carry an inner end-to-end layer \
-                     (Jitsi Meet's frame encryption, flows[].rtp.streams[].inner_e2ee_packets), \
-                     whose keys the capture cannot show to stay with the participants"
+                     in each stream (Jitsi Meet's frame encryption, \
+                     flows[].rtp.streams[].inner_e2ee_packets), whose keys the capture cannot \
+                     show to stay with the participants"
                 )
             } else {
                 format!(
