@@ -1504,8 +1504,8 @@ fn stream_record(
         payload_entropy: s.payload_entropy().map(|h| (h * 1000.0).round() / 1000.0),
         payload_bytes_sampled: s.sampled_bytes,
         srtp_authenticated: None,
-        inner_e2ee_packets: None,
         srtp_failed_authentication: None,
+        inner_e2ee_packets: None,
     }
 }
 

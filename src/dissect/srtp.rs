@@ -8,8 +8,10 @@
 //! per RFC 6188); the rollover counter estimated per SSRC (RFC 3711 §3.3.1); the check of one
 //! RTP packet: HMAC-SHA1 tag and AES counter mode (RFC 3711 §4.1.1, §4.2), or AES-GCM (RFC 7714
 //! §8–9); the counts per stream; the master key an SDP `a=crypto` line carries in clear
-//! (SDES, RFC 4568 §9.2). Must not: keep decrypted media — each payload is decrypted
-//! into one scratch buffer and dropped — nor count a packet whose tag does not verify.
+//! (SDES, RFC 4568 §9.2); the look at each decrypted payload for an inner end-to-end layer
+//! (Jitsi Meet's frame trailer, [`inner_e2ee_trailer`]). Must not: keep decrypted media — each
+//! payload is decrypted into one scratch buffer, looked at and dropped — nor count a packet
+//! whose tag does not verify.
 //!
 //! SRTCP is checked with the same master keys (labels 3–5), on the flow of its RTP (RFC 5761
 //! multiplexing) or, for SDES, on the RTCP port its media line names. Not opened: the NULL
@@ -1075,6 +1077,8 @@ impl KeysOutcome {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// The trailer must end the payload and its IV must start with the packet's own SSRC and
     /// RTP timestamp (bytes 8..12 and 4..8 of the RTP header).
     #[test]
@@ -1084,23 +1088,15 @@ mod tests {
         payload.extend_from_slice(&packet[8..12]);
         payload.extend_from_slice(&packet[4..8]);
         payload.extend_from_slice(&[0, 0, 0x12, 0x34, 12, 3]);
-        assert!(super::inner_e2ee_trailer(&payload, &packet));
-        assert!(!super::inner_e2ee_trailer(
-            &payload[..payload.len() - 1],
-            &packet
-        ));
-        assert!(!super::inner_e2ee_trailer(
-            &payload[payload.len() - 20..],
-            &packet
-        ));
+        assert!(inner_e2ee_trailer(&payload, &packet));
+        assert!(!inner_e2ee_trailer(&payload[..payload.len() - 1], &packet));
+        assert!(!inner_e2ee_trailer(&payload[payload.len() - 20..], &packet));
         let mut other_key_index = payload.clone();
         *other_key_index.last_mut().unwrap() = 16;
-        assert!(!super::inner_e2ee_trailer(&other_key_index, &packet));
+        assert!(!inner_e2ee_trailer(&other_key_index, &packet));
         packet[7] ^= 1; // another timestamp
-        assert!(!super::inner_e2ee_trailer(&payload, &packet));
+        assert!(!inner_e2ee_trailer(&payload, &packet));
     }
-
-    use super::*;
 
     fn unhex(s: &str) -> Vec<u8> {
         hex::decode(s).unwrap()
