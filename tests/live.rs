@@ -195,6 +195,21 @@ fn replay_udp_pausing(
 /// loopback (the key log is looked at every 200 ms: its first look comes before the call);
 /// stopped with SIGINT. The verdict, checked against the schema, and the port `replay`
 /// returned; None when live capture is not possible here.
+/// SRTP opened on a media flow: every RTP packet of its streams authenticated, none failed.
+fn assert_every_packet_opened(rtp: &callproof::verdict::Rtp) {
+    let k = rtp.srtp_keys.as_ref().expect("SRTP keys");
+    assert_eq!(k.state, "opened");
+    assert_eq!(
+        (k.packets_authenticated, k.packets_failed_authentication),
+        (rtp.streams.iter().map(|s| s.packets).sum::<u64>(), 0)
+    );
+}
+
+/// The sessions whose secrets a live capture saved in its pcapng.
+fn keylog_sessions_saved(v: &Verdict) -> Option<u64> {
+    v.inputs[0].live.as_ref().unwrap().keylog_sessions_saved
+}
+
 fn live_udp_with_keylog(
     out: &Path,
     keys: &Path,
@@ -819,22 +834,13 @@ fn live_keylog_opens_dtls_srtp_media_and_saves_no_master_secret() {
             .expect("the media flow")
     };
     let rtp = media(&verdict);
-    let k = rtp.srtp_keys.as_ref().expect("SRTP keys");
-    assert_eq!(k.state, "opened");
-    assert_eq!(k.profile, "SRTP_AEAD_AES_256_GCM");
+    assert_every_packet_opened(&rtp);
+    assert_eq!(
+        rtp.srtp_keys.as_ref().unwrap().profile,
+        "SRTP_AEAD_AES_256_GCM"
+    );
     assert_eq!(rtp.streams.len(), 2);
-    assert_eq!(
-        (k.packets_authenticated, k.packets_failed_authentication),
-        (rtp.streams.iter().map(|s| s.packets).sum::<u64>(), 0)
-    );
-    assert_eq!(
-        verdict.inputs[0]
-            .live
-            .as_ref()
-            .unwrap()
-            .keylog_sessions_saved,
-        Some(0)
-    );
+    assert_eq!(keylog_sessions_saved(&verdict), Some(0));
 
     let pcapng = out.with_extension("pcapng");
     let bytes = std::fs::read(&pcapng).unwrap();
@@ -892,21 +898,8 @@ fn live_keylog_opens_a_dtls13_handshake_after_it_went_by_and_saves_no_exporter_s
     assert_eq!(d.version.as_deref(), Some("DTLS 1.3"));
     assert_eq!(d.keylog.as_deref(), Some("decrypted"));
     assert_eq!(d.srtp_profile.as_deref(), Some("SRTP_AEAD_AES_128_GCM"));
-    let rtp = f.rtp.as_deref().unwrap();
-    let k = rtp.srtp_keys.as_ref().expect("SRTP keys");
-    assert_eq!(k.state, "opened");
-    assert_eq!(
-        (k.packets_authenticated, k.packets_failed_authentication),
-        (rtp.streams.iter().map(|s| s.packets).sum::<u64>(), 0)
-    );
-    assert_eq!(
-        verdict.inputs[0]
-            .live
-            .as_ref()
-            .unwrap()
-            .keylog_sessions_saved,
-        Some(1)
-    );
+    assert_every_packet_opened(f.rtp.as_deref().unwrap());
+    assert_eq!(keylog_sessions_saved(&verdict), Some(1));
 
     let pcapng = out.with_extension("pcapng");
     let bytes = std::fs::read(&pcapng).unwrap();
