@@ -24,18 +24,33 @@ inner end-to-end layer beneath SRTP, in the frame format of Jitsi Meet's E2EE (s
 the .expected adds the frames the worker encrypted and decrypted per SSRC and the RTP packets
 whose libsrtp plaintext ends with the format's trailer naming the packet's SSRC and timestamp.
 
+With --sframe it makes captures/firefox-dtls13-sframe-keylog.*: the same call with SFrame
+(RFC 9605, cipher suite AES_128_GCM_SHA256_128) beneath SRTP (see SFRAME_WORKER): one key id
+and one counter for the sender's audio and video, as the RFC asks of one key; the canvas is
+640x480 and painted with random squares, so that video frames span several RTP packets. Before the call
+the worker checks its SFrame against the RFC's test vector (key, salt and ciphertext of suite
+0x0004) and the script stops if they differ. The .expected adds the frames the worker sealed
+and opened per SSRC, the key id and base key (a key made for this capture), and per SSRC the
+RTP packets whose libsrtp plaintext begins (audio) or, after the VP8 payload descriptor,
+continues (video) with the SFrame header of a frame the worker sealed with that SSRC and RTP
+timestamp, and the audio packets whose SFrame ciphertext `cryptography` opens with the key.
+
 usage (root, for tcpdump; needs firefox-esr and tcpdump from Debian, and python3 with
 `pip install pylibsrtp cryptography`):
-    python3 captures/make-firefox-dtls13-keylog.py [--chacha20] [--frame-e2ee]
+    python3 captures/make-firefox-dtls13-keylog.py [--chacha20] [--frame-e2ee | --sframe]
 """
 import hashlib, hmac, http.server, json, os, re, struct, subprocess, sys, tempfile, threading, time
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pylibsrtp import Policy, Session
 
 CHACHA20 = "--chacha20" in sys.argv[1:]
 FRAME_E2EE = "--frame-e2ee" in sys.argv[1:]
+SFRAME = "--sframe" in sys.argv[1:]
 KEY_INDEX = 3
-NAME = "captures/firefox-dtls13-" + ("chacha20-" if CHACHA20 else "") + ("frame-e2ee-" if FRAME_E2EE else "") + "keylog"
+SFRAME_KID = 0x2A7
+NAME = ("captures/firefox-dtls13-" + ("chacha20-" if CHACHA20 else "") + ("frame-e2ee-" if FRAME_E2EE else "")
+        + ("sframe-" if SFRAME else "") + "keylog")
 OUT, KEYS, EXP = NAME + ".pcap", NAME + ".keys", NAME + ".expected"
 
 PREFS = """
@@ -61,8 +76,14 @@ const log = m => fetch('/log', {method: 'POST', body: JSON.stringify(m)});
     const dst = ctx.createMediaStreamDestination(); osc.connect(dst); osc.start();
     const canvas = document.createElement('canvas'); canvas.width = 160; canvas.height = 120;
     const g = canvas.getContext('2d'); let n = 0;
+    if (SFRAME) { canvas.width = 640; canvas.height = 480; }
     const paint = setInterval(() => {
       g.fillStyle = `hsl(${(n++ * 7) % 360},80%,50%)`; g.fillRect(0, 0, 160, 120);
+      // with SFrame, detail that makes frames of several packets each
+      for (let i = 0; SFRAME && i < 400; i++) {
+        g.fillStyle = `hsl(${Math.random() * 360},80%,50%)`;
+        g.fillRect(Math.random() * 640, Math.random() * 480, 16, 16);
+      }
     }, 33);
     const audio = dst.stream.getAudioTracks()[0];
     const video = canvas.captureStream(30).getVideoTracks()[0];
@@ -71,7 +92,19 @@ const log = m => fetch('/log', {method: 'POST', body: JSON.stringify(m)});
     b.onicecandidate = e => e.candidate && a.addIceCandidate(e.candidate);
     a.addTrack(audio, dst.stream);
     a.addTrack(video, dst.stream);
-    let frames = null;
+    let frames = null, sframeKey = null;
+    if (SFRAME) {
+      const worker = new Worker('/sframe-worker.js');
+      worker.onmessage = e => { frames = e.data; };
+      const key = crypto.getRandomValues(new Uint8Array(16));
+      sframeKey = Array.from(key, x => x.toString(16).padStart(2, '0')).join('');
+      a.getSenders().forEach(s => {
+        s.transform = new RTCRtpScriptTransform(worker, {side: 'send', key, kid: SFRAME_KID});
+      });
+      b.ontrack = e => {
+        e.receiver.transform = new RTCRtpScriptTransform(worker, {side: 'receive', key});
+      };
+    }
     if (FRAME_E2EE) {
       const worker = new Worker('/worker.js');
       worker.onmessage = e => { frames = e.data; };
@@ -92,7 +125,7 @@ const log = m => fetch('/log', {method: 'POST', body: JSON.stringify(m)});
     await new Promise(r => setTimeout(r, 1000));
     const stats = [];
     (await a.getStats()).forEach(s => stats.push(s));
-    await log({offer: offer.sdp, answer: answer.sdp, stats, frames});
+    await log({offer: offer.sdp, answer: answer.sdp, stats, frames, sframeKey});
     a.close(); b.close();
     await log('done');
   } catch (e) { await log('error ' + e); }
@@ -152,13 +185,100 @@ onrtctransform = async event => {
 };
 """
 
+# SFrame (RFC 9605 §4.3–4.4), written here from the RFC: cipher suite 0x0004
+# AES_128_GCM_SHA256_128; key and salt from the base key with HKDF-SHA256 (empty salt; labels
+# "SFrame 1.0 Secret key " / "SFrame 1.0 Secret salt " + KID as 8 bytes + suite as 2 bytes);
+# nonce = salt XOR the counter; additional data = the header (no metadata in this call); the
+# header: config byte X|K(3)|Y|C(3), then the key id when above 7, then the counter when above
+# 7, each in the fewest big-endian bytes. One counter per key: the sender's audio and video
+# frames draw from the same one. Before any frame the worker runs the RFC's test vector.
+SFRAME_WORKER = """
+const counts = {sent: {}, received: {}, failed: {}, sealed: [], vector: null};
+const bump = (kind, ssrc) => { counts[kind][ssrc] = (counts[kind][ssrc] || 0) + 1; };
+const hex = b => Array.from(b, x => x.toString(16).padStart(2, '0')).join('');
+const unhex = h => new Uint8Array(h.match(/../g).map(x => parseInt(x, 16)));
+const SUITE = 4n;
+const be = (v, n) => { const out = new Uint8Array(n); for (let i = n - 1; i >= 0; i--) { out[i] = Number(v & 0xFFn); v >>= 8n; } return out; };
+const minimal = v => { let n = 1; while (n < 8 && v >> BigInt(8 * n) > 0n) n++; return be(v, n); };
+const encodeHeader = (kid, ctr) => {
+  const k = kid > 7n ? minimal(kid) : null, c = ctr > 7n ? minimal(ctr) : null;
+  const config = (k ? 0x80 | (k.length - 1) << 4 : Number(kid) << 4) | (c ? 0x08 | (c.length - 1) : Number(ctr));
+  return new Uint8Array([config, ...(k || []), ...(c || [])]);
+};
+const decodeHeader = d => {
+  const x = d[0] >> 7, k = (d[0] >> 4) & 7, y = (d[0] >> 3) & 1, c = d[0] & 7;
+  let at = 1, kid = BigInt(k), ctr = BigInt(c);
+  if (x) { kid = 0n; for (let i = 0; i <= k; i++) kid = kid << 8n | BigInt(d[at++]); }
+  if (y) { ctr = 0n; for (let i = 0; i <= c; i++) ctr = ctr << 8n | BigInt(d[at++]); }
+  return {kid, ctr, length: at};
+};
+const keyFor = async (base, kid) => {
+  const hkdf = await crypto.subtle.importKey('raw', base, 'HKDF', false, ['deriveBits']);
+  const label = text => new Uint8Array([...new TextEncoder().encode(text), ...be(kid, 8), ...be(SUITE, 2)]);
+  const expand = async (text, n) => new Uint8Array(await crypto.subtle.deriveBits(
+    {name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: label(text)}, hkdf, 8 * n));
+  const raw = await expand('SFrame 1.0 Secret key ', 16), salt = await expand('SFrame 1.0 Secret salt ', 12);
+  const key = await crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt']);
+  return {raw, salt, key};
+};
+const nonce = (salt, ctr) => { const c = be(ctr, 12); return salt.map((b, i) => b ^ c[i]); };
+const seal = async (k, kid, ctr, metadata, plain) => {
+  const header = encodeHeader(kid, ctr);
+  const ct = new Uint8Array(await crypto.subtle.encrypt(
+    {name: 'AES-GCM', iv: nonce(k.salt, ctr), additionalData: new Uint8Array([...header, ...metadata])}, k.key, plain));
+  return new Uint8Array([...header, ...ct]);
+};
+const open = async (keys, data) => {
+  const h = decodeHeader(data);
+  const k = await keys(h.kid);
+  return new Uint8Array(await crypto.subtle.decrypt(
+    {name: 'AES-GCM', iv: nonce(k.salt, h.ctr), additionalData: data.subarray(0, h.length)}, k.key, data.subarray(h.length)));
+};
+// RFC 9605 test vector, cipher suite 0x0004
+const vector = (async () => {
+  const k = await keyFor(unhex('000102030405060708090a0b0c0d0e0f'), 0x123n);
+  const sealed = await seal(k, 0x123n, 0x4567n, unhex('4945544620534672616d65205747'),
+                            unhex('64726166742d696574662d736672616d652d656e63'));
+  return hex(k.raw) === 'd34f547f4ca4f9a7447006fe7fcbf768' && hex(k.salt) === '75234edefe07819026751816'
+    && hex(sealed) === '9901234567b7412c2513a1b66dbb48841bbaf17f598751176ad847681a69c6d0b091c07018ce4adb34eb';
+})();
+let counter = 0n;
+onrtctransform = async event => {
+  const {side, key, kid} = event.transformer.options;
+  counts.vector = await vector;
+  const cache = {};
+  const keys = async id => (cache[id] = cache[id] || await keyFor(key, id));
+  const transform = new TransformStream({async transform(frame, controller) {
+    const data = new Uint8Array(frame.data);
+    const meta = frame.getMetadata();
+    const ssrc = meta.synchronizationSource;
+    if (!counts.vector) return;
+    if (side === 'send') {
+      const ctr = counter++;
+      frame.data = (await seal(await keys(BigInt(kid)), BigInt(kid), ctr, new Uint8Array(0), data)).buffer;
+      counts.sealed.push([ssrc, meta.rtpTimestamp ?? frame.timestamp, Number(ctr)]);
+      bump('sent', ssrc);
+    } else {
+      try { frame.data = (await open(keys, data)).buffer; bump('received', ssrc); }
+      catch (e) { bump('failed', ssrc); return; }
+    }
+    controller.enqueue(frame);
+    postMessage(counts);
+  }});
+  postMessage(counts);
+  event.transformer.readable.pipeThrough(transform).pipeTo(event.transformer.writable);
+};
+"""
+
 messages = []
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        worker = self.path == "/worker.js"
-        body = (WORKER if worker else PAGE.replace("FRAME_E2EE", "true" if FRAME_E2EE else "false")
+        worker = self.path in ("/worker.js", "/sframe-worker.js")
+        body = ((SFRAME_WORKER if self.path == "/sframe-worker.js" else WORKER) if worker else
+                PAGE.replace("FRAME_E2EE", "true" if FRAME_E2EE else "false")
+                .replace("SFRAME_KID", str(SFRAME_KID)).replace("SFRAME", "true" if SFRAME else "false")
                 .replace("KEY_INDEX", str(KEY_INDEX))).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/javascript" if worker else "text/html")
@@ -202,7 +322,70 @@ def frame_trailer(rtp):
             and payload[-14:-6] == rtp[8:12] + rtp[4:8])
 
 
+def rtp_payload(rtp):
+    """The payload of an RTP packet in clear: after CSRCs and header extension, before padding."""
+    cc, x, padded = rtp[0] & 0x0F, rtp[0] & 0x10, rtp[0] & 0x20
+    at = 12 + 4 * cc
+    if x:
+        at += 4 + 4 * int.from_bytes(rtp[at + 2:at + 4], "big")
+    return rtp[at:len(rtp) - (rtp[-1] if padded else 0)]
+
+
+def sframe_frame(rtp, codecs):
+    """Where an SFrame frame begins in an RTP packet in clear: the payload of Opus, and for VP8
+    the bytes after the payload descriptor (RFC 7741 §4.2) of a packet starting partition 0.
+    Firefox sends its video in RED (RFC 2198): the primary block, after the block headers."""
+    p = rtp_payload(rtp)
+    pt = rtp[1] & 0x7F
+    if codecs.get(pt) == "red":
+        at = 0
+        while p[at] & 0x80:  # a redundant block's 4-byte header
+            at += 4
+        pt, p = p[at] & 0x7F, p[at + 1 + sum(int.from_bytes(p[i + 2:i + 4], "big") & 0x3FF for i in range(0, at, 4)):]
+    if codecs.get(pt) == "opus":
+        return p
+    if codecs.get(pt) != "vp8":
+        return None
+    if p[0] & 0x17 != 0x10:  # S=1, PID=0
+        return None
+    at = 1
+    if p[0] & 0x80:
+        x = p[1]
+        at = 2
+        if x & 0x80:
+            at += 2 if p[at] & 0x80 else 1
+        if x & 0x40:
+            at += 1
+        if x & 0x30:
+            at += 1
+    return p[at:]
+
+
+def sframe_header(frame):
+    """Key id, counter and length of an SFrame header (RFC 9605 §4.3)."""
+    x, k, y, c = frame[0] >> 7, (frame[0] >> 4) & 7, (frame[0] >> 3) & 1, frame[0] & 7
+    at, kid, ctr = 1, k, c
+    if x:
+        kid, at = int.from_bytes(frame[at:at + k + 1], "big"), at + k + 1
+    if y:
+        ctr, at = int.from_bytes(frame[at:at + c + 1], "big"), at + c + 1
+    return kid, ctr, at
+
+
+def sframe_key_salt(base_key, kid):
+    """SFrame key and salt of cipher suite 0x0004 for a key id (RFC 9605 §4.4.2)."""
+    secret = hmac.new(b"", base_key, hashlib.sha256).digest()
+
+    def expand(label, n):
+        info = label + kid.to_bytes(8, "big") + (4).to_bytes(2, "big")
+        return hmac.new(secret, info + b"\x01", hashlib.sha256).digest()[:n]
+    return expand(b"SFrame 1.0 Secret key ", 16), expand(b"SFrame 1.0 Secret salt ", 12)
+
+
 def main():
+    # this script's SFrame key schedule against RFC 9605's test vector (suite 0x0004)
+    assert sframe_key_salt(bytes(range(16)), 0x123) == (
+        bytes.fromhex("d34f547f4ca4f9a7447006fe7fcbf768"), bytes.fromhex("75234edefe07819026751816"))
     tmp = tempfile.mkdtemp()
     profile = os.path.join(tmp, "profile")
     os.makedirs(profile)
@@ -254,6 +437,20 @@ def main():
     ]
     for s in outbound:
         lines.append(f"sent ssrc=0x{s['ssrc']:08x} kind={s['kind']} packets={s['packetsSent']}")
+    sealed = {}
+    codecs = {int(pt): name.lower() for pt, name in re.findall(r"a=rtpmap:(\d+) ([^/]+)/", report["offer"])}
+    if SFRAME:
+        frames = report["frames"]
+        if not frames or frames["vector"] is not True:
+            sys.exit(f"the worker's SFrame does not reproduce RFC 9605's test vector: {frames}")
+        lines.append("sframe rfc9605_test_vector=reproduced cipher_suite=0x0004")
+        lines.append(f"sframe kid=0x{SFRAME_KID:x} base_key={report['sframeKey']}")
+        for kind in ("sent", "received", "failed"):
+            for ssrc, n in sorted(frames[kind].items()):
+                lines.append(f"frames ssrc=0x{int(ssrc):08x} {kind}={n}")
+        for ssrc, timestamp, ctr in frames["sealed"]:
+            sealed[(ssrc, timestamp)] = ctr
+        sframe_key, sframe_salt = sframe_key_salt(bytes.fromhex(report["sframeKey"]), SFRAME_KID)
     if FRAME_E2EE:
         frames = report["frames"]
         lines.append(f"frame_e2ee key_index={KEY_INDEX}")
@@ -281,7 +478,7 @@ def main():
     for side, key in sides.items():
         session = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND,
                                         srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM))
-        rtp, rtcp, trailers = {}, 0, {}
+        rtp, rtcp, trailers, headers, opened = {}, 0, {}, {}, {}
         for port, d in datagrams:
             if (port == client_port) != (side == "client") or not 128 <= d[0] <= 191:
                 continue
@@ -295,12 +492,27 @@ def main():
                     rtp[ssrc] = rtp.get(ssrc, 0) + 1
                     if FRAME_E2EE and frame_trailer(plain):
                         trailers[ssrc] = trailers.get(ssrc, 0) + 1
+                    if SFRAME:
+                        kind = next(s["kind"] for s in outbound if s["ssrc"] == ssrc)
+                        frame = sframe_frame(plain, codecs)
+                        if frame is not None:
+                            kid, ctr, length = sframe_header(frame)
+                            if kid == SFRAME_KID and sealed.get((ssrc, int.from_bytes(plain[4:8], "big"))) == ctr:
+                                headers[ssrc] = headers.get(ssrc, 0) + 1
+                                if kind == "audio":
+                                    nonce = bytes(a ^ b for a, b in zip(sframe_salt, ctr.to_bytes(12, "big")))
+                                    AESGCM(sframe_key).decrypt(nonce, frame[length:], frame[:length])
+                                    opened[ssrc] = opened.get(ssrc, 0) + 1
             except Exception:
                 pass
         for ssrc in sorted(rtp):
             lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} rtp_authenticated={rtp[ssrc]}")
             if FRAME_E2EE:
                 lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} frame_trailers={trailers.get(ssrc, 0)}")
+            if SFRAME:
+                lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} sframe_headers={headers.get(ssrc, 0)}")
+                if ssrc in opened:
+                    lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} sframe_opened={opened[ssrc]}")
         lines.append(f"libsrtp dtls_{side} srtcp_authenticated={rtcp}")
     with open(EXP, "w") as f:
         f.write("\n".join(lines) + "\n")
