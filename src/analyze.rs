@@ -1322,15 +1322,16 @@ fn flow_record(
                             .and_then(|k| Some((k.stream(s.ssrc, s.direction)?, k)));
                         if let Some((check, k)) = checked {
                             evidence.insert(0, srtp_stream_evidence(check, k.source_words()));
-                            if let Some(inner) = inner_e2ee_evidence(check) {
-                                evidence.insert(1, inner);
+                            for (i, inner) in inner_e2ee_evidence(check).into_iter().enumerate() {
+                                evidence.insert(1 + i, inner);
                             }
                         }
                         let mut record = stream_record(s, encrypted, evidence);
                         if let Some((check, _)) = checked {
                             record.srtp_authenticated = Some(check.authenticated);
                             record.srtp_failed_authentication = Some(check.failed);
-                            record.inner_e2ee_packets = Some(check.inner_e2ee);
+                            record.inner_e2ee_packets = Some(check.inner_e2ee());
+                            record.inner_e2ee_layers = inner_e2ee_layers(check);
                         }
                         record
                     })
@@ -1463,23 +1464,65 @@ fn srtp_stream_evidence(check: &srtp::StreamCheck, source: &str) -> String {
     }
 }
 
-/// What the payloads SRTP opened show of an inner end-to-end layer: found, or (over enough
-/// packets) not found in a form recognised here.
-fn inner_e2ee_evidence(check: &srtp::StreamCheck) -> Option<String> {
-    match (check.inner_e2ee, check.authenticated) {
-        (0, opened) if opened >= 32 => Some(format!(
-            "inner layer: none of the {opened} opened payloads ends with a frame trailer of \
-             an end-to-end layer recognised here (Jitsi Meet's E2EE); others, SFrame \
-             included, are not looked for"
-        )),
-        (0, _) => None,
-        (inner, opened) => Some(format!(
-            "inner layer: {inner} of {opened} opened payloads end with the frame trailer of \
+/// What the payloads SRTP opened show of an inner end-to-end layer: each layer found, or
+/// (over enough packets) none found in a form recognised here.
+fn inner_e2ee_evidence(check: &srtp::StreamCheck) -> Vec<String> {
+    let opened = check.authenticated;
+    let mut lines = Vec::new();
+    if check.jitsi_trailers > 0 {
+        lines.push(format!(
+            "inner layer: {} of {opened} opened payloads end with the frame trailer of \
              Jitsi Meet's E2EE (an IV naming this stream's SSRC and the packet's RTP \
              timestamp, its length, a key index): beneath SRTP the frames are encrypted \
-             again, with keys the capture does not show"
-        )),
+             again, with keys the capture does not show",
+            check.jitsi_trailers
+        ));
     }
+    if let Some((offset, run)) = check.sframe.best() {
+        lines.push(format!(
+            "inner layer: {} of {opened} opened payloads begin a frame with an SFrame header \
+             (RFC 9605) at payload byte {offset}: key id {:#x}, the counter rising frame by \
+             frame from {} to {} (runs of at least {} frames, steps of at most {}): beneath \
+             SRTP the frames are encrypted again, with keys the capture does not show",
+            run.frames,
+            run.kid,
+            run.first_ctr,
+            run.last_ctr,
+            srtp::SFRAME_RUN,
+            srtp::SFRAME_MAX_STEP
+        ));
+    }
+    if lines.is_empty() && opened >= srtp::INNER_LAYER_MIN_PACKETS {
+        lines.push(format!(
+            "inner layer: none of the {opened} opened payloads carries an end-to-end layer \
+             recognised here (Jitsi Meet's frame trailer; SFrame headers whose counter runs \
+             on over {} frames at one of the first {} payload bytes); others are not looked \
+             for",
+            srtp::SFRAME_RUN,
+            srtp::SFRAME_OFFSETS
+        ));
+    } else if lines.is_empty() && opened > 0 {
+        lines.push(format!(
+            "inner layer: {opened} opened payload{} too few to show whether an end-to-end \
+             layer lies beneath SRTP (at least {} are looked at)",
+            if opened == 1 { ":" } else { "s:" },
+            srtp::INNER_LAYER_MIN_PACKETS
+        ));
+    }
+    lines
+}
+
+/// The names of the inner end-to-end layers a stream's opened payloads carry
+/// (`rtp.streams[].inner_e2ee_layers`).
+fn inner_e2ee_layers(check: &srtp::StreamCheck) -> Vec<String> {
+    let mut layers = Vec::new();
+    if check.jitsi_trailers > 0 {
+        layers.push("jitsi-meet-e2ee".to_string());
+    }
+    if check.sframe.frames() > 0 {
+        layers.push("sframe".to_string());
+    }
+    layers
 }
 
 fn stream_record(
@@ -1506,6 +1549,7 @@ fn stream_record(
         srtp_authenticated: None,
         srtp_failed_authentication: None,
         inner_e2ee_packets: None,
+        inner_e2ee_layers: Vec::new(),
     }
 }
 

@@ -520,7 +520,7 @@ fn mutated_captures_in_process_never_panic() {
 /// Captures whose DTLS-SRTP media the key log opens, mutated: DTLS hellos, RTP headers and
 /// SRTP tags that strangers' packets may carry reach the key export and the packet checks
 /// (every round analysed with the key log): aiortc's DTLS 1.2 calls, and Firefox's DTLS 1.3
-/// calls (AES-GCM, ChaCha20, and with an inner E2EE layer), whose encrypted handshake records
+/// calls (AES-GCM, ChaCha20, and with an inner E2EE layer: Jitsi's, SFrame), whose encrypted handshake records
 /// (masked record numbers, lengths, fragments) are opened too — half their rounds mutate the
 /// first 6 KB, where the handshake is. Nothing
 /// panics; some rounds still open their media and some see packets fail authentication, and
@@ -537,6 +537,7 @@ fn mutated_dtls_srtp_with_its_key_log_never_panics() {
         "firefox-dtls13-keylog",
         "firefox-dtls13-chacha20-keylog",
         "firefox-dtls13-frame-e2ee-keylog",
+        "firefox-dtls13-sframe-keylog",
     ] {
         let src = dir.join(format!("{name}.pcap"));
         let keys = std::fs::read_to_string(dir.join(format!("{name}.keys"))).unwrap();

@@ -1000,3 +1000,83 @@ fn rtp_beside_srtcp_on_one_flow_is_srtp() {
     let turn = flow(&v, "udp", ("192.168.2.12", 56328), ("31.13.86.48", 3478));
     assert_eq!(turn.protocols, ["stun", "turn", "rtp", "rtcp"]);
 }
+
+/// The SFrame follower on every RTP-shaped UDP payload of the shared captures and this
+/// project's (clear codecs of SIP calls, SRTP ciphertext, Zoom's media, whatever else starts
+/// with version 2): no stream makes a run of rising SFrame counters at any offset. The
+/// follower sees decrypted payloads in `analyze`; these are the payloads it would see of
+/// media without an inner layer (clear RTP) and of random bytes (ciphertext).
+#[test]
+fn sframe_runs_are_not_seen_in_the_rtp_payloads_of_real_captures() {
+    use callproof::decode::{Decoded, Decoder, Transport};
+    use callproof::dissect::srtp::SframeFollow;
+    use std::collections::HashMap;
+    let mut files = Vec::new();
+    for root in [
+        common::shared().join("captures"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("captures"),
+    ] {
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|e| ["pcap", "pcapng", "cap", "gz"].iter().any(|x| e == *x))
+                {
+                    files.push(path);
+                }
+            }
+        }
+    }
+    let (mut streams, mut frames) = (0usize, 0u64);
+    for file in &files {
+        let mut decoder = Decoder::new();
+        let mut follow: HashMap<(Vec<u8>, u32), (SframeFollow, u32)> = HashMap::new();
+        let _ = callproof::capture::read_file(file, |frame| {
+            let Decoded::Packet(p) = decoder.decode(frame.link_type, frame.data, 0) else {
+                return;
+            };
+            let Transport::Udp {
+                src_port,
+                dst_port,
+                payload: b,
+            } = p.transport
+            else {
+                return;
+            };
+            let header = 12 + 4 * usize::from(b.first().map_or(0, |b| b & 0x0f));
+            if b.len() < header || b[0] >> 6 != 2 || (64..96).contains(&(b[1] & 0x7f)) {
+                return;
+            }
+            let key = format!("{}:{src_port}>{}:{dst_port}", p.src, p.dst).into_bytes();
+            let ssrc = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
+            let timestamp = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+            let (stream, last) = follow.entry((key, ssrc)).or_default();
+            if *last != timestamp {
+                frames += 1;
+                *last = timestamp;
+            }
+            stream.packet(&b[header..], timestamp);
+        });
+        streams += follow.len();
+        for ((flow, ssrc), (stream, _)) in &follow {
+            assert_eq!(
+                stream.frames(),
+                0,
+                "{}: {} SSRC {ssrc:#x}: {:?}",
+                file.display(),
+                String::from_utf8_lossy(flow),
+                stream.best()
+            );
+        }
+    }
+    // the test means something: many streams and frames went through the follower
+    assert!(files.len() > 100, "{}", files.len());
+    assert!(
+        streams > 100 && frames > 10_000,
+        "{streams} streams, {frames} frames"
+    );
+}

@@ -1741,6 +1741,7 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
     assert_eq!(streams.len(), 2);
     for s in streams {
         assert_eq!(s.srtp_authenticated, Some(s.packets), "{}", s.ssrc);
+        assert_eq!(s.inner_e2ee_layers, ["jitsi-meet-e2ee"]);
         assert_eq!(s.inner_e2ee_packets, Some(trailers[&s.ssrc]), "{}", s.ssrc);
         // one frame a packet in this call (small video frames, audio)
         assert_eq!(s.inner_e2ee_packets, Some(sent[&s.ssrc]), "{}", s.ssrc);
@@ -1768,10 +1769,39 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
     for s in &f.rtp.as_deref().unwrap().streams {
         assert_eq!(s.srtp_authenticated, Some(s.packets));
         assert_eq!(s.inner_e2ee_packets, Some(0));
-        assert!(s.evidence[1].contains("SFrame included, are not looked for"));
+        assert!(s.evidence[1].contains("none of the"), "{:?}", s.evidence);
+        assert!(s.inner_e2ee_layers.is_empty());
     }
 
     // the far end made a vendor's media server: the E2EE answer names the inner layer
+    let reason = through_vendor_media_server(
+        &capture,
+        &keys,
+        &server,
+        "1 of them carry an inner end-to-end layer",
+        "consistent",
+    );
+    assert!(reason.contains("only the participants hold its keys the capture cannot show"));
+    through_vendor_media_server(
+        &plain,
+        &plain_keys,
+        &server,
+        "unless an inner end-to-end layer exists",
+        "unverifiable",
+    );
+}
+
+/// The call of `capture` opened with `keys`, its far end `server` made a vendor's media server
+/// (a catalogue naming its address, with an E2EE claim): the E2EE answer stays unknown and its
+/// reason contains `answer`; the claim has `claim_status` (consistent with an inner layer in
+/// every stream, unverifiable without). Returns the claim's reason.
+fn through_vendor_media_server(
+    capture: &Path,
+    keys: &Path,
+    server: &str,
+    answer: &str,
+    claim_status: &str,
+) -> String {
     let catalogue = format!(
         r#"{{"name": "test", "version": "1", "vendors": [{{"id": "sfu", "name": "SFU",
             "operator": "test", "jurisdiction": "DE", "ip_ranges": ["{server}/32"],
@@ -1779,36 +1809,123 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
             "source": "test", "date": "2026-11"}}]}}]}}"#
     );
     let (_tmp, catalogue) = common::temp_copy(catalogue.as_bytes(), "vendors.json");
-    // the E2EE answer stays unknown and says what it saw; the claim is consistent with an
-    // inner layer in every stream, unverifiable without
-    let through_server = |capture: &Path, keys: &Path, answer: &str, claim_status: &str| {
-        let options = [
-            "--keylog".as_ref(),
-            keys.as_os_str(),
-            "--vendors".as_ref(),
-            catalogue.as_os_str(),
-        ];
-        let v = with(&options, capture);
-        let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
-        assert_eq!(f.media_path.as_deref(), Some("server"));
-        let e2ee = v.summary.unwrap().e2ee;
-        assert_eq!(e2ee.status, "unknown");
-        assert!(e2ee.reason.contains(answer), "{}", e2ee.reason);
-        let claim = v.claims.iter().find(|c| c.claim == "e2ee").unwrap();
-        assert_eq!(claim.status, claim_status, "{}", claim.reason);
-        claim.reason.clone()
+    let options = [
+        "--keylog".as_ref(),
+        keys.as_os_str(),
+        "--vendors".as_ref(),
+        catalogue.as_os_str(),
+    ];
+    let v = common::schema_valid_verdict_with(&options, capture);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    assert_eq!(f.media_path.as_deref(), Some("server"));
+    let e2ee = v.summary.unwrap().e2ee;
+    assert_eq!(e2ee.status, "unknown");
+    assert!(e2ee.reason.contains(answer), "{}", e2ee.reason);
+    let claim = v.claims.iter().find(|c| c.claim == "e2ee").unwrap();
+    assert_eq!(claim.status, claim_status, "{}", claim.reason);
+    claim.reason.clone()
+}
+
+/// SFrame (RFC 9605) under SRTP, seen with the key log: the Firefox call of
+/// `make-firefox-dtls13-keylog.py --sframe` seals each encoded frame with SFrame before SRTP
+/// (a worker whose SFrame reproduced the RFC's AES_128_GCM_SHA256_128 test vector first; one
+/// key id, one counter for the sender's audio and video), and the receiving peer connection
+/// opens every frame. With the key log SRTP opens, and each frame's first packet carries the
+/// header: at byte 0 of the Opus payloads, at byte 5 of the video (behind the RED block header
+/// and the VP8 payload descriptor). callproof counts as many as the script found in libsrtp's
+/// plaintext naming a frame the worker sealed under that SSRC and RTP timestamp, and reports
+/// the key id. A retransmission stream of 3 packets is too short to decide. Through a vendor's
+/// media server the E2EE claim is consistent with the inner layer.
+#[test]
+fn sframe_under_srtp_is_seen_with_the_key_log() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let name = "firefox-dtls13-sframe-keylog";
+    let capture = dir.join(format!("{name}.pcap"));
+    let keys = dir.join(format!("{name}.keys"));
+    let expected_file = format!("{name}.expected");
+    let per_ssrc = |kind: &str, field: &str| -> HashMap<String, u64> {
+        expected_records(&expected_file, kind)
+            .into_iter()
+            .filter_map(|r| Some((r.get("ssrc")?.clone(), r.get(field)?.parse().ok()?)))
+            .collect()
     };
-    let reason = through_server(
+    let sframe = expected_records(&expected_file, "sframe");
+    assert!(
+        sframe
+            .iter()
+            .any(|r| r.get("rfc9605_test_vector").map(String::as_str) == Some("reproduced"))
+    );
+    let kid = sframe.iter().find_map(|r| r.get("kid")).unwrap().clone();
+    let (sent, received) = (per_ssrc("frames", "sent"), per_ssrc("frames", "received"));
+    assert_eq!(sent, received, "the receiver opened every frame");
+    assert!(per_ssrc("frames", "failed").is_empty());
+    let headers = per_ssrc("libsrtp", "sframe_headers");
+    let opened = per_ssrc("libsrtp", "sframe_opened");
+    let authenticated = per_ssrc("libsrtp", "rtp_authenticated");
+
+    let v = common::schema_valid_verdict_with(&["--keylog".as_ref(), keys.as_os_str()], &capture);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let streams = &f.rtp.as_deref().unwrap().streams;
+    assert_eq!(streams.len(), 3);
+    for s in streams {
+        assert_eq!(
+            s.srtp_authenticated,
+            Some(authenticated[&s.ssrc]),
+            "{}",
+            s.ssrc
+        );
+        assert_eq!(s.inner_e2ee_packets, Some(headers[&s.ssrc]), "{}", s.ssrc);
+        if sent.contains_key(&s.ssrc) {
+            // a media stream: a header in every frame's first packet
+            assert_eq!(s.inner_e2ee_packets, Some(sent[&s.ssrc]), "{}", s.ssrc);
+            assert_eq!(s.inner_e2ee_layers, ["sframe"]);
+            let line = &s.evidence[1];
+            assert!(line.contains("SFrame header (RFC 9605)"), "{line}");
+            assert!(line.contains(&format!("key id {kid}")), "{line}");
+        } else {
+            assert!(s.inner_e2ee_layers.is_empty());
+            assert!(
+                s.evidence[1].contains("too few to show"),
+                "{:?}",
+                s.evidence
+            );
+        }
+    }
+    // the audio frames: one a packet, and their SFrame ciphertext opened with the frame key
+    let audio = streams
+        .iter()
+        .find(|s| s.evidence[1].contains("at payload byte 0"))
+        .unwrap();
+    assert_eq!(audio.inner_e2ee_packets, opened.get(&audio.ssrc).copied());
+    let video = streams
+        .iter()
+        .find(|s| s.evidence[1].contains("at payload byte 5"))
+        .unwrap();
+    assert!(
+        video.packets > 3 * video.inner_e2ee_packets.unwrap(),
+        "frames of several packets"
+    );
+    let server = f.server.ip.to_string();
+
+    // the Jitsi call shows Jitsi's layer and no SFrame
+    let jitsi = dir.join("firefox-dtls13-frame-e2ee-keylog.pcap");
+    let jitsi_keys = dir.join("firefox-dtls13-frame-e2ee-keylog.keys");
+    let v =
+        common::schema_valid_verdict_with(&["--keylog".as_ref(), jitsi_keys.as_os_str()], &jitsi);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    for s in &f.rtp.as_deref().unwrap().streams {
+        assert_eq!(s.inner_e2ee_layers, ["jitsi-meet-e2ee"]);
+    }
+
+    let reason = through_vendor_media_server(
         &capture,
         &keys,
+        &server,
         "1 of them carry an inner end-to-end layer",
         "consistent",
     );
-    assert!(reason.contains("only the participants hold its keys the capture cannot show"));
-    through_server(
-        &plain,
-        &plain_keys,
-        "unless an inner end-to-end layer exists",
-        "unverifiable",
+    assert!(
+        reason.contains("Jitsi Meet's frame encryption or SFrame"),
+        "{reason}"
     );
 }

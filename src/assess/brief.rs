@@ -50,8 +50,9 @@ pub struct FlowBrief {
     pub vendor: Option<Arc<BriefVendor>>,
     /// The smallest round trip the flow shows (TCP handshake or STUN transaction).
     pub rtt_ms: Option<f64>,
-    /// SRTP opened on the flow, and every stream with packets opened carried an inner
-    /// end-to-end layer's frame trailers (`rtp.streams[].inner_e2ee_packets`).
+    /// SRTP opened on the flow, and every stream with enough packets opened to show one
+    /// ([`INNER_LAYER_MIN_PACKETS`](crate::dissect::srtp::INNER_LAYER_MIN_PACKETS)), and at
+    /// least one, carried an inner end-to-end layer (`rtp.streams[].inner_e2ee_packets`).
     pub inner_e2ee: bool,
 }
 
@@ -128,12 +129,19 @@ impl FlowBrief {
             protection: f.encryption.protection.as_deref().map(|p| interner.text(p)),
             media_path: f.media_path.clone(),
             inner_e2ee: f.rtp.as_ref().is_some_and(|r| {
-                let mut opened = r
-                    .streams
-                    .iter()
-                    .filter(|s| s.srtp_authenticated.is_some_and(|n| n > 0))
-                    .peekable();
-                opened.peek().is_some() && opened.all(|s| s.inner_e2ee_packets.unwrap_or(0) > 0)
+                let opened = || {
+                    r.streams
+                        .iter()
+                        .filter(|s| s.srtp_authenticated.is_some_and(|n| n > 0))
+                };
+                let carries = |s: &crate::verdict::RtpStream| s.inner_e2ee_packets.unwrap_or(0) > 0;
+                // a stream too short to show a layer (a few retransmissions) decides nothing
+                opened().any(carries)
+                    && opened().all(|s| {
+                        carries(s)
+                            || s.srtp_authenticated.unwrap_or(0)
+                                < crate::dissect::srtp::INNER_LAYER_MIN_PACKETS
+                    })
             }),
             vendor: f.vendor.as_ref().map(|v| interner.vendor(&v.id, &v.name)),
             rtt_ms: flow_rtt_ms(f),

@@ -209,8 +209,8 @@ fn e2ee(
                 reason: format!(
                     "media ends at a vendor media server ({servers}), but under the SRTP the key \
                      log opened every such flow carries an inner end-to-end layer in each \
-                     stream (Jitsi Meet's frame encryption, \
-                     flows[].rtp.streams[].inner_e2ee_packets); that only the participants \
+                     stream long enough to show it (Jitsi Meet's frame encryption or SFrame, \
+                     flows[].rtp.streams[].inner_e2ee_layers); that only the participants \
                      hold its keys the capture cannot show{condition}"
                 ),
                 flows: ids(&at_server),

@@ -233,8 +233,9 @@ fn e2ee(v: &Verdict, flows: &[FlowBrief]) -> Status {
                 format!(
                     "{server} encrypted media flow(s) end at a vendor media server; under the \
                      SRTP the key log opened, {inner} of them carry an inner end-to-end layer \
-                     in each stream (Jitsi Meet's frame encryption, \
-                     flows[].rtp.streams[].inner_e2ee_packets), whose keys the capture cannot \
+                     in each stream long enough to show it (Jitsi Meet's frame encryption or \
+                     SFrame, \
+                     flows[].rtp.streams[].inner_e2ee_layers), whose keys the capture cannot \
                      show to stay with the participants"
                 )
             } else {

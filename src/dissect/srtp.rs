@@ -9,7 +9,8 @@
 //! RTP packet: HMAC-SHA1 tag and AES counter mode (RFC 3711 §4.1.1, §4.2), or AES-GCM (RFC 7714
 //! §8–9); the counts per stream; the master key an SDP `a=crypto` line carries in clear
 //! (SDES, RFC 4568 §9.2); the look at each decrypted payload for an inner end-to-end layer
-//! (Jitsi Meet's frame trailer, [`inner_e2ee_trailer`]). Must not: keep decrypted media — each
+//! (Jitsi Meet's frame trailer, [`inner_e2ee_trailer`]; SFrame headers whose counter runs on
+//! from frame to frame, [`SframeFollow`]). Must not: keep decrypted media — each
 //! payload is decrypted into one scratch buffer, looked at and dropped — nor count a packet
 //! whose tag does not verify.
 //!
@@ -549,10 +550,157 @@ pub struct StreamCheck {
     /// Packets whose tag verified under neither the estimated rollover counter nor its two
     /// neighbours.
     pub failed: u64,
-    /// Authenticated packets whose payload in clear ends with an inner end-to-end layer's
-    /// frame trailer ([`inner_e2ee_trailer`]).
-    pub inner_e2ee: u64,
+    /// Authenticated packets whose payload in clear ends with Jitsi Meet's frame trailer
+    /// ([`inner_e2ee_trailer`]).
+    pub jitsi_trailers: u64,
+    /// The SFrame headers followed over the stream's frames.
+    pub sframe: SframeFollow,
     rollover: Rollover,
+}
+
+impl StreamCheck {
+    /// Authenticated packets that carry an inner end-to-end layer: a Jitsi Meet frame trailer
+    /// or an SFrame header in an established run.
+    pub fn inner_e2ee(&self) -> u64 {
+        self.jitsi_trailers + self.sframe.frames()
+    }
+}
+
+/// Opened packets a stream needs before the absence of an inner layer says something: fewer
+/// may all be retransmissions or frames too few for an SFrame run ([`SFRAME_RUN`]).
+pub const INNER_LAYER_MIN_PACKETS: u64 = 32;
+
+/// An SFrame header (RFC 9605 §4.3): the key id, the frame counter, and the header's length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SframeHeader {
+    pub kid: u64,
+    pub ctr: u64,
+    pub len: usize,
+}
+
+/// The smallest authentication tag of RFC 9605's cipher suites (AES_128_CTR_HMAC_SHA256_32).
+const SFRAME_MIN_TAG: usize = 4;
+
+/// The SFrame header at the start of `b` (parsed by the `sframe` crate), when `b` is long
+/// enough to hold it and a tag. Its config byte is X | K (3 bits) | Y | C (3 bits): with X
+/// clear K is the key id, with X set the key id follows in K + 1 big-endian bytes; likewise Y
+/// and C for the counter. Any byte parses as a config byte: whether these are SFrame headers
+/// is what [`SframeFollow`] decides.
+pub fn sframe_header(b: &[u8]) -> Option<SframeHeader> {
+    let header = sframe::header::SframeHeader::deserialize(b).ok()?;
+    let len = header.len();
+    (b.len() >= len + SFRAME_MIN_TAG).then_some(SframeHeader {
+        kid: header.key_id(),
+        ctr: header.counter(),
+        len,
+    })
+}
+
+/// Payload offsets where an SFrame header is looked for: 0 (audio; a frame sent whole) and
+/// behind the codec headers a packetizer writes in clear before the frame (a RED block
+/// header, a VP8 payload descriptor, an RTX original sequence number), up to 15 bytes.
+pub const SFRAME_OFFSETS: usize = 16;
+/// Frames in a row whose headers must each continue the last (same key id, counter up by 1 to
+/// [`SFRAME_MAX_STEP`]) before their packets count as SFrame: random bytes continue a header
+/// at most 1 time in 8 (the key id must match), 15 times in a row at most once in 2^45.
+/// Real codec payloads do make short runs (4 frames in a Snapchat call of the nDPI captures,
+/// counters below 8).
+pub const SFRAME_RUN: u16 = 16;
+/// The largest counter step between two frames of one stream: the counter belongs to the key,
+/// and one sender's audio, video and screen frames all draw from it.
+pub const SFRAME_MAX_STEP: u64 = 32;
+/// Frames in a row an established run may miss (a frame's first packet lost or reordered)
+/// before it starts over.
+const SFRAME_MISSES: u8 = 8;
+
+/// SFrame headers followed at one payload offset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SframeRun {
+    /// The last header's key id and counter, when the last frame had one.
+    last: Option<(u64, u64)>,
+    /// Frames whose headers continued one another, up to the last, and the first one's counter.
+    run: u16,
+    run_start: u64,
+    misses: u8,
+    /// Frames counted: those of runs that reached [`SFRAME_RUN`].
+    pub frames: u64,
+    /// The key id and the first and last counter of the counted frames.
+    pub kid: u64,
+    pub first_ctr: u64,
+    pub last_ctr: u64,
+}
+
+impl SframeRun {
+    fn next(&mut self, header: Option<SframeHeader>) {
+        let continuing = match (self.last, header) {
+            (Some((kid, ctr)), Some(h))
+                if h.kid == kid && h.ctr > ctr && h.ctr - ctr <= SFRAME_MAX_STEP =>
+            {
+                Some(h)
+            }
+            _ => None,
+        };
+        if let Some(h) = continuing {
+            self.last = Some((h.kid, h.ctr));
+            self.run = self.run.saturating_add(1);
+            self.misses = 0;
+            if self.run == SFRAME_RUN {
+                if self.frames == 0 {
+                    self.kid = h.kid;
+                    self.first_ctr = self.run_start;
+                }
+                self.frames += u64::from(SFRAME_RUN);
+            } else if self.run > SFRAME_RUN {
+                self.frames += 1;
+            }
+            if self.run >= SFRAME_RUN {
+                self.last_ctr = h.ctr;
+            }
+        } else if self.run >= SFRAME_RUN && self.misses < SFRAME_MISSES {
+            self.misses += 1;
+        } else {
+            self.last = header.map(|h| (h.kid, h.ctr));
+            self.run = u16::from(header.is_some());
+            self.run_start = header.map_or(0, |h| h.ctr);
+            self.misses = 0;
+        }
+    }
+}
+
+/// SFrame followed over one stream's frames: a header at a fixed payload offset of each
+/// frame's first packet (the first of each RTP timestamp), the same key id, the counter
+/// rising. A frame split over several packets carries its header in the first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SframeFollow {
+    last_timestamp: Option<u32>,
+    runs: [SframeRun; SFRAME_OFFSETS],
+}
+
+impl SframeFollow {
+    /// One authenticated packet's payload in clear and its RTP timestamp.
+    pub fn packet(&mut self, payload: &[u8], timestamp: u32) {
+        if self.last_timestamp == Some(timestamp) {
+            return; // a further packet of the same frame
+        }
+        self.last_timestamp = Some(timestamp);
+        for (offset, run) in self.runs.iter_mut().enumerate() {
+            run.next(payload.get(offset..).and_then(sframe_header));
+        }
+    }
+
+    /// The offset whose runs counted the most frames, and those runs.
+    pub fn best(&self) -> Option<(usize, &SframeRun)> {
+        self.runs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.frames > 0)
+            .max_by_key(|(offset, r)| (r.frames, std::cmp::Reverse(*offset)))
+    }
+
+    /// Packets that began a frame with an SFrame header, at the best offset.
+    pub fn frames(&self) -> u64 {
+        self.best().map_or(0, |(_, r)| r.frames)
+    }
 }
 
 /// Whether an RTP packet's payload, decrypted from SRTP, ends with the trailer of Jitsi
@@ -655,7 +803,8 @@ impl Opener {
                     dir,
                     authenticated: 0,
                     failed: 0,
-                    inner_e2ee: 0,
+                    jitsi_trailers: 0,
+                    sframe: SframeFollow::default(),
                     rollover: Rollover::default(),
                 });
                 self.streams.len() - 1
@@ -675,7 +824,12 @@ impl Opener {
                 stream.rollover.update(seq, roc);
                 stream.authenticated += 1;
                 if inner_e2ee_trailer(&self.scratch, packet) {
-                    stream.inner_e2ee += 1;
+                    stream.jitsi_trailers += 1;
+                }
+                if let Some(&[a, b, c, d]) = packet.get(4..8) {
+                    stream
+                        .sframe
+                        .packet(&self.scratch, u32::from_be_bytes([a, b, c, d]));
                 }
                 return;
             }
@@ -1081,6 +1235,114 @@ mod tests {
 
     /// The trailer must end the payload and its IV must start with the packet's own SSRC and
     /// RTP timestamp (bytes 8..12 and 4..8 of the RTP header).
+    /// RFC 9605's header encodings (the working group's header test vectors, and the header
+    /// of its AES_128_GCM_SHA256_128 frame vector), each followed by a tag's room.
+    #[test]
+    fn sframe_header_reads_the_rfc_9605_vectors() {
+        for (kid, ctr, header) in [
+            (0, 0, "00"),
+            (0, 1, "01"),
+            (0, 0xff, "08ff"),
+            (0, 0x100, "090100"),
+            (0, 0xffff_ffff, "0bffffffff"),
+            (1, 1, "11"),
+            (1, 0xff, "18ff"),
+            (0x123, 0x4567, "9901234567"),
+            (u64::MAX, u64::MAX, "ffffffffffffffffffffffffffffffffff"),
+        ] {
+            let bytes: Vec<u8> = (0..header.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&header[i..i + 2], 16).unwrap())
+                .collect();
+            let mut frame = bytes.clone();
+            frame.extend_from_slice(&[0xa5; SFRAME_MIN_TAG]);
+            let len = bytes.len();
+            assert_eq!(
+                sframe_header(&frame),
+                Some(SframeHeader { kid, ctr, len }),
+                "{header}"
+            );
+            // no room for a tag, or a header cut short
+            assert_eq!(sframe_header(&frame[..frame.len() - 1]), None, "{header}");
+            if len > 1 {
+                assert_eq!(sframe_header(&bytes[..len - 1]), None, "{header}");
+            }
+        }
+        assert_eq!(sframe_header(&[]), None);
+    }
+
+    /// A frame of `len` random bytes whose SFrame header, of key id `kid` and counter `ctr`,
+    /// sits at `offset`.
+    fn sframe_frame(next: &mut impl FnMut() -> u64, offset: usize, kid: u64, ctr: u64) -> Vec<u8> {
+        let mut frame: Vec<u8> = (0..offset + 60).map(|_| next() as u8).collect();
+        let mut header = [0u8; 17];
+        let h = sframe::header::SframeHeader::new(kid, ctr);
+        h.serialize(&mut header[..]).unwrap();
+        frame[offset..offset + h.len()].copy_from_slice(&header[..h.len()]);
+        frame
+    }
+
+    fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    /// Frames whose headers continue one another at one offset count once the run is long
+    /// enough, all of it; a further packet of a frame (its RTP timestamp already seen) is not
+    /// a frame; a lost frame's gap and a few frames out of order are bridged.
+    #[test]
+    fn sframe_follow_counts_runs_of_rising_counters() {
+        let mut next = xorshift(7);
+        let mut follow = SframeFollow::default();
+        let mut ctr = 300;
+        for frame in 0..SFRAME_RUN as u32 - 1 {
+            follow.packet(&sframe_frame(&mut next, 5, 0x2a7, ctr), 1000 + frame * 3000);
+            // the frame's second packet: no header
+            follow.packet(&[next() as u8; 80], 1000 + frame * 3000);
+            ctr += 1 + next() % 3;
+        }
+        assert_eq!(follow.frames(), 0, "a run one frame short counts nothing");
+        follow.packet(&sframe_frame(&mut next, 5, 0x2a7, ctr), 999_000);
+        assert_eq!(follow.frames(), u64::from(SFRAME_RUN));
+        let (offset, run) = follow.best().unwrap();
+        assert_eq!(
+            (offset, run.kid, run.first_ctr, run.last_ctr),
+            (5, 0x2a7, 300, ctr)
+        );
+        // a frame with garbage where the header was (its first packet lost), then the run goes on
+        follow.packet(&[0xee; 80], 1_002_000);
+        ctr += SFRAME_MAX_STEP;
+        follow.packet(&sframe_frame(&mut next, 5, 0x2a7, ctr), 1_005_000);
+        assert_eq!(follow.frames(), u64::from(SFRAME_RUN) + 1);
+        // a counter that does not rise, another key id, a step too long: none continues
+        for (kid, step) in [(0x2a7, 0), (0x2a8, 1), (0x2a7, SFRAME_MAX_STEP + 1)] {
+            let mut probe = follow;
+            probe.packet(&sframe_frame(&mut next, 5, kid, ctr + step), 2_000_000);
+            assert_eq!(
+                probe.frames(),
+                u64::from(SFRAME_RUN) + 1,
+                "{kid:#x} +{step}"
+            );
+        }
+    }
+
+    /// Random payloads (ciphertext, compressed media) do not make runs at any offset.
+    #[test]
+    fn sframe_follow_finds_nothing_in_random_payloads() {
+        let mut next = xorshift(0x5eed);
+        let mut follow = SframeFollow::default();
+        for frame in 0..200_000u32 {
+            let len = 20 + (next() % 200) as usize;
+            let payload: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            follow.packet(&payload, frame);
+        }
+        assert_eq!(follow.frames(), 0);
+    }
+
     #[test]
     fn inner_e2ee_trailer_names_the_packets_ssrc_and_timestamp() {
         let mut packet = vec![0x80, 111, 0, 1, 0, 0, 0x0f, 0xa0, 0xde, 0xad, 0xbe, 0xef];

@@ -693,11 +693,15 @@ pub struct RtpStream {
     pub srtp_authenticated: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtp_failed_authentication: Option<u64>,
-    /// With SRTP opened: authenticated packets whose decrypted payload ends with the frame
-    /// trailer of an inner end-to-end layer (Jitsi Meet's E2EE: an IV naming the packet's SSRC
-    /// and RTP timestamp, its length and a key index), beneath SRTP.
+    /// With SRTP opened: authenticated packets whose decrypted payload carries an inner
+    /// end-to-end layer beneath SRTP: the frame trailer of Jitsi Meet's E2EE (an IV naming the
+    /// packet's SSRC and RTP timestamp, its length and a key index), or the SFrame header
+    /// (RFC 9605) beginning a frame, in a run of frames whose counter rises under one key id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inner_e2ee_packets: Option<u64>,
+    /// The inner layers found: `jitsi-meet-e2ee`, `sframe` (empty when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inner_e2ee_layers: Vec<String>,
 }
 
 /// Zoom's own media encapsulation.
