@@ -159,6 +159,46 @@ fn html_report_shows_what_the_verdict_holds() {
     assert_eq!(html, html_of(&vpath));
 }
 
+/// A flow whose opened SRTP carries an inner end-to-end layer says so in the flows table:
+/// the Firefox SFrame call with its key log; the same call without the key log, and the
+/// call without the layer, do not.
+#[test]
+fn html_report_names_an_inner_layer_beneath_opened_srtp() {
+    let dir = tempfile::tempdir().unwrap();
+    let page_of = |name: &str, keylog: bool| {
+        let out = dir.path().join(format!("{name}-{keylog}.json"));
+        let mut command = Command::new(bin());
+        command.arg("analyze").arg(bundled(&format!("{name}.pcap")));
+        if keylog {
+            command
+                .arg("--keylog")
+                .arg(bundled(&format!("{name}.keys")));
+        }
+        let o = command
+            .args(["--quiet", "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        html_of(&out)
+    };
+    let html = page_of("firefox-dtls13-sframe-keylog", true);
+    assert_eq!(
+        html.matches("; inner layer: sframe</td>").count(),
+        1,
+        "one flow"
+    );
+    assert!(!page_of("firefox-dtls13-sframe-keylog", false).contains("inner layer"));
+    assert!(!page_of("firefox-dtls13-keylog", true).contains("inner layer"));
+    let html = page_of("firefox-dtls13-frame-e2ee-keylog", true);
+    assert!(html.contains("; inner layer: jitsi-meet-e2ee</td>"));
+}
+
 #[test]
 fn html_report_is_self_contained_and_escapes_text_from_the_capture() {
     let dir = tempfile::tempdir().unwrap();

@@ -583,6 +583,19 @@ fn flows(out: &mut String, v: &Verdict) {
         if let Some(p) = &f.encryption.protection {
             let _ = write!(out, " {}", esc(p));
         }
+        // an end-to-end layer seen beneath the SRTP a key opened
+        let mut layers: Vec<&str> = f
+            .rtp
+            .iter()
+            .flat_map(|r| &r.streams)
+            .flat_map(|s| &s.inner_e2ee_layers)
+            .map(String::as_str)
+            .collect();
+        layers.sort_unstable();
+        layers.dedup();
+        if !layers.is_empty() {
+            let _ = write!(out, "; inner layer: {}", esc(&layers.join(", ")));
+        }
         let _ = write!(
             out,
             "</td><td>{}</td><td>{}</td></tr>",
