@@ -24,6 +24,14 @@ inner end-to-end layer beneath SRTP, in the frame format of Jitsi Meet's E2EE (s
 the .expected adds the frames the worker encrypted and decrypted per SSRC and the RTP packets
 whose libsrtp plaintext ends with the format's trailer naming the packet's SSRC and timestamp.
 
+With --frame-e2ee --rewritten-iv it makes captures/firefox-dtls13-frame-e2ee-rewritten-iv-keylog.*:
+the same, but the IV of each trailer names the SSRC XOR 0x5a5a5a5a and the RTP timestamp plus
+0x10000: the trailers as they reach a participant through a media server that rewrote the RTP
+header's SSRC and timestamps (Jitsi Videobridge does, when it rewrites SSRCs or switches
+simulcast layers). The bridge is simulated on the sending side: there is no bridge here. The
+receiver opens every frame with the IV the trailer carries; the .expected counts the packets
+whose libsrtp plaintext ends with a trailer naming the shifted SSRC and timestamp.
+
 With --sframe it makes captures/firefox-dtls13-sframe-keylog.*: the same call with SFrame
 (RFC 9605, cipher suite AES_128_GCM_SHA256_128) beneath SRTP (see SFRAME_WORKER): one key id
 and one counter for the sender's audio and video, as the RFC asks of one key; the canvas is
@@ -37,7 +45,7 @@ timestamp, and the audio packets whose SFrame ciphertext `cryptography` opens wi
 
 usage (root, for tcpdump; needs firefox-esr and tcpdump from Debian, and python3 with
 `pip install pylibsrtp cryptography`):
-    python3 captures/make-firefox-dtls13-keylog.py [--chacha20] [--frame-e2ee | --sframe]
+    python3 captures/make-firefox-dtls13-keylog.py [--chacha20] [--frame-e2ee [--rewritten-iv] | --sframe]
 """
 import hashlib, hmac, http.server, json, os, re, struct, subprocess, sys, tempfile, threading, time
 
@@ -47,9 +55,11 @@ from pylibsrtp import Policy, Session
 CHACHA20 = "--chacha20" in sys.argv[1:]
 FRAME_E2EE = "--frame-e2ee" in sys.argv[1:]
 SFRAME = "--sframe" in sys.argv[1:]
+REWRITTEN_IV = "--rewritten-iv" in sys.argv[1:]
+IV_SSRC_XOR, IV_TIMESTAMP_ADD = 0x5A5A5A5A, 0x10000
 KEY_INDEX = 3
 SFRAME_KID = 0x2A7
-NAME = ("captures/firefox-dtls13-" + ("chacha20-" if CHACHA20 else "") + ("frame-e2ee-" if FRAME_E2EE else "")
+NAME = ("captures/firefox-dtls13-" + ("chacha20-" if CHACHA20 else "") + ("frame-e2ee-" if FRAME_E2EE else "") + ("rewritten-iv-" if REWRITTEN_IV else "")
         + ("sframe-" if SFRAME else "") + "keylog")
 OUT, KEYS, EXP = NAME + ".pcap", NAME + ".keys", NAME + ".expected"
 
@@ -110,7 +120,8 @@ const log = m => fetch('/log', {method: 'POST', body: JSON.stringify(m)});
       worker.onmessage = e => { frames = e.data; };
       const key = crypto.getRandomValues(new Uint8Array(16));
       a.getSenders().forEach(s => {
-        s.transform = new RTCRtpScriptTransform(worker, {side: 'send', key, keyIndex: KEY_INDEX});
+        s.transform = new RTCRtpScriptTransform(worker, {side: 'send', key, keyIndex: KEY_INDEX,
+                                                         ssrcXor: IV_SSRC_XOR, timestampAdd: IV_TIMESTAMP_ADD});
       });
       b.ontrack = e => {
         e.receiver.transform = new RTCRtpScriptTransform(worker, {side: 'receive', key});
@@ -142,7 +153,7 @@ WORKER = """
 const counts = {sent: {}, received: {}, failed: {}};
 const bump = (kind, ssrc) => { counts[kind][ssrc] = (counts[kind][ssrc] || 0) + 1; };
 onrtctransform = async event => {
-  const {side, key, keyIndex} = event.transformer.options;
+  const {side, key, keyIndex, ssrcXor, timestampAdd} = event.transformer.options;
   const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt', 'decrypt']);
   const sendCounts = {};
   const transform = new TransformStream({async transform(frame, controller) {
@@ -153,7 +164,7 @@ onrtctransform = async event => {
       if (!(ssrc in sendCounts)) sendCounts[ssrc] = Math.floor(Math.random() * 0xFFFF);
       const iv = new Uint8Array(12);
       const view = new DataView(iv.buffer);
-      view.setUint32(0, ssrc); view.setUint32(4, frame.timestamp);
+      view.setUint32(0, (ssrc ^ ssrcXor) >>> 0); view.setUint32(4, (frame.timestamp + timestampAdd) >>> 0);
       view.setUint32(8, sendCounts[ssrc]++ % 0xFFFF);
       const sealed = new Uint8Array(await crypto.subtle.encrypt(
         {name: 'AES-GCM', iv, additionalData: data.subarray(0, clear)}, aes, data.subarray(clear)));
@@ -279,7 +290,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         body = ((SFRAME_WORKER if self.path == "/sframe-worker.js" else WORKER) if worker else
                 PAGE.replace("FRAME_E2EE", "true" if FRAME_E2EE else "false")
                 .replace("SFRAME_KID", str(SFRAME_KID)).replace("SFRAME", "true" if SFRAME else "false")
-                .replace("KEY_INDEX", str(KEY_INDEX))).encode()
+                .replace("KEY_INDEX", str(KEY_INDEX))
+                .replace("IV_SSRC_XOR", str(IV_SSRC_XOR if REWRITTEN_IV else 0))
+                .replace("IV_TIMESTAMP_ADD", str(IV_TIMESTAMP_ADD if REWRITTEN_IV else 0))).encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/javascript" if worker else "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -311,7 +324,8 @@ def expand_label(secret, label, context, length):
 
 def frame_trailer(rtp):
     """Whether an RTP packet libsrtp decrypted ends with the frame encryption's trailer whose IV
-    starts with the packet's SSRC and RTP timestamp, and with KEY_INDEX."""
+    starts with the packet's SSRC and RTP timestamp (with --rewritten-iv: shifted as the worker
+    shifts them), and with KEY_INDEX."""
     cc, x, padded = rtp[0] & 0x0F, rtp[0] & 0x10, rtp[0] & 0x20
     at = 12 + 4 * cc
     if x:
@@ -319,7 +333,15 @@ def frame_trailer(rtp):
     end = len(rtp) - (rtp[-1] if padded else 0)
     payload = rtp[at:end]
     return (len(payload) >= 1 + 16 + 14 and payload[-2] == 12 and payload[-1] == KEY_INDEX
-            and payload[-14:-6] == rtp[8:12] + rtp[4:8])
+            and payload[-14:-6] == iv_names(rtp))
+
+
+def iv_names(rtp):
+    """The SSRC and RTP timestamp the worker writes into the IV of a frame this packet carries."""
+    ssrc, timestamp = int.from_bytes(rtp[8:12], "big"), int.from_bytes(rtp[4:8], "big")
+    if REWRITTEN_IV:
+        ssrc, timestamp = ssrc ^ IV_SSRC_XOR, (timestamp + IV_TIMESTAMP_ADD) & 0xFFFFFFFF
+    return ssrc.to_bytes(4, "big") + timestamp.to_bytes(4, "big")
 
 
 def rtp_payload(rtp):
@@ -454,6 +476,8 @@ def main():
     if FRAME_E2EE:
         frames = report["frames"]
         lines.append(f"frame_e2ee key_index={KEY_INDEX}")
+        if REWRITTEN_IV:
+            lines.append(f"frame_e2ee iv_ssrc_xor=0x{IV_SSRC_XOR:08x} iv_timestamp_add=0x{IV_TIMESTAMP_ADD:x}")
         for kind in ("sent", "received", "failed"):
             for ssrc, n in sorted(frames[kind].items()):
                 lines.append(f"frames ssrc=0x{int(ssrc):08x} {kind}={n}")
