@@ -1478,6 +1478,21 @@ fn inner_e2ee_evidence(check: &srtp::StreamCheck) -> Vec<String> {
             check.jitsi_trailers
         ));
     }
+    let rewritten = &check.jitsi_rewritten;
+    if rewritten.packets > 0 {
+        lines.push(format!(
+            "inner layer: {} of {opened} opened payloads end with the frame trailer of \
+             Jitsi Meet's E2EE whose IV names SSRC {:#010x} and RTP timestamps {} (modulo \
+             2^32) ahead of the packet's, in runs of at least {} packets alike: the IV keeps \
+             the sender's values and the RTP header another's, as a media server that \
+             rewrites SSRCs and timestamps leaves them; beneath SRTP the frames are \
+             encrypted again, with keys the capture does not show",
+            rewritten.packets,
+            rewritten.iv_ssrc,
+            rewritten.timestamp_offset,
+            srtp::JITSI_REWRITTEN_RUN
+        ));
+    }
     if let Some((offset, run)) = check.sframe.best() {
         lines.push(format!(
             "inner layer: {} of {opened} opened payloads begin a frame with an SFrame header \
@@ -1516,7 +1531,7 @@ fn inner_e2ee_evidence(check: &srtp::StreamCheck) -> Vec<String> {
 /// (`rtp.streams[].inner_e2ee_layers`).
 fn inner_e2ee_layers(check: &srtp::StreamCheck) -> Vec<String> {
     let mut layers = Vec::new();
-    if check.jitsi_trailers > 0 {
+    if check.jitsi_trailers + check.jitsi_rewritten.packets > 0 {
         layers.push("jitsi-meet-e2ee".to_string());
     }
     if check.sframe.frames() > 0 {

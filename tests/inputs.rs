@@ -537,6 +537,7 @@ fn mutated_dtls_srtp_with_its_key_log_never_panics() {
         "firefox-dtls13-keylog",
         "firefox-dtls13-chacha20-keylog",
         "firefox-dtls13-frame-e2ee-keylog",
+        "firefox-dtls13-frame-e2ee-rewritten-iv-keylog",
         "firefox-dtls13-sframe-keylog",
     ] {
         let src = dir.join(format!("{name}.pcap"));

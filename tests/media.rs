@@ -1001,15 +1001,19 @@ fn rtp_beside_srtcp_on_one_flow_is_srtp() {
     assert_eq!(turn.protocols, ["stun", "turn", "rtp", "rtcp"]);
 }
 
-/// The SFrame follower on every RTP-shaped UDP payload of the shared captures and this
+/// The inner-layer detectors on every RTP-shaped UDP payload of the shared captures and this
 /// project's (clear codecs of SIP calls, SRTP ciphertext, Zoom's media, whatever else starts
-/// with version 2): no stream makes a run of rising SFrame counters at any offset. The
+/// with version 2): no stream makes a run of rising SFrame counters at any offset, no payload
+/// ends with a Jitsi trailer naming its packet, no stream makes a run of Jitsi-shaped trailers
+/// naming one other SSRC at one timestamp offset. The
 /// follower sees decrypted payloads in `analyze`; these are the payloads it would see of
 /// media without an inner layer (clear RTP) and of random bytes (ciphertext).
 #[test]
-fn sframe_runs_are_not_seen_in_the_rtp_payloads_of_real_captures() {
+fn inner_layers_are_not_seen_in_the_rtp_payloads_of_real_captures() {
     use callproof::decode::{Decoded, Decoder, Transport};
-    use callproof::dissect::srtp::SframeFollow;
+    use callproof::dissect::srtp::{
+        RewrittenTrailers, SframeFollow, inner_e2ee_trailer, jitsi_trailer_iv,
+    };
     use std::collections::HashMap;
     let mut files = Vec::new();
     for root in [
@@ -1035,6 +1039,7 @@ fn sframe_runs_are_not_seen_in_the_rtp_payloads_of_real_captures() {
     for file in &files {
         let mut decoder = Decoder::new();
         let mut follow: HashMap<(Vec<u8>, u32), (SframeFollow, u32)> = HashMap::new();
+        let mut rewritten: HashMap<(Vec<u8>, u32), RewrittenTrailers> = HashMap::new();
         let _ = callproof::capture::read_file(file, |frame| {
             let Decoded::Packet(p) = decoder.decode(frame.link_type, frame.data, 0) else {
                 return;
@@ -1054,6 +1059,12 @@ fn sframe_runs_are_not_seen_in_the_rtp_payloads_of_real_captures() {
             let key = format!("{}:{src_port}>{}:{dst_port}", p.src, p.dst).into_bytes();
             let ssrc = u32::from_be_bytes([b[8], b[9], b[10], b[11]]);
             let timestamp = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
+            assert!(!inner_e2ee_trailer(&b[header..], b), "{}", file.display());
+            if let Some(iv) = jitsi_trailer_iv(&b[header..]) {
+                let trailers = rewritten.entry((key.clone(), ssrc)).or_default();
+                trailers.trailer(iv, timestamp);
+                assert_eq!(trailers.packets, 0, "{}: {trailers:?}", file.display());
+            }
             let (stream, last) = follow.entry((key, ssrc)).or_default();
             if *last != timestamp {
                 frames += 1;

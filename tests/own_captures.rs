@@ -1826,6 +1826,62 @@ fn through_vendor_media_server(
     claim.reason.clone()
 }
 
+/// Jitsi Meet's E2EE through a media server that rewrites the RTP header, seen with the key
+/// log: `make-firefox-dtls13-keylog.py --frame-e2ee --rewritten-iv` writes each trailer's IV
+/// with the SSRC XOR 0x5a5a5a5a and the timestamp plus 0x10000 (the .expected says so), as a
+/// participant receives trailers through a bridge that rewrote SSRCs and timestamps (simulated
+/// on the sending side: no bridge here); the receiver opens every frame. No trailer names its
+/// packet, yet every one libsrtp's plaintext shows is counted, the evidence names the IV's
+/// SSRC and offset, and through a vendor's media server the e2ee claim is consistent.
+#[test]
+fn jitsi_frame_e2ee_behind_a_rewriting_media_server_is_seen_with_the_key_log() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let name = "firefox-dtls13-frame-e2ee-rewritten-iv-keylog";
+    let capture = dir.join(format!("{name}.pcap"));
+    let keys = dir.join(format!("{name}.keys"));
+    let expected_file = format!("{name}.expected");
+    let per_ssrc = |kind: &str, field: &str| -> HashMap<String, u64> {
+        expected_records(&expected_file, kind)
+            .into_iter()
+            .filter_map(|r| Some((r.get("ssrc")?.clone(), r.get(field)?.parse().ok()?)))
+            .collect()
+    };
+    let shift = expected_records(&expected_file, "frame_e2ee")
+        .into_iter()
+        .find(|r| r.contains_key("iv_ssrc_xor"))
+        .unwrap();
+    let hex = |v: &str| u32::from_str_radix(v.trim_start_matches("0x"), 16).unwrap();
+    let (xor, add) = (hex(&shift["iv_ssrc_xor"]), hex(&shift["iv_timestamp_add"]));
+    let (sent, received) = (per_ssrc("frames", "sent"), per_ssrc("frames", "received"));
+    assert_eq!(sent, received, "the receiver decrypted every frame");
+    let trailers = per_ssrc("libsrtp", "frame_trailers");
+
+    let v = common::schema_valid_verdict_with(&["--keylog".as_ref(), keys.as_os_str()], &capture);
+    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let streams = &f.rtp.as_deref().unwrap().streams;
+    assert_eq!(streams.len(), 2);
+    for s in streams {
+        assert_eq!(s.srtp_authenticated, Some(s.packets), "{}", s.ssrc);
+        assert_eq!(s.inner_e2ee_packets, Some(trailers[&s.ssrc]), "{}", s.ssrc);
+        assert_eq!(s.inner_e2ee_layers, ["jitsi-meet-e2ee"]);
+        let line = &s.evidence[1];
+        let iv_ssrc = format!("SSRC {:#010x}", hex(&s.ssrc) ^ xor);
+        assert!(line.contains(&iv_ssrc), "{iv_ssrc}: {line}");
+        assert!(
+            line.contains(&format!("timestamps {add} (modulo 2^32) ahead")),
+            "{line}"
+        );
+    }
+    let reason = through_vendor_media_server(
+        &capture,
+        &keys,
+        &f.server.ip.to_string(),
+        "1 of them carry an inner end-to-end layer",
+        "consistent",
+    );
+    assert!(reason.contains("Jitsi Meet's frame encryption"), "{reason}");
+}
+
 /// SFrame (RFC 9605) under SRTP, seen with the key log: the Firefox call of
 /// `make-firefox-dtls13-keylog.py --sframe` seals each encoded frame with SFrame before SRTP
 /// (a worker whose SFrame reproduced the RFC's AES_128_GCM_SHA256_128 test vector first; one

@@ -553,6 +553,8 @@ pub struct StreamCheck {
     /// Authenticated packets whose payload in clear ends with Jitsi Meet's frame trailer
     /// ([`inner_e2ee_trailer`]).
     pub jitsi_trailers: u64,
+    /// Jitsi Meet's trailers whose IV names another SSRC and timestamp than the packet's.
+    pub jitsi_rewritten: RewrittenTrailers,
     /// The SFrame headers followed over the stream's frames.
     pub sframe: SframeFollow,
     rollover: Rollover,
@@ -562,7 +564,7 @@ impl StreamCheck {
     /// Authenticated packets that carry an inner end-to-end layer: a Jitsi Meet frame trailer
     /// or an SFrame header in an established run.
     pub fn inner_e2ee(&self) -> u64 {
-        self.jitsi_trailers + self.sframe.frames()
+        self.jitsi_trailers + self.jitsi_rewritten.packets + self.sframe.frames()
     }
 }
 
@@ -609,9 +611,9 @@ pub const SFRAME_RUN: u16 = 16;
 /// The largest counter step between two frames of one stream: the counter belongs to the key,
 /// and one sender's audio, video and screen frames all draw from it.
 pub const SFRAME_MAX_STEP: u64 = 32;
-/// Frames in a row an established run may miss (a frame's first packet lost or reordered)
-/// before it starts over.
-const SFRAME_MISSES: u8 = 8;
+/// Frames (SFrame) or trailers (Jitsi's, rewritten) in a row an established run may miss (a
+/// frame's first packet lost or reordered) before it starts over.
+const INNER_LAYER_MISSES: u8 = 8;
 
 /// SFrame headers followed at one payload offset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -656,7 +658,7 @@ impl SframeRun {
             if self.run >= SFRAME_RUN {
                 self.last_ctr = h.ctr;
             }
-        } else if self.run >= SFRAME_RUN && self.misses < SFRAME_MISSES {
+        } else if self.run >= SFRAME_RUN && self.misses < INNER_LAYER_MISSES {
             self.misses += 1;
         } else {
             self.last = header.map(|h| (h.kid, h.ctr));
@@ -711,13 +713,77 @@ impl SframeFollow {
 /// must name this packet's own SSRC and RTP timestamp: 76 bits that random codec bytes match
 /// once in 2^76 packets. A frame split over several packets carries the trailer in its last.
 pub fn inner_e2ee_trailer(payload: &[u8], packet: &[u8]) -> bool {
+    match (jitsi_trailer_iv(payload), packet.get(4..12)) {
+        (Some(iv), Some(header)) => iv.0 == be32(&header[4..8]) && iv.1 == be32(&header[..4]),
+        _ => false,
+    }
+}
+
+/// The SSRC and RTP timestamp the IV of a payload names whose last bytes have the shape of
+/// Jitsi Meet's frame trailer ([`inner_e2ee_trailer`]): room for a frame, the IV's length 12,
+/// a key index below 16 (random bytes take this shape once in 2^12).
+pub fn jitsi_trailer_iv(payload: &[u8]) -> Option<(u32, u32)> {
     let n = payload.len();
-    n >= 1 + 16 + 14
-        && packet.len() >= 12
-        && payload[n - 2] == 12
-        && payload[n - 1] < 16
-        && payload[n - 14..n - 10] == packet[8..12]
-        && payload[n - 10..n - 6] == packet[4..8]
+    (n >= 1 + 16 + 14 && payload[n - 2] == 12 && payload[n - 1] < 16).then(|| {
+        (
+            be32(&payload[n - 14..n - 10]),
+            be32(&payload[n - 10..n - 6]),
+        )
+    })
+}
+
+fn be32(b: &[u8]) -> u32 {
+    b.iter().take(4).fold(0, |v, &x| v << 8 | u32::from(x))
+}
+
+/// Packets in a row whose Jitsi trailers must name one SSRC and keep one offset between the
+/// IV's timestamp and the packet's before they count as rewritten trailers: random bytes take
+/// the shape once in 2^12 and repeat a previous IV's SSRC and offset once in 2^64.
+pub const JITSI_REWRITTEN_RUN: u16 = 8;
+
+/// Jitsi Meet's frame trailers on a stream whose RTP header a media server rewrote: the IV
+/// keeps the sender's SSRC and timestamp while the header carries the server's (Jitsi
+/// Videobridge rewrites SSRCs, and timestamps when it switches simulcast layers). Counted once
+/// a run of [`JITSI_REWRITTEN_RUN`] trailers names the same SSRC at the same timestamp offset;
+/// a switch to another sender or layer starts a new run, and an established run bridges a
+/// few trailers of other shape.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RewrittenTrailers {
+    /// The last trailer's IV SSRC and its timestamp minus the packet's.
+    last: Option<(u32, u32)>,
+    run: u16,
+    misses: u8,
+    /// Packets counted: those of runs that reached [`JITSI_REWRITTEN_RUN`].
+    pub packets: u64,
+    /// The IV SSRC and timestamp offset of the first run counted.
+    pub iv_ssrc: u32,
+    pub timestamp_offset: u32,
+}
+
+impl RewrittenTrailers {
+    /// A trailer's IV ([`jitsi_trailer_iv`]), on a packet of RTP timestamp `rtp_timestamp`
+    /// whose SSRC and timestamp it does not name.
+    pub fn trailer(&mut self, iv: (u32, u32), rtp_timestamp: u32) {
+        let key = (iv.0, iv.1.wrapping_sub(rtp_timestamp));
+        if self.last == Some(key) {
+            self.run = self.run.saturating_add(1);
+            self.misses = 0;
+            if self.run == JITSI_REWRITTEN_RUN {
+                if self.packets == 0 {
+                    (self.iv_ssrc, self.timestamp_offset) = key;
+                }
+                self.packets += u64::from(JITSI_REWRITTEN_RUN);
+            } else if self.run > JITSI_REWRITTEN_RUN {
+                self.packets += 1;
+            }
+        } else if self.run >= JITSI_REWRITTEN_RUN && self.misses < INNER_LAYER_MISSES {
+            self.misses += 1;
+        } else {
+            self.last = Some(key);
+            self.run = 1;
+            self.misses = 0;
+        }
+    }
 }
 
 /// SRTP opened on one flow: the session keys of both directions and the streams checked.
@@ -804,6 +870,7 @@ impl Opener {
                     authenticated: 0,
                     failed: 0,
                     jitsi_trailers: 0,
+                    jitsi_rewritten: RewrittenTrailers::default(),
                     sframe: SframeFollow::default(),
                     rollover: Rollover::default(),
                 });
@@ -823,13 +890,16 @@ impl Opener {
             if keys.open_rtp(packet, header_len, roc, &mut self.scratch) {
                 stream.rollover.update(seq, roc);
                 stream.authenticated += 1;
-                if inner_e2ee_trailer(&self.scratch, packet) {
-                    stream.jitsi_trailers += 1;
-                }
-                if let Some(&[a, b, c, d]) = packet.get(4..8) {
-                    stream
-                        .sframe
-                        .packet(&self.scratch, u32::from_be_bytes([a, b, c, d]));
+                if let Some(&[t0, t1, t2, t3, s0, s1, s2, s3]) = packet.get(4..12) {
+                    let timestamp = u32::from_be_bytes([t0, t1, t2, t3]);
+                    match jitsi_trailer_iv(&self.scratch) {
+                        Some(iv) if iv == (u32::from_be_bytes([s0, s1, s2, s3]), timestamp) => {
+                            stream.jitsi_trailers += 1;
+                        }
+                        Some(iv) => stream.jitsi_rewritten.trailer(iv, timestamp),
+                        None => {} // not the end of a frame, or no such layer
+                    }
+                    stream.sframe.packet(&self.scratch, timestamp);
                 }
                 return;
             }
@@ -1328,6 +1398,46 @@ mod tests {
                 "{kid:#x} +{step}"
             );
         }
+    }
+
+    /// Trailers whose IV names one other SSRC at one timestamp offset count once eight in a
+    /// row do, all of them; a new sender (another SSRC or offset) starts a new run; a run
+    /// bridges a few trailers of another sender; random trailer-shaped payloads never count.
+    #[test]
+    fn rewritten_jitsi_trailers_count_in_runs_of_one_ssrc_and_offset() {
+        let mut t = RewrittenTrailers::default();
+        for i in 0..u32::from(JITSI_REWRITTEN_RUN) - 1 {
+            t.trailer((0x6a4c_a3b7, 1000 + 960 * i + 0x10000), 1000 + 960 * i);
+        }
+        assert_eq!(t.packets, 0, "a run one short counts nothing");
+        t.trailer((0x6a4c_a3b7, 90_000 + 0x10000), 90_000);
+        assert_eq!(t.packets, u64::from(JITSI_REWRITTEN_RUN));
+        assert_eq!((t.iv_ssrc, t.timestamp_offset), (0x6a4c_a3b7, 0x10000));
+        // a stray trailer of another sender, then the run goes on
+        t.trailer((0x1111_1111, 5), 100_000);
+        t.trailer((0x6a4c_a3b7, 100_960 + 0x10000), 100_960);
+        assert_eq!(t.packets, u64::from(JITSI_REWRITTEN_RUN) + 1);
+        // the timestamp offset wraps: a header ahead of the IV
+        let mut t = RewrittenTrailers::default();
+        for i in 0..u32::from(JITSI_REWRITTEN_RUN) {
+            t.trailer((7, i * 3000), i * 3000 + 0x9000_0000);
+        }
+        assert_eq!(t.packets, u64::from(JITSI_REWRITTEN_RUN));
+        assert_eq!(t.timestamp_offset, 0x7000_0000);
+
+        let mut next = xorshift(0x7a11);
+        let mut t = RewrittenTrailers::default();
+        let mut shaped = 0;
+        for frame in 0..2_000_000u32 {
+            let mut payload = [0u8; 40];
+            payload.iter_mut().for_each(|b| *b = next() as u8);
+            if let Some(iv) = jitsi_trailer_iv(&payload) {
+                shaped += 1;
+                t.trailer(iv, frame * 960);
+            }
+        }
+        assert!(shaped > 200, "{shaped}");
+        assert_eq!(t.packets, 0);
     }
 
     /// Random payloads (ciphertext, compressed media) do not make runs at any offset.
