@@ -512,8 +512,37 @@ fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Inp
         damage,
         decode: Some(c.stats),
         decryption_secrets_blocks: s.secrets.len(),
+        key_log_blocks: key_log_blocks(&s.secrets),
         live: None,
     }
+}
+
+/// The key logs of a capture's Decryption Secrets Blocks, as read (`inputs[].key_log_blocks`).
+fn key_log_blocks(blocks: &[capture::SecretsBlock]) -> Option<verdict::KeyLogBlocks> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    let (mut bytes, mut malformed) = (0u64, 0u64);
+    let mut log: Option<KeyLog> = None;
+    for block in blocks
+        .iter()
+        .filter(|b| b.secrets_type == capture::TLS_KEY_LOG)
+    {
+        hash.update(&block.data);
+        bytes += block.data.len() as u64;
+        // each block parsed alone, as the analysis takes them
+        let more = KeyLog::parse(&String::from_utf8_lossy(&block.data));
+        malformed += more.malformed_lines as u64;
+        log.get_or_insert_default().extend(more);
+    }
+    let log = log?;
+    Some(verdict::KeyLogBlocks {
+        sha256: hex::encode(hash.finalize()),
+        bytes,
+        sessions: log.sessions() as u64,
+        master_secrets: log.master_secret_sessions() as u64,
+        exporter_secrets: log.exporter_secret_sessions() as u64,
+        malformed_lines: malformed,
+    })
 }
 
 /// The lines of a capture's key logs (Decryption Secrets Blocks) that name a server handshake
@@ -739,9 +768,12 @@ pub struct VerdictBuilder<'a> {
     protection: protection::Collector,
     /// (input, country) → how often a STUN server reported a client address there.
     vantage: BTreeMap<(usize, String), usize>,
-    /// The key log file the inputs were analysed with (`Options::keylog`), with the TLS 1.3
-    /// handshakes counted by what it did for them.
+    /// The key log file the inputs were analysed with (`Options::keylog`).
     keylog: Option<verdict::KeyLogFile>,
+    /// TLS 1.3 handshakes and DTLS-SRTP flows by what the key log (the file's, or the secrets
+    /// of the captures' Decryption Secrets Blocks) did for them.
+    keylog_handshakes: BTreeMap<String, u64>,
+    keylog_srtp: BTreeMap<String, u64>,
 }
 
 impl<'a> VerdictBuilder<'a> {
@@ -767,6 +799,8 @@ impl<'a> VerdictBuilder<'a> {
             protection: protection::Collector::default(),
             vantage: BTreeMap::new(),
             keylog: None,
+            keylog_handshakes: BTreeMap::new(),
+            keylog_srtp: BTreeMap::new(),
         }
     }
 
@@ -778,6 +812,7 @@ impl<'a> VerdictBuilder<'a> {
         if let Some(source) = log.and_then(|l| l.source.as_deref()) {
             self.keylog = Some(verdict::KeyLogFile {
                 path: source.path.display().to_string(),
+                source: None,
                 sha256: source.sha256.clone(),
                 bytes: source.bytes,
                 sessions: source.sessions as u64,
@@ -912,25 +947,23 @@ impl<'a> VerdictBuilder<'a> {
 
     /// The judgements on one flow alone; then the record is kept, or spilled, and its brief kept.
     fn judge(&mut self, mut f: verdict::Flow) -> std::io::Result<()> {
-        if let Some(keylog) = &mut self.keylog
-            && let Some(state) = f
-                .tls
-                .as_ref()
-                .or(f.dtls.as_ref())
-                .and_then(|t| t.keylog.as_deref())
+        if let Some(state) = f
+            .tls
+            .as_ref()
+            .or(f.dtls.as_ref())
+            .and_then(|t| t.keylog.as_deref())
         {
-            match keylog.handshakes.get_mut(state) {
+            match self.keylog_handshakes.get_mut(state) {
                 Some(n) => *n += 1,
                 None => {
-                    keylog.handshakes.insert(state.to_string(), 1);
+                    self.keylog_handshakes.insert(state.to_string(), 1);
                 }
             }
         }
-        if let Some(keylog) = &mut self.keylog
-            && let Some(keys) = f.rtp.as_ref().and_then(|r| r.srtp_keys.as_ref())
+        if let Some(keys) = f.rtp.as_ref().and_then(|r| r.srtp_keys.as_ref())
             && keys.source == "dtls-key-log"
         {
-            *keylog.srtp.entry(keys.state.to_string()).or_default() += 1;
+            *self.keylog_srtp.entry(keys.state.to_string()).or_default() += 1;
         }
         let endpoint = self.endpoint(&f.server.ip);
         let asn = self.endpoints[endpoint].asn;
@@ -993,7 +1026,33 @@ impl<'a> VerdictBuilder<'a> {
             protection,
             vantage,
             keylog,
+            keylog_handshakes,
+            keylog_srtp,
         } = self;
+        // the key log file given, or else the secrets the captures carried
+        let keylog = keylog.or_else(|| {
+            let (input, blocks) = inputs
+                .iter()
+                .find_map(|i| Some((i, i.key_log_blocks.as_ref()?)))?;
+            Some(verdict::KeyLogFile {
+                path: input.path.clone(),
+                source: Some("decryption-secrets-blocks".into()),
+                sha256: blocks.sha256.clone(),
+                bytes: blocks.bytes,
+                sessions: blocks.sessions,
+                master_secrets: blocks.master_secrets,
+                exporter_secrets: blocks.exporter_secrets,
+                malformed_lines: blocks.malformed_lines,
+                first_malformed_line: None,
+                handshakes: BTreeMap::new(),
+                srtp: BTreeMap::new(),
+            })
+        });
+        let keylog = keylog.map(|k| verdict::KeyLogFile {
+            handshakes: keylog_handshakes,
+            srtp: keylog_srtp,
+            ..k
+        });
         drop((endpoint_at, interner));
         if let Some(e) = spill_error {
             return Err(e);

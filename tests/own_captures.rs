@@ -993,7 +993,18 @@ fn the_verdict_names_the_key_log_its_handshakes_rest_on() {
     let carried = tmp.path().join("carried.pcapng");
     common::with_key_log_after_the_packets(&capture, broken.as_bytes(), true, &carried);
     let v = verdict_of(&carried);
-    assert_eq!(v.keylog, None, "no key log file was given");
+    // no key log file was given: the section sums up the blocks' secrets
+    let carried_log = v.keylog.as_ref().expect("the blocks' key log is summed up");
+    assert_eq!(
+        carried_log.source.as_deref(),
+        Some("decryption-secrets-blocks")
+    );
+    assert_eq!(carried_log.path, carried.display().to_string());
+    assert_eq!(
+        (carried_log.sessions, carried_log.malformed_lines),
+        (sessions, 1)
+    );
+    assert_eq!(carried_log.handshakes, named.handshakes);
     assert_eq!(decrypted(&v), 3);
     let damage: Vec<_> = v.inputs[0].damage.iter().collect();
     assert_eq!(damage.len(), 1, "{damage:?}");
@@ -1984,4 +1995,48 @@ fn sframe_under_srtp_is_seen_with_the_key_log() {
         reason.contains("Jitsi Meet's frame encryption or SFrame"),
         "{reason}"
     );
+}
+
+/// A capture that carries its key log (a pcapng Decryption Secrets Block, as `editcap
+/// --inject-secrets` writes one) and no `--keylog` file: the verdict's `keylog` section names
+/// the capture and the blocks as their source, their text (its SHA-256 that of the key log
+/// file the block was made from, computed here), the sessions it holds, and what it opened —
+/// the same as with that file given: the Firefox SFrame call's DTLS 1.3 handshake and media.
+#[test]
+fn a_key_log_the_capture_carries_is_summed_up_as_a_key_log_file_is() {
+    use sha2::Digest;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let name = "firefox-dtls13-sframe-keylog";
+    let keys = std::fs::read(dir.join(format!("{name}.keys"))).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let carried = tmp.path().join("carried.pcapng");
+    let mut first = true;
+    common::pcapng_with_secrets(&dir.join(format!("{name}.pcap")), &carried, |_| {
+        std::mem::replace(&mut first, false).then(|| keys.clone())
+    });
+    let v = common::schema_valid_verdict_with(&[], &carried);
+    let k = v.keylog.expect("a keylog section");
+    assert_eq!(k.source.as_deref(), Some("decryption-secrets-blocks"));
+    assert_eq!(k.path, carried.display().to_string());
+    assert_eq!(k.sha256, hex::encode(sha2::Sha256::digest(&keys)));
+    assert_eq!(k.bytes, keys.len() as u64);
+    let blocks = v.inputs[0].key_log_blocks.as_ref().unwrap();
+    assert_eq!((&blocks.sha256, blocks.bytes), (&k.sha256, k.bytes));
+
+    let file = dir.join(format!("{name}.keys"));
+    let given = common::schema_valid_verdict_with(
+        &["--keylog".as_ref(), file.as_os_str()],
+        &dir.join(format!("{name}.pcap")),
+    );
+    let g = given.keylog.unwrap();
+    assert_eq!(g.source, None);
+    assert_eq!(g.sha256, k.sha256);
+    assert_eq!(
+        (k.sessions, k.master_secrets, k.exporter_secrets),
+        (g.sessions, g.master_secrets, g.exporter_secrets)
+    );
+    assert_eq!((&k.handshakes, &k.srtp), (&g.handshakes, &g.srtp));
+    assert_eq!(k.handshakes.get("decrypted"), Some(&1));
+    assert_eq!(k.srtp.get("opened"), Some(&1));
+    assert!(given.inputs[0].key_log_blocks.is_none());
 }

@@ -104,7 +104,12 @@ pub fn terminal_summary(v: &Verdict, colour: bool) -> String {
         }
         let _ = writeln!(
             out,
-            "  key log {}: {} session(s); {}",
+            "  key log {}{}: {} session(s); {}",
+            if k.source.is_some() {
+                "in the Decryption Secrets Blocks of "
+            } else {
+                ""
+            },
             terminal_safe(&k.path),
             k.sessions + k.master_secrets,
             parts.join("; ")

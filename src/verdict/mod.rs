@@ -185,10 +185,17 @@ pub struct DatabaseRef {
     pub warning: Option<String>,
 }
 
-/// A key log file as read (`verdict.keylog`).
+/// A key log file as read (`verdict.keylog`), or, when no file was given, the key logs the
+/// Decryption Secrets Blocks of a capture carried (`source`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct KeyLogFile {
+    /// The key log file; for secrets from a capture, the first input whose blocks held them.
     pub path: String,
+    /// `decryption-secrets-blocks` when the secrets came from the capture itself (pcapng
+    /// Decryption Secrets Blocks, `inputs[].key_log_blocks`) and no key log file was given;
+    /// `sha256` and `bytes` are then those of the blocks' key-log text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     pub sha256: String,
     pub bytes: u64,
     /// TLS 1.3 and DTLS 1.3 sessions with a server handshake traffic secret.
@@ -271,6 +278,9 @@ pub struct Input {
     /// Decryption Secrets Blocks found (pcapng), kept for key-log use.
     #[serde(default)]
     pub decryption_secrets_blocks: usize,
+    /// The TLS key logs those blocks carried, as read (absent when none did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_log_blocks: Option<KeyLogBlocks>,
     /// How the input was captured, when `callproof live` captured it (`path` and `sha256` then
     /// name the saved pcapng).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -301,6 +311,20 @@ pub struct LiveSource {
     /// Sessions whose server handshake secret the saved pcapng carries (with `keylog`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keylog_sessions_saved: Option<u64>,
+}
+
+/// The TLS key-log text of a capture's Decryption Secrets Blocks, in file order, as read.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct KeyLogBlocks {
+    /// SHA-256 of the blocks' key-log text, concatenated in file order, lowercase hex.
+    pub sha256: String,
+    pub bytes: u64,
+    /// Sessions with a server handshake traffic secret, a master secret, an exporter secret.
+    pub sessions: u64,
+    pub master_secrets: u64,
+    pub exporter_secrets: u64,
+    /// Lines with a label read here whose fields did not parse.
+    pub malformed_lines: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
