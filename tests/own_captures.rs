@@ -1466,7 +1466,7 @@ fn assert_firefox_dtls13_call_opens_with_its_key_log(name: &str) {
     // the handshake opened, the media not: the profile is known, the exporter secret is not
     let (_tmp, no_exporter) = without("EXPORTER_SECRET");
     let v = with_keys(&no_exporter);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let f = dtls_flow(&v);
     assert_eq!(
         f.dtls.as_deref().unwrap().keylog.as_deref(),
         Some("decrypted")
@@ -1483,7 +1483,7 @@ fn assert_firefox_dtls13_call_opens_with_its_key_log(name: &str) {
     // no handshake secret: the profile stays encrypted, and nothing is said of the media
     let (_tmp, no_handshake) = without("SERVER_HANDSHAKE_TRAFFIC_SECRET");
     let v = with_keys(&no_handshake);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let f = dtls_flow(&v);
     let d = f.dtls.as_deref().unwrap();
     assert_eq!(d.keylog.as_deref(), Some("no-secret"));
     assert!(d.certificates.is_empty() && d.srtp_profile.is_none());
@@ -1526,7 +1526,7 @@ fn dtls13_handshake_held_until_its_secret_arrives() {
     });
     assert!(injected);
     let v = verdict_of(&late);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let f = dtls_flow(&v);
     let d = f.dtls.as_deref().unwrap();
     assert_eq!(d.keylog.as_deref(), Some("decrypted"));
     assert_eq!(d.srtp_profile.as_deref(), Some("SRTP_AEAD_AES_128_GCM"));
@@ -1714,6 +1714,47 @@ fn sdes_keys_in_clear_sip_open_the_media() {
     );
 }
 
+/// One of the Firefox calls `make-firefox-dtls13-keylog.py` made: its capture, its key log,
+/// and its .expected.
+struct FirefoxCall {
+    capture: std::path::PathBuf,
+    keys: std::path::PathBuf,
+    expected_file: String,
+}
+
+impl FirefoxCall {
+    fn named(name: &str) -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        Self {
+            capture: dir.join(format!("{name}.pcap")),
+            keys: dir.join(format!("{name}.keys")),
+            expected_file: format!("{name}.expected"),
+        }
+    }
+
+    /// The call's verdict with its key log (schema-checked).
+    fn verdict_with_key_log(&self) -> callproof::verdict::Verdict {
+        common::schema_valid_verdict_with(
+            &["--keylog".as_ref(), self.keys.as_os_str()],
+            &self.capture,
+        )
+    }
+
+    /// A number per SSRC from the .expected lines of `kind`: the `field` of each line that
+    /// names an SSRC.
+    fn per_ssrc(&self, kind: &str, field: &str) -> HashMap<String, u64> {
+        expected_records(&self.expected_file, kind)
+            .into_iter()
+            .filter_map(|r| Some((r.get("ssrc")?.clone(), r.get(field)?.parse().ok()?)))
+            .collect()
+    }
+}
+
+/// The flow of a verdict that carries DTLS (the calls' one media flow).
+fn dtls_flow(v: &callproof::verdict::Verdict) -> &callproof::verdict::Flow {
+    v.flows.iter().find(|f| f.dtls.is_some()).unwrap()
+}
+
 /// Jitsi Meet's E2EE under SRTP, seen with the key log: the Firefox call of
 /// `make-firefox-dtls13-keylog.py --frame-e2ee` encrypts each encoded frame again before SRTP
 /// (an RTCRtpScriptTransform worker writing Jitsi's frame format: AES-GCM, then the IV — the
@@ -1726,17 +1767,9 @@ fn sdes_keys_in_clear_sip_open_the_media() {
 /// (the inner layer's keys are not on the wire) but names the inner layer it saw.
 #[test]
 fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let name = "firefox-dtls13-frame-e2ee-keylog";
-    let capture = dir.join(format!("{name}.pcap"));
-    let keys = dir.join(format!("{name}.keys"));
-    let expected_file = format!("{name}.expected");
-    let per_ssrc = |kind: &str, field: &str| -> HashMap<String, u64> {
-        expected_records(&expected_file, kind)
-            .into_iter()
-            .filter_map(|r| Some((r.get("ssrc")?.clone(), r.get(field)?.parse().ok()?)))
-            .collect()
-    };
+    let call = FirefoxCall::named("firefox-dtls13-frame-e2ee-keylog");
+    let (capture, keys) = (&call.capture, &call.keys);
+    let per_ssrc = |kind: &str, field: &str| call.per_ssrc(kind, field);
     let (sent, received) = (per_ssrc("frames", "sent"), per_ssrc("frames", "received"));
     let trailers = per_ssrc("libsrtp", "frame_trailers");
     assert_eq!(sent, received, "the receiver decrypted every frame");
@@ -1746,8 +1779,8 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
         common::schema_valid_verdict_with(options, capture)
     };
 
-    let v = with(&["--keylog".as_ref(), keys.as_os_str()], &capture);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let v = with(&["--keylog".as_ref(), keys.as_os_str()], capture);
+    let f = dtls_flow(&v);
     let streams = &f.rtp.as_deref().unwrap().streams;
     assert_eq!(streams.len(), 2);
     for s in streams {
@@ -1765,18 +1798,18 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
     let server = f.server.ip.to_string();
 
     // no key log: nothing is said of an inner layer
-    let v = with(&[], &capture);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let v = with(&[], capture);
+    let f = dtls_flow(&v);
     for s in &f.rtp.as_deref().unwrap().streams {
         assert_eq!(s.inner_e2ee_packets, None);
         assert!(!s.evidence.iter().any(|e| e.starts_with("inner layer")));
     }
 
     // the same call without the inner layer: SRTP opens, no trailer
-    let plain = dir.join("firefox-dtls13-keylog.pcap");
-    let plain_keys = dir.join("firefox-dtls13-keylog.keys");
-    let v = with(&["--keylog".as_ref(), plain_keys.as_os_str()], &plain);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let plain_call = FirefoxCall::named("firefox-dtls13-keylog");
+    let (plain, plain_keys) = (&plain_call.capture, &plain_call.keys);
+    let v = with(&["--keylog".as_ref(), plain_keys.as_os_str()], plain);
+    let f = dtls_flow(&v);
     for s in &f.rtp.as_deref().unwrap().streams {
         assert_eq!(s.srtp_authenticated, Some(s.packets));
         assert_eq!(s.inner_e2ee_packets, Some(0));
@@ -1786,16 +1819,16 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
 
     // the far end made a vendor's media server: the E2EE answer names the inner layer
     let reason = through_vendor_media_server(
-        &capture,
-        &keys,
+        capture,
+        keys,
         &server,
         "1 of them carry an inner end-to-end layer",
         "consistent",
     );
     assert!(reason.contains("only the participants hold its keys the capture cannot show"));
     through_vendor_media_server(
-        &plain,
-        &plain_keys,
+        plain,
+        plain_keys,
         &server,
         "unless an inner end-to-end layer exists",
         "unverifiable",
@@ -1827,7 +1860,7 @@ fn through_vendor_media_server(
         catalogue.as_os_str(),
     ];
     let v = common::schema_valid_verdict_with(&options, capture);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let f = dtls_flow(&v);
     assert_eq!(f.media_path.as_deref(), Some("server"));
     let e2ee = v.summary.unwrap().e2ee;
     assert_eq!(e2ee.status, "unknown");
@@ -1846,18 +1879,10 @@ fn through_vendor_media_server(
 /// SSRC and offset, and through a vendor's media server the e2ee claim is consistent.
 #[test]
 fn jitsi_frame_e2ee_behind_a_rewriting_media_server_is_seen_with_the_key_log() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let name = "firefox-dtls13-frame-e2ee-rewritten-iv-keylog";
-    let capture = dir.join(format!("{name}.pcap"));
-    let keys = dir.join(format!("{name}.keys"));
-    let expected_file = format!("{name}.expected");
-    let per_ssrc = |kind: &str, field: &str| -> HashMap<String, u64> {
-        expected_records(&expected_file, kind)
-            .into_iter()
-            .filter_map(|r| Some((r.get("ssrc")?.clone(), r.get(field)?.parse().ok()?)))
-            .collect()
-    };
-    let shift = expected_records(&expected_file, "frame_e2ee")
+    let call = FirefoxCall::named("firefox-dtls13-frame-e2ee-rewritten-iv-keylog");
+    let (capture, keys, expected_file) = (&call.capture, &call.keys, &call.expected_file);
+    let per_ssrc = |kind: &str, field: &str| call.per_ssrc(kind, field);
+    let shift = expected_records(expected_file, "frame_e2ee")
         .into_iter()
         .find(|r| r.contains_key("iv_ssrc_xor"))
         .unwrap();
@@ -1867,8 +1892,8 @@ fn jitsi_frame_e2ee_behind_a_rewriting_media_server_is_seen_with_the_key_log() {
     assert_eq!(sent, received, "the receiver decrypted every frame");
     let trailers = per_ssrc("libsrtp", "frame_trailers");
 
-    let v = common::schema_valid_verdict_with(&["--keylog".as_ref(), keys.as_os_str()], &capture);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let v = call.verdict_with_key_log();
+    let f = dtls_flow(&v);
     let streams = &f.rtp.as_deref().unwrap().streams;
     assert_eq!(streams.len(), 2);
     for s in streams {
@@ -1884,8 +1909,8 @@ fn jitsi_frame_e2ee_behind_a_rewriting_media_server_is_seen_with_the_key_log() {
         );
     }
     let reason = through_vendor_media_server(
-        &capture,
-        &keys,
+        capture,
+        keys,
         &f.server.ip.to_string(),
         "1 of them carry an inner end-to-end layer",
         "consistent",
@@ -1905,18 +1930,10 @@ fn jitsi_frame_e2ee_behind_a_rewriting_media_server_is_seen_with_the_key_log() {
 /// media server the E2EE claim is consistent with the inner layer.
 #[test]
 fn sframe_under_srtp_is_seen_with_the_key_log() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-    let name = "firefox-dtls13-sframe-keylog";
-    let capture = dir.join(format!("{name}.pcap"));
-    let keys = dir.join(format!("{name}.keys"));
-    let expected_file = format!("{name}.expected");
-    let per_ssrc = |kind: &str, field: &str| -> HashMap<String, u64> {
-        expected_records(&expected_file, kind)
-            .into_iter()
-            .filter_map(|r| Some((r.get("ssrc")?.clone(), r.get(field)?.parse().ok()?)))
-            .collect()
-    };
-    let sframe = expected_records(&expected_file, "sframe");
+    let call = FirefoxCall::named("firefox-dtls13-sframe-keylog");
+    let (capture, keys, expected_file) = (&call.capture, &call.keys, &call.expected_file);
+    let per_ssrc = |kind: &str, field: &str| call.per_ssrc(kind, field);
+    let sframe = expected_records(expected_file, "sframe");
     assert!(
         sframe
             .iter()
@@ -1930,8 +1947,8 @@ fn sframe_under_srtp_is_seen_with_the_key_log() {
     let opened = per_ssrc("libsrtp", "sframe_opened");
     let authenticated = per_ssrc("libsrtp", "rtp_authenticated");
 
-    let v = common::schema_valid_verdict_with(&["--keylog".as_ref(), keys.as_os_str()], &capture);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let v = call.verdict_with_key_log();
+    let f = dtls_flow(&v);
     let streams = &f.rtp.as_deref().unwrap().streams;
     assert_eq!(streams.len(), 3);
     for s in streams {
@@ -1975,18 +1992,19 @@ fn sframe_under_srtp_is_seen_with_the_key_log() {
     let server = f.server.ip.to_string();
 
     // the Jitsi call shows Jitsi's layer and no SFrame
-    let jitsi = dir.join("firefox-dtls13-frame-e2ee-keylog.pcap");
-    let jitsi_keys = dir.join("firefox-dtls13-frame-e2ee-keylog.keys");
-    let v =
-        common::schema_valid_verdict_with(&["--keylog".as_ref(), jitsi_keys.as_os_str()], &jitsi);
-    let f = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+    let jitsi = FirefoxCall::named("firefox-dtls13-frame-e2ee-keylog");
+    let v = common::schema_valid_verdict_with(
+        &["--keylog".as_ref(), jitsi.keys.as_os_str()],
+        &jitsi.capture,
+    );
+    let f = dtls_flow(&v);
     for s in &f.rtp.as_deref().unwrap().streams {
         assert_eq!(s.inner_e2ee_layers, ["jitsi-meet-e2ee"]);
     }
 
     let reason = through_vendor_media_server(
-        &capture,
-        &keys,
+        capture,
+        keys,
         &server,
         "1 of them carry an inner end-to-end layer",
         "consistent",

@@ -22,10 +22,21 @@ fn bundled(name: &str) -> PathBuf {
 
 /// Analyse `paths` into `dir/verdict.json` and return its path.
 fn verdict_file(dir: &Path, paths: &[PathBuf]) -> PathBuf {
-    let out = dir.join("verdict.json");
+    verdict_file_with(dir, paths, &[], "verdict.json")
+}
+
+/// Analyse `paths` with `options` into `dir/name` and return its path.
+fn verdict_file_with(
+    dir: &Path,
+    paths: &[PathBuf],
+    options: &[&std::ffi::OsStr],
+    name: &str,
+) -> PathBuf {
+    let out = dir.join(name);
     let o = Command::new(bin())
         .arg("analyze")
         .args(paths)
+        .args(options)
         .args(["--quiet", "--out"])
         .arg(&out)
         .output()
@@ -166,26 +177,19 @@ fn html_report_shows_what_the_verdict_holds() {
 fn html_report_names_an_inner_layer_beneath_opened_srtp() {
     let dir = tempfile::tempdir().unwrap();
     let page_of = |name: &str, keylog: bool| {
-        let out = dir.path().join(format!("{name}-{keylog}.json"));
-        let mut command = Command::new(bin());
-        command.arg("analyze").arg(bundled(&format!("{name}.pcap")));
-        if keylog {
-            command
-                .arg("--keylog")
-                .arg(bundled(&format!("{name}.keys")));
-        }
-        let o = command
-            .args(["--quiet", "--out"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        html_of(&out)
+        let keys = bundled(&format!("{name}.keys"));
+        let options: &[&std::ffi::OsStr] = if keylog {
+            &["--keylog".as_ref(), keys.as_os_str()]
+        } else {
+            &[]
+        };
+        let capture = [bundled(&format!("{name}.pcap"))];
+        html_of(&verdict_file_with(
+            dir.path(),
+            &capture,
+            options,
+            &format!("{name}-{keylog}.json"),
+        ))
     };
     let html = page_of("firefox-dtls13-sframe-keylog", true);
     assert_eq!(
