@@ -51,7 +51,11 @@ fn frames(path: &Path) -> Vec<OwnedFrame> {
 }
 
 fn analyzer_of(frames: &[OwnedFrame]) -> Analyzer {
-    let mut analyzer = Analyzer::new(&Options::default());
+    analyzer_with(&Options::default(), frames)
+}
+
+fn analyzer_with(options: &Options, frames: &[OwnedFrame]) -> Analyzer {
+    let mut analyzer = Analyzer::new(options);
     for (number, ts_ns, link_type, orig_len, data) in frames {
         analyzer.frame(&Frame {
             number: *number,
@@ -297,4 +301,37 @@ fn mid_call_the_live_rows_show_the_judgement_of_the_open_media_flows() {
         .find(|r| r.ip == "127.0.0.1".parse::<std::net::IpAddr>().unwrap())
         .expect("a row for the SIP server");
     assert_eq!(sip.state, "plaintext SIP", "{sip:?}");
+}
+
+#[cfg(feature = "live")]
+#[test]
+fn mid_call_the_live_row_names_an_inner_layer_beneath_opened_srtp() {
+    // The Firefox SFrame call with its key log, half-way through: once judged, the media
+    // server's row shows the flow's protection and the inner layer its opened streams carry;
+    // the same call without the inner layer shows none.
+    use callproof::dissect::tls::keylog::KeyLog;
+    use callproof::live::{Judged, server_rows};
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let row = |name: &str| {
+        let options = Options {
+            keylog: Some(std::sync::Arc::new(
+                KeyLog::read(&dir.join(format!("{name}.keys"))).unwrap(),
+            )),
+            ..Options::default()
+        };
+        let frames = frames(&dir.join(format!("{name}.pcap")));
+        let analyzer = analyzer_with(&options, &frames[..frames.len() / 2]);
+        let v = analyzer.snapshot(&GeoData::embedded(), &Catalogue::embedded());
+        let judged = Judged::new(&v);
+        let rows = server_rows(analyzer.flows(), &judged);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        let media = v.flows.iter().find(|f| f.dtls.is_some()).unwrap();
+        let protection = media.encryption.protection.clone().unwrap();
+        assert!(protection.contains("SRTP_AEAD_AES_128_GCM"), "{protection}");
+        (rows[0].state.clone(), protection)
+    };
+    let (with_layer, protection) = row("firefox-dtls13-sframe-keylog");
+    assert_eq!(with_layer, format!("{protection} + inner layer sframe"));
+    let (without, protection) = row("firefox-dtls13-keylog");
+    assert_eq!(without, protection);
 }

@@ -67,8 +67,25 @@ impl Judged {
                     })
                     .collect();
                 let e = &f.encryption;
+                // an end-to-end layer seen beneath the SRTP a key opened
+                let mut layers: Vec<&str> = f
+                    .rtp
+                    .iter()
+                    .flat_map(|r| &r.streams)
+                    .flat_map(|s| &s.inner_e2ee_layers)
+                    .map(String::as_str)
+                    .collect();
+                layers.sort_unstable();
+                layers.dedup();
+                let inner = if layers.is_empty() {
+                    String::new()
+                } else {
+                    format!(" + inner layer {}", layers.join(", "))
+                };
                 let state = match e.state.as_ref() {
-                    "encrypted" => Some(e.protection.clone().unwrap_or_else(|| "encrypted".into())),
+                    "encrypted" => {
+                        Some(e.protection.clone().unwrap_or_else(|| "encrypted".into()) + &inner)
+                    }
                     "plaintext" => Some(format!(
                         "plaintext {}",
                         e.protection.clone().unwrap_or_else(|| protocols
