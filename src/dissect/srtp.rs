@@ -1341,8 +1341,8 @@ mod tests {
         assert_eq!(sframe_header(&[]), None);
     }
 
-    /// A frame of `len` random bytes whose SFrame header, of key id `kid` and counter `ctr`,
-    /// sits at `offset`.
+    /// A frame of `offset` + 60 random bytes whose SFrame header, of key id `kid` and counter
+    /// `ctr`, sits at `offset`.
     fn sframe_frame(next: &mut impl FnMut() -> u64, offset: usize, kid: u64, ctr: u64) -> Vec<u8> {
         let mut frame: Vec<u8> = (0..offset + 60).map(|_| next() as u8).collect();
         let mut header = [0u8; 17];
