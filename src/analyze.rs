@@ -1409,6 +1409,7 @@ fn flow_record(
                     }
                     .into(),
                     profile: names::srtp_profile_name(k.profile),
+                    profile_found_by_trial: k.profile_by_trial,
                     state: k.state_name().into(),
                     packets_authenticated: k.authenticated(),
                     packets_failed_authentication: k.failed(),

@@ -1381,8 +1381,10 @@ fn firefox_dtls13_chacha20_key_log_opens_the_handshake_and_the_media() {
 }
 
 /// A Firefox DTLS 1.3 call of `make-firefox-dtls13-keylog.py` (`name`: the capture's name
-/// without extension) opens with its key log as its `.expected` says, and without either of
-/// the secrets says no more than it can.
+/// without extension) opens with its key log as its `.expected` says; without the exporter
+/// secret the media stays unopened; without the handshake secret the media opens under the
+/// profile found by trial (Firefox's own srtpCipher), and with another session's exporter
+/// secret no profile opens it — said without naming a profile as fact.
 fn assert_firefox_dtls13_call_opens_with_its_key_log(name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
     let capture = dir.join(format!("{name}.pcap"));
@@ -1480,17 +1482,77 @@ fn assert_firefox_dtls13_call_opens_with_its_key_log(name: &str) {
     );
     assert_eq!(k.rtcp_packets_unopened, srtcp);
 
-    // no handshake secret: the profile stays encrypted, and nothing is said of the media
+    // no handshake secret: the profile stays encrypted; the exporter secret opens the media
+    // under the offered profile whose keys authenticate its first packet (Firefox's own
+    // srtpCipher), and every packet as with the whole key log
     let (_tmp, no_handshake) = without("SERVER_HANDSHAKE_TRAFFIC_SECRET");
     let v = with_keys(&no_handshake);
     let f = dtls_flow(&v);
     let d = f.dtls.as_deref().unwrap();
     assert_eq!(d.keylog.as_deref(), Some("no-secret"));
     assert!(d.certificates.is_empty() && d.srtp_profile.is_none());
-    assert!(f.rtp.as_deref().unwrap().srtp_keys.is_none());
+    assert!(d.srtp_profiles_offered.len() > 1, "a trial among several");
+    let rtp = f.rtp.as_deref().unwrap();
+    let k = rtp.srtp_keys.as_ref().unwrap();
+    assert_eq!(
+        (k.state.as_ref(), k.profile_found_by_trial),
+        ("opened", Some(true))
+    );
+    assert_eq!(k.profile, facts["srtp_cipher"]);
+    assert_eq!(
+        (k.packets_authenticated, k.rtcp_packets_authenticated),
+        (sent.values().sum::<u64>(), srtcp)
+    );
+    assert!(
+        rtp.streams
+            .iter()
+            .all(|s| s.srtp_authenticated == Some(s.packets))
+    );
+    common::assert_basis_mentions(f, "found by trial among the profiles the client offered");
     // the profile is one of those offered, all of which encrypt
     assert_eq!(f.encryption.state, "encrypted");
     common::assert_basis_mentions(f, "every profile the client offered encrypts the media");
+
+    // another session's exporter secret under this session's client random: no offered
+    // profile's keys open the media, and the verdict says so without naming a profile as fact
+    let other = if name.contains("chacha20") {
+        "firefox-dtls13-keylog"
+    } else {
+        "firefox-dtls13-chacha20-keylog"
+    };
+    let other_exporter = std::fs::read_to_string(dir.join(format!("{other}.keys")))
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            Some(
+                l.strip_prefix("EXPORTER_SECRET ")?
+                    .split_once(' ')?
+                    .1
+                    .to_string(),
+            )
+        })
+        .unwrap();
+    let swapped: String = key_text
+        .lines()
+        .filter(|l| !l.starts_with("SERVER_HANDSHAKE_TRAFFIC_SECRET"))
+        .map(|l| match l.strip_prefix("EXPORTER_SECRET ") {
+            Some(rest) => format!(
+                "EXPORTER_SECRET {} {other_exporter}\n",
+                rest.split(' ').next().unwrap()
+            ),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let (_tmp, swapped) = common::temp_copy(swapped.as_bytes(), "swapped.txt");
+    let v = with_keys(&swapped);
+    let f = dtls_flow(&v);
+    let k = f.rtp.as_deref().unwrap().srtp_keys.as_ref().unwrap();
+    assert_eq!(
+        (k.state.as_ref(), k.profile_found_by_trial),
+        ("rejected", Some(false))
+    );
+    assert_eq!(k.packets_authenticated, 0);
+    common::assert_basis_mentions(f, "none of the first 64 RTP packets authenticated");
 }
 
 /// The DTLS 1.3 call with its key log in a Decryption Secrets Block that comes after the

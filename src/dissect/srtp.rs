@@ -849,6 +849,14 @@ impl Opener {
         }
     }
 
+    /// Whether an RTP packet in direction `dir` authenticates under this opener's keys at
+    /// rollover counter 0 (a call's first packets), without counting it.
+    fn authenticates(&mut self, dir: u8, header_len: usize, packet: &[u8]) -> bool {
+        self.keys[usize::from(dir.min(1))]
+            .as_ref()
+            .is_some_and(|k| k.open_rtp(packet, header_len, 0, &mut self.scratch))
+    }
+
     /// One RTP packet in direction `dir`: authenticated and decrypted (into a scratch buffer),
     /// or counted as failed.
     pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
@@ -997,7 +1005,20 @@ pub struct FlowKeys {
     pub unopened: u64,
     /// SRTCP packets (RTCP not in clear) seen while the keys were not derived.
     pub rtcp_unopened: u64,
+    /// A DTLS 1.3 session whose selected profile was not read (the server sends it
+    /// encrypted, and the key log has no handshake secret): the keys of each profile the
+    /// client offered, tried on the first RTP packets ([`PROFILE_TRIALS`]).
+    candidates: Vec<(u16, Opener)>,
+    /// RTP packets tried against `candidates`.
+    trials: u64,
+    /// `Some(true)` when the profile was found by trial, `Some(false)` when no candidate
+    /// opened any of the packets tried; `None` when the handshake showed the profile.
+    pub profile_by_trial: Option<bool>,
 }
+
+/// RTP packets tried against each offered profile's keys, when the selected profile is not
+/// known, before the trial gives up.
+pub const PROFILE_TRIALS: u64 = 64;
 
 impl FlowKeys {
     /// The keys of a DTLS session whose ServerHello (DTLS 1.2) or EncryptedExtensions (DTLS
@@ -1021,6 +1042,9 @@ impl FlowKeys {
             opener: None,
             unopened: 0,
             rtcp_unopened: 0,
+            candidates: Vec::new(),
+            trials: 0,
+            profile_by_trial: None,
         };
         let Some(p) = Profile::from_id(profile) else {
             keys.state = KeysState::UnsupportedProfile;
@@ -1050,6 +1074,76 @@ impl FlowKeys {
         keys
     }
 
+    /// The keys of a DTLS 1.3 session whose selected profile is not known (the server's
+    /// EncryptedExtensions were not opened: no handshake secret) but whose exporter secret
+    /// is: the keys of each profile the client `offered` that this module opens, tried on the
+    /// flow's first RTP packets; the first that authenticates one is the session's profile.
+    pub fn of_dtls13_offered(
+        offered: &[u16],
+        cipher: u16,
+        exporter: &[u8],
+        client_dir: usize,
+    ) -> Self {
+        let prf = PrfHash::of_cipher_suite(cipher);
+        let mut candidates: Vec<(u16, Opener)> = Vec::new();
+        // each profile opened here once, in the client's order (a hello from a stranger may
+        // repeat one many times)
+        for &id in offered {
+            if candidates.iter().any(|c| c.0 == id) {
+                continue;
+            }
+            let Some(p) = Profile::from_id(id) else {
+                continue;
+            };
+            if let Some(opener) = dtls13_srtp_master_keys(p, prf, exporter)
+                .and_then(|masters| Opener::new(p, &masters, client_dir))
+            {
+                candidates.push((id, opener));
+            }
+        }
+        Self {
+            source: KeySource::DtlsKeyLog { dtls13: true },
+            profile: candidates
+                .first()
+                .map_or(offered.first().copied().unwrap_or(0), |c| c.0),
+            state: if candidates.is_empty() {
+                KeysState::UnsupportedProfile
+            } else {
+                KeysState::Derived
+            },
+            opener: None,
+            unopened: 0,
+            rtcp_unopened: 0,
+            candidates,
+            trials: 0,
+            profile_by_trial: Some(false),
+        }
+    }
+
+    /// Whether the profile is still being looked for.
+    pub fn in_trial(&self) -> bool {
+        !self.candidates.is_empty()
+    }
+
+    /// One RTP packet tried against each candidate profile's keys: the first that opens it
+    /// becomes the flow's; after [`PROFILE_TRIALS`] packets opened by none, the trial stops.
+    fn try_profiles(&mut self, dir: u8, header_len: usize, packet: &[u8]) {
+        self.trials += 1;
+        let found = self
+            .candidates
+            .iter_mut()
+            .position(|(_, o)| o.authenticates(dir, header_len, packet));
+        if let Some(i) = found {
+            let (profile, opener) = self.candidates.swap_remove(i);
+            self.profile = profile;
+            self.opener = Some(opener);
+            self.profile_by_trial = Some(true);
+            self.candidates = Vec::new();
+        } else if self.trials >= PROFILE_TRIALS {
+            self.candidates = Vec::new();
+        }
+    }
+
     /// The keys SDP `a=crypto` lines announced in clear for the two ends of a flow (client's,
     /// server's: each protects what that end sends); `None` when neither is usable or the two
     /// name different profiles.
@@ -1071,6 +1165,9 @@ impl FlowKeys {
             opener: Some(Opener::with_keys(keys)),
             unopened: 0,
             rtcp_unopened: 0,
+            candidates: Vec::new(),
+            trials: 0,
+            profile_by_trial: None,
         })
     }
 
@@ -1096,6 +1193,9 @@ impl FlowKeys {
 
     /// One RTP packet of the flow.
     pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
+        if self.in_trial() {
+            self.try_profiles(dir, header_len, packet);
+        }
         match self.opener.as_mut() {
             Some(o) => o.rtp(dir, ssrc, seq, header_len, packet),
             None => self.unopened += 1,
@@ -1127,6 +1227,8 @@ impl FlowKeys {
         KeysOutcome {
             source: self.source,
             profile: self.profile,
+            profile_by_trial: self.profile_by_trial,
+            trials: self.trials,
             state: self.state,
             streams,
             unchecked,
@@ -1143,6 +1245,9 @@ impl FlowKeys {
 pub struct KeysOutcome {
     pub source: KeySource,
     pub profile: u16,
+    /// As [`FlowKeys::profile_by_trial`], with the RTP packets tried.
+    pub profile_by_trial: Option<bool>,
+    pub trials: u64,
     pub state: KeysState,
     pub streams: Vec<StreamCheck>,
     /// Packets of streams beyond [`MAX_STREAMS`].
@@ -1175,6 +1280,10 @@ impl KeysOutcome {
         match self.state {
             KeysState::Derived if self.authenticated() + self.rtcp_authenticated > 0 => "opened",
             KeysState::Derived if self.failed() + self.rtcp_failed > 0 => "rejected",
+            // no offered profile's keys opened the packets tried
+            KeysState::Derived if self.profile_by_trial == Some(false) && self.trials > 0 => {
+                "rejected"
+            }
             KeysState::Derived
                 if self.unopened + self.rtcp_unopened > 0
                     && matches!(self.source, KeySource::DtlsKeyLog { .. }) =>
@@ -1215,10 +1324,19 @@ impl KeysOutcome {
     pub fn describe(&self) -> String {
         let profile = super::tls::names::srtp_profile_name(self.profile);
         let (opened, failed) = (self.authenticated(), self.failed());
+        const TRIAL: &str = "the server's choice of profile travels encrypted and the key log \
+                             has no handshake secret to read it";
         let keys = match self.source {
             KeySource::DtlsKeyLog { .. } => format!(
-                "the {profile} keys exported from this DTLS handshake with the key log's {}",
-                self.secret_words()
+                "the {profile} keys exported from this DTLS handshake with the key log's {}{}",
+                self.secret_words(),
+                if self.profile_by_trial == Some(true) {
+                    format!(
+                        " ({profile} found by trial among the profiles the client offered: {TRIAL})"
+                    )
+                } else {
+                    String::new()
+                }
             ),
             KeySource::Sdes(frames) => {
                 let mut frames: Vec<u64> = frames.iter().flatten().copied().collect();
@@ -1277,6 +1395,15 @@ impl KeysOutcome {
                 "{keys} authenticated none of {}",
                 tally((None, failed), (None, rtcp_failed))
             ),
+            KeysState::Derived if self.profile_by_trial == Some(false) && self.trials > 0 => {
+                format!(
+                    "none of the first {} RTP packets authenticated under the keys of any profile \
+                     the client offered, exported with the key log's {} ({TRIAL}): the media \
+                     was not opened",
+                    self.trials,
+                    self.secret_words()
+                )
+            }
             KeysState::Derived if unopened > 0 && matches!(self.source, KeySource::DtlsKeyLog { .. }) => format!(
                 "the key log's {} for this DTLS session came after its {} had gone by: they were not opened",
                 self.secret_words(),
@@ -1303,8 +1430,6 @@ impl KeysOutcome {
 mod tests {
     use super::*;
 
-    /// The trailer must end the payload and its IV must start with the packet's own SSRC and
-    /// RTP timestamp (bytes 8..12 and 4..8 of the RTP header).
     /// RFC 9605's header encodings (the working group's header test vectors, and the header
     /// of its AES_128_GCM_SHA256_128 frame vector), each followed by a tag's room.
     #[test]
@@ -1440,6 +1565,21 @@ mod tests {
         assert_eq!(t.packets, 0);
     }
 
+    /// A DTLS 1.3 profile trial holds each offered profile opened here once, in the client's
+    /// order, however often a hello repeats it; none opened here: an unsupported profile.
+    #[test]
+    fn a_profile_offered_many_times_is_tried_once() {
+        let mut offered = vec![0x0007; 1000];
+        offered.extend([0x0001, 0x0005, 0x0007]);
+        let keys = FlowKeys::of_dtls13_offered(&offered, 0x1301, &[7; 32], 0);
+        let ids: Vec<u16> = keys.candidates.iter().map(|c| c.0).collect();
+        assert_eq!(ids, [0x0007, 0x0001]);
+        assert_eq!((keys.state, keys.profile), (KeysState::Derived, 0x0007));
+        let none = FlowKeys::of_dtls13_offered(&[0x0005, 0x0006], 0x1301, &[7; 32], 0);
+        assert_eq!(none.state, KeysState::UnsupportedProfile);
+        assert!(!none.in_trial());
+    }
+
     /// Random payloads (ciphertext, compressed media) do not make runs at any offset.
     #[test]
     fn sframe_follow_finds_nothing_in_random_payloads() {
@@ -1453,6 +1593,8 @@ mod tests {
         assert_eq!(follow.frames(), 0);
     }
 
+    /// The trailer must end the payload and its IV must start with the packet's own SSRC and
+    /// RTP timestamp (bytes 8..12 and 4..8 of the RTP header).
     #[test]
     fn inner_e2ee_trailer_names_the_packets_ssrc_and_timestamp() {
         let mut packet = vec![0x80, 111, 0, 1, 0, 0, 0x0f, 0xa0, 0xde, 0xad, 0xbe, 0xef];

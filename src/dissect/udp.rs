@@ -135,13 +135,30 @@ impl UdpDissector {
         let Some(sh) = d.facts.server_hello.as_ref() else {
             return;
         };
-        let (Some(profile), [Some(client_random), Some(server_random)]) =
-            (sh.srtp_profile, &d.randoms)
-        else {
+        let [Some(client_random), Some(server_random)] = &d.randoms else {
             return;
         };
         let version = sh.selected_version.unwrap_or(sh.legacy_version);
         let dtls13 = version == 0xFEFC;
+        let Some(profile) = sh.srtp_profile else {
+            // DTLS 1.3 sends the selected profile encrypted: without the handshake secret it
+            // is found by trial among those offered, with the exporter secret
+            let offered = d.facts.client_hello.as_ref().map(|c| &c.srtp_profiles);
+            if let (true, Some(offered), Some(exporter)) =
+                (dtls13, offered, keylog.exporter_secret(client_random))
+                && !offered.is_empty()
+                && self.srtp_keys.is_none()
+            {
+                let keys = FlowKeys::of_dtls13_offered(
+                    offered,
+                    u16::try_from(sh.cipher).unwrap_or(0),
+                    exporter,
+                    d.client_dir(),
+                );
+                self.install_srtp_keys(keys);
+            }
+            return;
+        };
         let secret = if dtls13 {
             keylog
                 .exporter_secret(client_random)
@@ -159,6 +176,11 @@ impl UdpDissector {
             secret,
             d.client_dir(),
         );
+        self.install_srtp_keys(keys);
+    }
+
+    /// The flow's SRTP keys from now on, with the packets that went by before them.
+    fn install_srtp_keys(&mut self, keys: FlowKeys) {
         let unopened = self
             .srtp_keys
             .as_ref()

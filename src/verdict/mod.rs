@@ -644,8 +644,15 @@ pub struct Rtp {
 pub struct SrtpKeys {
     /// Where the keys came from: "dtls-key-log" or "sdes-in-clear".
     pub source: Name,
-    /// The SRTP profile the DTLS ServerHello selected.
+    /// The SRTP profile the DTLS ServerHello selected (or the SDES suite's).
     pub profile: String,
+    /// DTLS 1.3 without the handshake secret (the server's choice travels encrypted): `true`
+    /// when `profile` was found by trial — the first RTP packets authenticated under its keys,
+    /// exported with the key log's exporter secret, among the profiles the client offered —,
+    /// `false` when no offered profile's keys opened the first 64 (`profile` is then the
+    /// client's first offer, not a fact of the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_found_by_trial: Option<bool>,
     /// "opened" (RTP or SRTCP packets authenticated and decrypted), "rejected" (packets checked, none
     /// authenticated: the key log's secret does not open this media), "secret-after-media"
     /// (the secret joined the key log — a Decryption Secrets Block — after the media had gone
