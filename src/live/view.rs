@@ -68,15 +68,7 @@ impl Judged {
                     .collect();
                 let e = &f.encryption;
                 // an end-to-end layer seen beneath the SRTP a key opened
-                let mut layers: Vec<&str> = f
-                    .rtp
-                    .iter()
-                    .flat_map(|r| &r.streams)
-                    .flat_map(|s| &s.inner_e2ee_layers)
-                    .map(String::as_str)
-                    .collect();
-                layers.sort_unstable();
-                layers.dedup();
+                let layers = f.inner_e2ee_layers();
                 let inner = if layers.is_empty() {
                     String::new()
                 } else {

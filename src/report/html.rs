@@ -584,15 +584,7 @@ fn flows(out: &mut String, v: &Verdict) {
             let _ = write!(out, " {}", esc(p));
         }
         // an end-to-end layer seen beneath the SRTP a key opened
-        let mut layers: Vec<&str> = f
-            .rtp
-            .iter()
-            .flat_map(|r| &r.streams)
-            .flat_map(|s| &s.inner_e2ee_layers)
-            .map(String::as_str)
-            .collect();
-        layers.sort_unstable();
-        layers.dedup();
+        let layers = f.inner_e2ee_layers();
         if !layers.is_empty() {
             let _ = write!(out, "; inner layer: {}", esc(&layers.join(", ")));
         }

@@ -57,6 +57,23 @@ pub struct Verdict {
     pub claims: Vec<Claim>,
 }
 
+impl Flow {
+    /// The inner end-to-end layers its opened SRTP streams carry
+    /// (`rtp.streams[].inner_e2ee_layers`), each once, sorted.
+    pub fn inner_e2ee_layers(&self) -> Vec<&str> {
+        let mut layers: Vec<&str> = self
+            .rtp
+            .iter()
+            .flat_map(|r| &r.streams)
+            .flat_map(|s| &s.inner_e2ee_layers)
+            .map(String::as_str)
+            .collect();
+        layers.sort_unstable();
+        layers.dedup();
+        layers
+    }
+}
+
 impl Verdict {
     /// The flow with this id: flows are listed in id order and callproof numbers them from 0,
     /// so this is an index, with a search for verdicts numbered otherwise.
