@@ -475,7 +475,8 @@ fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Inp
             count: c.stats.snaplen_truncated_frames,
         });
     }
-    if let Some(d) = malformed_key_logs(&s.secrets) {
+    let (key_log_blocks, malformed_key_logs) = key_log_blocks(&s.secrets);
+    if let Some(d) = malformed_key_logs {
         damage.push(d);
     }
     if c.stats.untracked_packets > 0 {
@@ -512,16 +513,21 @@ fn input_record(s: &CaptureSummary, c: Counters, opts: &Options) -> verdict::Inp
         damage,
         decode: Some(c.stats),
         decryption_secrets_blocks: s.secrets.len(),
-        key_log_blocks: key_log_blocks(&s.secrets),
+        key_log_blocks,
         live: None,
     }
 }
 
-/// The key logs of a capture's Decryption Secrets Blocks, as read (`inputs[].key_log_blocks`).
-fn key_log_blocks(blocks: &[capture::SecretsBlock]) -> Option<verdict::KeyLogBlocks> {
+/// The key logs of a capture's Decryption Secrets Blocks, as read (`inputs[].key_log_blocks`),
+/// each block parsed alone as the analysis takes them; and the damage its lines that name a
+/// secret but do not parse make (a damaged block, whose sessions cannot be opened).
+fn key_log_blocks(
+    blocks: &[capture::SecretsBlock],
+) -> (Option<verdict::KeyLogBlocks>, Option<verdict::Damage>) {
     use sha2::Digest;
     let mut hash = sha2::Sha256::new();
     let (mut bytes, mut malformed) = (0u64, 0u64);
+    let mut first_malformed = None;
     let mut log: Option<KeyLog> = None;
     for block in blocks
         .iter()
@@ -529,39 +535,14 @@ fn key_log_blocks(blocks: &[capture::SecretsBlock]) -> Option<verdict::KeyLogBlo
     {
         hash.update(&block.data);
         bytes += block.data.len() as u64;
-        // each block parsed alone, as the analysis takes them
         let more = KeyLog::parse(&String::from_utf8_lossy(&block.data));
         malformed += more.malformed_lines as u64;
+        if first_malformed.is_none() {
+            first_malformed = more.first_malformed_line.map(|l| (l, block.byte_offset));
+        }
         log.get_or_insert_default().extend(more);
     }
-    let log = log?;
-    Some(verdict::KeyLogBlocks {
-        sha256: hex::encode(hash.finalize()),
-        bytes,
-        sessions: log.sessions() as u64,
-        master_secrets: log.master_secret_sessions() as u64,
-        exporter_secrets: log.exporter_secret_sessions() as u64,
-        malformed_lines: malformed,
-    })
-}
-
-/// The lines of a capture's key logs (Decryption Secrets Blocks) that name a server handshake
-/// secret but do not parse: a damaged block, whose sessions' handshakes cannot be opened.
-fn malformed_key_logs(blocks: &[capture::SecretsBlock]) -> Option<verdict::Damage> {
-    let mut count = 0;
-    let mut first = None;
-    for block in blocks
-        .iter()
-        .filter(|b| b.secrets_type == capture::TLS_KEY_LOG)
-    {
-        let log = KeyLog::parse(&String::from_utf8_lossy(&block.data));
-        count += log.malformed_lines as u64;
-        if first.is_none() {
-            first = log.first_malformed_line.map(|l| (l, block.byte_offset));
-        }
-    }
-    let (line, byte_offset) = first?;
-    Some(verdict::Damage {
+    let damage = first_malformed.map(|(line, byte_offset)| verdict::Damage {
         kind: "malformed-key-log".into(),
         detail: format!(
             "lines of the capture's key logs (Decryption Secrets Blocks) that name a TLS 1.3 \
@@ -570,8 +551,17 @@ fn malformed_key_logs(blocks: &[capture::SecretsBlock]) -> Option<verdict::Damag
         ),
         frame: None,
         byte_offset: Some(byte_offset),
-        count,
-    })
+        count: malformed,
+    });
+    let summary = log.map(|log| verdict::KeyLogBlocks {
+        sha256: hex::encode(hash.finalize()),
+        bytes,
+        sessions: log.sessions() as u64,
+        master_secrets: log.master_secret_sessions() as u64,
+        exporter_secrets: log.exporter_secret_sessions() as u64,
+        malformed_lines: malformed,
+    });
+    (summary, damage)
 }
 
 /// An input file, and whether it was found by walking a directory (rather than named).

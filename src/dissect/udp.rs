@@ -147,7 +147,6 @@ impl UdpDissector {
             if let (true, Some(offered), Some(exporter)) =
                 (dtls13, offered, keylog.exporter_secret(client_random))
                 && !offered.is_empty()
-                && self.srtp_keys.is_none()
             {
                 let keys = FlowKeys::of_dtls13_offered(
                     offered,
