@@ -43,9 +43,21 @@ RTP packets whose libsrtp plaintext begins (audio) or, after the VP8 payload des
 continues (video) with the SFrame header of a frame the worker sealed with that SSRC and RTP
 timestamp, and the audio packets whose SFrame ciphertext `cryptography` opens with the key.
 
-usage (root, for tcpdump; needs firefox-esr and tcpdump from Debian, and python3 with
-`pip install pylibsrtp cryptography`):
-    python3 captures/make-firefox-dtls13-keylog.py [--chacha20] [--frame-e2ee [--rewritten-iv] | --sframe]
+With --loss (e.g. --sframe --loss: captures/firefox-dtls13-sframe-lossy-keylog.*) nftables
+drops at random 8 % of the UDP datagrams above 300 bytes (the video) before the capture point
+(output hook: the capture lacks them, as one taken at the receiver would) and 8 % after it
+(input hook: the capture holds the lost packet, as one taken at the sender would), so that
+Firefox retransmits video on its RTX stream (RFC 4588). The .expected adds each RTX SSRC and
+the SSRC it repeats as the SDP's a=ssrc-group:FID pairs them, and per RTX SSRC the packets
+libsrtp authenticates, those whose payload is the original sequence number and the payload of
+a packet of that stream captured earlier at the same RTP timestamp (copies), and those whose
+original sequence number the capture lacks so far, below its highest by less than 512 or above
+it by at most 16, at an RTP timestamp not before that of the nearest captured packet below and
+not after that of the nearest captured above (if any yet), each within 16 (gap fills).
+
+usage (root, for tcpdump and nft; needs firefox-esr, tcpdump and nftables from Debian, and
+python3 with `pip install pylibsrtp cryptography`):
+    python3 captures/make-firefox-dtls13-keylog.py [--chacha20] [--frame-e2ee [--rewritten-iv] | --sframe] [--loss]
 """
 import hashlib, hmac, http.server, json, os, re, struct, subprocess, sys, tempfile, threading, time
 
@@ -56,11 +68,17 @@ CHACHA20 = "--chacha20" in sys.argv[1:]
 FRAME_E2EE = "--frame-e2ee" in sys.argv[1:]
 SFRAME = "--sframe" in sys.argv[1:]
 REWRITTEN_IV = "--rewritten-iv" in sys.argv[1:]
+LOSS = "--loss" in sys.argv[1:]
+LOSS_TABLE = """table inet callproof_loss {
+    chain before_capture { type filter hook output priority 0; udp length > 300 numgen random mod 100 < 8 drop; }
+    chain after_capture { type filter hook input priority 0; udp length > 300 numgen random mod 100 < 8 drop; }
+}
+"""
 IV_SSRC_XOR, IV_TIMESTAMP_ADD = 0x5A5A5A5A, 0x10000
 KEY_INDEX = 3
 SFRAME_KID = 0x2A7
 NAME = ("captures/firefox-dtls13-" + ("chacha20-" if CHACHA20 else "") + ("frame-e2ee-" if FRAME_E2EE else "") + ("rewritten-iv-" if REWRITTEN_IV else "")
-        + ("sframe-" if SFRAME else "") + "keylog")
+        + ("sframe-" if SFRAME else "") + ("lossy-" if LOSS else "") + "keylog")
 OUT, KEYS, EXP = NAME + ".pcap", NAME + ".keys", NAME + ".expected"
 
 PREFS = """
@@ -353,6 +371,34 @@ def rtp_payload(rtp):
     return rtp[at:len(rtp) - (rtp[-1] if padded else 0)]
 
 
+def retransmission(original, payload, timestamp):
+    """How an RTX payload (RFC 4588 §4: the original sequence number, then the original payload)
+    repeats the original stream's packets captured so far (`original`: seq -> (timestamp,
+    payload)): "copy" when that packet was captured with this timestamp and payload; "gap_fill"
+    when its sequence number is missing, below the highest captured by less than 512 or above
+    it by at most 16, and the timestamp is not before that of the nearest captured packet
+    below it and not after that of the nearest captured above it (if any yet), each within 16."""
+    if not original:
+        return None
+    osn = int.from_bytes(payload[:2], "big")
+    first = next(iter(original))
+    highest = max(original, key=lambda s: (s - first) & 0xFFFF)
+    behind, ahead = (highest - osn) & 0xFFFF, (osn - highest) & 0xFFFF
+    if behind >= 512 and not 1 <= ahead <= 16:
+        return None
+    if osn in original:
+        return "copy" if original[osn] == (timestamp, payload[2:]) else None
+    below = next((original[(osn - d) & 0xFFFF][0] for d in range(1, 17) if (osn - d) & 0xFFFF in original), None)
+    if below is None or timestamp < below:
+        return None
+    if behind >= 512:
+        return "gap_fill"
+    above = next((original[(osn + d) & 0xFFFF][0] for d in range(1, min(16, behind) + 1) if (osn + d) & 0xFFFF in original), None)
+    if above is None:
+        return None
+    return "gap_fill" if timestamp <= above else None
+
+
 def sframe_frame(rtp, codecs):
     """Where an SFrame frame begins in an RTP packet in clear: the payload of Opus, and for VP8
     the bytes after the payload descriptor (RFC 7741 §4.2) of a packet starting partition 0.
@@ -425,14 +471,20 @@ def main():
                             stderr=subprocess.DEVNULL)
     time.sleep(1)
     env = dict(os.environ, SSLKEYLOGFILE=keys, MOZ_HEADLESS="1")
-    fox = subprocess.Popen(["firefox-esr", "--headless", "--no-remote", "--profile", profile, url],
-                           env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(60):
-        if any(isinstance(m, str) for m in messages):
-            break
-        time.sleep(1)
-    fox.terminate()
-    fox.wait()
+    if LOSS:
+        subprocess.run(["nft", "-f", "-"], input=LOSS_TABLE, text=True, check=True)
+    try:
+        fox = subprocess.Popen(["firefox-esr", "--headless", "--no-remote", "--profile", profile, url],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(60):
+            if any(isinstance(m, str) for m in messages):
+                break
+            time.sleep(1)
+        fox.terminate()
+        fox.wait()
+    finally:
+        if LOSS:
+            subprocess.run(["nft", "delete", "table", "inet", "callproof_loss"], check=True)
     time.sleep(1)
     dump.terminate()
     dump.wait()
@@ -459,6 +511,10 @@ def main():
     ]
     for s in outbound:
         lines.append(f"sent ssrc=0x{s['ssrc']:08x} kind={s['kind']} packets={s['packetsSent']}")
+    # the sender's RTX streams: a=ssrc-group:FID ORIGINAL RTX (RFC 5576 §4.2, RFC 4588 §8.3)
+    rtx_of = {int(r): int(o) for o, r in re.findall(r"a=ssrc-group:FID (\d+) (\d+)", report["offer"])}
+    for rtx, original in sorted(rtx_of.items()):
+        lines.append(f"rtx ssrc=0x{rtx:08x} of=0x{original:08x}")
     sealed = {}
     codecs = {int(pt): name.lower() for pt, name in re.findall(r"a=rtpmap:(\d+) ([^/]+)/", report["offer"])}
     if SFRAME:
@@ -503,6 +559,7 @@ def main():
         session = Session(policy=Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND,
                                         srtp_profile=Policy.SRTP_PROFILE_AEAD_AES_128_GCM))
         rtp, rtcp, trailers, headers, opened = {}, 0, {}, {}, {}
+        originals, copies, gap_fills = {}, {}, {}  # per SSRC: seq -> (timestamp, payload)
         for port, d in datagrams:
             if (port == client_port) != (side == "client") or not 128 <= d[0] <= 191:
                 continue
@@ -514,6 +571,14 @@ def main():
                     plain = session.unprotect(d)
                     ssrc = int.from_bytes(d[8:12], "big")
                     rtp[ssrc] = rtp.get(ssrc, 0) + 1
+                    seq, timestamp = int.from_bytes(plain[2:4], "big"), int.from_bytes(plain[4:8], "big")
+                    if ssrc in rtx_of and len(rtp_payload(plain)) >= 2:
+                        how = retransmission(originals.get(rtx_of[ssrc], {}), rtp_payload(plain), timestamp)
+                        if how == "copy":
+                            copies[ssrc] = copies.get(ssrc, 0) + 1
+                        elif how == "gap_fill":
+                            gap_fills[ssrc] = gap_fills.get(ssrc, 0) + 1
+                    originals.setdefault(ssrc, {})[seq] = (timestamp, rtp_payload(plain))
                     if FRAME_E2EE and frame_trailer(plain):
                         trailers[ssrc] = trailers.get(ssrc, 0) + 1
                     if SFRAME:
@@ -531,6 +596,9 @@ def main():
                 pass
         for ssrc in sorted(rtp):
             lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} rtp_authenticated={rtp[ssrc]}")
+            if ssrc in rtx_of:
+                lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} rtx_copies={copies.get(ssrc, 0)}"
+                             f" rtx_gap_fills={gap_fills.get(ssrc, 0)}")
             if FRAME_E2EE:
                 lines.append(f"libsrtp dtls_{side} ssrc=0x{ssrc:08x} frame_trailers={trailers.get(ssrc, 0)}")
             if SFRAME:
