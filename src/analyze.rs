@@ -1381,6 +1381,12 @@ fn flow_record(
                             record.srtp_failed_authentication = Some(check.failed);
                             record.inner_e2ee_packets = Some(check.inner_e2ee());
                             record.inner_e2ee_layers = inner_e2ee_layers(check);
+                            record.retransmission_of =
+                                check.retransmits.of().map(|of| verdict::Retransmission {
+                                    ssrc: format!("0x{of:08x}"),
+                                    copies: check.retransmits.copies,
+                                    gap_fills: check.retransmits.gap_fills,
+                                });
                         }
                         record
                     })
@@ -1557,7 +1563,19 @@ fn inner_e2ee_evidence(check: &srtp::StreamCheck) -> Vec<String> {
             srtp::SFRAME_MAX_STEP
         ));
     }
-    if lines.is_empty() && opened >= srtp::INNER_LAYER_MIN_PACKETS {
+    if let Some(of) = check.retransmits.of() {
+        let r = &check.retransmits;
+        lines.push(format!(
+            "retransmissions (RFC 4588) of SSRC {of:#010x}: {} of {opened} opened payloads \
+             repeat its packets, the original sequence number first ({} a packet the capture \
+             holds, payload and RTP timestamp alike; {} a sequence number it lacks, at a \
+             timestamp between its captured neighbours'): what lies beneath SRTP is that \
+             stream's payload, and its inner layer is judged there",
+            r.copies + r.gap_fills,
+            r.copies,
+            r.gap_fills
+        ));
+    } else if lines.is_empty() && opened >= srtp::INNER_LAYER_MIN_PACKETS {
         lines.push(format!(
             "inner layer: none of the {opened} opened payloads carries an end-to-end layer \
              recognised here (Jitsi Meet's frame trailer; SFrame headers whose counter runs \
@@ -1615,6 +1633,7 @@ fn stream_record(
         srtp_failed_authentication: None,
         inner_e2ee_packets: None,
         inner_e2ee_layers: Vec::new(),
+        retransmission_of: None,
     }
 }
 

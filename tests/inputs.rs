@@ -539,6 +539,7 @@ fn mutated_dtls_srtp_with_its_key_log_never_panics() {
         "firefox-dtls13-frame-e2ee-keylog",
         "firefox-dtls13-frame-e2ee-rewritten-iv-keylog",
         "firefox-dtls13-sframe-keylog",
+        "firefox-dtls13-sframe-lossy-keylog",
     ] {
         let src = dir.join(format!("{name}.pcap"));
         let keys = std::fs::read_to_string(dir.join(format!("{name}.keys"))).unwrap();

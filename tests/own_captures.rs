@@ -2077,6 +2077,75 @@ fn sframe_under_srtp_is_seen_with_the_key_log() {
     );
 }
 
+/// A lossy SFrame call (`make-firefox-dtls13-keylog.py --sframe --loss`: nftables dropped
+/// 8 % of the video before the capture point and 8 % after it), in which Firefox retransmits
+/// video on its RTX stream (RFC 4588): over 32 packets, most of them padding to probe the
+/// bandwidth. The RTX stream is named the retransmissions of the SSRC the SDP's
+/// `a=ssrc-group:FID` pairs it with, and it counts as many copies and gap fills as the
+/// script's own reading of libsrtp's plaintext. It carries no SFrame run of its own, yet it is
+/// judged on the video it repeats: through a vendor's media server the e2ee claim is
+/// consistent, as without the losses. (Before retransmissions were recognised, this stream of
+/// 154 opened packets without a layer left the claim unverifiable.)
+#[test]
+fn a_retransmission_stream_is_judged_on_the_stream_it_repeats() {
+    let call = FirefoxCall::named("firefox-dtls13-sframe-lossy-keylog");
+    let authenticated = call.per_ssrc("libsrtp", "rtp_authenticated");
+    let (copies, gap_fills) = (
+        call.per_ssrc("libsrtp", "rtx_copies"),
+        call.per_ssrc("libsrtp", "rtx_gap_fills"),
+    );
+    let headers = call.per_ssrc("libsrtp", "sframe_headers");
+    let rtx: Vec<_> = expected_records(&call.expected_file, "rtx");
+    assert_eq!(rtx.len(), 1, "one RTX stream in the SDP");
+    let (rtx_ssrc, original) = (&rtx[0]["ssrc"], &rtx[0]["of"]);
+    assert!(authenticated[rtx_ssrc] >= 32, "long enough to decide");
+
+    let v = call.verdict_with_key_log();
+    let f = dtls_flow(&v);
+    let streams = &f.rtp.as_deref().unwrap().streams;
+    assert_eq!(streams.len(), 3);
+    for s in streams {
+        assert_eq!(
+            s.srtp_authenticated,
+            Some(authenticated[&s.ssrc]),
+            "{}",
+            s.ssrc
+        );
+        if &s.ssrc == rtx_ssrc {
+            let r = s
+                .retransmission_of
+                .as_ref()
+                .expect("named a retransmission stream");
+            assert_eq!(&r.ssrc, original);
+            assert_eq!(r.copies, copies[&s.ssrc]);
+            assert_eq!(r.gap_fills, gap_fills[&s.ssrc]);
+            assert!(r.copies > 0 && r.gap_fills > 0, "both kinds in the capture");
+            assert!(s.inner_e2ee_layers.is_empty());
+            let line = &s.evidence[1];
+            assert!(
+                line.contains(&format!("retransmissions (RFC 4588) of SSRC {original}")),
+                "{line}"
+            );
+            assert!(!s.evidence.iter().any(|e| e.contains("none of the")));
+        } else {
+            assert_eq!(s.retransmission_of, None, "{}", s.ssrc);
+            assert_eq!(s.inner_e2ee_layers, ["sframe"], "{}", s.ssrc);
+            // every header libsrtp's plaintext shows of a frame the worker reported sealing, and
+            // more: all 249 audio packets carry a header in the run, one more than the worker
+            // reported sealing (its report went out before its last frame)
+            assert!(s.inner_e2ee_packets >= Some(headers[&s.ssrc]), "{}", s.ssrc);
+        }
+    }
+    let reason = through_vendor_media_server(
+        &call.capture,
+        &call.keys,
+        &f.server.ip.to_string(),
+        "1 of them carry an inner end-to-end layer",
+        "consistent",
+    );
+    assert!(reason.contains("SFrame"), "{reason}");
+}
+
 /// A capture that carries its key log (a pcapng Decryption Secrets Block, as `editcap
 /// --inject-secrets` writes one) and no `--keylog` file: the verdict's `keylog` section names
 /// the capture and the blocks as their source, their text (its SHA-256 that of the key log

@@ -52,7 +52,9 @@ pub struct FlowBrief {
     pub rtt_ms: Option<f64>,
     /// SRTP opened on the flow, and every stream with enough packets opened to show one
     /// ([`INNER_LAYER_MIN_PACKETS`](crate::dissect::srtp::INNER_LAYER_MIN_PACKETS)), and at
-    /// least one, carried an inner end-to-end layer (`rtp.streams[].inner_e2ee_packets`).
+    /// least one, carried an inner end-to-end layer (`rtp.streams[].inner_e2ee_packets`);
+    /// a stream that retransmits another (`rtp.streams[].retransmission_of`) is judged on that
+    /// stream.
     pub inner_e2ee: bool,
 }
 
@@ -135,10 +137,12 @@ impl FlowBrief {
                         .filter(|s| s.srtp_authenticated.is_some_and(|n| n > 0))
                 };
                 let carries = |s: &crate::verdict::RtpStream| s.inner_e2ee_packets.unwrap_or(0) > 0;
-                // a stream too short to show a layer (a few retransmissions) decides nothing
+                // a stream too short to show a layer decides nothing, nor one that
+                // retransmits another stream's packets (judged on that stream)
                 opened().any(carries)
                     && opened().all(|s| {
                         carries(s)
+                            || s.retransmission_of.is_some()
                             || s.srtp_authenticated.unwrap_or(0)
                                 < crate::dissect::srtp::INNER_LAYER_MIN_PACKETS
                     })

@@ -557,6 +557,8 @@ pub struct StreamCheck {
     pub jitsi_rewritten: RewrittenTrailers,
     /// The SFrame headers followed over the stream's frames.
     pub sframe: SframeFollow,
+    /// The payloads that repeat another stream's packets (RFC 4588 retransmissions).
+    pub retransmits: Retransmits,
     rollover: Rollover,
 }
 
@@ -571,6 +573,143 @@ impl StreamCheck {
 /// Opened packets a stream needs before the absence of an inner layer says something: fewer
 /// may all be retransmissions or frames too few for an SFrame run ([`SFRAME_RUN`]).
 pub const INNER_LAYER_MIN_PACKETS: u64 = 32;
+
+/// Packets remembered per stream, by sequence number, for recognising their retransmissions:
+/// a retransmission (RFC 4588) follows its original by less than this many of the original
+/// stream's packets.
+const RECENT_PACKETS: usize = 512;
+/// How far on each side of a missing sequence number its captured neighbours are looked for.
+const GAP_NEIGHBOURS: u16 = 16;
+/// Payloads that must repeat another stream's packets, and at least half of a stream's, before
+/// the stream is taken for that stream's retransmissions.
+pub const RTX_MIN_PACKETS: u64 = 4;
+
+/// How a payload repeats a packet of another stream ([`RecentPackets::repeated`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repeat {
+    /// A packet captured earlier: its sequence number, RTP timestamp and payload alike.
+    Copy,
+    /// A sequence number the capture lacks, below the stream's highest, at an RTP timestamp
+    /// between those of its nearest captured neighbours.
+    GapFill,
+}
+
+/// One opened packet remembered: its sequence number, RTP timestamp and payload digest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Recent {
+    seen: bool,
+    seq: u16,
+    timestamp: u32,
+    digest: u32,
+}
+
+/// The last [`RECENT_PACKETS`] opened packets of one stream, by sequence number: what a
+/// retransmission of one of them is checked against.
+#[derive(Debug, Clone)]
+pub struct RecentPackets {
+    slots: Box<[Recent]>,
+    highest: Option<u16>,
+}
+
+impl Default for RecentPackets {
+    fn default() -> Self {
+        Self {
+            slots: vec![Recent::default(); RECENT_PACKETS].into_boxed_slice(),
+            highest: None,
+        }
+    }
+}
+
+/// A digest of a payload in clear: two payloads alike in it are the same payload but once in
+/// 2^32.
+fn payload_digest(payload: &[u8]) -> u32 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5eed).hash_one(payload) as u32
+}
+
+impl RecentPackets {
+    /// One opened packet of the stream, its payload in clear.
+    pub fn record(&mut self, seq: u16, timestamp: u32, payload: &[u8]) {
+        self.slots[usize::from(seq) % RECENT_PACKETS] = Recent {
+            seen: true,
+            seq,
+            timestamp,
+            digest: payload_digest(payload),
+        };
+        if self.highest.is_none_or(|h| seq.wrapping_sub(h) < 0x8000) {
+            self.highest = Some(seq);
+        }
+    }
+
+    fn get(&self, seq: u16) -> Option<&Recent> {
+        Some(&self.slots[usize::from(seq) % RECENT_PACKETS]).filter(|r| r.seen && r.seq == seq)
+    }
+
+    /// Whether a payload that begins with sequence number `osn` of this stream, followed by
+    /// `original`, at RTP timestamp `timestamp`, repeats one of this stream's packets (RFC 4588
+    /// §4: a retransmission carries the original's sequence number before its payload, and its
+    /// timestamp): a packet remembered with that sequence number, timestamp and payload; or,
+    /// when the capture lacks that sequence number (the original lost before the capture
+    /// point), below the highest by less than [`RECENT_PACKETS`] or above it by at most
+    /// [`GAP_NEIGHBOURS`], a timestamp not before that of the nearest packet captured below
+    /// it and not after that of the nearest captured above it (when there is one yet), each
+    /// looked for within [`GAP_NEIGHBOURS`].
+    pub fn repeated(&self, osn: u16, timestamp: u32, original: &[u8]) -> Option<Repeat> {
+        let highest = self.highest?;
+        let behind = highest.wrapping_sub(osn);
+        let ahead = osn.wrapping_sub(highest);
+        if usize::from(behind) >= RECENT_PACKETS && !(1..=GAP_NEIGHBOURS).contains(&ahead) {
+            return None;
+        }
+        if let Some(r) = self.get(osn) {
+            return (r.timestamp == timestamp && r.digest == payload_digest(original))
+                .then_some(Repeat::Copy);
+        }
+        let below = (1..=GAP_NEIGHBOURS).find_map(|d| self.get(osn.wrapping_sub(d)))?;
+        let after_below = timestamp.wrapping_sub(below.timestamp);
+        if after_below >= 0x8000_0000 {
+            return None;
+        }
+        if usize::from(behind) >= RECENT_PACKETS {
+            return Some(Repeat::GapFill); // above the highest: no successor captured yet
+        }
+        let above = (1..=GAP_NEIGHBOURS.min(behind)).find_map(|d| self.get(osn.wrapping_add(d)))?;
+        let span = above.timestamp.wrapping_sub(below.timestamp);
+        (span < 0x8000_0000 && after_below <= span).then_some(Repeat::GapFill)
+    }
+}
+
+/// The payloads of one stream that repeat packets of another stream of its flow and direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retransmits {
+    /// The stream the first repeated packet belongs to; repeats of others are not counted.
+    pub ssrc: Option<u32>,
+    /// Payloads that repeat a packet captured earlier ([`Repeat::Copy`]).
+    pub copies: u64,
+    /// Payloads that fill a gap in its sequence numbers ([`Repeat::GapFill`]).
+    pub gap_fills: u64,
+    /// Opened payloads long enough to begin with a sequence number.
+    pub payloads: u64,
+}
+
+impl Retransmits {
+    fn count(&mut self, of: u32, repeat: Repeat) {
+        if *self.ssrc.get_or_insert(of) == of {
+            match repeat {
+                Repeat::Copy => self.copies += 1,
+                Repeat::GapFill => self.gap_fills += 1,
+            }
+        }
+    }
+
+    /// The stream this one retransmits: at least [`RTX_MIN_PACKETS`], and at least half, of
+    /// its payloads repeat that stream's packets.
+    pub fn of(&self) -> Option<u32> {
+        let repeats = self.copies + self.gap_fills;
+        self.ssrc
+            .filter(|_| repeats >= RTX_MIN_PACKETS && 2 * repeats >= self.payloads)
+    }
+}
 
 /// An SFrame header (RFC 9605 §4.3): the key id, the frame counter, and the header's length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -795,6 +934,8 @@ pub struct Opener {
     /// Packets of a direction whose keys are not known.
     pub without_keys: u64,
     pub streams: Vec<StreamCheck>,
+    /// The last packets of each stream (as `streams`), for recognising retransmissions.
+    recent: Vec<RecentPackets>,
     /// Packets of streams beyond [`MAX_STREAMS`]: not checked.
     pub unchecked: u64,
     /// SRTCP packets whose tag verified, and those whose tag did not.
@@ -824,6 +965,7 @@ impl Opener {
             keys,
             without_keys: 0,
             streams: Vec::new(),
+            recent: Vec::new(),
             unchecked: 0,
             rtcp_authenticated: 0,
             rtcp_failed: 0,
@@ -858,7 +1000,9 @@ impl Opener {
     }
 
     /// One RTP packet in direction `dir`: authenticated and decrypted (into a scratch buffer),
-    /// or counted as failed.
+    /// or counted as failed. A payload that repeats a packet of another stream of the
+    /// direction (a retransmission, RFC 4588) is looked at for an inner layer without the
+    /// original sequence number that begins it, and its Jitsi trailer names the original's SSRC.
     pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
         let dir = dir.min(1);
         let Some(keys) = &self.keys[usize::from(dir)] else {
@@ -880,8 +1024,10 @@ impl Opener {
                     jitsi_trailers: 0,
                     jitsi_rewritten: RewrittenTrailers::default(),
                     sframe: SframeFollow::default(),
+                    retransmits: Retransmits::default(),
                     rollover: Rollover::default(),
                 });
+                self.recent.push(RecentPackets::default());
                 self.streams.len() - 1
             }
             None => {
@@ -894,25 +1040,84 @@ impl Opener {
         // the estimate, then its neighbours (a long gap in the capture moves the counter)
         let tried = [guess, guess.wrapping_add(1), guess.wrapping_sub(1)];
         let limit = if stream.rollover.started { 3 } else { 1 };
-        for roc in tried.into_iter().take(limit) {
-            if keys.open_rtp(packet, header_len, roc, &mut self.scratch) {
-                stream.rollover.update(seq, roc);
-                stream.authenticated += 1;
-                if let Some(&[t0, t1, t2, t3, s0, s1, s2, s3]) = packet.get(4..12) {
-                    let timestamp = u32::from_be_bytes([t0, t1, t2, t3]);
-                    match jitsi_trailer_iv(&self.scratch) {
-                        Some(iv) if iv == (u32::from_be_bytes([s0, s1, s2, s3]), timestamp) => {
-                            stream.jitsi_trailers += 1;
-                        }
-                        Some(iv) => stream.jitsi_rewritten.trailer(iv, timestamp),
-                        None => {} // not the end of a frame, or no such layer
-                    }
-                    stream.sframe.packet(&self.scratch, timestamp);
-                }
-                return;
-            }
+        let Some(roc) = tried
+            .into_iter()
+            .take(limit)
+            .find(|&roc| keys.open_rtp(packet, header_len, roc, &mut self.scratch))
+        else {
+            stream.failed += 1;
+            return;
+        };
+        stream.rollover.update(seq, roc);
+        stream.authenticated += 1;
+        if let Some(&[t0, t1, t2, t3]) = packet.get(4..8) {
+            self.look_at_payload(index, seq, u32::from_be_bytes([t0, t1, t2, t3]));
         }
-        stream.failed += 1;
+    }
+
+    /// An authenticated packet of direction 0 whose payload in clear is `payload`.
+    #[cfg(test)]
+    fn open_in_test(&mut self, ssrc: u32, seq: u16, timestamp: u32, payload: &[u8]) {
+        let index = match self.streams.iter().position(|s| s.ssrc == ssrc) {
+            Some(i) => i,
+            None => {
+                self.streams.push(StreamCheck {
+                    ssrc,
+                    dir: 0,
+                    authenticated: 0,
+                    failed: 0,
+                    jitsi_trailers: 0,
+                    jitsi_rewritten: RewrittenTrailers::default(),
+                    sframe: SframeFollow::default(),
+                    retransmits: Retransmits::default(),
+                    rollover: Rollover::default(),
+                });
+                self.recent.push(RecentPackets::default());
+                self.streams.len() - 1
+            }
+        };
+        self.streams[index].authenticated += 1;
+        self.scratch = payload.to_vec();
+        self.look_at_payload(index, seq, timestamp);
+    }
+
+    /// The payload in clear of an authenticated packet (in the scratch buffer) of stream
+    /// `index`: whether it repeats another stream's packet, and what inner layer it carries.
+    fn look_at_payload(&mut self, index: usize, seq: u16, timestamp: u32) {
+        let (ssrc, dir) = (self.streams[index].ssrc, self.streams[index].dir);
+        let payload = &self.scratch;
+        let repeat = match payload.as_slice() {
+            [o0, o1, original @ ..] => {
+                let osn = u16::from_be_bytes([*o0, *o1]);
+                self.streams
+                    .iter()
+                    .zip(&self.recent)
+                    .enumerate()
+                    .filter(|(i, (s, _))| *i != index && s.dir == dir)
+                    .find_map(|(_, (s, recent))| {
+                        Some((s.ssrc, recent.repeated(osn, timestamp, original)?))
+                    })
+            }
+            _ => None,
+        };
+        let stream = &mut self.streams[index];
+        if payload.len() >= 2 {
+            stream.retransmits.payloads += 1;
+        }
+        let (inner, iv_ssrc) = match repeat {
+            Some((of, how)) => {
+                stream.retransmits.count(of, how);
+                (&payload[2..], of)
+            }
+            None => (&payload[..], ssrc),
+        };
+        match jitsi_trailer_iv(inner) {
+            Some(iv) if iv == (iv_ssrc, timestamp) => stream.jitsi_trailers += 1,
+            Some(iv) => stream.jitsi_rewritten.trailer(iv, timestamp),
+            None => {} // not the end of a frame, or no such layer
+        }
+        stream.sframe.packet(inner, timestamp);
+        self.recent[index].record(seq, timestamp, payload);
     }
 }
 
@@ -1591,6 +1796,108 @@ mod tests {
             follow.packet(&payload, frame);
         }
         assert_eq!(follow.frames(), 0);
+    }
+
+    /// A stream's packets remembered: a payload that names one of them by sequence number is
+    /// a copy only with its timestamp and payload; one that names a sequence number the capture
+    /// lacks fills a gap only at a timestamp between its captured neighbours' (or, just above
+    /// the highest, not before it); too far behind or ahead it is nothing. Across the
+    /// sequence number's wrap.
+    #[test]
+    fn retransmissions_repeat_packets_remembered_or_fill_their_gaps() {
+        let mut next = xorshift(11);
+        let payloads: Vec<Vec<u8>> = (0..40).map(|_| vec![next() as u8; 30]).collect();
+        for first in [1000u16, 65520] {
+            let seq = |i: usize| first.wrapping_add(i as u16);
+            let ts = |i: usize| 90_000 + 3000 * (i as u32 / 4); // frames of 4 packets
+            let mut recent = RecentPackets::default();
+            assert_eq!(recent.repeated(seq(0), ts(0), &payloads[0]), None);
+            for i in (0..40).filter(|i| ![9, 10, 11, 30].contains(i)) {
+                recent.record(seq(i), ts(i), &payloads[i]);
+            }
+            assert_eq!(
+                recent.repeated(seq(5), ts(5), &payloads[5]),
+                Some(Repeat::Copy)
+            );
+            assert_eq!(
+                recent.repeated(seq(39), ts(39), &payloads[39]),
+                Some(Repeat::Copy)
+            );
+            assert_eq!(
+                recent.repeated(seq(5), ts(5), &payloads[6]),
+                None,
+                "payload"
+            );
+            assert_eq!(
+                recent.repeated(seq(5), ts(5) + 1, &payloads[5]),
+                None,
+                "timestamp"
+            );
+            // 9..=11 lost: between 8 (frame 2) and 12 (frame 3)
+            for i in [9, 10, 11] {
+                for t in [ts(8), ts(12)] {
+                    assert_eq!(recent.repeated(seq(i), t, &[]), Some(Repeat::GapFill));
+                }
+                assert_eq!(recent.repeated(seq(i), ts(8) - 1, &[]), None);
+                assert_eq!(recent.repeated(seq(i), ts(12) + 1, &[]), None);
+            }
+            // just above the highest (39): not before its timestamp, and at most 16 ahead
+            assert_eq!(recent.repeated(seq(40), ts(39), &[]), Some(Repeat::GapFill));
+            assert_eq!(
+                recent.repeated(seq(55), ts(39) + 3000, &[]),
+                Some(Repeat::GapFill)
+            );
+            assert_eq!(recent.repeated(seq(40), ts(39) - 1, &[]), None);
+            assert_eq!(recent.repeated(seq(56), ts(39), &[]), None);
+            // far behind: forgotten
+            assert_eq!(
+                recent.repeated(first.wrapping_sub(600), ts(0), &payloads[0]),
+                None
+            );
+        }
+    }
+
+    /// A retransmission stream (RFC 4588) whose original sequence numbers, the first two
+    /// bytes of each payload, read as an SFrame header of key id 0 and a counter rising from
+    /// frame to frame (0x08: a 1-byte counter follows; the original stream's sequence numbers
+    /// 0x0800..0x08ff), with a frame of the original lost every so often: followed as they
+    /// come, the payloads make an SFrame run at byte 0. Recognised as retransmissions they are
+    /// followed without the original sequence number: no run, and the stream is named the
+    /// original's retransmissions.
+    #[test]
+    fn retransmitted_sequence_numbers_are_not_taken_for_sframe_headers() {
+        let mut next = xorshift(23);
+        let mut opener = Opener::with_keys([None, None]);
+        let mut raw = SframeFollow::default();
+        let original =
+            |seq: u16| -> (u32, Vec<u8>) { (u32::from(seq) * 3000, vec![seq as u8 ^ 0x5a; 40]) };
+        let (video, rtx) = (0x1111_1111, 0x2222_2222);
+        let mut rtx_seq = 7000u16;
+        for seq in 0x0800u16..0x0900 {
+            let (timestamp, payload) = original(seq);
+            if seq % 3 == 0 {
+                // lost before the capture point, sent again on the RTX stream
+                let mut repeated = seq.to_be_bytes().to_vec();
+                repeated.extend_from_slice(&payload);
+                raw.packet(&repeated, timestamp);
+                opener.open_in_test(rtx, rtx_seq, timestamp, &repeated);
+                rtx_seq += 1;
+            } else {
+                opener.open_in_test(video, seq, timestamp, &payload);
+            }
+            // other payloads of the flow's direction, of no account here
+            let noise: Vec<u8> = (0..60).map(|_| next() as u8).collect();
+            opener.open_in_test(0x3333_3333, seq, timestamp ^ 0x1234_5678, &noise);
+        }
+        assert!(raw.frames() > 0, "the original sequence numbers make a run");
+        let check = opener.streams.iter().find(|s| s.ssrc == rtx).unwrap();
+        assert_eq!(check.sframe.frames(), 0);
+        assert_eq!(check.retransmits.of(), Some(video));
+        assert_eq!(check.retransmits.gap_fills, 85);
+        assert_eq!(check.retransmits.copies, 0);
+        for other in opener.streams.iter().filter(|s| s.ssrc != rtx) {
+            assert_eq!(other.retransmits.of(), None);
+        }
     }
 
     /// The trailer must end the payload and its IV must start with the packet's own SSRC and

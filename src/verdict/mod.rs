@@ -750,6 +750,24 @@ pub struct RtpStream {
     /// The inner layers found: `jitsi-meet-e2ee`, `sframe` (empty when none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inner_e2ee_layers: Vec<String>,
+    /// With SRTP opened: the stream whose retransmissions (RFC 4588) this one carries, when
+    /// at least 4, and at least half, of its opened payloads repeat that stream's packets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retransmission_of: Option<Retransmission>,
+}
+
+/// The stream a retransmission stream (RFC 4588) repeats, and how its payloads showed it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Retransmission {
+    /// The original stream's SSRC, e.g. "0x48dae936".
+    pub ssrc: String,
+    /// Payloads that repeat a packet the capture holds: its sequence number first, then its
+    /// payload, at its RTP timestamp.
+    pub copies: u64,
+    /// Payloads whose original the capture lacks: a sequence number missing from the original
+    /// stream (or just above its highest so far), at an RTP timestamp between those of its
+    /// captured neighbours.
+    pub gap_fills: u64,
 }
 
 /// Zoom's own media encapsulation.
