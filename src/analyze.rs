@@ -1395,6 +1395,7 @@ fn flow_record(
                 rtcp_packets: r.rtcp_packets,
                 rtcp_in_clear: r.rtcp_in_clear,
                 srtcp_encrypted: r.srtcp(),
+                srtcp_tag: r.srtcp_tag().map(|t| t.name().to_string()),
                 header_extensions_in_clear: r.clear_extension_packets,
                 cryptex_packets: r.cryptex_packets,
                 clear_header_extensions: clear_extensions(&r.clear_extension_ids, signalled),

@@ -2077,6 +2077,94 @@ fn sframe_under_srtp_is_seen_with_the_key_log() {
     );
 }
 
+/// The SRTCP trailer's layout (RFC 3711 §3.4: the E|index word followed by the HMAC-SHA1
+/// tag; RFC 7714 §9.1: the AEAD tag before the word, which ends the packet) is read on every
+/// bundled DTLS-SRTP and SDES call and agrees with the profile the call used: the one the
+/// DTLS 1.2 ServerHello selected (aiortc: one call per profile), the SDP's crypto suite
+/// (baresip), the srtpCipher Firefox's getStats reported (`.expected`). Where DTLS 1.3 hides
+/// the selected profile (Firefox without its key log), the trailer narrows the offered ones
+/// to those that lay SRTCP out so, among them Firefox's own, and the protection names them;
+/// with the key log, the profile read from EncryptedExtensions is confirmed. (Before, the
+/// AEAD layout was looked for with the index 16 bytes from the end: no AEAD call showed an
+/// SRTCP trailer, and its flow's RTCP was labelled `rtcp`.)
+#[test]
+fn the_srtcp_trailer_shows_the_profiles_layout() {
+    let family = |profile: &str| {
+        if profile.contains("AEAD_AES") {
+            "aead"
+        } else {
+            "hmac-sha1-80"
+        }
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+    let mut seen = HashMap::<&str, u32>::new();
+    for name in [
+        "aiortc-dtls-keylog",
+        "aiortc-webrtc-call",
+        "aiortc-turn-tcp-call",
+    ] {
+        let v = common::schema_valid_verdict_with(&[], &dir.join(format!("{name}.pcap")));
+        for f in v.flows.iter().filter(|f| f.dtls.is_some()) {
+            let profile = f.dtls.as_deref().unwrap().srtp_profile.clone().unwrap();
+            let rtp = f.rtp.as_deref().unwrap();
+            assert_eq!(rtp.srtcp_tag.as_deref(), Some(family(&profile)), "{name}");
+            assert_eq!(rtp.srtcp_encrypted, Some(true));
+            assert!(f.protocols.iter().any(|p| p == "srtcp"), "{name}");
+            common::assert_basis_mentions(f, &format!("as {profile} lays SRTCP out"));
+            *seen.entry(family(&profile)).or_default() += 1;
+        }
+    }
+    assert_eq!((seen["aead"], seen["hmac-sha1-80"]), (5, 1), "{seen:?}");
+    let v = common::schema_valid_verdict_with(&[], &dir.join("baresip-sip-sdes-srtp.pcap"));
+    let suites: Vec<&str> = v
+        .flows
+        .iter()
+        .filter_map(|f| f.sip.as_deref())
+        .flat_map(|s| &s.media)
+        .flat_map(|m| m.crypto_suites.iter().map(String::as_str))
+        .collect();
+    assert!(!suites.is_empty() && suites.iter().all(|s| *s == "AES_CM_128_HMAC_SHA1_80"));
+    let rtcp: Vec<_> = v
+        .flows
+        .iter()
+        .filter_map(|f| f.rtp.as_deref()?.srtcp_tag.as_deref())
+        .collect();
+    assert_eq!(rtcp, ["hmac-sha1-80"]);
+
+    for name in [
+        "firefox-dtls13-keylog",
+        "firefox-dtls13-chacha20-keylog",
+        "firefox-dtls13-sframe-keylog",
+    ] {
+        let call = FirefoxCall::named(name);
+        let facts = expected(&call.expected_file);
+        let cipher = facts["srtp_cipher"].as_str();
+        let v = common::schema_valid_verdict_with(&[], &call.capture);
+        let f = dtls_flow(&v);
+        assert_eq!(f.dtls.as_deref().unwrap().srtp_profile, None, "hidden");
+        assert_eq!(
+            f.rtp.as_deref().unwrap().srtcp_tag.as_deref(),
+            Some(family(cipher))
+        );
+        let protection = f.encryption.protection.as_deref().unwrap();
+        let (_, profiles) = protection.split_once(" + ").unwrap();
+        let named: Vec<&str> = profiles.split(" or ").collect();
+        assert!(named.contains(&cipher), "{protection}");
+        assert!(
+            named.iter().all(|p| family(p) == family(cipher)),
+            "{protection}"
+        );
+        let offered = &f.dtls.as_deref().unwrap().srtp_profiles_offered;
+        assert!(
+            named.len() < offered.len(),
+            "narrowed: {named:?} of {offered:?}"
+        );
+        common::assert_basis_mentions(f, "of the profiles the client offered");
+        let v = call.verdict_with_key_log();
+        common::assert_basis_mentions(dtls_flow(&v), &format!("as {cipher} lays SRTCP out"));
+    }
+}
+
 /// A lossy SFrame call (`make-firefox-dtls13-keylog.py --sframe --loss`: nftables dropped
 /// 8 % of the video before the capture point and 8 % after it), in which Firefox retransmits
 /// video on its RTX stream (RFC 4588): over 32 packets, most of them padding to probe the

@@ -134,6 +134,69 @@ fn offered_profiles_of_dtls13(d: &TlsFacts, e: &mut Encryption) {
     }
 }
 
+/// The SRTCP trailer's layout on a DTLS-SRTP flow (an AES-CM profile's HMAC-SHA1 tag follows
+/// the index word; an AEAD profile's tag comes before it, RFC 7714 §9.1): it agrees with the
+/// selected profile or shows that the packets do not match it; where DTLS 1.3 hides the
+/// choice, it narrows the offered profiles to those that lay SRTCP out so, and the protection
+/// names them.
+fn srtcp_trailer_beside_dtls(
+    d: &TlsFacts,
+    selected: Option<u16>,
+    tag: crate::dissect::rtp::SrtcpTag,
+    e: &mut Encryption,
+) {
+    use crate::dissect::rtp::SrtcpTag;
+    let layout = match tag {
+        SrtcpTag::Aead => {
+            "the E flag and index last, after the authentication tag (the AEAD layout, RFC 7714 §9.1)"
+        }
+        SrtcpTag::HmacSha1_80 => {
+            "the E flag and index followed by an 80-bit HMAC-SHA1 tag (RFC 3711 §3.4)"
+        }
+        SrtcpTag::HmacSha1_32 => "the E flag and index followed by a 32-bit tag",
+    };
+    let line = match selected {
+        Some(p) if tag.fits(p) => format!(
+            "SRTCP trailer on this flow: {layout}, its index growing by one per packet, as {} lays SRTCP out",
+            names::srtp_profile_name(p)
+        ),
+        Some(p) => format!(
+            "SRTCP trailer on this flow: {layout}, its index growing by one per packet; {} does not lay SRTCP out so: the packets do not match the selected profile",
+            names::srtp_profile_name(p)
+        ),
+        None => {
+            let offered = d
+                .client_hello
+                .as_ref()
+                .map_or(&[][..], |c| &c.srtp_profiles[..]);
+            let mut fitting: Vec<u16> = offered.iter().copied().filter(|&p| tag.fits(p)).collect();
+            fitting.dedup();
+            let named: Vec<String> = fitting
+                .iter()
+                .map(|&p| names::srtp_profile_name(p))
+                .collect();
+            if named.is_empty() {
+                format!(
+                    "SRTCP trailer on this flow: {layout}, its index growing by one per packet; no profile the client offered lays SRTCP out so"
+                )
+            } else {
+                if e.state == State::Encrypted
+                    && let Some(p) = e.protection.as_mut()
+                    && let Some(handshake) = p.strip_suffix(" + SRTP")
+                {
+                    *p = format!("{handshake} + {}", named.join(" or "));
+                }
+                format!(
+                    "SRTCP trailer on this flow: {layout}, its index growing by one per packet: of the profiles the client offered, {} {} SRTCP out so",
+                    named.join(" and "),
+                    if named.len() == 1 { "lays" } else { "lay" }
+                )
+            }
+        }
+    };
+    e.basis.push(line);
+}
+
 /// The media line of clear SIP/SDP signalling that announced one of a flow's endpoints: as
 /// the line's media port, or as its RTCP port.
 #[derive(Debug, Clone, Copy)]
@@ -383,6 +446,9 @@ fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
         let mut e = from_handshake("DTLS", d, profile);
         if profile.is_none() {
             offered_profiles_of_dtls13(d, &mut e);
+        }
+        if let Some(tag) = u.rtp.as_ref().and_then(|r| r.srtcp_tag()) {
+            srtcp_trailer_beside_dtls(d, profile, tag, &mut e);
         }
         if let Some(k) = u.srtp_keys.as_deref() {
             e.basis.push(k.describe());
@@ -679,6 +745,65 @@ mod tests {
         // no use_srtp offered (DTLS for data only): nothing said of media
         let data = judged(vec![]);
         assert_eq!((data.state, data.basis.len()), (State::Encrypted, 1));
+
+        // the SRTCP trailer narrows the hidden choice, or finds no offered profile to fit
+        use crate::dissect::rtp::SrtcpTag;
+        let trailer = |offered: Vec<u16>, selected: Option<u16>, tag: SrtcpTag| {
+            let d = facts(offered);
+            let mut e = from_handshake("DTLS", &d, selected);
+            if selected.is_none() {
+                offered_profiles_of_dtls13(&d, &mut e);
+            }
+            srtcp_trailer_beside_dtls(&d, selected, tag, &mut e);
+            e
+        };
+        let cm = trailer(
+            vec![0x0007, 0x0008, 0x0001, 0x0002],
+            None,
+            SrtcpTag::HmacSha1_80,
+        );
+        assert_eq!(
+            cm.protection.as_deref(),
+            Some(
+                "DTLS 1.3 (TLS_AES_128_GCM_SHA256) + SRTP_AES128_CM_HMAC_SHA1_80 or SRTP_AES128_CM_HMAC_SHA1_32"
+            )
+        );
+        let gcm = trailer(vec![0x0001, 0x0007], None, SrtcpTag::Aead);
+        assert_eq!(
+            gcm.protection.as_deref(),
+            Some("DTLS 1.3 (TLS_AES_128_GCM_SHA256) + SRTP_AEAD_AES_128_GCM")
+        );
+        assert!(
+            gcm.basis
+                .last()
+                .unwrap()
+                .contains("SRTP_AEAD_AES_128_GCM lays SRTCP out so")
+        );
+        let none = trailer(vec![0x0001], None, SrtcpTag::Aead);
+        assert!(none.protection.unwrap().ends_with(" + SRTP"));
+        assert!(
+            none.basis
+                .last()
+                .unwrap()
+                .contains("no profile the client offered")
+        );
+        // a DTLS 1.2 ServerHello's choice: confirmed, or contradicted by the packets
+        let fits = trailer(vec![0x0007], Some(0x0007), SrtcpTag::Aead);
+        assert!(
+            fits.basis
+                .last()
+                .unwrap()
+                .contains("as SRTP_AEAD_AES_128_GCM lays SRTCP out")
+        );
+        let contradicts = trailer(vec![0x0007], Some(0x0007), SrtcpTag::HmacSha1_80);
+        assert!(
+            contradicts
+                .basis
+                .last()
+                .unwrap()
+                .contains("do not match the selected profile")
+        );
+        assert_eq!(contradicts.state, State::Encrypted);
     }
 
     fn media_line(proto: &str, crypto_suites: &[&str], dtls_fingerprint: bool) -> Media {

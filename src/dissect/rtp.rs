@@ -390,11 +390,49 @@ pub fn extension_ids(profile: u16, data: &[u8], mut seen: impl FnMut(u8)) {
     }
 }
 
-/// SRTCP authentication tag lengths tried (HMAC-SHA1-80, HMAC-SHA1-32, AEAD).
-const SRTCP_TAGS: [usize; 3] = [10, 4, 16];
+/// Where the SRTCP trailer's `E | SRTCP index` word can sit: followed by an HMAC-SHA1 tag of
+/// 80 bits (RFC 3711 §3.4; the SRTCP tag of every AES-CM profile, RFC 5764 §4.1.2) or of 32
+/// bits, or last of all (AEAD, RFC 7714 §9.1: its 16-byte tag ends the encrypted portion,
+/// before the word). Slots as [`SrtcpTag`].
+const SRTCP_BYTES_AFTER_INDEX: [usize; 3] = [10, 4, 0];
 
-/// The SRTCP trailer test (RFC 3711 §3.4): after the RTCP compound come `E | SRTCP index (31)`
-/// and the authentication tag; the index grows by one per packet in each direction.
+/// The SRTCP trailer's layout, by where its index word sits ([`SRTCP_BYTES_AFTER_INDEX`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SrtcpTag {
+    /// An 80-bit HMAC-SHA1 tag after the index: the AES-CM profiles (and the NULL ones).
+    HmacSha1_80,
+    /// A 32-bit HMAC-SHA1 tag after the index: no DTLS-SRTP or SDES profile's SRTCP.
+    HmacSha1_32,
+    /// The index last, after the AEAD tag: AEAD_AES_128_GCM and AEAD_AES_256_GCM.
+    Aead,
+}
+
+impl SrtcpTag {
+    const ALL: [SrtcpTag; 3] = [Self::HmacSha1_80, Self::HmacSha1_32, Self::Aead];
+
+    /// The verdict's word (`rtp.srtcp_tag`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HmacSha1_80 => "hmac-sha1-80",
+            Self::HmacSha1_32 => "hmac-sha1-32",
+            Self::Aead => "aead",
+        }
+    }
+
+    /// Whether the SRTP protection profile `profile` (a `use_srtp` value) protects SRTCP with
+    /// this trailer.
+    pub fn fits(self, profile: u16) -> bool {
+        match self {
+            Self::HmacSha1_80 => matches!(profile, 0x0001 | 0x0002 | 0x0005 | 0x0006),
+            Self::HmacSha1_32 => false,
+            Self::Aead => matches!(profile, 0x0007 | 0x0008),
+        }
+    }
+}
+
+/// The SRTCP trailer test (RFC 3711 §3.4, RFC 7714 §9.1): after the RTCP compound's encrypted
+/// portion comes `E | SRTCP index (31)` and, but for AEAD, the authentication tag; the index
+/// grows by one per packet in each direction.
 #[derive(Debug, Clone, Default)]
 struct Srtcp {
     /// Per direction and tag length: the last index seen, and how often the next one followed.
@@ -423,8 +461,8 @@ impl Streams {
             return;
         }
         let d = usize::from(direction.min(1));
-        for (t, &tag) in SRTCP_TAGS.iter().enumerate() {
-            let Some(end) = b.len().checked_sub(tag) else {
+        for (t, &after) in SRTCP_BYTES_AFTER_INDEX.iter().enumerate() {
+            let Some(end) = b.len().checked_sub(after) else {
                 continue;
             };
             let Some(word) = end.checked_sub(4).and_then(|s| b.get(s..end)) else {
@@ -451,6 +489,17 @@ impl Streams {
     pub fn srtcp(&self) -> Option<bool> {
         let confirmed = self.srtcp.in_sequence.iter().flatten().any(|&n| n >= 1);
         confirmed.then_some(self.srtcp.encrypted_flags >= self.srtcp.clear_flags)
+    }
+
+    /// The layout of the established SRTCP trailer: the slot whose index grew by one most
+    /// often, both directions together.
+    pub fn srtcp_tag(&self) -> Option<SrtcpTag> {
+        let [a, b] = &self.srtcp.in_sequence;
+        (0..SrtcpTag::ALL.len())
+            .map(|t| (a[t] + b[t], t))
+            .filter(|&(n, _)| n >= 1)
+            .max()
+            .map(|(_, t)| SrtcpTag::ALL[t])
     }
 }
 
@@ -658,7 +707,18 @@ mod tests {
             s.packet(parse(&p).unwrap(), 0, 1, &p);
         }
         assert_eq!(s.srtcp(), Some(true));
+        assert_eq!(s.srtcp_tag(), Some(SrtcpTag::HmacSha1_80));
         assert_eq!(s.rtcp_in_clear, 0);
+        // AEAD (RFC 7714 §9.1): the 16-byte tag inside, E|index last
+        let mut aead = Streams::default();
+        for index in 7u32..11 {
+            let mut p = vec![0x80, 201, 0, 1, 1, 2, 3, 4];
+            p.extend_from_slice(&[0x5A; 12 + 16]);
+            p.extend_from_slice(&(0x8000_0000 | index).to_be_bytes());
+            aead.packet(parse(&p).unwrap(), 1, 1, &p);
+        }
+        assert_eq!(aead.srtcp(), Some(true));
+        assert_eq!(aead.srtcp_tag(), Some(SrtcpTag::Aead));
         let mut clear = Streams::default();
         let mut rr = vec![0x80, 201, 0, 1, 1, 2, 3, 4];
         clear.packet(parse(&rr).unwrap(), 0, 1, &rr);

@@ -637,6 +637,11 @@ pub struct Rtp {
     /// SRTCP trailer found (index growing by one per packet): its E flag (true = encrypted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srtcp_encrypted: Option<bool>,
+    /// The established SRTCP trailer's layout: `hmac-sha1-80` (the index word followed by an
+    /// 80-bit HMAC-SHA1 tag: the AES-CM profiles), `hmac-sha1-32`, or `aead` (the index word
+    /// last, after the 16-byte AEAD tag: the AEAD_AES_GCM profiles, RFC 7714 §9.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtcp_tag: Option<String>,
     /// RTP packets whose header extensions are in clear (SRTP leaves them readable).
     #[serde(default)]
     pub header_extensions_in_clear: u64,
