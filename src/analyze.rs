@@ -395,7 +395,11 @@ impl Analyzer {
             .table
             .flows()
             .iter()
-            .map(flow::Flow::with_facts_so_far)
+            .map(|f| {
+                let mut copy = f.with_facts_so_far()?;
+                self.table.link_ice_session(&mut copy);
+                Some(copy)
+            })
             .collect();
         let flows = || {
             self.table
@@ -1197,7 +1201,8 @@ fn flow_record(
     let media_keying = f
         .udp
         .as_ref()
-        .and_then(|u| u.dtls.as_ref())
+        .and_then(|u| u.dtls.as_deref())
+        .or(f.ice_keying.as_deref().map(|k| &k.dtls))
         .and_then(|d| d.server_hello.as_ref())
         .and_then(|sh| sh.srtp_profile.map(|p| (sh.frame, p)))
         .map(|(frame, p)| {
@@ -1260,6 +1265,10 @@ fn flow_record(
             format!(
                 "{n} datagram(s) of a peer carried in TURN Data/Send indications or ChannelData"
             )
+        }),
+        ice_session_dtls: f.ice_keying.as_deref().map(|k| verdict::IceSessionDtls {
+            client: addr(k.client),
+            server: addr(k.server),
         }),
         tcp: (f.l4 == L4::Tcp)
             .then(|| verdict::Tcp {

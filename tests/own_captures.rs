@@ -2077,6 +2077,105 @@ fn sframe_under_srtp_is_seen_with_the_key_log() {
     );
 }
 
+/// A Chromium call (`make-chromium-call.py`) on a machine with an IPv4 and an IPv6 address:
+/// ICE runs the DTLS 1.3 handshake on an IPv4 pair, then moves the media to the IPv6 pair
+/// Chromium prefers (getStats' selected pair). The media flow has no handshake of its own; its
+/// ICE checks carry the same username fragments as the DTLS flow's, so it is keyed by that
+/// handshake: encrypted, under the profile the SRTCP trailer narrows the hidden DTLS 1.3 choice
+/// to, Chromium's srtpCipher. Before, that flow was "keyed out of sight" and the call's media
+/// encryption came out `warn` on a call whose every packet was SRTP. With the username
+/// fragments of the media flow's checks altered, the link is gone: it rests on the ICE
+/// session, not on the addresses.
+#[test]
+fn media_moved_to_another_candidate_pair_is_keyed_by_its_ice_sessions_dtls() {
+    let capture = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/chromium-call.pcap");
+    let facts = expected("chromium-call.expected");
+    let srtp_cipher = facts["srtp_cipher"].as_str();
+    let pair = expected_records("chromium-call.expected", "selected_pair")
+        .pop()
+        .unwrap();
+    let sent: Vec<String> = expected_records("chromium-call.expected", "sent")
+        .into_iter()
+        .map(|r| r["ssrc"].clone())
+        .collect();
+    // as the .expected writes a candidate: address, colon, port
+    let end = |f: &callproof::verdict::Address| format!("{}:{}", f.ip, f.port);
+
+    let v = common::schema_valid_verdict_with(&[], &capture);
+    assert_eq!(v.summary.as_ref().unwrap().media_encryption.status, "pass");
+    let dtls = dtls_flow(&v);
+    assert_eq!(
+        dtls.dtls.as_deref().unwrap().version.as_deref(),
+        Some("DTLS 1.3")
+    );
+    assert_eq!(dtls.ice_session_dtls, None);
+    let media: Vec<_> = v
+        .flows
+        .iter()
+        .filter(|f| f.dtls.is_none() && f.rtp.is_some())
+        .collect();
+    assert_eq!(media.len(), 1);
+    let m = media[0];
+    let ends = [end(&m.client), end(&m.server)];
+    assert!(
+        ends.contains(&pair["local"]) && ends.contains(&pair["remote"]),
+        "the selected pair {pair:?}: {ends:?}"
+    );
+    let link = m.ice_session_dtls.as_ref().expect("keyed by the DTLS flow");
+    assert_eq!((&link.client, &link.server), (&dtls.client, &dtls.server));
+    assert_eq!(m.encryption.state, "encrypted");
+    assert_eq!(
+        m.encryption.protection.as_deref(),
+        Some(format!("DTLS 1.3 ({}) + {srtp_cipher}", facts["dtls_cipher"]).as_str())
+    );
+    assert!(m.encryption.basis[0].starts_with("keyed by the DTLS handshake between"));
+    let mut ssrcs: Vec<String> = m
+        .rtp
+        .as_deref()
+        .unwrap()
+        .streams
+        .iter()
+        .map(|s| s.ssrc.clone())
+        .collect();
+    ssrcs.sort();
+    assert_eq!(ssrcs, sent, "the call's streams");
+
+    // the media flow's checks with other username fragments: no longer one ICE session
+    let mut frames = common::pcap_frames(&capture);
+    let mut altered = 0;
+    for (_, _, data) in &mut frames {
+        // Linux cooked v2 (20 bytes), IPv6 (40), UDP (8): the IPv6 pair's datagrams
+        let stun = 20 + 40 + 8;
+        if data.get(..2) != Some(&[0x86, 0xdd][..])
+            || data.get(stun + 4..stun + 8) != Some(&[0x21, 0x12, 0xa4, 0x42][..])
+        {
+            continue;
+        }
+        let mut at = stun + 20;
+        while let Some(&[t0, t1, l0, l1]) = data.get(at..at + 4) {
+            let len = usize::from(u16::from_be_bytes([l0, l1]));
+            if u16::from_be_bytes([t0, t1]) == 0x0006 {
+                data[at + 4] ^= 0x01;
+                altered += 1;
+            }
+            at += 4 + len.div_ceil(4) * 4;
+        }
+    }
+    assert!(altered > 0);
+    let mut bytes = common::pcap_bytes(&frames, false, false);
+    bytes[20..24].copy_from_slice(&276u32.to_le_bytes()); // LINKTYPE_LINUX_SLL2
+    let (_tmp, other) = common::temp_copy(&bytes, "other-session.pcap");
+    let v = common::schema_valid_verdict_with(&[], &other);
+    let m = v
+        .flows
+        .iter()
+        .find(|f| f.dtls.is_none() && f.rtp.is_some())
+        .unwrap();
+    assert_eq!(m.ice_session_dtls, None);
+    assert_ne!(m.encryption.state, "encrypted");
+    assert_eq!(v.summary.unwrap().media_encryption.status, "warn");
+}
+
 /// The SRTCP trailer's layout (RFC 3711 §3.4: the E|index word followed by the HMAC-SHA1
 /// tag; RFC 7714 §9.1: the AEAD tag before the word, which ends the packet) is read on every
 /// bundled DTLS-SRTP and SDES call and agrees with the profile the call used: the one the

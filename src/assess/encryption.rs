@@ -134,6 +134,35 @@ fn offered_profiles_of_dtls13(d: &TlsFacts, e: &mut Encryption) {
     }
 }
 
+/// A flow keyed by a DTLS-SRTP handshake: its own (`other_pair` None), or that of another
+/// candidate pair of its ICE session (`other_pair`: the first line of evidence, saying so).
+fn dtls_srtp(d: &TlsFacts, u: &UdpOutcome, other_pair: Option<String>) -> Encryption {
+    let profile = d.server_hello.as_ref().and_then(|s| s.srtp_profile);
+    let mut e = from_handshake("DTLS", d, profile);
+    if let Some(line) = other_pair {
+        e.basis.insert(0, line);
+    }
+    if profile.is_none() {
+        offered_profiles_of_dtls13(d, &mut e);
+    }
+    if let Some(tag) = u.rtp.as_ref().and_then(|r| r.srtcp_tag()) {
+        srtcp_trailer_beside_dtls(d, profile, tag, &mut e);
+    }
+    if let Some(k) = u.srtp_keys.as_deref() {
+        e.basis.push(k.describe());
+    }
+    if let Some(pr) = profile
+        && matches!(pr, 0x0005 | 0x0006)
+        && e.state == State::Encrypted
+    {
+        // NULL SRTP: the media is authenticated, not encrypted.
+        e.state = State::Plaintext;
+        e.basis
+            .push("the SRTP profile is NULL: media payloads are not encrypted".into());
+    }
+    e
+}
+
 /// The SRTCP trailer's layout on a DTLS-SRTP flow (an AES-CM profile's HMAC-SHA1 tag follows
 /// the index word; an AEAD profile's tag comes before it, RFC 7714 §9.1): it agrees with the
 /// selected profile or shows that the packets do not match it; where DTLS 1.3 hides the
@@ -442,27 +471,26 @@ pub fn assess_with(flow: &Flow, signalled: Signalled<'_>) -> Encryption {
 fn udp(flow: &Flow, u: &UdpOutcome, signalled: Signalled<'_>) -> Encryption {
     let p = flow.protocols;
     if let Some(d) = &u.dtls {
-        let profile = d.server_hello.as_ref().and_then(|s| s.srtp_profile);
-        let mut e = from_handshake("DTLS", d, profile);
-        if profile.is_none() {
-            offered_profiles_of_dtls13(d, &mut e);
-        }
-        if let Some(tag) = u.rtp.as_ref().and_then(|r| r.srtcp_tag()) {
-            srtcp_trailer_beside_dtls(d, profile, tag, &mut e);
-        }
-        if let Some(k) = u.srtp_keys.as_deref() {
-            e.basis.push(k.describe());
-        }
-        if let Some(pr) = profile
-            && matches!(pr, 0x0005 | 0x0006)
-            && e.state == State::Encrypted
-        {
-            // NULL SRTP: the media is authenticated, not encrypted.
-            e.state = State::Plaintext;
-            e.basis
-                .push("the SRTP profile is NULL: media payloads are not encrypted".into());
-        }
-        return e;
+        return dtls_srtp(d, u, None);
+    }
+    if let Some(k) = flow.ice_keying.as_deref()
+        && [
+            Protocol::Rtp,
+            Protocol::Srtp,
+            Protocol::Rtcp,
+            Protocol::Srtcp,
+        ]
+        .iter()
+        .any(|&m| p.contains(m))
+    {
+        let other_pair = format!(
+            "keyed by the DTLS handshake between {}:{} and {}:{}: the ICE connectivity checks \
+             of both flows carry the same username fragments, so both are candidate pairs of \
+             one ICE session (RFC 8445), whose one DTLS association keys the SRTP on \
+             whichever pair carries the media (RFC 5764 §5.1.1)",
+            k.client.ip, k.client.port, k.server.ip, k.server.port
+        );
+        return dtls_srtp(&k.dtls, u, Some(other_pair));
     }
     if let Some(t) = &u.quic_tls {
         let mut e = from_handshake("QUIC Initial", t, None);

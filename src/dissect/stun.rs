@@ -160,7 +160,36 @@ pub struct StunFacts {
     /// Binding requests sent client→server and server→client: ICE connectivity checks from
     /// both ends mean both are full ICE agents.
     pub binding_requests: [u32; 2],
+    /// The ICE session of the flow's first connectivity check ([`ice_session`]).
+    pub ice_session: Option<u64>,
     pending: Vec<([u8; 12], i64)>,
+}
+
+/// The ICE session a connectivity check belongs to (RFC 8445 §7.1.2: a Binding request with
+/// PRIORITY, whose USERNAME is `RFRAG:LFRAG`): a digest of its two username fragments, the
+/// same whichever agent sends it and on whichever candidate pair. The fragments themselves
+/// are not kept.
+pub fn ice_session(m: &Message<'_>) -> Option<u64> {
+    if m.class != 0 || m.method != 0x0001 {
+        return None;
+    }
+    let (mut username, mut priority) = (None, false);
+    for (t, value) in m.attributes() {
+        match t {
+            0x0006 => username = Some(value),
+            0x0024 => priority = true,
+            _ => {}
+        }
+    }
+    let username = username.filter(|_| priority)?;
+    let colon = username.iter().position(|&b| b == b':')?;
+    let (a, b) = (&username[..colon], &username[colon + 1..]);
+    if a.is_empty() || b.is_empty() {
+        return None;
+    }
+    let pair = if a <= b { (a, b) } else { (b, a) };
+    use std::hash::BuildHasher;
+    Some(foldhash::fast::FixedState::with_seed(0x1ce5).hash_one(pair))
 }
 
 impl StunFacts {
@@ -169,6 +198,9 @@ impl StunFacts {
         self.messages += 1;
         if m.class == 0 && m.method == 0x0001 {
             self.binding_requests[dir & 1] += 1;
+            if self.ice_session.is_none() {
+                self.ice_session = ice_session(m);
+            }
         }
         if m.classic {
             self.classic_messages += 1;
@@ -420,6 +452,39 @@ mod tests {
             (MAX_METHODS, MAX_VENDOR_ATTRIBUTES)
         );
         assert!(!f.addresses_truncated, "one mapped address");
+    }
+
+    /// A Binding request with the given USERNAME (and PRIORITY, when `check`).
+    fn binding_request(username: &[u8], check: bool) -> Vec<u8> {
+        let mut attrs = Vec::new();
+        attrs.extend_from_slice(&[0x00, 0x06]);
+        attrs.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        attrs.extend_from_slice(username);
+        attrs.resize(attrs.len().div_ceil(4) * 4, 0);
+        if check {
+            attrs.extend_from_slice(&[0x00, 0x24, 0x00, 0x04, 0x6e, 0x7f, 0x1e, 0xff]);
+        }
+        let mut m = vec![0x00, 0x01];
+        m.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        m.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
+        m.extend_from_slice(&[7; 12]);
+        m.extend_from_slice(&attrs);
+        m
+    }
+
+    /// Both agents' checks name one session, whichever sends (RFC 8445 §7.2.2: `RFRAG:LFRAG`);
+    /// other fragments another; a USERNAME without PRIORITY (a TURN credential) or without the
+    /// colon names none.
+    #[test]
+    fn ice_checks_of_both_agents_name_one_session() {
+        let session = |b: &[u8]| ice_session(&parse(b).unwrap());
+        let a = session(&binding_request(b"Xq3z:9fLw", true));
+        assert!(a.is_some());
+        assert_eq!(session(&binding_request(b"9fLw:Xq3z", true)), a);
+        assert_ne!(session(&binding_request(b"9fLw:Xq3y", true)), a);
+        assert_eq!(session(&binding_request(b"Xq3z:9fLw", false)), None);
+        assert_eq!(session(&binding_request(b"Xq3z9fLw", true)), None);
+        assert_eq!(session(&binding_request(b":9fLw", true)), None);
     }
 
     #[test]

@@ -98,6 +98,18 @@ fn is_dns_port(p: u16) -> bool {
 }
 
 impl UdpDissector {
+    /// The flow's ICE session ([`stun::ice_session`]) and its DTLS-SRTP handshake, once the
+    /// server's hello is seen: the keying of every candidate pair of that session.
+    pub fn ice_dtls(&self) -> Option<(u64, &TlsFacts)> {
+        let ice = self.stun.as_ref()?.ice_session?;
+        let facts = &self.dtls.as_ref()?.facts;
+        let srtp = facts
+            .client_hello
+            .as_ref()
+            .is_some_and(|c| !c.srtp_profiles.is_empty());
+        (srtp && facts.server_hello.is_some()).then_some((ice, facts))
+    }
+
     /// A dissector whose QUIC connections open the server's Handshake packets with this key
     /// log.
     pub fn with_keylog(keylog: Option<&Arc<KeyLog>>) -> Self {

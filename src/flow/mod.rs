@@ -48,6 +48,9 @@ const SWEEP_INTERVAL_NS: i64 = 10_000_000_000;
 /// Media and RTCP ends whose SDES keys are kept: 4,096 media lines with their RTCP ports (a
 /// trunk announcing more: later ones are not opened).
 const MAX_SDES_KEYS: usize = 8192;
+/// ICE sessions whose DTLS-SRTP handshake is kept for their other candidate pairs (the first
+/// of each; sessions beyond: their other pairs are judged on their own).
+const MAX_ICE_SESSIONS: usize = 4096;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum L4 {
@@ -164,6 +167,22 @@ pub struct Flow {
     published_media: u32,
     /// SDP media lines of this flow already looked at for SDES keys.
     sdes_registered: u32,
+    /// UDP without a DTLS handshake of its own: the DTLS-SRTP handshake of another candidate
+    /// pair of the same ICE session, which keys this flow's SRTP too (set when it closes).
+    pub ice_keying: Option<Arc<IceKeying>>,
+    /// The flow's DTLS handshake is registered as its ICE session's keying.
+    ice_registered: bool,
+}
+
+/// The DTLS-SRTP handshake of an ICE session (RFC 8445: the agents' username fragments name
+/// it on every candidate pair they check): the one DTLS association whose keys protect the
+/// SRTP on whichever pair ICE selects (RFC 5764 §5.1.1: one association per ICE component).
+#[derive(Debug)]
+pub struct IceKeying {
+    /// The flow that carried the handshake.
+    pub client: Endpoint,
+    pub server: Endpoint,
+    pub dtls: TlsFacts,
 }
 
 /// The live dissection state of a flow, dropped once the flow is decided or closed.
@@ -227,6 +246,8 @@ impl Flow {
             published_answers: 0,
             published_media: 0,
             sdes_registered: 0,
+            ice_keying: None,
+            ice_registered: false,
         }
     }
 
@@ -363,6 +384,8 @@ impl Flow {
             published_answers,
             published_media,
             sdes_registered,
+            ice_keying,
+            ice_registered,
         } = self;
         let mut copy = Flow {
             id: *id,
@@ -394,6 +417,8 @@ impl Flow {
             published_answers: *published_answers,
             published_media: *published_media,
             sdes_registered: *sdes_registered,
+            ice_keying: ice_keying.clone(),
+            ice_registered: *ice_registered,
         };
         match dissector {
             Dissector::Tcp(d) => copy.take_tcp_outcome(d.outcome_so_far()),
@@ -564,6 +589,30 @@ pub enum TableEvent {
     Closed(Box<Flow>),
 }
 
+/// A closed UDP flow without a DTLS handshake of its own, whose ICE connectivity checks name a
+/// session whose DTLS-SRTP handshake another flow carried, takes that handshake as its keying.
+fn link_ice_keying(
+    f: &mut Flow,
+    sessions: &HashMap<u64, Arc<IceKeying>, foldhash::fast::RandomState>,
+) {
+    if sessions.is_empty() || f.ice_keying.is_some() {
+        return;
+    }
+    let Some(u) = f.udp.as_deref() else { return };
+    if u.dtls.is_some() {
+        return;
+    }
+    if let Some(k) = u
+        .stun
+        .as_ref()
+        .and_then(|s| s.ice_session)
+        .and_then(|i| sessions.get(&i))
+        && (k.client, k.server) != (f.client, f.server)
+    {
+        f.ice_keying = Some(Arc::clone(k));
+    }
+}
+
 pub struct FlowTable {
     /// Live flows: their slot in `flows`.
     live: HashMap<FlowKey, u32, foldhash::fast::RandomState>,
@@ -588,6 +637,9 @@ pub struct FlowTable {
     /// keep-alive between INVITE and 200 OK), and its key opens that end's later packets. At
     /// most [`MAX_SDES_KEYS`]; a flow stops waiting when it closes.
     sdes_waiting: HashMap<Endpoint, (u32, u32), foldhash::fast::RandomState>,
+    /// The DTLS-SRTP handshake of each ICE session seen, by session ([`IceKeying`]): a flow of
+    /// the session without a handshake of its own takes it when it closes.
+    ice_sessions: HashMap<u64, Arc<IceKeying>, foldhash::fast::RandomState>,
     next_sweep_ts: Option<i64>,
     last_ts: Option<i64>,
     pub stats: TableStats,
@@ -606,6 +658,7 @@ impl FlowTable {
             keylog: None,
             sdes_keys: HashMap::default(),
             sdes_waiting: HashMap::default(),
+            ice_sessions: HashMap::default(),
             next_sweep_ts: None,
             last_ts: None,
             stats: TableStats::default(),
@@ -861,6 +914,21 @@ impl FlowTable {
             // a decided flow's datagrams add DNS answers or SDP only on a DNS or SIP flow
             may_publish = !d.decided() || d.follows_signalling();
             d.datagram(dir, frame, ts.unwrap_or(0), sp, dp, payload);
+            if !flow.ice_registered
+                && let Some((session, dtls)) = d.ice_dtls()
+            {
+                flow.ice_registered = true;
+                if self.ice_sessions.len() < MAX_ICE_SESSIONS {
+                    let keying = IceKeying {
+                        client: flow.client,
+                        server: flow.server,
+                        dtls: dtls.clone(),
+                    };
+                    self.ice_sessions
+                        .entry(session)
+                        .or_insert_with(|| Arc::new(keying));
+                }
+            }
         }
         if may_publish {
             if self.release {
@@ -901,6 +969,12 @@ impl FlowTable {
         &self.flows
     }
 
+    /// A copy of an open flow judged as if it closed now ([`Flow::with_facts_so_far`]) takes
+    /// its ICE session's DTLS handshake as closing it would.
+    pub fn link_ice_session(&self, f: &mut Flow) {
+        link_ice_keying(f, &self.ice_sessions);
+    }
+
     /// How many flows have been recorded (listed in the verdict), open or closed.
     pub fn recorded(&self) -> usize {
         self.recorded as usize
@@ -926,6 +1000,7 @@ impl FlowTable {
                 f.live = false;
                 f.finish_dissection();
             }
+            link_ice_keying(f, &self.ice_sessions);
         }
         (self.flows, self.stats)
     }
@@ -938,6 +1013,7 @@ impl FlowTable {
         }
         f.live = false;
         f.finish_dissection();
+        link_ice_keying(f, &self.ice_sessions);
         let (l4, client, server, id) = (f.l4, f.client, f.server, f.id);
         self.live.remove(&FlowKey::new(l4, client, server));
         if !self.sdes_waiting.is_empty() {

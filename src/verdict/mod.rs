@@ -509,6 +509,11 @@ pub struct Flow {
     /// The evidence `media_path` rests on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_path_basis: Option<String>,
+    /// UDP without a DTLS handshake of its own, whose ICE connectivity checks carry the
+    /// username fragments of a session whose DTLS-SRTP handshake another flow carried: that
+    /// flow's ends (its handshake keys this flow's SRTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ice_session_dtls: Option<IceSessionDtls>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<Box<Tcp>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -759,6 +764,13 @@ pub struct RtpStream {
     /// at least 4, and at least half, of its opened payloads repeat that stream's packets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retransmission_of: Option<Retransmission>,
+}
+
+/// The flow whose DTLS-SRTP handshake keys another candidate pair of its ICE session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IceSessionDtls {
+    pub client: Address,
+    pub server: Address,
 }
 
 /// The stream a retransmission stream (RFC 4588) repeats, and how its payloads showed it.
