@@ -1005,35 +1005,24 @@ impl Opener {
     /// original sequence number that begins it, and its Jitsi trailer names the original's SSRC.
     pub fn rtp(&mut self, dir: u8, ssrc: u32, seq: u16, header_len: usize, packet: &[u8]) {
         let dir = dir.min(1);
-        let Some(keys) = &self.keys[usize::from(dir)] else {
+        if self.keys[usize::from(dir)].is_none() {
             self.without_keys += 1;
             return;
-        };
+        }
         let index = match self
             .streams
             .iter()
             .position(|s| s.ssrc == ssrc && s.dir == dir)
         {
             Some(i) => i,
-            None if self.streams.len() < MAX_STREAMS => {
-                self.streams.push(StreamCheck {
-                    ssrc,
-                    dir,
-                    authenticated: 0,
-                    failed: 0,
-                    jitsi_trailers: 0,
-                    jitsi_rewritten: RewrittenTrailers::default(),
-                    sframe: SframeFollow::default(),
-                    retransmits: Retransmits::default(),
-                    rollover: Rollover::default(),
-                });
-                self.recent.push(RecentPackets::default());
-                self.streams.len() - 1
-            }
+            None if self.streams.len() < MAX_STREAMS => self.add_stream(ssrc, dir),
             None => {
                 self.unchecked += 1;
                 return;
             }
+        };
+        let Some(keys) = &self.keys[usize::from(dir)] else {
+            return; // checked above
         };
         let stream = &mut self.streams[index];
         let guess = stream.rollover.guess(seq);
@@ -1055,26 +1044,29 @@ impl Opener {
         }
     }
 
+    /// A new stream to check, with its remembered packets: its index.
+    fn add_stream(&mut self, ssrc: u32, dir: u8) -> usize {
+        self.streams.push(StreamCheck {
+            ssrc,
+            dir,
+            authenticated: 0,
+            failed: 0,
+            jitsi_trailers: 0,
+            jitsi_rewritten: RewrittenTrailers::default(),
+            sframe: SframeFollow::default(),
+            retransmits: Retransmits::default(),
+            rollover: Rollover::default(),
+        });
+        self.recent.push(RecentPackets::default());
+        self.streams.len() - 1
+    }
+
     /// An authenticated packet of direction 0 whose payload in clear is `payload`.
     #[cfg(test)]
     fn open_in_test(&mut self, ssrc: u32, seq: u16, timestamp: u32, payload: &[u8]) {
         let index = match self.streams.iter().position(|s| s.ssrc == ssrc) {
             Some(i) => i,
-            None => {
-                self.streams.push(StreamCheck {
-                    ssrc,
-                    dir: 0,
-                    authenticated: 0,
-                    failed: 0,
-                    jitsi_trailers: 0,
-                    jitsi_rewritten: RewrittenTrailers::default(),
-                    sframe: SframeFollow::default(),
-                    retransmits: Retransmits::default(),
-                    rollover: Rollover::default(),
-                });
-                self.recent.push(RecentPackets::default());
-                self.streams.len() - 1
-            }
+            None => self.add_stream(ssrc, 0),
         };
         self.streams[index].authenticated += 1;
         self.scratch = payload.to_vec();

@@ -607,9 +607,46 @@ fn link_ice_keying(
         .as_ref()
         .and_then(|s| s.ice_session)
         .and_then(|i| sessions.get(&i))
-        && (k.client, k.server) != (f.client, f.server)
     {
         f.ice_keying = Some(Arc::clone(k));
+    }
+}
+
+/// A closed flow whose DTLS handshake is its ICE session's registered keying: the registration
+/// takes the finished handshake (a DTLS 1.3 profile read from EncryptedExtensions once a key
+/// log's secret came; the roles as the handshake settled them).
+fn settle_ice_keying(
+    f: &Flow,
+    sessions: &mut HashMap<u64, Arc<IceKeying>, foldhash::fast::RandomState>,
+) {
+    let Some(u) = f.udp.as_deref() else { return };
+    let (Some(dtls), Some(session)) = (
+        u.dtls.as_deref(),
+        u.stun.as_ref().and_then(|s| s.ice_session),
+    ) else {
+        return;
+    };
+    if let Some(k) = sessions.get_mut(&session)
+        && [k.client, k.server].contains(&f.client)
+        && [k.client, k.server].contains(&f.server)
+    {
+        *k = Arc::new(IceKeying::new(f.client, f.server, dtls));
+    }
+}
+
+impl IceKeying {
+    /// The keying of a flow's DTLS handshake: its hellos, what judging the media needs (the
+    /// certificates and alerts are left with the flow).
+    fn new(client: Endpoint, server: Endpoint, dtls: &TlsFacts) -> Self {
+        Self {
+            client,
+            server,
+            dtls: TlsFacts {
+                client_hello: dtls.client_hello.clone(),
+                server_hello: dtls.server_hello.clone(),
+                ..TlsFacts::default()
+            },
+        }
     }
 }
 
@@ -919,14 +956,9 @@ impl FlowTable {
             {
                 flow.ice_registered = true;
                 if self.ice_sessions.len() < MAX_ICE_SESSIONS {
-                    let keying = IceKeying {
-                        client: flow.client,
-                        server: flow.server,
-                        dtls: dtls.clone(),
-                    };
-                    self.ice_sessions
-                        .entry(session)
-                        .or_insert_with(|| Arc::new(keying));
+                    self.ice_sessions.entry(session).or_insert_with(|| {
+                        Arc::new(IceKeying::new(flow.client, flow.server, dtls))
+                    });
                 }
             }
         }
@@ -1000,6 +1032,9 @@ impl FlowTable {
                 f.live = false;
                 f.finish_dissection();
             }
+            settle_ice_keying(f, &mut self.ice_sessions);
+        }
+        for f in &mut self.flows {
             link_ice_keying(f, &self.ice_sessions);
         }
         (self.flows, self.stats)
@@ -1013,6 +1048,7 @@ impl FlowTable {
         }
         f.live = false;
         f.finish_dissection();
+        settle_ice_keying(f, &mut self.ice_sessions);
         link_ice_keying(f, &self.ice_sessions);
         let (l4, client, server, id) = (f.l4, f.client, f.server, f.id);
         self.live.remove(&FlowKey::new(l4, client, server));
