@@ -1880,13 +1880,7 @@ fn jitsi_frame_e2ee_under_srtp_is_seen_with_the_key_log() {
     }
 
     // the far end made a vendor's media server: the E2EE answer names the inner layer
-    let reason = through_vendor_media_server(
-        capture,
-        keys,
-        &server,
-        "1 of them carry an inner end-to-end layer",
-        "consistent",
-    );
+    let reason = inner_layer_through_vendor_media_server(capture, keys, &server);
     assert!(reason.contains("only the participants hold its keys the capture cannot show"));
     through_vendor_media_server(
         plain,
@@ -1932,6 +1926,18 @@ fn through_vendor_media_server(
     claim.reason.clone()
 }
 
+/// [`through_vendor_media_server`] for a call whose every opened stream carries an inner
+/// layer: the e2ee answer names the flow, and the vendor's claim is consistent.
+fn inner_layer_through_vendor_media_server(capture: &Path, keys: &Path, server: &str) -> String {
+    through_vendor_media_server(
+        capture,
+        keys,
+        server,
+        "1 of them carry an inner end-to-end layer",
+        "consistent",
+    )
+}
+
 /// Jitsi Meet's E2EE through a media server that rewrites the RTP header, seen with the key
 /// log: `make-firefox-dtls13-keylog.py --frame-e2ee --rewritten-iv` writes each trailer's IV
 /// with the SSRC XOR 0x5a5a5a5a and the timestamp plus 0x10000 (the .expected says so), as a
@@ -1970,13 +1976,7 @@ fn jitsi_frame_e2ee_behind_a_rewriting_media_server_is_seen_with_the_key_log() {
             "{line}"
         );
     }
-    let reason = through_vendor_media_server(
-        capture,
-        keys,
-        &f.server.ip.to_string(),
-        "1 of them carry an inner end-to-end layer",
-        "consistent",
-    );
+    let reason = inner_layer_through_vendor_media_server(capture, keys, &f.server.ip.to_string());
     assert!(reason.contains("Jitsi Meet's frame encryption"), "{reason}");
 }
 
@@ -2064,13 +2064,7 @@ fn sframe_under_srtp_is_seen_with_the_key_log() {
         assert_eq!(s.inner_e2ee_layers, ["jitsi-meet-e2ee"]);
     }
 
-    let reason = through_vendor_media_server(
-        capture,
-        keys,
-        &server,
-        "1 of them carry an inner end-to-end layer",
-        "consistent",
-    );
+    let reason = inner_layer_through_vendor_media_server(capture, keys, &server);
     assert!(
         reason.contains("Jitsi Meet's frame encryption or SFrame"),
         "{reason}"
@@ -2323,12 +2317,10 @@ fn a_retransmission_stream_is_judged_on_the_stream_it_repeats() {
             assert!(s.inner_e2ee_packets >= Some(headers[&s.ssrc]), "{}", s.ssrc);
         }
     }
-    let reason = through_vendor_media_server(
+    let reason = inner_layer_through_vendor_media_server(
         &call.capture,
         &call.keys,
         &f.server.ip.to_string(),
-        "1 of them carry an inner end-to-end layer",
-        "consistent",
     );
     assert!(reason.contains("SFrame"), "{reason}");
 }
